@@ -1,0 +1,57 @@
+"""``diffusiontalker``: one command line, one sub-command per job.
+
+Each job's module owns its own arguments (``add_cli(subparsers)``) next to the code
+they configure, and imports torch only when run, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import DiffusionTalkerError
+
+# Modules (relative to this package) that contribute sub-commands, in --help order.
+COMMAND_MODULES = ("generate",)
+
+EPILOG = """\
+examples:
+  diffusiontalker generate speech.wav -o take.npz            # bundled demo checkpoint
+  diffusiontalker generate speech.wav -o take.npz --style auto --seed 7
+  diffusiontalker generate speech.wav -o frames/ --format obj --template head.ply
+
+Run 'diffusiontalker COMMAND --help' for each command's options.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diffusiontalker",
+        description="Speech-driven 3D facial animation by diffusion (DiffusionTalker reconstruction).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f".{name}", __package__).add_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except DiffusionTalkerError as exc:
+        print(f"diffusiontalker {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"diffusiontalker {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""The errors a user can cause, each with a message meant to be shown as it is.
+
+The CLI prints ``str(exc)`` on one line and exits non-zero; the Blender operator
+reports it. Anything that is not a ``DiffusionTalkerError`` is a bug and keeps its
+traceback.
+"""
+
+
+class DiffusionTalkerError(Exception):
+    """Base class: bad input or a refused file, never a programming error."""
+
+
+class AudioError(DiffusionTalkerError):
+    """Audio that is missing, unreadable, empty, silent, non-finite or too long."""
+
+
+class CheckpointError(DiffusionTalkerError):
+    """A checkpoint that is missing, truncated, tampered with or does not fit."""
+
+
+class Cancelled(DiffusionTalkerError):
+    """The user stopped a generation; nothing was written."""
