@@ -131,7 +131,10 @@ class Generator:
 
         shape = (1, frames, self.num_vertices * 3)
         generator = torch.Generator().manual_seed(int(seed))
-        if steps == diffusion.num_steps and not self.config["distilled"]:
+        if self.config["objective"] == "regression":  # the deterministic baseline: one pass, no noise
+            motion, steps = model_fn(torch.zeros(shape, device=self.device),
+                                     torch.zeros(1, dtype=torch.long, device=self.device)), 1
+        elif steps == diffusion.num_steps and not self.config["distilled"]:
             motion = diffusion.ancestral_sample(model_fn, shape, generator, self.device, progress, cancel)
         else:
             motion = diffusion.ddim_sample(model_fn, shape, steps, generator, self.device, progress, cancel)
