@@ -104,6 +104,20 @@ class Generator:
         tensors = paths_of(self.checkpoint_path)[0]
         return f"{tensors.name} sha256:{sha256_of(tensors)}"
 
+    def _encode(self, audio, sample_rate, max_seconds=DEFAULT_MAX_SECONDS):
+        wave = load_audio(audio, sample_rate, max_seconds=max_seconds)
+        wave_t = torch.from_numpy(wave)[None].to(self.device)
+        return wave, self.model.encode_audio(wave_t, num_frames(len(wave), self.fps))
+
+    def _nearest_style(self, features) -> int:
+        return int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
+
+    @torch.no_grad()
+    def find_style(self, audio, sample_rate: int | None = None) -> int:
+        """Index of the library identity whose embedding is closest to this voice's
+        personaliser embedding (what ``style="auto"`` uses)."""
+        return self._nearest_style(self._encode(audio, sample_rate)[1])
+
     @torch.no_grad()
     def generate(self, audio, sample_rate: int | None = None, style: str | int = AUTO, seed: int = 0,
                  steps: int | None = None, progress=None, cancel=None,
@@ -112,12 +126,10 @@ class Generator:
         distilled student); ``steps`` equal to the training step count runs the full
         ancestral chain, anything fewer runs deterministic DDIM on that grid."""
         started = time.perf_counter()
-        wave = load_audio(audio, sample_rate, max_seconds=max_seconds)
-        frames = num_frames(len(wave), self.fps)
-        wave_t = torch.from_numpy(wave)[None].to(self.device)
-        features = self.model.encode_audio(wave_t, frames)
+        wave, features = self._encode(audio, sample_rate, max_seconds)
+        frames = features.shape[1]
         if isinstance(style, str) and style.lower() == AUTO:
-            index = int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
+            index = self._nearest_style(features)
         else:
             index = self.model.bank.index(style)
         identity = self.model.bank.embeddings[index][None]
