@@ -40,6 +40,13 @@ def add_cli(sub) -> None:
     p.add_argument("--style", default="auto",
                    help="talking style: a name or index from the checkpoint's identity library, "
                         "or 'auto' to find the closest style from the audio (default: auto)")
+    p.add_argument("--blend-with", default=None, metavar="STYLE",
+                   help="a second style to mix in (name or index)")
+    p.add_argument("--blend", default="0.5", metavar="W|T:W,...",
+                   help="weight of --blend-with: a number in [0, 1], or keys 'seconds:weight,...' "
+                        "interpolated over the clip, e.g. '0:0,3:1' (default: 0.5)")
+    p.add_argument("--key-pose", action="append", default=[], metavar="SECONDS=MESH",
+                   help="hold the face in MESH's pose at that time (repeatable; needs --template)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=int, default=0, help="random seed; other seeds give other takes (default: 0)")
     p.add_argument("--steps", type=int, default=None,
@@ -74,6 +81,8 @@ def run(args) -> int:
     if args.fps is not None and args.fps <= 0:
         raise DiffusionTalkerError(f"--fps must be positive, got {args.fps}")
 
+    if args.key_pose and args.template is None:
+        raise DiffusionTalkerError("--key-pose needs --template (poses are meshes relative to the neutral)")
     generator = Generator.load(args.checkpoint, args.device)
     for note in generator.warnings:
         print(f"warning: {note}", file=sys.stderr)
@@ -91,7 +100,9 @@ def run(args) -> int:
 
     try:
         take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
-                                  progress=None if bar is None else progress, max_seconds=args.max_seconds)
+                                  progress=None if bar is None else progress, max_seconds=args.max_seconds,
+                                  blend_style=args.blend_with, blend=blend_weights(args.blend, generator.fps),
+                                  key_poses=key_poses(args.key_pose, template, generator))
     finally:
         if bar is not None:
             bar.close()
@@ -116,3 +127,38 @@ def run(args) -> int:
               f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
               f"-> {where}", file=sys.stderr)
     return 0
+
+
+def blend_weights(text: str, fps: float):
+    """'0.3' -> 0.3; '0:0,2.5:1' -> per-frame weights up to the last key (held after it)."""
+    import numpy as np
+
+    from .errors import DiffusionTalkerError
+
+    try:
+        if ":" not in text:
+            return float(text)
+        keys = sorted((float(t), float(w)) for t, w in (item.split(":") for item in text.split(",")))
+    except ValueError:
+        raise DiffusionTalkerError(f"--blend {text!r}: expected a number or 'seconds:weight,...'") from None
+    times = np.arange(int(keys[-1][0] * fps) + 1) / fps
+    return np.interp(times, [k[0] for k in keys], [k[1] for k in keys])
+
+
+def key_poses(specs: list[str], template, generator) -> dict:
+    from .errors import DiffusionTalkerError
+    from .mesh import check_vertex_count, read_mesh
+
+    poses = {}
+    for spec in specs:
+        seconds, sep, path = spec.partition("=")
+        try:
+            frame = int(round(float(seconds) * generator.fps))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise DiffusionTalkerError(f"--key-pose {spec!r}: expected SECONDS=MESH, e.g. 4.0=smile.obj")
+        mesh = read_mesh(path)
+        check_vertex_count(mesh.num_vertices, generator.num_vertices, f"key pose {path}")
+        poses[frame] = mesh.vertices - template.vertices
+    return poses
