@@ -55,6 +55,11 @@ def add_cli(sub) -> None:
                    help="where to run; an unavailable device falls back to the CPU with a warning")
     p.add_argument("--template", default=None,
                    help="neutral head (.ply or .obj) with the checkpoint's vertex count; adds 'vertices'")
+    p.add_argument("--transfer", choices=["offsets", "deformation"], default="offsets",
+                   help="how motion reaches --template: add the offsets as they are, or scale them with the "
+                        "face's local shape relative to --source-neutral (default: offsets)")
+    p.add_argument("--source-neutral", default=None,
+                   help="the neutral head the checkpoint was trained on, for --transfer deformation")
     p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the model's, 30)")
     p.add_argument("--format", choices=["npz", "obj"], default="npz", help="output format (default: npz)")
     p.add_argument("--max-seconds", type=float, default=600.0,
@@ -108,6 +113,8 @@ def run(args) -> int:
             bar.close()
     fps = args.fps or take.fps
     offsets = resample_fps(take.offsets, take.fps, fps).astype(np.float32)
+    if args.transfer == "deformation":
+        offsets = transfer(offsets, args.source_neutral, template, generator)
 
     if args.format == "obj":
         paths = write_obj_sequence(args.output, template.vertices[None] + offsets, template.faces)
@@ -162,3 +169,15 @@ def key_poses(specs: list[str], template, generator) -> dict:
         check_vertex_count(mesh.num_vertices, generator.num_vertices, f"key pose {path}")
         poses[frame] = mesh.vertices - template.vertices
     return poses
+
+
+def transfer(offsets, source_path, template, generator):
+    from .errors import DiffusionTalkerError
+    from .mesh import check_vertex_count, read_mesh
+    from .retarget import retarget
+
+    if template is None or source_path is None:
+        raise DiffusionTalkerError("--transfer deformation needs --template and --source-neutral")
+    source = read_mesh(source_path)
+    check_vertex_count(source.num_vertices, generator.num_vertices, f"source neutral {source_path}")
+    return retarget(offsets, source.vertices, template.vertices, template.faces, "deformation")

@@ -114,3 +114,15 @@ def test_blend_and_key_pose_options(tmp_path, speech, tiny_checkpoint, tiny_temp
     np.testing.assert_allclose(np.load(out)["offsets"][15], 0.002, atol=1e-6)
     assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
                  "--template", str(tiny_template), "--key-pose", "soon"]) == 2
+
+
+def test_deformation_transfer_option(tmp_path, speech, tiny_checkpoint, tiny_template):
+    out = tmp_path / "d.npz"
+    args = ["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
+            "--template", str(tiny_template), "--transfer", "deformation"]
+    assert main(args) == 2  # no source neutral
+    assert main(args + ["--source-neutral", str(tiny_template)]) == 0
+    plain = tmp_path / "p.npz"
+    assert main(args[:-2] + ["-o", str(plain)]) == 0
+    # Transfer onto the same head it came from changes nothing.
+    np.testing.assert_allclose(np.load(out)["offsets"], np.load(plain)["offsets"], atol=1e-6)
