@@ -87,11 +87,12 @@ def style_signature(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.concatenate([region.std(axis=0).reshape(-1), region.mean(axis=0).reshape(-1)])
 
 
-def mouth_landmarks(template: np.ndarray, lips: np.ndarray, half_width: float = 0.006):
-    """Upper and lower lip vertices near the midline: the lip vertices within
-    ``half_width`` of the face's centre line, split at their median height."""
+def mouth_landmarks(template: np.ndarray, lips: np.ndarray):
+    """Upper and lower lip vertices near the midline: the quarter of the lip vertices
+    closest to the face's centre line, split at their median height."""
     centre_x = np.median(template[:, 0])
-    mid = lips[np.abs(template[lips, 0] - centre_x) < half_width]
+    order = np.argsort(np.abs(template[lips, 0] - centre_x), kind="stable")
+    mid = lips[order[: max(4, len(lips) // 4)]]
     split = np.median(template[mid, 1])
     return mid[template[mid, 1] > split], mid[template[mid, 1] <= split]
 

@@ -64,6 +64,9 @@ def add_cli(sub) -> None:
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default: 500)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
+    p.add_argument("--until", type=int, default=None,
+                   help="stop (and save) after this step, e.g. to fit a cluster's time limit; continue "
+                        "later with --resume")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(run=run)
@@ -135,7 +138,7 @@ def run(args) -> int:
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), weights, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start)
-    generator = torch.Generator().manual_seed(args.seed * 7919 + rank + start)
+    generator = torch.Generator()
 
     def save(step: int) -> None:
         extras = {"step": torch.tensor([step])}
@@ -149,7 +152,8 @@ def run(args) -> int:
         }, extra_tensors=extras)
 
     warmup = min(200, args.iterations // 10 + 1)
-    bar = tqdm(range(start, args.iterations), desc=f"train {args.objective}", file=sys.stderr,
+    stop = min(args.iterations, args.until or args.iterations)
+    bar = tqdm(range(start, stop), desc=f"train {args.objective}", file=sys.stderr,
                disable=not main_rank, initial=start, total=args.iterations)
     began = time.perf_counter()
     for step in bar:
@@ -157,6 +161,11 @@ def run(args) -> int:
         for group in optimizer.param_groups:
             group["lr"] = lr
         wave, motion, mask, speaker = (t.to(device) for t in next(batches))
+        # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
+        # what an uninterrupted one would have done.
+        step_seed = (args.seed * 1_000_003 + rank) * 1_000_003 + step
+        generator.manual_seed(step_seed)
+        torch.manual_seed(step_seed)
         losses = wrapped(wave, motion, mask, speaker, generator)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -164,11 +173,11 @@ def run(args) -> int:
         optimizer.step()
         ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
         if main_rank:
-            bar.set_postfix({k: f"{float(v):.4f}" for k, v in losses.items()})
-            if (step + 1) % args.save_every == 0 or step + 1 == args.iterations:
+            bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items()})
+            if (step + 1) % args.save_every == 0 or step + 1 == stop:
                 save(step + 1)
     if main_rank:
-        print(f"trained {args.iterations - start} steps in {time.perf_counter() - began:.0f} s -> {ckpt}",
+        print(f"trained {stop - start} steps in {time.perf_counter() - began:.0f} s -> {ckpt}",
               file=sys.stderr)
     if world > 1:
         dist.destroy_process_group()

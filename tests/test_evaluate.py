@@ -31,10 +31,11 @@ def test_pairwise_diversity():
 
 
 def toy_face():
-    """Two upper-lip and two lower-lip vertices on the midline, one far corner."""
+    """Two upper-lip and two lower-lip vertices on the midline, and corners far from it."""
     t = np.array([[0, -0.040, 0.08], [0.002, -0.041, 0.08], [0, -0.046, 0.08], [0.002, -0.047, 0.08],
-                  [0.03, -0.043, 0.07]], np.float32)
-    return t, np.arange(5)
+                  *[[sx * 0.03, -0.043 + dy, 0.07] for sx in (-1, 1) for dy in (-0.001, 0.0, 0.001)]],
+                 np.float32)
+    return t, np.arange(len(t))
 
 
 def test_mouth_opening_and_bilabial_closure():
