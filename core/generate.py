@@ -47,6 +47,8 @@ def add_cli(sub) -> None:
                         "interpolated over the clip, e.g. '0:0,3:1' (default: 0.5)")
     p.add_argument("--key-pose", action="append", default=[], metavar="SECONDS=MESH",
                    help="hold the face in MESH's pose at that time (repeatable; needs --template)")
+    p.add_argument("--library", default=None,
+                   help="identity library made by 'diffusiontalker personalize' (adds its styles)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=int, default=0, help="random seed; other seeds give other takes (default: 0)")
     p.add_argument("--steps", type=int, default=None,
@@ -75,10 +77,12 @@ def run(args) -> int:
     from .checkpoint import read_card, BUNDLED
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
+    from .personalize import load_library
     from .pipeline import Generator, resample_fps
 
     if args.list_styles:
         names = read_card(args.checkpoint or BUNDLED)["config"]["identities"]
+        names += load_library(args.library)[0] if args.library else []
         print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
         return 0
     if args.format == "obj" and args.template is None:
@@ -89,6 +93,8 @@ def run(args) -> int:
     if args.key_pose and args.template is None:
         raise DiffusionTalkerError("--key-pose needs --template (poses are meshes relative to the neutral)")
     generator = Generator.load(args.checkpoint, args.device)
+    if args.library:
+        generator.add_identities(*load_library(args.library)[:2])
     for note in generator.warnings:
         print(f"warning: {note}", file=sys.stderr)
     template = None

@@ -113,10 +113,12 @@ class Generator:
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 
-    def _features(self, wave: np.ndarray, start: int, stop: int) -> torch.Tensor:
-        """Audio features for frames [start, stop), encoded with up to CONTEXT frames of
-        audio on either side so a window's edges hear what comes before and after."""
+    def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Audio features (1, frames, d) of 16 kHz audio for frames [start, stop), encoded
+        with up to CONTEXT frames of audio on either side so a window's edges hear what
+        comes before and after."""
         total = num_frames(len(wave), self.fps)
+        stop = total if stop is None else stop
         a, b = max(0, start - CONTEXT), min(total, stop + CONTEXT)
         s0, s1 = (int(round(f / self.fps * SAMPLE_RATE)) for f in (a, b))
         chunk = torch.from_numpy(np.ascontiguousarray(wave[s0:s1]))[None].to(self.device)
@@ -128,7 +130,7 @@ class Generator:
     def _identity(self, style, wave: np.ndarray) -> tuple[str, torch.Tensor]:
         if isinstance(style, str) and style.lower() == AUTO:
             frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
-            index = self._nearest_style(self._features(wave, 0, frames))
+            index = self._nearest_style(self.features(wave, 0, frames))
         elif isinstance(style, str) and style in self.library:
             return style, self.library[style]
         else:
@@ -141,7 +143,7 @@ class Generator:
         personaliser embedding (what ``style="auto"`` uses)."""
         wave = load_audio(audio, sample_rate)
         frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
-        return self._nearest_style(self._features(wave, 0, frames))
+        return self._nearest_style(self.features(wave, 0, frames))
 
     @torch.no_grad()
     def generate(self, audio, sample_rate: int | None = None, style: str | int = AUTO, seed: int = 0,
@@ -182,7 +184,7 @@ class Generator:
         generator = torch.Generator().manual_seed(int(seed))
         spans = windows(frames, int(WINDOW_SECONDS * self.fps), int(OVERLAP_SECONDS * self.fps))
         for w, (a, b) in enumerate(spans):
-            features = self._features(wave, a, b)
+            features = self.features(wave, a, b)
             ident = track[a:b][None]
             k_known, k_weight = known[a:b].clone(), weight[a:b].clone()
             if w > 0:  # continue from the previous window: its overlapping frames are known
