@@ -49,6 +49,7 @@ def add_cli(sub) -> None:
     p.add_argument("--velocity-weight", type=float, default=2.0)
     p.add_argument("--contrastive-weight", type=float, default=0.1)
     p.add_argument("--temperature", type=float, default=0.1)
+    p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")
     p.add_argument("--keep-rounds", action="store_true", help="save the student of every round")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -135,6 +136,7 @@ def run(args) -> int:
             "distillation": {"from_steps": args.from_steps or T, "rounds": rounds, "iterations_per_round":
                              args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed},
             "teacher_card": doc["card"],
+            "note": args.note,
         }
         if args.keep_rounds or n == args.to_steps:
             name = args.name if n == args.to_steps else f"{args.name}_{n}steps"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Reproduce the bundled demo checkpoint (core/assets/demo.*) from nothing, on a CPU.
+# Data and runs go to data/ and runs/ (git-ignored). Takes about an hour on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=.venv/bin/diffusiontalker
+NOTE="Demo checkpoint trained ONLY on SynthTalk: synthetic espeak-ng speech (8 speakers) driving a procedural \
+articulation of the FLAME template. It has never heard a human voice nor seen captured motion; on real speech \
+expect rough, generic lip motion. Train on VOCASET/BIWI (see README) for real use. Its styles spk01..spk08 are \
+SynthTalk's speakers."
+[ -f data/synthtalk/synthtalk.json ] || $D data synth --out data/synthtalk --speakers 10 --sentences 40 --seed 0
+$D train --data data/synthtalk --out runs/demo --iterations 1200 --save-every 200 --batch-size 8 --window 3 --seed 0
+$D distill --teacher runs/demo/teacher.json --data data/synthtalk --out core/assets --name demo \
+    --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --note "$NOTE"
