@@ -1,0 +1,10 @@
+"""Blender extension entry point.
+
+Blender imports the repository root as the extension package (it holds
+``blender_manifest.toml``), so the Blender layer lives in ``diffusiontalker_addon``
+and reaches the Blender-free library as the sibling package ``core``.
+"""
+
+from .diffusiontalker_addon import register, unregister
+
+__all__ = ["register", "unregister"]
