@@ -20,3 +20,7 @@ class CheckpointError(DiffusionTalkerError):
 
 class Cancelled(DiffusionTalkerError):
     """The user stopped a generation; nothing was written."""
+
+
+class StyleError(DiffusionTalkerError):
+    """A talking style that is not in the identity library."""

@@ -1,0 +1,142 @@
+"""Checkpoints: tensors in safetensors, everything else in a JSON card beside them.
+
+A checkpoint is the pair ``NAME.safetensors`` + ``NAME.json``. Neither format can
+carry code, so a file from a stranger cannot run anything (no pickle, no
+``torch.load``). The card records the sha256 of the tensor file: a file changed after
+saving, or cut short in a download, is refused with a message naming it instead of
+producing a silently wrong face.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+from .model import TalkerModel
+
+FORMAT = "diffusiontalker-checkpoint"
+FORMAT_VERSION = 1
+BUNDLED = Path(__file__).resolve().parent / "assets" / "demo.json"
+
+
+def paths_of(path: str | os.PathLike) -> tuple[Path, Path]:
+    """(tensors, card) for a path given as either file of the pair, or without suffix."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | None = None,
+                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the pair atomically (temp files, then rename) and return the card's path.
+
+    ``card`` is free metadata: what data it was trained on, a description, training
+    settings. ``extra_tensors`` (e.g. optimizer-free training state such as EMA weights)
+    are stored under an ``extra.`` prefix.
+    """
+    from safetensors.torch import save_file
+
+    tensors_path, card_path = paths_of(path)
+    tensors_path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    for k, v in (extra_tensors or {}).items():
+        tensors[f"extra.{k}"] = v.detach().to("cpu").contiguous()
+    tmp = _temp_beside(tensors_path)
+    save_file(tensors, tmp, metadata={"format": FORMAT})
+    _publish(tmp, tensors_path)
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tensors": tensors_path.name,
+        "sha256": sha256_of(tensors_path),
+        "config": model.config,
+        "card": card or {},
+    }
+    tmp = _temp_beside(card_path)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
+    _publish(tmp, card_path)
+    return card_path
+
+
+def read_card(path: str | os.PathLike) -> dict:
+    """The JSON card alone (cheap: for listing styles without loading tensors)."""
+    _, card_path = paths_of(path)
+    if not card_path.is_file():
+        raise CheckpointError(f"checkpoint card not found: {card_path}")
+    try:
+        doc = json.loads(card_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{card_path}: not a valid checkpoint card ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CheckpointError(f"{card_path}: not a DiffusionTalker checkpoint card")
+    if doc.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{card_path}: written by a newer version of DiffusionTalker; please update")
+    for key in ("sha256", "config"):
+        if key not in doc:
+            raise CheckpointError(f"{card_path}: checkpoint card lacks '{key}'")
+    return doc
+
+
+def load_tensors(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(card, tensors) after checking the tensor file against the card's sha256."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    tensors_path, card_path = paths_of(path)
+    doc = read_card(card_path)
+    if not tensors_path.is_file():
+        raise CheckpointError(f"checkpoint weights not found: {tensors_path}")
+    if sha256_of(tensors_path) != doc["sha256"]:
+        raise CheckpointError(
+            f"{tensors_path}: checksum does not match its card {card_path.name}; the file is "
+            "truncated, corrupted or was modified after saving. Re-download or re-export it."
+        )
+    try:
+        tensors = load_file(tensors_path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{tensors_path}: unreadable safetensors file ({exc})") from None
+    return doc, tensors
+
+
+def load_checkpoint(path: str | os.PathLike | None = None, device: str = "cpu") -> tuple[TalkerModel, dict]:
+    """Model (in eval mode, on ``device``) and card; ``None`` means the bundled default."""
+    path = BUNDLED if path is None else path
+    doc, tensors = load_tensors(path)
+    try:
+        model = TalkerModel(doc["config"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{paths_of(path)[1]}: invalid model config ({exc})") from None
+    weights = {k: v for k, v in tensors.items() if not k.startswith("extra.")}
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{paths_of(path)[0]}: weights do not fit the model config ({first})") from None
+    return model.to(device).eval(), doc
+
+
+def _temp_beside(path: Path) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return tmp
+
+
+def _publish(tmp: str, path: Path) -> None:
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would make a shared checkpoint unreadable to others
+    os.replace(tmp, path)

@@ -1,0 +1,151 @@
+"""Gaussian diffusion over motion sequences: schedule, training loss and samplers.
+
+Kept apart from the network (as improved-diffusion's ``gaussian_diffusion.py`` is):
+everything here sees the model only as ``model_fn(x_t, t) -> x0_hat``, so the
+teacher, the distilled student and any conditioning (identity blends, in-painting)
+share one implementation.
+
+Two samplers:
+- ``ancestral``: the full stochastic chain over all T training steps (the teacher).
+- ``ddim``: deterministic DDIM (eta = 0) over any grid of steps. Progressive
+  distillation trains students on this path, so the grid is defined once here
+  (``step_grid``) and halving N keeps every other point of the 2N grid.
+Randomness comes only from a ``torch.Generator`` seeded by the caller and drawn on
+the CPU, so a seed gives the same noise on every device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import Cancelled
+
+ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cosine_alpha_bar(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+    """ᾱ_t for t = 0..T-1 from Nichol & Dhariwal's cosine schedule (betas clipped)."""
+    def f(t):
+        return math.cos((t / num_steps + s) / (1 + s) * math.pi / 2) ** 2
+
+    betas = np.array([min(1 - f(i + 1) / f(i), max_beta) for i in range(num_steps)], dtype=np.float64)
+    return np.cumprod(1.0 - betas)
+
+
+def step_grid(num_steps: int, sampling_steps: int) -> list[int]:
+    """Descending timesteps for an N-step sampler; the implicit last target is t = -1 (clean).
+
+    t_k = k * T / N - 1 for k = N..1, so the N/2 grid is every other point of the N grid,
+    which is what progressive distillation needs.
+    """
+    if not 1 <= sampling_steps <= num_steps:
+        raise ValueError(f"steps must be between 1 and {num_steps}, got {sampling_steps}")
+    return [int(round(k * num_steps / sampling_steps)) - 1 for k in range(sampling_steps, 0, -1)]
+
+
+class GaussianDiffusion:
+    def __init__(self, num_steps: int = 500):
+        self.num_steps = num_steps
+        ab = cosine_alpha_bar(num_steps)
+        self.alpha_bar = torch.tensor(ab, dtype=torch.float64)
+        ab_prev = np.append(1.0, ab[:-1])
+        betas = 1 - ab / ab_prev
+        # Posterior q(x_{t-1} | x_t, x0) for the ancestral chain.
+        self.post_var = torch.tensor(betas * (1 - ab_prev) / (1 - ab))
+        self.post_c0 = torch.tensor(betas * np.sqrt(ab_prev) / (1 - ab))
+        self.post_ct = torch.tensor((1 - ab_prev) * np.sqrt(1 - betas) / (1 - ab))
+
+    # ᾱ for t in [-1, T-1]; t = -1 is the clean sample.
+    def ab(self, t: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t)
+        vals = self.alpha_bar.to(t.device)[t.clamp(min=0)]
+        return torch.where(t < 0, torch.ones_like(vals), vals).float()
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        a = self.ab(t).view(-1, *([1] * (x0.dim() - 1)))
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def ddim_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:
+        """Deterministic move from t to t_next (< t) given an x0 estimate."""
+        shape = (-1, *([1] * (x_t.dim() - 1)))
+        a_t, a_n = self.ab(t).view(shape), self.ab(t_next).view(shape)
+        eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+        return a_n.sqrt() * x0 + (1 - a_n).sqrt() * eps
+
+    def training_loss(self, model_fn: ModelFn, x0: torch.Tensor, mask: torch.Tensor, generator=None,
+                      vertex_weights: torch.Tensor | None = None, velocity_weight: float = 1.0,
+                      huber_delta: float | None = None) -> dict:
+        """x0-prediction loss on frames where ``mask`` is True.
+
+        ``vertex_weights`` (V,) lets the lips count more; the velocity term compares
+        frame-to-frame differences, which is what keeps jitter out of the result.
+        """
+        B = x0.shape[0]
+        t = torch.randint(0, self.num_steps, (B,), generator=generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        x0_hat = model_fn(self.q_sample(x0, t, noise), t)
+        return motion_loss(x0_hat, x0, mask, vertex_weights, velocity_weight, huber_delta)
+
+    @torch.no_grad()
+    def ancestral_sample(self, model_fn: ModelFn, shape, generator: torch.Generator, device="cpu",
+                         progress=None, cancel=None) -> torch.Tensor:
+        x = torch.randn(shape, generator=generator).to(device)
+        for i, t in enumerate(range(self.num_steps - 1, -1, -1)):
+            _check_cancel(cancel)
+            tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
+            x0 = model_fn(x, tt)
+            mean = self.post_c0[t].float() * x0 + self.post_ct[t].float() * x
+            if t > 0:
+                x = mean + self.post_var[t].sqrt().float() * torch.randn(shape, generator=generator).to(device)
+            else:
+                x = x0
+            if progress:
+                progress(i + 1, self.num_steps)
+        return x
+
+    @torch.no_grad()
+    def ddim_sample(self, model_fn: ModelFn, shape, steps: int, generator: torch.Generator, device="cpu",
+                    progress=None, cancel=None, x_start: torch.Tensor | None = None) -> torch.Tensor:
+        x = torch.randn(shape, generator=generator).to(device) if x_start is None else x_start
+        grid = step_grid(self.num_steps, steps) + [-1]
+        for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:])):
+            _check_cancel(cancel)
+            tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
+            x0 = model_fn(x, tt)
+            x = self.ddim_step(x, x0, tt, torch.full_like(tt, t_next))
+            if progress:
+                progress(i + 1, steps)
+        return x
+
+
+def motion_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                vertex_weights: torch.Tensor | None = None, velocity_weight: float = 1.0,
+                huber_delta: float | None = None) -> dict:
+    """Masked position + velocity loss on (B, T, V*3) motion; shared with the regression baseline."""
+    def elementwise(a, b):
+        if huber_delta is None:
+            return (a - b) ** 2
+        return F.huber_loss(a, b, reduction="none", delta=huber_delta)
+
+    def reduce(err, m):
+        B, T, _ = err.shape
+        err = err.view(B, T, -1, 3).sum(-1)  # per vertex
+        if vertex_weights is not None:
+            err = err * vertex_weights
+        denom = m.sum() * (err.shape[-1] if vertex_weights is None else vertex_weights.sum())
+        return (err.sum(-1) * m).sum() / denom.clamp(min=1)
+
+    m = mask.float()
+    pos = reduce(elementwise(pred, target), m)
+    vel = reduce(elementwise(pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1]), m[:, 1:] * m[:, :-1])
+    return {"loss": pos + velocity_weight * vel, "position": pos.detach(), "velocity": vel.detach()}
+
+
+def _check_cancel(cancel) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("generation cancelled; nothing was written")

@@ -1,0 +1,122 @@
+"""Audio encoders: waveform in, one feature vector per animation frame out.
+
+All encoders share one contract, ``forward(wave (B, N), num_frames) -> (B, T, d_model)``,
+so the denoiser never knows which one it got. Features are linearly interpolated from
+the encoder's own rate (100 Hz mel, 50 Hz HuBERT/wav2vec2) to the animation rate, as
+FaceFormer and FaceDiffuser do, which lets one checkpoint serve 25 and 30 fps data.
+
+``mel`` is the default because our machines cannot download pretrained speech
+models; ``hubert`` and ``wav2vec2`` load weights from a local directory the user names
+(or a hub id on machines that can reach one) and are built from a config dict when a
+checkpoint restores them, so loading a checkpoint never touches the network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .audio import SAMPLE_RATE
+
+
+def align(features: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """(B, N, C) at the encoder's rate -> (B, num_frames, C) at the animation rate."""
+    return F.interpolate(features.transpose(1, 2), size=num_frames, mode="linear",
+                         align_corners=True).transpose(1, 2)
+
+
+def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 40.0, fmax: float = 7600.0) -> np.ndarray:
+    """Triangular HTK-mel filters, (n_mels, n_fft // 2 + 1)."""
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    bins = np.linspace(0, SAMPLE_RATE / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None] - lower) / (centre - lower)
+    falling = (upper - bins[None]) / (upper - centre)
+    return np.clip(np.minimum(rising, falling), 0.0, None).astype(np.float32)
+
+
+class MelEncoder(nn.Module):
+    """Log-mel spectrogram (25 ms windows, 10 ms hop) and a small 1-D conv stack.
+
+    Trained from scratch with the rest of the model; its receptive field (about
+    ±110 ms after three k=5 convs on a 100 Hz grid, before alignment) covers the
+    coarticulation span the mouth needs.
+    """
+
+    def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256):
+        super().__init__()
+        self.n_fft, self.hop = 400, 160
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.register_buffer("fbank", torch.from_numpy(mel_filterbank(self.n_fft, n_mels)), persistent=False)
+        self.convs = nn.Sequential(
+            nn.Conv1d(n_mels, hidden, 5, padding=2), nn.GELU(),
+            nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU(),
+            nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU(),
+        )
+        self.out = nn.Linear(hidden, d_model)
+
+    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(wave, self.n_fft, self.hop, window=self.window, return_complex=True).abs() ** 2
+        mel = torch.einsum("mf,bft->bmt", self.fbank, spec)
+        return torch.log(mel + 1e-6)
+
+    def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
+        mel = self.log_mel(wave)
+        mel = (mel - mel.mean(dim=(1, 2), keepdim=True)) / (mel.std(dim=(1, 2), keepdim=True) + 1e-5)
+        hidden = self.convs(mel).transpose(1, 2)
+        return self.out(align(hidden, num_frames))
+
+
+_HF_CLASSES = {"hubert": ("HubertModel", "HubertConfig"), "wav2vec2": ("Wav2Vec2Model", "Wav2Vec2Config")}
+
+
+class PretrainedSpeechEncoder(nn.Module):
+    """HuBERT or wav2vec2 through transformers, plus a projection to ``d_model``.
+
+    As in FaceDiffuser, the convolutional feature encoder stays frozen (it is generic
+    acoustics and the datasets are small); the transformer layers are fine-tuned.
+    """
+
+    def __init__(self, kind: str, d_model: int, hf_config: dict, pretrained: str | None = None):
+        super().__init__()
+        import transformers
+
+        model_cls, config_cls = (getattr(transformers, n) for n in _HF_CLASSES[kind])
+        if pretrained is not None:
+            self.speech = model_cls.from_pretrained(pretrained)
+        else:
+            self.speech = model_cls(config_cls(**hf_config))
+        self.speech.feature_extractor._freeze_parameters()
+        self.hf_config = self.speech.config.to_diff_dict()
+        self.out = nn.Linear(self.speech.config.hidden_size, d_model)
+
+    def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
+        wave = (wave - wave.mean(dim=1, keepdim=True)) / (wave.std(dim=1, keepdim=True) + 1e-7)
+        hidden = self.speech(wave).last_hidden_state
+        return self.out(align(hidden, num_frames))
+
+
+def build_encoder(config: dict, d_model: int, pretrained: str | None = None) -> nn.Module:
+    """Build from a checkpoint's ``encoder`` config; ``pretrained`` only when training starts.
+
+    For hub encoders the (possibly updated) transformers config is written back into
+    ``config`` so the checkpoint can rebuild the same network without the weights'
+    original folder.
+    """
+    kind = config.get("kind", "mel")
+    if kind == "mel":
+        return MelEncoder(d_model, n_mels=config.get("n_mels", 80), hidden=config.get("hidden", 256))
+    if kind in _HF_CLASSES:
+        encoder = PretrainedSpeechEncoder(kind, d_model, config.get("hf_config", {}), pretrained)
+        config["hf_config"] = encoder.hf_config
+        return encoder
+    raise ValueError(f"unknown audio encoder {kind!r}; choose mel, hubert or wav2vec2")
+

@@ -1,0 +1,118 @@
+"""``diffusiontalker generate``: speech file -> animation (.npz or an .obj sequence)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DESCRIPTION = """\
+Generate facial animation for a speech recording.
+
+The result is per-frame vertex offsets from the neutral face of a FLAME-topology
+head (5023 vertices for the bundled checkpoint). Give --template to also get
+absolute vertex positions (template + offsets), which .obj output needs.
+
+Without --checkpoint the bundled demo checkpoint is used; read its card
+(docs/checkpoint.md) to see what it was trained on before judging the result.
+"""
+
+EPILOG = """\
+npz contents: offsets (T,V,3) float32 metres; vertices (T,V,3) when --template is
+given; fps; style; seed; steps; checkpoint (file name and sha256).
+
+examples:
+  diffusiontalker generate speech.wav -o take.npz
+  diffusiontalker generate speech.wav -o take.npz --style 2 --seed 11 --steps 8
+  diffusiontalker generate speech.flac -o frames/ --format obj --template head.ply --fps 24
+"""
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("generate", help="speech -> facial animation (npz or obj sequence)",
+                       description=DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", help="speech recording (wav, flac, ogg; any sample rate, mono or stereo)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .npz file, or a folder for --format obj")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint .json or .safetensors (default: the bundled demo checkpoint)")
+    p.add_argument("--style", default="auto",
+                   help="talking style: a name or index from the checkpoint's identity library, "
+                        "or 'auto' to find the closest style from the audio (default: auto)")
+    p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
+    p.add_argument("--seed", type=int, default=0, help="random seed; other seeds give other takes (default: 0)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to run; an unavailable device falls back to the CPU with a warning")
+    p.add_argument("--template", default=None,
+                   help="neutral head (.ply or .obj) with the checkpoint's vertex count; adds 'vertices'")
+    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the model's, 30)")
+    p.add_argument("--format", choices=["npz", "obj"], default="npz", help="output format (default: npz)")
+    p.add_argument("--max-seconds", type=float, default=600.0,
+                   help="refuse audio longer than this many seconds (default: 600)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from .checkpoint import read_card, BUNDLED
+    from .errors import DiffusionTalkerError
+    from .mesh import check_vertex_count, read_mesh, write_obj_sequence
+    from .pipeline import Generator, resample_fps
+
+    if args.list_styles:
+        names = read_card(args.checkpoint or BUNDLED)["config"]["identities"]
+        print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
+        return 0
+    if args.format == "obj" and args.template is None:
+        raise DiffusionTalkerError("--format obj needs --template (the neutral head the offsets apply to)")
+    if args.fps is not None and args.fps <= 0:
+        raise DiffusionTalkerError(f"--fps must be positive, got {args.fps}")
+
+    generator = Generator.load(args.checkpoint, args.device)
+    for note in generator.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    template = None
+    if args.template:
+        template = read_mesh(args.template)
+        check_vertex_count(template.num_vertices, generator.num_vertices, f"template {args.template}")
+
+    bar = None if args.quiet else tqdm(desc="denoising", unit="step", file=sys.stderr, leave=False)
+
+    def progress(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
+                                  progress=None if bar is None else progress, max_seconds=args.max_seconds)
+    finally:
+        if bar is not None:
+            bar.close()
+    fps = args.fps or take.fps
+    offsets = resample_fps(take.offsets, take.fps, fps).astype(np.float32)
+
+    if args.format == "obj":
+        paths = write_obj_sequence(args.output, template.vertices[None] + offsets, template.faces)
+        where = f"{len(paths)} .obj files in {args.output}"
+    else:
+        out = {"offsets": offsets, "fps": np.float64(fps), "style": np.str_(take.style),
+               "seed": np.int64(take.seed), "steps": np.int64(take.steps),
+               "checkpoint": np.str_(generator.checkpoint_id())}
+        if template is not None:
+            out["vertices"] = (template.vertices[None] + offsets).astype(np.float32)
+        parent = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(parent, exist_ok=True)
+        np.savez_compressed(args.output, **out)
+        where = args.output
+    if not args.quiet:
+        print(f"{len(offsets)} frames at {fps:g} fps, style '{take.style}', seed {take.seed}, "
+              f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
+              f"-> {where}", file=sys.stderr)
+    return 0

@@ -1,0 +1,70 @@
+"""The whole network, assembled from one JSON-able config.
+
+A checkpoint stores this config next to its tensors, so ``TalkerModel(config)``
+followed by ``load_state_dict`` restores a model without any code from the file.
+Motion is handled in units of ``motion_scale`` metres: FLAME offsets are millimetres
+in size, and diffusion needs data on the scale of its unit-variance noise.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .denoiser import Denoiser
+from .encoders import build_encoder
+from .identity import IdentityBank, Personaliser
+
+DEFAULT_CONFIG = {
+    "num_vertices": 5023,
+    "fps": 30.0,
+    "motion_scale": 0.002,  # metres per model unit; set from the data by training
+    "d_model": 128,
+    "n_layers": 4,
+    "n_heads": 4,
+    "d_identity": 64,
+    "dropout": 0.1,
+    "encoder": {"kind": "mel"},
+    "identities": ["default"],
+    "diffusion_steps": 500,
+    "sampling_steps": 500,  # the sampler a checkpoint is meant for: T for a teacher, N for a student
+    "distilled": False,
+}
+
+
+def make_config(**overrides) -> dict:
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    unknown = set(overrides) - set(config)
+    if unknown:
+        raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+    config.update(copy.deepcopy(overrides))
+    return config
+
+
+class TalkerModel(nn.Module):
+    def __init__(self, config: dict, pretrained_encoder: str | None = None):
+        super().__init__()
+        self.config = make_config(**config)
+        c = self.config
+        self.encoder = build_encoder(c["encoder"], c["d_model"], pretrained_encoder)
+        self.denoiser = Denoiser(c["num_vertices"], c["d_model"], c["n_layers"], c["n_heads"],
+                                 c["d_identity"], c["dropout"])
+        self.bank = IdentityBank(c["identities"], c["d_identity"])
+        self.personaliser = Personaliser(c["d_model"], c["d_identity"], n_heads=c["n_heads"])
+
+    @property
+    def num_vertices(self) -> int:
+        return self.config["num_vertices"]
+
+    def encode_audio(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
+        return self.encoder(wave, num_frames)
+
+    def denoise(self, x_t, t, audio_features, identity, mask=None):
+        return self.denoiser(x_t, t, audio_features, identity, mask)
+
+    def personalise(self, audio_features, mask=None) -> torch.Tensor:
+        """Style vector of a clip; its contrastive gradient also reaches the audio
+        encoder, so speaker cues (pitch, rate, timbre) survive in the shared features."""
+        return self.personaliser(audio_features, mask)

@@ -1,0 +1,99 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import speechlike
+from diffusiontalker.cli import main
+from diffusiontalker.mesh import read_mesh, write_obj
+
+
+@pytest.fixture
+def speech(tmp_path):
+    path = tmp_path / "speech.wav"
+    sf.write(path, speechlike(1.0, 22050), 22050)
+    return path
+
+
+@pytest.fixture
+def tiny_template(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "head.obj"
+    write_obj(path, rng.standard_normal((40, 3)).astype(np.float32), [[0, 1, 2], [2, 3, 4]])
+    return path
+
+
+def test_generate_npz_contract(tmp_path, speech, tiny_checkpoint, tiny_template):
+    out = tmp_path / "take.npz"
+    assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint),
+                 "--style", "ben", "--seed", "5", "--template", str(tiny_template), "--quiet"]) == 0
+    data = np.load(out)
+    assert data["offsets"].shape == (30, 40, 3) and data["offsets"].dtype == np.float32
+    template = read_mesh(tiny_template).vertices
+    np.testing.assert_allclose(data["vertices"], template[None] + data["offsets"], atol=1e-6)
+    assert float(data["fps"]) == 30.0 and str(data["style"]) == "ben"
+    assert int(data["seed"]) == 5 and int(data["steps"]) == 8
+    assert str(data["checkpoint"]).startswith("tiny.safetensors sha256:")
+
+
+def test_generate_obj_sequence_at_another_fps(tmp_path, speech, tiny_checkpoint, tiny_template):
+    out = tmp_path / "frames"
+    assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint),
+                 "--format", "obj", "--template", str(tiny_template), "--fps", "24", "--quiet"]) == 0
+    assert len(list(out.glob("*.obj"))) == 24
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--style", "zed"], "unknown talking style 'zed'"),
+    (["--format", "obj"], "needs --template"),
+    (["--steps", "0"], "steps must be between 1 and 32"),
+])
+def test_bad_options_give_one_line(tmp_path, speech, tiny_checkpoint, capsys, extra, message):
+    out = tmp_path / "x.npz"
+    code = main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet"] + extra)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_wrong_template_vertex_count(tmp_path, speech, tiny_checkpoint):
+    bad = tmp_path / "bad.obj"
+    write_obj(bad, np.zeros((7, 3), np.float32), [[0, 1, 2]])
+    assert main(["generate", str(speech), "-o", str(tmp_path / "x.npz"), "--checkpoint",
+                 str(tiny_checkpoint), "--template", str(bad), "--quiet"]) == 2
+
+
+def test_unreadable_audio_and_missing_checkpoint(tmp_path, speech, capsys):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF....nonsense")
+    assert main(["generate", str(junk), "-o", str(tmp_path / "x.npz"), "--quiet"]) == 2
+    assert "not a readable audio file" in capsys.readouterr().err
+    assert main(["generate", str(speech), "-o", str(tmp_path / "x.npz"), "--checkpoint",
+                 str(tmp_path / "none.json")]) == 2
+    assert "checkpoint card not found" in capsys.readouterr().err
+
+
+def test_list_styles(tiny_checkpoint, capsys):
+    assert main(["generate", "unused.wav", "-o", "unused.npz", "--checkpoint", str(tiny_checkpoint),
+                 "--list-styles"]) == 0
+    assert capsys.readouterr().out.split() == ["0", "anna", "1", "ben", "2", "cleo"]
+
+
+def test_console_script_help_runs():
+    result = subprocess.run([sys.executable, "-m", "diffusiontalker.cli", "generate", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "--style" in result.stdout and "examples:" in result.stdout
+
+
+def test_bundled_checkpoint_with_flame(tmp_path, flame_dir):
+    """The README's first command, in-process: bundled example audio and checkpoint."""
+    from diffusiontalker.checkpoint import BUNDLED
+
+    out = tmp_path / "demo.npz"
+    example = BUNDLED.parent / "example.wav"
+    assert main(["generate", str(example), "-o", str(out), "--template",
+                 str(flame_dir / "FLAME_sample.ply"), "--quiet"]) == 0
+    data = np.load(out)
+    assert data["offsets"].shape[1:] == (5023, 3) and data["vertices"].shape == data["offsets"].shape

@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import speechlike
+from diffusiontalker.diffusion import GaussianDiffusion, cosine_alpha_bar, motion_loss, step_grid
+from diffusiontalker.errors import Cancelled
+from diffusiontalker.pipeline import Generator
+
+
+def test_cosine_schedule_is_monotone_and_ends_near_pure_noise():
+    ab = cosine_alpha_bar(500)
+    assert np.all(np.diff(ab) < 0)
+    assert ab[0] > 0.999 and ab[-1] < 1e-4
+
+
+def test_step_grid_halves_to_every_other_point():
+    g8, g4 = step_grid(512, 8), step_grid(512, 4)
+    assert g8[0] == 511 and g8[-1] == 63 and len(g8) == 8
+    assert g4 == g8[0::2]
+    assert step_grid(500, 500) == list(range(499, -1, -1))
+    with pytest.raises(ValueError):
+        step_grid(10, 11)
+
+
+def test_ddim_step_with_true_x0_recovers_the_clean_sample():
+    d = GaussianDiffusion(100)
+    x0 = torch.randn(2, 5, 6)
+    t = torch.tensor([70, 70])
+    x_t = d.q_sample(x0, t, torch.randn_like(x0))
+    out = d.ddim_step(x_t, x0, t, torch.tensor([-1, -1]))
+    torch.testing.assert_close(out, x0, atol=1e-5, rtol=1e-5)
+
+
+def oracle(x0):
+    """A perfect denoiser: every sampler must end exactly on its x0."""
+    return lambda x_t, t: x0.expand_as(x_t)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 8, 50])
+def test_ddim_on_a_subset_of_steps(steps):
+    d = GaussianDiffusion(50)
+    x0 = torch.randn(1, 7, 9)
+    calls = []
+    out = d.ddim_sample(oracle(x0), x0.shape, steps, torch.Generator().manual_seed(0),
+                        progress=lambda i, n: calls.append((i, n)))
+    torch.testing.assert_close(out, x0)
+    assert calls[-1] == (steps, steps) and len(calls) == steps
+
+
+def test_ancestral_chain_runs_all_steps_and_cancels():
+    d = GaussianDiffusion(20)
+    x0 = torch.randn(1, 4, 3)
+    calls = []
+    out = d.ancestral_sample(oracle(x0), x0.shape, torch.Generator().manual_seed(1),
+                             progress=lambda i, n: calls.append(i))
+    torch.testing.assert_close(out, x0)
+    assert calls == list(range(1, 21))
+
+    class Flag:
+        def is_set(self):
+            return len(calls) >= 25
+
+    with pytest.raises(Cancelled):
+        d.ancestral_sample(oracle(x0), x0.shape, torch.Generator().manual_seed(1),
+                           progress=lambda i, n: calls.append(i), cancel=Flag())
+
+
+def test_loss_weights_and_mask():
+    pred, target = torch.zeros(1, 4, 6), torch.zeros(1, 4, 6)
+    pred[0, :, 3:] = 1.0  # error only on vertex 1
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    even = motion_loss(pred, target, mask, velocity_weight=0.0)["loss"]
+    lips = motion_loss(pred, target, mask, torch.tensor([0.0, 1.0]), velocity_weight=0.0)["loss"]
+    assert lips > even > 0
+    pred[0, 3] = 100.0  # a huge error on a padded frame must not count
+    mask[0, 3] = False
+    assert motion_loss(pred, target, mask, velocity_weight=0.0)["loss"] == pytest.approx(float(even))
+
+
+def test_generation_is_deterministic_by_seed_and_varies_across_seeds(tiny_checkpoint):
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    audio = speechlike(1.0)
+    a = gen.generate(audio, 16000, style="anna", seed=3)
+    b = gen.generate(audio, 16000, style="anna", seed=3)
+    c = gen.generate(audio, 16000, style="anna", seed=4)
+    assert a.offsets.shape == (30, 40, 3) and a.steps == 8
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    assert np.abs(a.offsets - c.offsets).mean() > 1e-6
+
+
+def test_style_changes_the_output(tiny_checkpoint):
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    audio = speechlike(1.0)
+    a = gen.generate(audio, 16000, style="anna", seed=0)
+    b = gen.generate(audio, 16000, style=2, seed=0)
+    assert b.style == "cleo"
+    assert np.abs(a.offsets - b.offsets).mean() > 1e-6
+    auto = gen.generate(audio, 16000, style="auto", seed=0)
+    assert auto.style in gen.identity_names
+
+
+def test_full_chain_when_steps_equal_training_steps(tiny_checkpoint):
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    seen = []
+    take = gen.generate(speechlike(0.5), 16000, style=0, steps=32, progress=lambda i, n: seen.append(n))
+    assert take.steps == 32 and seen[-1] == 32 and len(seen) == 32

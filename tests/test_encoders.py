@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, speechlike
+from diffusiontalker.encoders import MelEncoder, build_encoder, mel_filterbank
+
+TINY_HF = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
+               conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+
+
+def test_mel_filterbank_covers_the_band():
+    fb = mel_filterbank(400, 40)
+    assert fb.shape == (40, 201) and fb.min() >= 0
+    assert (fb.sum(0)[5:190] > 0).all()  # 40 Hz .. 7.6 kHz covered without gaps
+
+
+@pytest.mark.parametrize("frames", [25, 30, 77])
+def test_mel_features_are_aligned_to_frames(frames):
+    enc = MelEncoder(d_model=12, n_mels=20, hidden=16)
+    out = enc(torch.from_numpy(speechlike(1.0))[None], frames)
+    assert out.shape == (1, frames, 12)
+
+
+@pytest.mark.parametrize("kind", ["hubert", "wav2vec2"])
+def test_pretrained_encoder_from_local_directory(tmp_path, kind):
+    """The real loading path: weights saved to a folder, loaded back by path, no network."""
+    import transformers
+
+    model_cls, config_cls = {"hubert": (transformers.HubertModel, transformers.HubertConfig),
+                             "wav2vec2": (transformers.Wav2Vec2Model, transformers.Wav2Vec2Config)}[kind]
+    torch.manual_seed(0)
+    reference = model_cls(config_cls(**TINY_HF))
+    reference.save_pretrained(tmp_path / kind)
+
+    config = {"kind": kind}
+    enc = build_encoder(config, d_model=10, pretrained=str(tmp_path / kind))
+    for (name, a), b in zip(reference.state_dict().items(), enc.speech.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert config["hf_config"]["hidden_size"] == 16  # written back for the checkpoint
+    wave = torch.from_numpy(speechlike(1.0))[None]
+    assert enc(wave, 30).shape == (1, 30, 10)
+    # The convolutional feature encoder is frozen, the transformer is trained.
+    assert not any(p.requires_grad for p in enc.speech.feature_extractor.parameters())
+    assert all(p.requires_grad for p in enc.speech.encoder.parameters())
+
+
+def test_hubert_checkpoint_round_trip_needs_no_original_folder(tmp_path):
+    from diffusiontalker.checkpoint import load_checkpoint, save_checkpoint
+    from diffusiontalker.model import TalkerModel
+
+    torch.manual_seed(0)
+    model = TalkerModel({**TINY, "encoder": {"kind": "hubert", "hf_config": TINY_HF}}).eval()
+    path = save_checkpoint(tmp_path / "hub", model)
+    restored, _ = load_checkpoint(path)
+    wave = torch.from_numpy(speechlike(0.5))[None]
+    torch.testing.assert_close(model.encode_audio(wave, 15), restored.encode_audio(wave, 15))
+
+
+def test_unknown_encoder():
+    with pytest.raises(ValueError, match="unknown audio encoder"):
+        build_encoder({"kind": "whisper"}, 8)
+    assert np.isfinite(mel_filterbank(400, 10)).all()
