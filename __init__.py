@@ -5,6 +5,9 @@ Blender imports the repository root as the extension package (it holds
 and reaches the Blender-free library as the sibling package ``core``.
 """
 
-from .diffusiontalker_addon import register, unregister
+# pytest imports this file too (to it the root is a test package), but as a bare
+# module where a relative import cannot resolve and nothing needs registering.
+if __package__:
+    from .diffusiontalker_addon import register, unregister
 
-__all__ = ["register", "unregister"]
+    __all__ = ["register", "unregister"]

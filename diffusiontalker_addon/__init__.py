@@ -1,7 +1,7 @@
 """The Blender layer: properties, panel, operators and the shape-key writer.
 
 Sub-modules that touch ``bpy`` are imported in ``register`` so that the pure
-numpy parts (``resample``, ``basis``) stay importable without Blender.
+numpy part (``basis``) and the torch-only ``worker`` stay importable without Blender.
 """
 
 _MODULE_NAMES = ("props", "prefs", "operators", "panel")

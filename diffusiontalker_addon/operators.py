@@ -21,7 +21,6 @@ from ..core.errors import AudioError, Cancelled, DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 from . import prefs
 from .props import generation_properties
-from .resample import resample_offsets
 from .worker import GenerationJob, Request, loaded_generator
 from .writer import PER_FRAME, fit_frame_range, place_audio, scene_fps, sound_strip_source, write_take
 
@@ -118,8 +117,10 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         return {"CANCELLED"}
+    from ..core.pipeline import resample_fps  # torch is loaded by now: the take came from it
+
     take = outcome.take
-    offsets = resample_offsets(take.offsets, take.fps, scene_fps(scene))
+    offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     fit_frame_range(scene, plan.start_frame, summary.frames)
     if plan.add_strip:

@@ -23,7 +23,7 @@ class DiffusionTalkerPreferences(bpy.types.AddonPreferences):
     checkpoint: StringProperty(
         name="Checkpoint",
         subtype="FILE_PATH",
-        description="Model checkpoint (.safetensors) to generate with; empty uses the one bundled with the extension",
+        description="Model checkpoint to generate with (its .json card or .safetensors weights); empty uses the one bundled with the extension",
     )
     device: EnumProperty(
         name="Default Device",
@@ -31,17 +31,11 @@ class DiffusionTalkerPreferences(bpy.types.AddonPreferences):
         default="auto",
         description="Where inference runs unless a generation picks a device itself",
     )
-    identity_library: StringProperty(
-        name="Personal Identity Library",
-        subtype="FILE_PATH",
-        description="Your own talking-style library (made from your recordings) offered next to the checkpoint's styles",
-    )
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "checkpoint")
         layout.prop(self, "device")
-        layout.prop(self, "identity_library")
 
 
 def preferences(context=None):

@@ -17,13 +17,13 @@ AUTO_STYLE = "auto"
 
 
 def _style_search(self, context, edit_text):
-    """Identity names for the style field; loads the model once if nothing has yet."""
-    from .worker import load_generator
+    """Identity names for the style field, from the checkpoint's card: no weights are loaded."""
+    from ..core.checkpoint import BUNDLED, read_card
     from ..core.errors import DiffusionTalkerError
 
     names = [AUTO_STYLE]
     try:
-        names += list(load_generator(prefs.checkpoint_path(context), prefs.default_device(context)).identity_names)
+        names += list(read_card(prefs.checkpoint_path(context) or BUNDLED)["config"].get("identities", []))
     except DiffusionTalkerError:
         pass  # the Generate button reports the checkpoint problem; a search list cannot
     return [n for n in names if edit_text.lower() in n.lower()]
