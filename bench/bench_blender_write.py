@@ -1,7 +1,6 @@
 """Time writing 60 s of animation at 30 fps onto the FLAME template, in both modes.
 
-Usage: python bench/bench_blender_write.py [--seconds 60] [--fps 30]
-(with the repository root importable as a package parent: the script sets that up).
+Usage: python bench/bench_blender_write.py [--seconds 60] [--fps 30] [--basis 32]
 Needs the ``bpy`` module and ../shared/flame/FLAME_sample.ply. Offsets are synthetic
 (smooth random mouth-like motion): the writer's cost does not depend on their values,
 and the basis error it reports is for this synthetic motion, not a trained model.
@@ -10,8 +9,6 @@ and the basis error it reports is for this synthetic motion, not a trained model
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -19,6 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import extension_package
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAME = ROOT.parent / "shared" / "flame" / "FLAME_sample.ply"
@@ -45,7 +44,7 @@ def main() -> int:
         return 1
     import bpy
 
-    writer = _load_writer()
+    writer = extension_package.load("diffusiontalker_addon.writer")
     frames = int(args.seconds * args.fps)
     print(f"{frames} frames onto {FLAME.name}; bpy {bpy.app.version_string}; {os.cpu_count()} CPUs")
     for mode in (writer.PER_FRAME, writer.BASIS):
@@ -68,16 +67,6 @@ def main() -> int:
         print(f"{mode:9s}: write {write_s:.2f} s, re-write (replace take) {rewrite_s:.2f} s, "
               f"{summary.shape_keys} shape keys, .blend {size / 1e6:.1f} MB{extra}")
     return 0
-
-
-def _load_writer():
-    """Import the writer as Blender would: the checkout root is the extension package,
-    whatever the folder is called (a worktree name need not be an identifier)."""
-    spec = importlib.util.spec_from_file_location("dtext", ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["dtext"] = package
-    return importlib.import_module("dtext.diffusiontalker_addon.writer")
 
 
 if __name__ == "__main__":
