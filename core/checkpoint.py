@@ -40,32 +40,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | None = None,
-                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write the pair atomically (temp files, then rename) and return the card's path.
-
-    ``card`` is free metadata: what data it was trained on, a description, training
-    settings. ``extra_tensors`` (e.g. optimizer-free training state such as EMA weights)
-    are stored under an ``extra.`` prefix.
-    """
+def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields: dict,
+              fmt: str = FORMAT) -> Path:
+    """Write NAME.safetensors + NAME.json atomically (temp files, then rename); the card
+    gets ``fields`` plus the format and the tensor file's sha256. Returns the card's path."""
     from safetensors.torch import save_file
 
     tensors_path, card_path = paths_of(path)
     tensors_path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    for k, v in (extra_tensors or {}).items():
-        tensors[f"extra.{k}"] = v.detach().to("cpu").contiguous()
     tmp = _temp_beside(tensors_path)
-    save_file(tensors, tmp, metadata={"format": FORMAT})
+    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata={"format": fmt})
     _publish(tmp, tensors_path)
-    doc = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "tensors": tensors_path.name,
-        "sha256": sha256_of(tensors_path),
-        "config": model.config,
-        "card": card or {},
-    }
+    doc = {"format": fmt, "format_version": FORMAT_VERSION, "tensors": tensors_path.name,
+           "sha256": sha256_of(tensors_path), **fields}
     tmp = _temp_beside(card_path)
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=2)
@@ -74,34 +61,46 @@ def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | No
     return card_path
 
 
-def read_card(path: str | os.PathLike) -> dict:
+def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | None = None,
+                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """``card`` is free metadata: what data it was trained on, a description, training
+    settings. ``extra_tensors`` (training state for resuming: raw weights, optimizer
+    moments) are stored under an ``extra.`` prefix that loading for inference ignores."""
+    tensors = dict(model.state_dict())
+    tensors.update({f"extra.{k}": v for k, v in (extra_tensors or {}).items()})
+    return save_pair(path, tensors, {"config": model.config, "card": card or {}})
+
+
+def read_card(path: str | os.PathLike, fmt: str = FORMAT, required=("sha256", "config")) -> dict:
     """The JSON card alone (cheap: for listing styles without loading tensors)."""
     _, card_path = paths_of(path)
+    what = "checkpoint" if fmt == FORMAT else "identity library"
     if not card_path.is_file():
-        raise CheckpointError(f"checkpoint card not found: {card_path}")
+        raise CheckpointError(f"{what} card not found: {card_path}")
     try:
         doc = json.loads(card_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{card_path}: not a valid checkpoint card ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise CheckpointError(f"{card_path}: not a DiffusionTalker checkpoint card")
+        raise CheckpointError(f"{card_path}: not a valid {what} card ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise CheckpointError(f"{card_path}: not a DiffusionTalker {what} card")
     if doc.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{card_path}: written by a newer version of DiffusionTalker; please update")
-    for key in ("sha256", "config"):
+    for key in required:
         if key not in doc:
-            raise CheckpointError(f"{card_path}: checkpoint card lacks '{key}'")
+            raise CheckpointError(f"{card_path}: {what} card lacks '{key}'")
     return doc
 
 
-def load_tensors(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
+                 required=("sha256", "config")) -> tuple[dict, dict[str, torch.Tensor]]:
     """(card, tensors) after checking the tensor file against the card's sha256."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     tensors_path, card_path = paths_of(path)
-    doc = read_card(card_path)
+    doc = read_card(card_path, fmt, required)
     if not tensors_path.is_file():
-        raise CheckpointError(f"checkpoint weights not found: {tensors_path}")
+        raise CheckpointError(f"tensor file not found: {tensors_path} (it belongs beside {card_path.name})")
     if sha256_of(tensors_path) != doc["sha256"]:
         raise CheckpointError(
             f"{tensors_path}: checksum does not match its card {card_path.name}; the file is "

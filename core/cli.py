@@ -14,7 +14,7 @@ from . import __version__
 from .errors import DiffusionTalkerError
 
 # Modules (relative to this package) that contribute sub-commands, in --help order.
-COMMAND_MODULES = ("generate",)
+COMMAND_MODULES = ("generate", "data", "train", "distill", "evaluate", "personalize")
 
 EPILOG = """\
 examples:

@@ -53,7 +53,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
-        s1, g1, b1, s2, g2, b2 = self.modulation(cond)[:, None].chunk(6, dim=-1)
+        s1, g1, b1, s2, g2, b2 = self.modulation(cond).chunk(6, dim=-1)
         h = self.norm1(x) * (1 + s1) + b1
         q, k, v = self.qkv(h).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
         h = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
@@ -79,10 +79,13 @@ class Denoiser(nn.Module):
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, audio: torch.Tensor, identity: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t (B, T, V*3), t (B,), audio (B, T, d_model), identity (B, d_identity),
-        mask (B, T) True on real frames -> x0 estimate (B, T, V*3)."""
+        """x_t (B, T, V*3), t (B,), audio (B, T, d_model), identity (B, d_identity) or per
+        frame (B, T, d_identity) for styles that change over the clip, mask (B, T) True on
+        real frames -> x0 estimate (B, T, V*3)."""
         B, T, _ = x_t.shape
-        cond = self.time_mlp(timestep_embedding(t, self.d_model)) + self.identity_in(identity)
+        if identity.dim() == 2:
+            identity = identity[:, None]
+        cond = self.time_mlp(timestep_embedding(t, self.d_model))[:, None] + self.identity_in(identity)
         bias = alibi_bias(T, self.n_heads, x_t.device)[None].expand(B, -1, -1, -1)
         if mask is not None:  # padded frames are never attended to
             bias = bias.masked_fill(~mask[:, None, None, :], float("-inf"))

@@ -40,6 +40,15 @@ def add_cli(sub) -> None:
     p.add_argument("--style", default="auto",
                    help="talking style: a name or index from the checkpoint's identity library, "
                         "or 'auto' to find the closest style from the audio (default: auto)")
+    p.add_argument("--blend-with", default=None, metavar="STYLE",
+                   help="a second style to mix in (name or index)")
+    p.add_argument("--blend", default="0.5", metavar="W|T:W,...",
+                   help="weight of --blend-with: a number in [0, 1], or keys 'seconds:weight,...' "
+                        "interpolated over the clip, e.g. '0:0,3:1' (default: 0.5)")
+    p.add_argument("--key-pose", action="append", default=[], metavar="SECONDS=MESH",
+                   help="hold the face in MESH's pose at that time (repeatable; needs --template)")
+    p.add_argument("--library", default=None,
+                   help="identity library made by 'diffusiontalker personalize' (adds its styles)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=int, default=0, help="random seed; other seeds give other takes (default: 0)")
     p.add_argument("--steps", type=int, default=None,
@@ -48,6 +57,11 @@ def add_cli(sub) -> None:
                    help="where to run; an unavailable device falls back to the CPU with a warning")
     p.add_argument("--template", default=None,
                    help="neutral head (.ply or .obj) with the checkpoint's vertex count; adds 'vertices'")
+    p.add_argument("--transfer", choices=["offsets", "deformation"], default="offsets",
+                   help="how motion reaches --template: add the offsets as they are, or scale them with the "
+                        "face's local shape relative to --source-neutral (default: offsets)")
+    p.add_argument("--source-neutral", default=None,
+                   help="the neutral head the checkpoint was trained on, for --transfer deformation")
     p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the model's, 30)")
     p.add_argument("--format", choices=["npz", "obj"], default="npz", help="output format (default: npz)")
     p.add_argument("--max-seconds", type=float, default=600.0,
@@ -63,10 +77,12 @@ def run(args) -> int:
     from .checkpoint import read_card, BUNDLED
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
+    from .personalize import load_library
     from .pipeline import Generator, resample_fps
 
     if args.list_styles:
         names = read_card(args.checkpoint or BUNDLED)["config"]["identities"]
+        names += load_library(args.library)[0] if args.library else []
         print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
         return 0
     if args.format == "obj" and args.template is None:
@@ -74,7 +90,11 @@ def run(args) -> int:
     if args.fps is not None and args.fps <= 0:
         raise DiffusionTalkerError(f"--fps must be positive, got {args.fps}")
 
+    if args.key_pose and args.template is None:
+        raise DiffusionTalkerError("--key-pose needs --template (poses are meshes relative to the neutral)")
     generator = Generator.load(args.checkpoint, args.device)
+    if args.library:
+        generator.add_identities(*load_library(args.library)[:2])
     for note in generator.warnings:
         print(f"warning: {note}", file=sys.stderr)
     template = None
@@ -91,12 +111,16 @@ def run(args) -> int:
 
     try:
         take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
-                                  progress=None if bar is None else progress, max_seconds=args.max_seconds)
+                                  progress=None if bar is None else progress, max_seconds=args.max_seconds,
+                                  blend_style=args.blend_with, blend=blend_weights(args.blend, generator.fps),
+                                  key_poses=key_poses(args.key_pose, template, generator))
     finally:
         if bar is not None:
             bar.close()
     fps = args.fps or take.fps
     offsets = resample_fps(take.offsets, take.fps, fps).astype(np.float32)
+    if args.transfer == "deformation":
+        offsets = transfer(offsets, args.source_neutral, template, generator)
 
     if args.format == "obj":
         paths = write_obj_sequence(args.output, template.vertices[None] + offsets, template.faces)
@@ -116,3 +140,50 @@ def run(args) -> int:
               f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
               f"-> {where}", file=sys.stderr)
     return 0
+
+
+def blend_weights(text: str, fps: float):
+    """'0.3' -> 0.3; '0:0,2.5:1' -> per-frame weights up to the last key (held after it)."""
+    import numpy as np
+
+    from .errors import DiffusionTalkerError
+
+    try:
+        if ":" not in text:
+            return float(text)
+        keys = sorted((float(t), float(w)) for t, w in (item.split(":") for item in text.split(",")))
+    except ValueError:
+        raise DiffusionTalkerError(f"--blend {text!r}: expected a number or 'seconds:weight,...'") from None
+    times = np.arange(int(keys[-1][0] * fps) + 1) / fps
+    return np.interp(times, [k[0] for k in keys], [k[1] for k in keys])
+
+
+def key_poses(specs: list[str], template, generator) -> dict:
+    from .errors import DiffusionTalkerError
+    from .mesh import check_vertex_count, read_mesh
+
+    poses = {}
+    for spec in specs:
+        seconds, sep, path = spec.partition("=")
+        try:
+            frame = int(round(float(seconds) * generator.fps))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise DiffusionTalkerError(f"--key-pose {spec!r}: expected SECONDS=MESH, e.g. 4.0=smile.obj")
+        mesh = read_mesh(path)
+        check_vertex_count(mesh.num_vertices, generator.num_vertices, f"key pose {path}")
+        poses[frame] = mesh.vertices - template.vertices
+    return poses
+
+
+def transfer(offsets, source_path, template, generator):
+    from .errors import DiffusionTalkerError
+    from .mesh import check_vertex_count, read_mesh
+    from .retarget import retarget
+
+    if template is None or source_path is None:
+        raise DiffusionTalkerError("--transfer deformation needs --template and --source-neutral")
+    source = read_mesh(source_path)
+    check_vertex_count(source.num_vertices, generator.num_vertices, f"source neutral {source_path}")
+    return retarget(offsets, source.vertices, template.vertices, template.faces, "deformation")

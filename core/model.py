@@ -31,6 +31,7 @@ DEFAULT_CONFIG = {
     "diffusion_steps": 500,
     "sampling_steps": 500,  # the sampler a checkpoint is meant for: T for a teacher, N for a student
     "distilled": False,
+    "objective": "diffusion",  # or "regression": the deterministic baseline (no noise input)
 }
 
 

@@ -22,6 +22,9 @@ from .errors import DiffusionTalkerError
 from .identity import nearest_identity
 
 AUTO = "auto"
+WINDOW_SECONDS = 20.0  # longer audio is generated in overlapping windows of this length
+OVERLAP_SECONDS = 2.0
+CONTEXT = 15  # frames of audio context beyond a window's edges
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Generator:
     device: str
     checkpoint_path: str
     warnings: list[str] = field(default_factory=list)
+    library: dict[str, torch.Tensor] = field(default_factory=dict)  # personalised identities
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike | None = None, device: str = "auto") -> "Generator":
@@ -93,7 +97,7 @@ class Generator:
 
     @property
     def identity_names(self) -> list[str]:
-        return list(self.model.bank.names)
+        return list(self.model.bank.names) + list(self.library)
 
     @property
     def default_steps(self) -> int:
@@ -104,37 +108,159 @@ class Generator:
         tensors = paths_of(self.checkpoint_path)[0]
         return f"{tensors.name} sha256:{sha256_of(tensors)}"
 
+    def add_identities(self, names: list[str], embeddings: np.ndarray) -> None:
+        """Make personalised identities (an identity library file) selectable by name."""
+        for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
+            self.library[name] = torch.from_numpy(row).to(self.device)
+
+    def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Audio features (1, frames, d) of 16 kHz audio for frames [start, stop), encoded
+        with up to CONTEXT frames of audio on either side so a window's edges hear what
+        comes before and after."""
+        total = num_frames(len(wave), self.fps)
+        stop = total if stop is None else stop
+        a, b = max(0, start - CONTEXT), min(total, stop + CONTEXT)
+        s0, s1 = (int(round(f / self.fps * SAMPLE_RATE)) for f in (a, b))
+        chunk = torch.from_numpy(np.ascontiguousarray(wave[s0:s1]))[None].to(self.device)
+        return self.model.encode_audio(chunk, b - a)[:, start - a: stop - a]
+
+    def _nearest_style(self, features) -> int:
+        return int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
+
+    def _identity(self, style, wave: np.ndarray) -> tuple[str, torch.Tensor]:
+        if isinstance(style, str) and style.lower() == AUTO:
+            frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
+            index = self._nearest_style(self.features(wave, 0, frames))
+        elif isinstance(style, str) and style in self.library:
+            return style, self.library[style]
+        else:
+            index = self.model.bank.index(style)
+        return self.identity_names[index], self.model.bank.embeddings[index]
+
+    @torch.no_grad()
+    def find_style(self, audio, sample_rate: int | None = None) -> int:
+        """Index of the library identity whose embedding is closest to this voice's
+        personaliser embedding (what ``style="auto"`` uses)."""
+        wave = load_audio(audio, sample_rate)
+        frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
+        return self._nearest_style(self.features(wave, 0, frames))
+
     @torch.no_grad()
     def generate(self, audio, sample_rate: int | None = None, style: str | int = AUTO, seed: int = 0,
-                 steps: int | None = None, progress=None, cancel=None,
-                 max_seconds: float = DEFAULT_MAX_SECONDS) -> Take:
-        """Speech -> Take. ``steps`` None uses the checkpoint's own sampler (8 for the
-        distilled student); ``steps`` equal to the training step count runs the full
-        ancestral chain, anything fewer runs deterministic DDIM on that grid."""
+                 steps: int | None = None, progress=None, cancel=None, max_seconds: float = DEFAULT_MAX_SECONDS,
+                 blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
+                 key_radius: int = 6) -> Take:
+        """Speech -> Take.
+
+        ``steps`` None uses the checkpoint's own sampler (8 for the distilled student);
+        ``steps`` equal to the training step count runs the full ancestral chain, fewer
+        run deterministic DDIM on that grid. ``blend_style`` mixes a second identity in
+        with weight ``blend`` (a number, or per-frame weights at the model's fps).
+        ``key_poses`` maps model frames to (V, 3) offsets that the take must pass
+        through (diffusion in-painting, eased over ``key_radius`` frames). Audio longer
+        than WINDOW_SECONDS is generated in overlapping windows, each in-painted with
+        the end of the one before, so memory stays flat and no seam shows.
+        """
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds)
         frames = num_frames(len(wave), self.fps)
-        wave_t = torch.from_numpy(wave)[None].to(self.device)
-        features = self.model.encode_audio(wave_t, frames)
-        if isinstance(style, str) and style.lower() == AUTO:
-            index = int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
-        else:
-            index = self.model.bank.index(style)
-        identity = self.model.bank.embeddings[index][None]
-        diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         steps = self.default_steps if steps is None else int(steps)
+        diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         if not 1 <= steps <= diffusion.num_steps:
             raise DiffusionTalkerError(f"steps must be between 1 and {diffusion.num_steps}, got {steps}")
+        name, identity = self._identity(style, wave)
+        track = identity[None].expand(frames, -1)
+        if blend_style is not None:
+            weights = torch.from_numpy(frame_weights(blend, frames)).to(self.device)[:, None]
+            track = torch.lerp(track, self._identity(blend_style, wave)[1][None], weights)
+        known, weight = self._key_pose_targets(key_poses or {}, frames, key_radius)
 
-        def model_fn(x_t, t):
-            return self.model.denoise(x_t, t, features, identity)
-
-        shape = (1, frames, self.num_vertices * 3)
+        regression = self.config["objective"] == "regression"
+        if regression:
+            steps = 1
+        ancestral = steps == diffusion.num_steps and not self.config["distilled"] and not regression
+        scale = self.config["motion_scale"]
+        motion = torch.zeros(frames, self.num_vertices * 3, device=self.device)
         generator = torch.Generator().manual_seed(int(seed))
-        if steps == diffusion.num_steps and not self.config["distilled"]:
-            motion = diffusion.ancestral_sample(model_fn, shape, generator, self.device, progress, cancel)
-        else:
-            motion = diffusion.ddim_sample(model_fn, shape, steps, generator, self.device, progress, cancel)
-        offsets = (motion[0].float().cpu().numpy() * self.config["motion_scale"]).reshape(frames, -1, 3)
-        return Take(offsets.astype(np.float32), self.fps, self.identity_names[index], int(seed), steps,
+        spans = windows(frames, int(WINDOW_SECONDS * self.fps), int(OVERLAP_SECONDS * self.fps))
+        for w, (a, b) in enumerate(spans):
+            features = self.features(wave, a, b)
+            ident = track[a:b][None]
+            k_known, k_weight = known[a:b].clone(), weight[a:b].clone()
+            if w > 0:  # continue from the previous window: its overlapping frames are known
+                overlap = spans[w - 1][1] - a
+                k_known[:overlap] = motion[a:a + overlap] / scale
+                k_weight[:overlap] = torch.maximum(k_weight[:overlap], ease(overlap, self.device)[:, None])
+
+            def model_fn(x_t, t, features=features, ident=ident, k_known=k_known, k_weight=k_weight):
+                x0 = self.model.denoise(x_t, t, features, ident)
+                return torch.lerp(x0, k_known[None], k_weight[None])
+
+            def step_progress(done, total, w=w):
+                if progress:
+                    progress(w * total + done, total * len(spans))
+
+            shape = (1, b - a, self.num_vertices * 3)
+            if regression:  # the deterministic baseline: one pass, no noise
+                x = model_fn(torch.zeros(shape, device=self.device), torch.zeros(1, dtype=torch.long,
+                                                                                 device=self.device))
+                step_progress(1, 1)
+            elif ancestral:
+                x = diffusion.ancestral_sample(model_fn, shape, generator, self.device, step_progress, cancel)
+            else:
+                x = diffusion.ddim_sample(model_fn, shape, steps, generator, self.device, step_progress, cancel)
+            motion[a:b] = x[0] * scale
+        offsets = motion.float().cpu().numpy().reshape(frames, -1, 3)
+        return Take(offsets.astype(np.float32), self.fps, name, int(seed), steps,
                     len(wave) / SAMPLE_RATE, time.perf_counter() - started)
+
+    def _key_pose_targets(self, key_poses: dict, frames: int, radius: int):
+        """(known (T, V*3) in model units, weight (T, 1)): 1 at a key frame, easing to 0
+        ``radius`` frames away, so the motion settles into the pose instead of jumping."""
+        known = torch.zeros(frames, self.num_vertices * 3, device=self.device)
+        weight = torch.zeros(frames, 1, device=self.device)
+        for frame, pose in sorted(key_poses.items()):
+            frame = int(frame)
+            if not 0 <= frame < frames:
+                raise DiffusionTalkerError(f"key pose at frame {frame} is outside the take (0-{frames - 1})")
+            pose = np.asarray(pose, dtype=np.float32)
+            if pose.shape != (self.num_vertices, 3):
+                raise DiffusionTalkerError(f"key pose at frame {frame} has shape {pose.shape}, "
+                                           f"expected ({self.num_vertices}, 3)")
+            target = torch.from_numpy(pose.reshape(-1) / self.config["motion_scale"]).to(self.device)
+            lo, hi = max(0, frame - radius), min(frames, frame + radius + 1)
+            dist = torch.arange(lo, hi, device=self.device) - frame
+            w = 0.5 * (1 + torch.cos(torch.pi * dist.abs().float() / (radius + 1)))[:, None]
+            take = w > weight[lo:hi]  # the nearer key pose wins where two overlap
+            known[lo:hi] = torch.where(take, target[None], known[lo:hi])
+            weight[lo:hi] = torch.where(take, w, weight[lo:hi])
+        return known, weight
+
+
+def windows(frames: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Spans [a, b) of at most ``size`` frames covering ``frames``, consecutive ones
+    sharing ``overlap`` frames."""
+    if frames <= size:
+        return [(0, frames)]
+    spans, a = [], 0
+    while True:
+        b = min(frames, a + size)
+        spans.append((a, b))
+        if b == frames:
+            return spans
+        a = b - overlap
+
+
+def ease(n: int, device) -> torch.Tensor:
+    """n weights going 1 -> 0: hold the first half, then a cosine fade."""
+    hold = n // 2
+    fade = 0.5 * (1 + torch.cos(torch.pi * (torch.arange(n - hold, device=device) + 1) / (n - hold + 1)))
+    return torch.cat([torch.ones(hold, device=device), fade])
+
+
+def frame_weights(blend, frames: int) -> np.ndarray:
+    """A blend weight per frame from a number, or from per-frame values (the last one
+    held past their end, as an animation curve holds its last key), clipped to [0, 1]."""
+    values = np.atleast_1d(np.asarray(blend, dtype=np.float32))[:frames]
+    values = np.concatenate([values, np.full(frames - values.size, values[-1], np.float32)])
+    return np.clip(values, 0.0, 1.0)

@@ -72,7 +72,7 @@ def test_missing_files(tmp_path, tiny_checkpoint):
     with pytest.raises(CheckpointError, match="card not found"):
         load_checkpoint(tmp_path / "nothing.json")
     paths_of(tiny_checkpoint)[0].unlink()
-    with pytest.raises(CheckpointError, match="weights not found"):
+    with pytest.raises(CheckpointError, match="tensor file not found"):
         load_checkpoint(tiny_checkpoint)
 
 

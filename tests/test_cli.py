@@ -97,3 +97,32 @@ def test_bundled_checkpoint_with_flame(tmp_path, flame_dir):
                  str(flame_dir / "FLAME_sample.ply"), "--quiet"]) == 0
     data = np.load(out)
     assert data["offsets"].shape[1:] == (5023, 3) and data["vertices"].shape == data["offsets"].shape
+
+
+def test_blend_and_key_pose_options(tmp_path, speech, tiny_checkpoint, tiny_template):
+    from diffusiontalker.generate import blend_weights
+
+    np.testing.assert_allclose(blend_weights("0:0,0.1:1", 30.0), [0, 1 / 3, 2 / 3, 1], atol=1e-6)
+    assert blend_weights("0.25", 30.0) == 0.25
+    pose = tmp_path / "pose.obj"
+    template = read_mesh(tiny_template)
+    write_obj(pose, template.vertices + 0.002, template.faces)
+    out = tmp_path / "k.npz"
+    assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
+                 "--template", str(tiny_template), "--key-pose", f"0.5={pose}", "--blend-with", "cleo",
+                 "--blend", "0:0,1:1"]) == 0
+    np.testing.assert_allclose(np.load(out)["offsets"][15], 0.002, atol=1e-6)
+    assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
+                 "--template", str(tiny_template), "--key-pose", "soon"]) == 2
+
+
+def test_deformation_transfer_option(tmp_path, speech, tiny_checkpoint, tiny_template):
+    out = tmp_path / "d.npz"
+    args = ["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
+            "--template", str(tiny_template), "--transfer", "deformation"]
+    assert main(args) == 2  # no source neutral
+    assert main(args + ["--source-neutral", str(tiny_template)]) == 0
+    plain = tmp_path / "p.npz"
+    assert main(args[:-2] + ["-o", str(plain)]) == 0
+    # Transfer onto the same head it came from changes nothing.
+    np.testing.assert_allclose(np.load(out)["offsets"], np.load(plain)["offsets"], atol=1e-6)

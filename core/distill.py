@@ -1,0 +1,144 @@
+"""``diffusiontalker distill``: progressive distillation of a teacher to few steps.
+
+Salimans & Ho (2022): a student, initialised from its teacher, learns to land in one
+deterministic (DDIM) step where the teacher lands in two. Each round halves the step
+count and the student becomes the next round's teacher, until the target (8 by
+default; 4, 2 or 1 on request). In the x0-parameterisation the student's target is
+the clean sample that makes its single DDIM step from t reach the teacher's x at t'':
+
+    x0~ = (x_t'' - r * x_t) / (sqrt(ᾱ_t'') - r * sqrt(ᾱ_t)),   r = sqrt((1 - ᾱ_t'') / (1 - ᾱ_t))
+
+The identity library and the personaliser travel with the student (the contrastive
+loss stays on), so styles by name and ``--style auto`` keep working after distillation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+
+DESCRIPTION = """\
+Distil a trained teacher into a few-step student (progressive distillation).
+
+  diffusiontalker distill --teacher runs/teacher.json --data data/synthtalk --out runs/ --to-steps 8
+
+Each round halves the number of DDIM steps (e.g. 512 -> 256 -> ... -> 8). With
+--keep-rounds every round's student is saved as NAME_<steps>steps.
+"""
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("distill", help="progressive distillation of a teacher to 8 (or fewer) steps",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", required=True, help="teacher checkpoint (.json or .safetensors)")
+    p.add_argument("--data", required=True, help="the dataset the teacher was trained on")
+    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--name", default="student", help="checkpoint name (default: student)")
+    p.add_argument("--from-steps", type=int, default=None,
+                   help="the teacher's DDIM step count to start from (default: its training steps T)")
+    p.add_argument("--to-steps", type=int, default=8, help="final student steps (default: 8)")
+    p.add_argument("--iterations", type=int, default=300, help="optimizer steps per round (default: 300)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--window", type=float, default=3.0)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
+    p.add_argument("--lip-weight", type=float, default=4.0)
+    p.add_argument("--velocity-weight", type=float, default=2.0)
+    p.add_argument("--contrastive-weight", type=float, default=0.1)
+    p.add_argument("--temperature", type=float, default=0.1)
+    p.add_argument("--keep-rounds", action="store_true", help="save the student of every round")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.set_defaults(run=run)
+
+
+def distillation_target(diffusion, x_t, t, x_next, t_next):
+    """The x0 whose single DDIM step from (x_t, t) reaches x_next at t_next."""
+    shape = (-1, *([1] * (x_t.dim() - 1)))
+    a_t, a_n = diffusion.ab(t).view(shape), diffusion.ab(t_next).view(shape)
+    r = ((1 - a_n) / (1 - a_t)).sqrt()
+    return (x_next - r * x_t) / (a_n.sqrt() - r * a_t.sqrt())
+
+
+def run(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .batches import batch_sampler, clip_items, load_split
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .diffusion import GaussianDiffusion, motion_loss, step_grid
+    from .errors import DiffusionTalkerError
+    from .identity import contrastive_loss
+    from .pipeline import resolve_device
+    from .regions import lip_weights
+
+    device, notes = resolve_device(args.device)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    teacher, doc = load_checkpoint(args.teacher, device)
+    config = teacher.config
+    T = config["diffusion_steps"]
+    n = args.from_steps or T
+    if n > T or args.to_steps < 1 or n < args.to_steps or (n // args.to_steps) & (n // args.to_steps - 1) \
+            or n % args.to_steps:
+        raise DiffusionTalkerError(f"--from-steps {n} must be at most T={T} and a power-of-two multiple "
+                                   f"of --to-steps {args.to_steps}")
+    torch.manual_seed(args.seed)
+    clips = load_split(args.dataset, args.data, "train")
+    items = clip_items(clips, teacher.bank.names, config["motion_scale"])
+    weights = torch.from_numpy(lip_weights(args.regions, config["num_vertices"], args.lip_weight)).to(device)
+    diffusion = GaussianDiffusion(T)
+    generator = torch.Generator().manual_seed(args.seed)
+    student = copy.deepcopy(teacher)
+    teacher.requires_grad_(False)
+    rounds = []
+    while n > args.to_steps:
+        half = n // 2
+        grid = torch.tensor(step_grid(T, n) + [-1], device=device)
+        student.train()
+        optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
+        batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n)
+        bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
+        for _ in bar:
+            wave, motion, mask, speaker = (x.to(device) for x in next(batches))
+            k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
+            t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
+            noise = torch.randn(motion.shape, generator=generator).to(device)
+            x_t = diffusion.q_sample(motion, t, noise)
+            with torch.no_grad():
+                feats_t = teacher.encode_audio(wave, motion.shape[1])
+                ident_t = teacher.bank(speaker)
+                x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
+                x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
+                                             t_mid, t_next)
+                target = distillation_target(diffusion, x_t, t, x_next, t_next)
+            feats = student.encode_audio(wave, motion.shape[1])
+            pred = student.denoise(x_t, t, feats, student.bank(speaker), mask)
+            losses = motion_loss(pred, target, mask, weights, args.velocity_weight)
+            c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, speaker,
+                                 args.temperature)
+            optimizer.zero_grad(set_to_none=True)
+            (losses["loss"] + args.contrastive_weight * c).backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            bar.set_postfix(loss=f"{float(losses['loss']):.4f}", contrastive=f"{float(c):.3f}")
+        n = half
+        rounds.append(n)
+        student.eval()
+        student.config.update(sampling_steps=n, distilled=True)
+        card = {
+            "trained_on": doc["card"].get("trained_on", "unknown"),
+            "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
+            "distillation": {"from_steps": args.from_steps or T, "rounds": rounds, "iterations_per_round":
+                             args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed},
+            "teacher_card": doc["card"],
+        }
+        if args.keep_rounds or n == args.to_steps:
+            name = args.name if n == args.to_steps else f"{args.name}_{n}steps"
+            path = save_checkpoint(os.path.join(args.out, name), student, card)
+            print(f"saved {n}-step student -> {path}", file=sys.stderr)
+        teacher = copy.deepcopy(student).requires_grad_(False)
+    return 0

@@ -1,0 +1,258 @@
+"""``diffusiontalker evaluate``: the field's metrics, and the ones DiffusionTalker's claims need.
+
+- LVE: per frame, the max over lip vertices of the *squared* L2 error, averaged over
+  all frames (as FaceFormer/FaceDiffuser's code computes it); also its root in mm.
+- FDD: per upper-face vertex, std over time of its squared displacement from the
+  neutral; ground truth minus prediction, mean over vertices, then sequences.
+- Diversity: mean pairwise mean-vertex L2 between takes of the same audio, across
+  seeds and across identities.
+- Style accuracy: conditioned on speaker k, is the output's *style signature* (each
+  mouth vertex's motion std and mean offset over the clip) closer to speaker k's
+  ground-truth signature than to any other speaker's? Signatures, not frames, because
+  different speakers say a sentence with different timing.
+- Auto style: does the personaliser pick the clip's own speaker from its audio?
+- Bilabial closure: share of p/b/m segments in which the lips close (opening under
+  1 mm at some frame of the segment, ±1 frame); openness correlation: Pearson r of
+  predicted and true mouth opening over time. Both need phoneme timings.
+- Real-time factor: compute seconds per audio second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+
+import numpy as np
+
+BILABIALS = {"p", "b", "m"}
+CLOSED_MM = 1.0
+
+DESCRIPTION = """\
+Evaluate one or more checkpoints on a dataset split and write JSON and Markdown.
+
+  diffusiontalker evaluate --checkpoint runs/student.json --data data/synthtalk --split test \\
+      --json out/eval.json --markdown out/eval.md
+
+Lip and upper-face regions default to ../shared/flame/vocaset_eval_regions.json
+('lve' 428 vertices, 'fdd' 1501) for 5023-vertex data; pass --regions otherwise.
+"""
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("evaluate", help="LVE, FDD, diversity, style accuracy, lip closure, speed",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", action="append", required=True,
+                   help="checkpoint to evaluate (repeat to compare several)")
+    p.add_argument("--steps", type=int, action="append", default=None,
+                   help="sampler steps per checkpoint, in the same order (default: each one's own)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
+    p.add_argument("--split", default="test", help="test, test_unseen, val, ... (default: test)")
+    p.add_argument("--regions", default=None, help="JSON with 'lve' and 'fdd' index lists")
+    p.add_argument("--masks", default=None, help="JSON with a 'lips' list, for mouth opening (FLAME_masks.json)")
+    p.add_argument("--max-clips", type=int, default=None, help="evaluate at most N clips (evenly chosen)")
+    p.add_argument("--seeds", type=int, default=3, help="takes per clip for seed diversity (default: 3)")
+    p.add_argument("--no-identities", action="store_true",
+                   help="skip identity diversity and style accuracy (one take per identity per clip)")
+    p.add_argument("--json", default=None, help="write the results as JSON here")
+    p.add_argument("--markdown", default=None, help="write a Markdown table here")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.set_defaults(run=run)
+
+
+# ---- metrics on (T, V, 3) offset arrays -------------------------------------------------
+
+def lve(pred: np.ndarray, gt: np.ndarray, lip_idx: np.ndarray) -> np.ndarray:
+    """Per-frame max squared lip error (m²); average the returned frames yourself."""
+    return ((pred[:, lip_idx] - gt[:, lip_idx]) ** 2).sum(-1).max(-1)
+
+
+def fdd(pred: np.ndarray, gt: np.ndarray, upper_idx: np.ndarray) -> float:
+    def dynamics(x):
+        return (x[:, upper_idx] ** 2).sum(-1).std(axis=0)
+
+    return float((dynamics(gt) - dynamics(pred)).mean())
+
+
+def mean_pairwise_l2(takes: list[np.ndarray]) -> float:
+    pairs = list(itertools.combinations(takes, 2))
+    return float(np.mean([np.linalg.norm(a - b, axis=-1).mean() for a, b in pairs])) if pairs else 0.0
+
+
+def style_signature(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    region = offsets[:, idx]
+    return np.concatenate([region.std(axis=0).reshape(-1), region.mean(axis=0).reshape(-1)])
+
+
+def mouth_landmarks(template: np.ndarray, lips: np.ndarray):
+    """Upper and lower lip vertices near the midline: the quarter of the lip vertices
+    closest to the face's centre line, split at their median height."""
+    centre_x = np.median(template[:, 0])
+    order = np.argsort(np.abs(template[lips, 0] - centre_x), kind="stable")
+    mid = lips[order[: max(4, len(lips) // 4)]]
+    split = np.median(template[mid, 1])
+    return mid[template[mid, 1] > split], mid[template[mid, 1] <= split]
+
+
+def mouth_opening(vertices: np.ndarray, template: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Per-frame lip gap change from the neutral (m): > 0 open, ~0 closed like the neutral."""
+    def gap(v):
+        return v[..., upper, 1].mean(-1) - v[..., lower, 1].mean(-1)
+
+    return gap(vertices) - gap(template)
+
+
+def bilabial_closures(opening: np.ndarray, phonemes, fps: float) -> list[bool]:
+    out = []
+    for start, end, ph in phonemes or []:
+        if ph.strip().lower() in BILABIALS:
+            a = max(0, int(np.floor(start * fps)) - 1)
+            b = min(len(opening), int(np.ceil(end * fps)) + 1)
+            if b > a:
+                out.append(bool(opening[a:b].min() < CLOSED_MM / 1000.0))
+    return out
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
+    if len(a) < 3 or a.std() < 1e-9 or b.std() < 1e-9:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+# ---- the run -----------------------------------------------------------------------------
+
+def _pick(clips, n):
+    if n is None or n >= len(clips):
+        return clips
+    return [clips[i] for i in np.linspace(0, len(clips) - 1, n).round().astype(int)]
+
+
+def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities: bool,
+                        signatures: dict[str, np.ndarray] | None) -> dict:
+    lve_frames, fdds, seed_div, ident_div, rtfs, walls = [], [], [], [], [], []
+    style_hits, auto_hits, closures, corrs = [], [], [], []
+    names = gen.identity_names
+    for clip in clips:
+        gt = clip.vertices - clip.template[None]
+        own = clip.speaker if clip.speaker in names else "auto"
+        began = time.perf_counter()
+        take = gen.generate(clip.audio, 16000, style=own, seed=0, steps=steps)
+        walls.append(time.perf_counter() - began)
+        rtfs.append(take.compute_seconds / take.audio_seconds)
+        n = min(len(take.offsets), len(gt))
+        pred, gt = take.offsets[:n], gt[:n]
+        lve_frames.append(lve(pred, gt, regions["lve"]))
+        fdds.append(fdd(pred, gt, regions["fdd"]))
+        takes = [pred] + [gen.generate(clip.audio, 16000, style=own, seed=s, steps=steps).offsets[:n]
+                          for s in range(1, seeds)]
+        seed_div.append(mean_pairwise_l2(takes))
+        if clip.speaker in names:
+            auto_hits.append(gen.find_style(clip.audio, 16000) == names.index(clip.speaker))
+        if identities:
+            per_id = [gen.generate(clip.audio, 16000, style=k, seed=0, steps=steps).offsets[:n]
+                      for k in range(len(names))]
+            ident_div.append(mean_pairwise_l2(per_id))
+            if signatures:
+                keys = list(signatures)
+                table = np.stack([signatures[k] for k in keys])
+                for k, name in enumerate(names):
+                    if name in signatures:
+                        sig = style_signature(per_id[k], regions["lve"])
+                        style_hits.append(keys[int(np.linalg.norm(table - sig, axis=1).argmin())] == name)
+        if lips is not None and clip.phonemes:
+            upper, lower = lips
+            open_pred = mouth_opening(pred + clip.template[None], clip.template, upper, lower)
+            open_gt = mouth_opening(gt + clip.template[None], clip.template, upper, lower)
+            closures += bilabial_closures(open_pred, clip.phonemes, clip.fps)
+            r = pearson(open_pred, open_gt)
+            if r is not None:
+                corrs.append(r)
+    frames = np.concatenate(lve_frames)
+
+    def mean(xs):
+        return float(np.mean(xs)) if len(xs) else None
+
+    return {
+        "clips": len(clips), "steps": take.steps,
+        "lve": float(frames.mean()), "lve_x1e5": float(frames.mean() * 1e5),
+        "lve_rms_mm": float(np.sqrt(frames.mean()) * 1000),
+        "fdd": mean(fdds), "fdd_abs": mean(np.abs(fdds)),
+        "diversity_seeds_mm": None if seeds < 2 else mean(seed_div) * 1000,
+        "diversity_identities_mm": None if not ident_div else mean(ident_div) * 1000,
+        "style_accuracy": mean(style_hits), "auto_style_accuracy": mean(auto_hits),
+        "bilabial_closure": mean(closures), "bilabial_segments": len(closures),
+        "openness_correlation": mean(corrs),
+        "rtf": mean(rtfs), "wall_seconds_per_clip": mean(walls),
+    }
+
+
+def ground_truth_signatures(clips, idx) -> dict[str, np.ndarray]:
+    by_speaker: dict[str, list[np.ndarray]] = {}
+    for c in clips:
+        by_speaker.setdefault(c.speaker, []).append(style_signature(c.vertices - c.template[None], idx))
+    return {k: np.mean(v, axis=0) for k, v in by_speaker.items()}
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    cols = [("steps", "steps", "{:d}"), ("lve_x1e5", "LVE ×1e-5 m²", "{:.3f}"), ("lve_rms_mm", "√LVE mm", "{:.2f}"),
+            ("fdd_abs", "|FDD| ×1e-7", None), ("diversity_seeds_mm", "div. seeds mm", "{:.3f}"),
+            ("diversity_identities_mm", "div. identities mm", "{:.3f}"), ("style_accuracy", "style acc.", "{:.1%}"),
+            ("auto_style_accuracy", "auto style", "{:.1%}"), ("bilabial_closure", "p/b/m closed", "{:.1%}"),
+            ("openness_correlation", "openness r", "{:.3f}"), ("rtf", "RTF", "{:.3f}"),
+            ("wall_seconds_per_clip", "s / clip", "{:.2f}")]
+    lines = ["| model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, r in results.items():
+        cells = []
+        for key, _, fmt in cols:
+            v = r.get(key)
+            if v is None:
+                cells.append("–")
+            elif fmt is None:
+                cells.append(f"{v * 1e7:.3f}")
+            else:
+                cells.append(fmt.format(v))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    from .batches import load_split
+    from .errors import DiffusionTalkerError
+    from .pipeline import Generator
+    from .regions import default_region_file, load_regions
+
+    split_clips = load_split(args.dataset, args.data, args.split)
+    clips = _pick(split_clips, args.max_clips)
+    num_vertices = clips[0].vertices.shape[1]
+    region_file = args.regions or (default_region_file("vocaset_eval_regions.json") if num_vertices == 5023 else None)
+    if region_file is None:
+        raise DiffusionTalkerError("no evaluation regions: pass --regions with 'lve' and 'fdd' index lists")
+    regions = load_regions(region_file, num_vertices)
+    mask_file = args.masks or (default_region_file("FLAME_masks.json") if num_vertices == 5023 else None)
+    lips = mouth_landmarks(clips[0].template, load_regions(mask_file, num_vertices)["lips"]) if mask_file else None
+    signatures = ground_truth_signatures(split_clips, regions["lve"])
+    steps = args.steps or [None] * len(args.checkpoint)
+    if len(steps) != len(args.checkpoint):
+        raise DiffusionTalkerError("give --steps once per --checkpoint, or not at all")
+    results = {}
+    for path, n in zip(args.checkpoint, steps):
+        gen = Generator.load(path, args.device)
+        label = f"{gen.checkpoint_path.rsplit('/', 1)[-1].removesuffix('.json')} ({n or gen.default_steps} steps)"
+        print(f"evaluating {label} on {len(clips)} clips ...", file=sys.stderr)
+        results[label] = evaluate_checkpoint(gen, clips, regions, lips, n, args.seeds, not args.no_identities,
+                                             signatures)
+    report = {"dataset": args.dataset, "data": args.data, "split": args.split, "regions": str(region_file),
+              "results": results}
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+    table = markdown_table(results)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as fh:
+            fh.write(f"Split `{args.split}` of `{args.data}` ({len(clips)} clips); regions `{region_file}`.\n\n")
+            fh.write(table)
+    print(table)
+    return 0

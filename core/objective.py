@@ -1,0 +1,43 @@
+"""The teacher's training objective as a module, so DistributedDataParallel can wrap it.
+
+DDP synchronises gradients of whatever ``forward`` it wraps; putting the audio
+encoding, both losses and the identity lookup in one forward is what lets a single
+``backward`` cover the denoiser, the encoder, the library and the personaliser.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .diffusion import GaussianDiffusion, motion_loss
+from .identity import contrastive_loss
+
+
+class Objective(nn.Module):
+    def __init__(self, model, diffusion: GaussianDiffusion, vertex_weights: torch.Tensor, args):
+        super().__init__()
+        self.model, self.diffusion = model, diffusion
+        self.register_buffer("vertex_weights", vertex_weights, persistent=False)
+        self.velocity_weight = args.velocity_weight
+        self.contrastive_weight = args.contrastive_weight
+        self.temperature = args.temperature
+
+    def forward(self, wave, motion, mask, speaker, generator):
+        model = self.model
+        features = model.encode_audio(wave, motion.shape[1])
+        identity = model.bank(speaker)
+        if model.config["objective"] == "regression":
+            zeros = torch.zeros_like(motion)
+            t = torch.zeros(len(motion), dtype=torch.long, device=motion.device)
+            pred = model.denoise(zeros, t, features, identity, mask)
+            losses = motion_loss(pred, motion, mask, self.vertex_weights, self.velocity_weight)
+        else:
+            losses = self.diffusion.training_loss(
+                lambda x_t, t: model.denoise(x_t, t, features, identity, mask), motion, mask, generator,
+                self.vertex_weights, self.velocity_weight)
+        style = model.personalise(features, mask)
+        losses["contrastive"] = contrastive_loss(style, model.bank.embeddings, speaker, self.temperature)
+        losses["loss"] = losses["loss"] + self.contrastive_weight * losses["contrastive"]
+        losses["contrastive"] = losses["contrastive"].detach()
+        return losses

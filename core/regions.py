@@ -1,0 +1,57 @@
+"""Named vertex regions (lips, forehead, …) as index lists in JSON.
+
+FLAME's masks and the VOCASET evaluation regions are research data we may not
+redistribute, so regions are always read from a file the user names; by default the
+copies in ``../shared/flame`` beside a source checkout, when they are there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DiffusionTalkerError
+
+SHARED_FLAME = Path(__file__).resolve().parents[1].parent / "shared" / "flame"
+
+
+def load_regions(path: str | os.PathLike, num_vertices: int | None = None) -> dict[str, np.ndarray]:
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DiffusionTalkerError(f"{path}: cannot read region lists ({exc})") from None
+    regions = {name: np.asarray(idx, dtype=np.int64) for name, idx in raw.items() if isinstance(idx, list)}
+    if num_vertices is not None:
+        for name, idx in regions.items():
+            if idx.size and (idx.min() < 0 or idx.max() >= num_vertices):
+                raise DiffusionTalkerError(
+                    f"{path}: region '{name}' indexes vertices beyond a {num_vertices}-vertex mesh")
+    return regions
+
+
+def default_region_file(name: str) -> Path | None:
+    """``FLAME_masks.json`` or ``vocaset_eval_regions.json`` from ../shared/flame, if present."""
+    path = SHARED_FLAME / name
+    return path if path.is_file() else None
+
+
+def vertex_weights(num_vertices: int, emphasised: np.ndarray | None, weight: float) -> np.ndarray:
+    """Per-vertex loss weights: ``weight`` on the emphasised region (the lips), 1 elsewhere."""
+    w = np.ones(num_vertices, dtype=np.float32)
+    if emphasised is not None:
+        w[emphasised] = weight
+    return w
+
+
+def lip_weights(regions_path, num_vertices: int, weight: float) -> np.ndarray:
+    """Loss weights with the 'lips' region emphasised; uniform when no region file is known."""
+    if regions_path is None and num_vertices == 5023:
+        regions_path = default_region_file("FLAME_masks.json")
+    if regions_path is None:
+        return vertex_weights(num_vertices, None, 1.0)
+    lips = load_regions(regions_path, num_vertices).get("lips")
+    return vertex_weights(num_vertices, lips, weight)

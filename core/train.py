@@ -1,0 +1,184 @@
+"""``diffusiontalker train``: the teacher, with contrastive talking identities.
+
+One step draws random windows of training clips, encodes their audio once, and adds
+two losses:
+- the diffusion loss: x0-prediction (lip-weighted, plus velocity) on motion noised at
+  a uniformly drawn timestep, conditioned on each clip's speaker row of the identity
+  library;
+- the contrastive loss (InfoNCE): the personaliser's embedding of each clip's audio
+  against all library rows, its own speaker's row being the positive.
+
+It runs as one process or under ``torchrun`` (DistributedDataParallel; gloo on CPU,
+nccl on GPUs): each rank draws its own windows from its own seed and gradients are
+averaged, so N processes train with an N-times larger batch. Rank 0 alone writes.
+``--objective regression`` trains the same network as a deterministic regressor
+(no noise input), the FaceFormer-like baseline the results compare against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import sys
+import time
+
+DESCRIPTION = """\
+Train a DiffusionTalker teacher (or a regression baseline) on a dataset.
+
+Single machine:   diffusiontalker train --data data/synthtalk --out runs/teacher
+Several processes (DistributedDataParallel, one per GPU or CPU socket):
+  torchrun --nproc_per_node 2 -m diffusiontalker.cli train --data DIR --out DIR
+Resume an interrupted run with --resume (it continues from OUT/teacher.json).
+"""
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("train", help="train a teacher model (diffusion or regression baseline)",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="dataset root (SynthTalk, processed VOCASET or BIWI)")
+    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
+    p.add_argument("--out", required=True, help="output folder; the checkpoint is OUT/NAME.{json,safetensors}")
+    p.add_argument("--name", default="teacher", help="checkpoint name (default: teacher)")
+    p.add_argument("--objective", choices=["diffusion", "regression"], default="diffusion")
+    p.add_argument("--iterations", type=int, default=3000, help="optimizer steps (default: 3000)")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per step and process (default: 8)")
+    p.add_argument("--window", type=float, default=3.0, help="seconds of each training window (default: 3)")
+    p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate, AdamW (default: 4e-4)")
+    p.add_argument("--diffusion-steps", type=int, default=512, help="training timesteps T (default: 512)")
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--d-identity", type=int, default=64)
+    p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default="mel")
+    p.add_argument("--pretrained-encoder", default=None,
+                   help="local folder (or hub id, where reachable) with HuBERT/wav2vec2 weights")
+    p.add_argument("--regions", default=None,
+                   help="JSON of vertex regions with a 'lips' list (default: ../shared/flame/FLAME_masks.json "
+                        "for 5023-vertex data)")
+    p.add_argument("--lip-weight", type=float, default=4.0, help="loss weight of lip vertices (default: 4)")
+    p.add_argument("--velocity-weight", type=float, default=2.0, help="weight of the velocity loss (default: 2)")
+    p.add_argument("--contrastive-weight", type=float, default=0.1, help="InfoNCE weight (default: 0.1)")
+    p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default: 0.1)")
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
+    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default: 500)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
+    p.add_argument("--until", type=int, default=None,
+                   help="stop (and save) after this step, e.g. to fit a cluster's time limit; continue "
+                        "later with --resume")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    from tqdm import tqdm
+
+    from .checkpoint import load_tensors, paths_of, save_checkpoint
+    from .diffusion import GaussianDiffusion
+    from .model import TalkerModel, make_config
+    from .pipeline import resolve_device
+    from .batches import batch_sampler, clip_items, load_split
+    from .objective import Objective
+    from .regions import lip_weights
+    from .trainstate import ema_update, optimizer_state_tensors, restore_optimizer
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device, notes = resolve_device(args.device)
+    if world > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device == "cuda":
+            torch.cuda.set_device(local)
+            device = f"cuda:{local}"
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    main_rank = rank == 0
+    for note in notes if main_rank else []:
+        print(f"warning: {note}", file=sys.stderr)
+    torch.manual_seed(args.seed + rank)
+
+    clips = load_split(args.dataset, args.data, "train")
+    speakers = list(dict.fromkeys(c.speaker for c in clips))
+    fps = float(clips[0].fps)
+    num_vertices = clips[0].vertices.shape[1]
+    ckpt = paths_of(os.path.join(args.out, args.name))[1]
+
+    state = None
+    if args.resume:
+        doc, tensors = load_tensors(ckpt)
+        config = doc["config"]
+        state = tensors
+    else:
+        offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
+        config = make_config(
+            num_vertices=num_vertices, fps=fps, motion_scale=float(np.sqrt(np.mean(offsets ** 2))),
+            d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, d_identity=args.d_identity,
+            encoder={"kind": args.encoder}, identities=speakers, diffusion_steps=args.diffusion_steps,
+            sampling_steps=args.diffusion_steps, objective=args.objective)
+        del offsets
+    torch.manual_seed(args.seed)  # identical initial weights on every rank
+    model = TalkerModel(config, None if args.resume else args.pretrained_encoder).to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
+                                  weight_decay=0.01)
+    start = 0
+    if state is not None:
+        ema.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
+        model.load_state_dict({k[len("extra.raw."):]: v for k, v in state.items() if k.startswith("extra.raw.")})
+        restore_optimizer(optimizer, state)
+        start = int(state["extra.step"])
+
+    items = clip_items(clips, speakers, config["motion_scale"])
+    weights = torch.from_numpy(lip_weights(args.regions, num_vertices, args.lip_weight)).to(device)
+    objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), weights, args)
+    wrapped = DistributedDataParallel(objective) if world > 1 else objective
+    batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start)
+    generator = torch.Generator()
+
+    def save(step: int) -> None:
+        extras = {"step": torch.tensor([step])}
+        extras.update({f"raw.{k}": v for k, v in model.state_dict().items()})
+        extras.update(optimizer_state_tensors(optimizer))
+        save_checkpoint(ckpt, ema, card={
+            "trained_on": f"{args.dataset} at {os.path.abspath(args.data)} ({len(clips)} training clips, "
+                          f"{len(speakers)} speakers)",
+            "description": f"{args.objective} teacher, {step} steps",
+            "training": {k: v for k, v in vars(args).items() if k != "run"} | {"step": step, "world_size": world},
+        }, extra_tensors=extras)
+
+    warmup = min(200, args.iterations // 10 + 1)
+    stop = min(args.iterations, args.until or args.iterations)
+    bar = tqdm(range(start, stop), desc=f"train {args.objective}", file=sys.stderr,
+               disable=not main_rank, initial=start, total=args.iterations)
+    began = time.perf_counter()
+    for step in bar:
+        lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        wave, motion, mask, speaker = (t.to(device) for t in next(batches))
+        # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
+        # what an uninterrupted one would have done.
+        step_seed = (args.seed * 1_000_003 + rank) * 1_000_003 + step
+        generator.manual_seed(step_seed)
+        torch.manual_seed(step_seed)
+        losses = wrapped(wave, motion, mask, speaker, generator)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
+        if main_rank:
+            bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items()})
+            if (step + 1) % args.save_every == 0 or step + 1 == stop:
+                save(step + 1)
+    if main_rank:
+        print(f"trained {stop - start} steps in {time.perf_counter() - began:.0f} s -> {ckpt}",
+              file=sys.stderr)
+    if world > 1:
+        dist.destroy_process_group()
+    return 0

@@ -1,0 +1,34 @@
+"""What a training run keeps besides the weights: EMA and optimizer state as tensors.
+
+Resume files are ordinary checkpoints (safetensors + JSON), so resuming never needs
+pickle; Adam's per-parameter moments are flattened into ``extra.opt.*`` tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1.0 - decay)
+
+
+def optimizer_state_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        for key, value in optimizer.state.get(p, {}).items():
+            out[f"opt.{i}.{key}"] = torch.as_tensor(value).reshape(-1) if key == "step" else value
+    return out
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for name, value in tensors.items():
+        if name.startswith("extra.opt."):
+            i, key = name[len("extra.opt."):].split(".", 1)
+            p = params[int(i)]
+            value = value.to(p.device)
+            optimizer.state[p][key] = value.reshape(()) if key == "step" else value

@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import speechlike
+from diffusiontalker.cli import main
+from diffusiontalker.errors import CheckpointError
+from diffusiontalker.personalize import fit_to_motion, load_library
+from diffusiontalker.pipeline import Generator
+
+
+@pytest.fixture
+def clips(tmp_path):
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"ref{i}.wav"
+        sf.write(p, speechlike(1.0, seed=i), 16000)
+        paths.append(str(p))
+    return paths
+
+
+def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpoint, capsys):
+    lib = tmp_path / "styles"
+    assert main(["personalize", *clips, "--name", "dora", "--library", str(lib),
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    names, rows, doc = load_library(lib)
+    assert names == ["dora"] and rows.shape == (1, 8) and doc["sources"]["dora"]["from"] == "audio"
+    assert main(["generate", "x", "-o", "x", "--checkpoint", str(tiny_checkpoint), "--library", str(lib),
+                 "--list-styles"]) == 0
+    assert capsys.readouterr().out.split()[-2:] == ["3", "dora"]
+    out = tmp_path / "dora.npz"
+    assert main(["generate", clips[0], "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--library",
+                 str(lib), "--style", "dora", "--quiet"]) == 0
+    assert str(np.load(out)["style"]) == "dora"
+    # A second identity extends the same library; a checkpoint style name is refused.
+    assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib),
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert load_library(lib)[0] == ["dora", "eve"]
+    assert main(["personalize", clips[1], "--name", "anna", "--library", str(lib),
+                 "--checkpoint", str(tiny_checkpoint)]) == 2
+
+
+def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
+    from diffusiontalker.audio import load_audio
+    from diffusiontalker.diffusion import GaussianDiffusion
+
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    target = gen.generate(clips[0], style="cleo", seed=0).offsets  # motion made with a known identity
+    start = gen.model.bank.embeddings[0].detach()  # start from another one
+    fitted = fit_to_motion(gen, clips[:1], [target], start, iterations=60, seed=0)
+
+    feats = gen.features(load_audio(clips[0])).expand(64, -1, -1)
+    x0 = torch.from_numpy(target.reshape(len(target), -1) / gen.config["motion_scale"])[None].expand(64, -1, -1)
+    mask = torch.ones(x0.shape[:2], dtype=torch.bool)
+    diffusion = GaussianDiffusion(gen.config["diffusion_steps"])
+
+    def loss(identity):
+        with torch.no_grad():
+            return float(diffusion.training_loss(lambda x, t: gen.model.denoise(x, t, feats, identity.expand(64, -1)), x0,
+                                                 mask, torch.Generator().manual_seed(5))["loss"])
+
+    assert loss(fitted) < loss(start)
+
+
+def test_tampered_library_is_refused(tmp_path, clips, tiny_checkpoint):
+    lib = tmp_path / "styles"
+    main(["personalize", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint)])
+    tensors = tmp_path / "styles.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(CheckpointError, match="checksum does not match"):
+        load_library(lib)
+    (tmp_path / "styles.json").write_text(json.dumps({"format": "diffusiontalker-checkpoint"}))
+    with pytest.raises(CheckpointError, match="not a DiffusionTalker identity library"):
+        load_library(lib)

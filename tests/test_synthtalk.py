@@ -1,0 +1,125 @@
+"""SynthTalk: phoneme-grounded articulation checked with lip landmarks, and the writer's determinism."""
+
+import ctypes.util
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FLAME = Path(__file__).resolve().parents[1].parent / "shared" / "flame"
+pytestmark = [
+    pytest.mark.skipif(not (FLAME / "FLAME_sample.ply").is_file(), reason=f"FLAME template not found in {FLAME}"),
+    pytest.mark.skipif(ctypes.util.find_library("espeak-ng") is None, reason="libespeak-ng is not installed"),
+]
+
+from diffusiontalker.data import load_synthtalk, speakers_of  # noqa: E402
+from diffusiontalker.mesh import read_mesh  # noqa: E402
+from diffusiontalker.synthtalk.articulation import phoneme_class  # noqa: E402
+from diffusiontalker.synthtalk.build import FPS, SAMPLE_RATE, build_dataset, load_rig, make_clip  # noqa: E402
+from diffusiontalker.synthtalk.regions import find_regions  # noqa: E402
+from diffusiontalker.synthtalk.speakers import STYLES  # noqa: E402
+
+TEXT = ("Bob, please pass me the map. Who knew two blue moons would loom above us? "
+        "Father saw a large bar. She sees the green tree, Pam.")
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    mesh = read_mesh(FLAME / "FLAME_sample.ply")
+    regions = find_regions(mesh.vertices, mesh.faces, json.loads((FLAME / "FLAME_masks.json").read_text()))
+    style = STYLES[0]  # neutral proportions: its neutral face is the template itself
+    audio, frames, phonemes = make_clip(load_rig(FLAME / "FLAME_sample.ply"), TEXT, style, seed=1)
+    v0 = mesh.vertices
+    gap = np.linalg.norm(frames[:, regions.upper_mid] - frames[:, regions.lower_mid], axis=1)
+    gap -= np.linalg.norm(v0[regions.upper_mid] - v0[regions.lower_mid])
+    width = np.linalg.norm(frames[:, regions.corners[0]] - frames[:, regions.corners[1]], axis=1)
+    neutral_width = np.linalg.norm(v0[regions.corners[0]] - v0[regions.corners[1]])
+
+    def at(cls):
+        """Frames showing the middle of each phoneme of a class (the face runs `lead_s` ahead)."""
+        return np.array([int(round((0.5 * (s + e) - style.lead_s) * FPS))
+                         for s, e, p in phonemes if phoneme_class(p) == cls])
+
+    return dict(audio=audio, frames=frames, phonemes=phonemes, gap=gap, width=width,
+                neutral_width=neutral_width, at=at, regions=regions, template=v0)
+
+
+def test_bilabials_close_the_lips(spoken):
+    closed = spoken["gap"][spoken["at"]("bilabial")]
+    assert len(closed) >= 8
+    assert np.median(closed) < 0.0005 and closed.max() < 0.0015  # metres: shut to within a millimetre or so
+    assert spoken["gap"].max() > 0.006  # while the mouth does open elsewhere
+
+
+def test_open_vowels_open_the_jaw_more_than_close_vowels(spoken):
+    gap, at = spoken["gap"], spoken["at"]
+    open_ = gap[at("open")].mean()
+    close = gap[np.concatenate([at("front_close"), at("round_close")])].mean()
+    assert open_ > close + 0.002
+    assert 0.004 < gap.max() < 0.02  # jaw opening of mm to ~1.5 cm, not decimetres
+
+
+def test_rounded_vowels_narrow_the_mouth(spoken):
+    width, at = spoken["width"], spoken["at"]
+    rounded, spread = width[at("round_close")].mean(), width[at("front_close")].mean()
+    assert rounded < spoken["neutral_width"] - 0.003
+    assert rounded < spread - 0.004
+
+
+def test_silence_returns_to_neutral(spoken):
+    mouth = spoken["regions"].mouth
+    first, last = spoken["frames"][0, mouth], spoken["frames"][-1, mouth]
+    assert np.abs(first - spoken["template"][mouth]).max() < 0.0003
+    assert np.abs(last - spoken["template"][mouth]).max() < 0.0003
+
+
+def test_phoneme_times_line_up_with_audio_energy(spoken):
+    audio, phonemes = spoken["audio"], spoken["phonemes"]
+    hop = SAMPLE_RATE // 100  # 10 ms energy frames
+    energy = np.array([np.sqrt(np.mean(audio[i:i + hop] ** 2)) for i in range(0, len(audio) - hop, hop)])
+    speech_onset = np.argmax(energy > 0.05 * energy.max()) / 100.0
+    assert abs(phonemes[0][0] - speech_onset) < 0.06
+    vowels = {"open", "mid", "front_close", "round_close", "round_mid"}
+
+    def level(pick):
+        idx = [i for s, e, p in phonemes if pick(p) for i in range(int(s * 100), int(e * 100))]
+        return energy[np.array(idx)].mean()
+
+    loud = level(lambda p: phoneme_class(p) in vowels)
+    assert loud > 3 * level(lambda p: p in ("p", "b"))  # lips shut on a stop: quiet; vowels: loud
+    assert loud > 20 * energy[: int(phonemes[0][0] * 100) - 2].mean()
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_dataset_is_deterministic_and_speakers_differ(tmp_path):
+    a = build_dataset(tmp_path / "a", speakers=3, sentences=5, seed=7, progress=False)
+    build_dataset(tmp_path / "b", speakers=3, sentences=5, seed=7, workers=1, progress=False)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")  # byte-identical, whatever the workers
+    assert a["splits"]["train"] == ["spk01_sentence01", "spk01_sentence02", "spk01_sentence03"]
+    assert a["splits"]["test"] == ["spk01_sentence05"]
+    assert speakers_of(tmp_path / "a") == {"train": ["spk01"], "unseen": ["spk09", "spk10"]}
+
+    clips = {c.name: c for c in load_synthtalk(tmp_path / "a", "test") + load_synthtalk(tmp_path / "a", "test_unseen")}
+    one, two = clips["spk01_sentence05"], clips["spk09_sentence05"]
+    assert a["clips"][one.name]["text"] == a["clips"][two.name]["text"]
+    assert one.fps == 30.0 and one.vertices.shape[1:] == (5023, 3) and one.phonemes
+    assert abs(len(one.audio) / SAMPLE_RATE - len(one.vertices) / one.fps) < 1.0 / one.fps
+    motion = [c.vertices - c.template for c in (one, two)]
+    n = min(len(m) for m in motion)
+    mouth_motion = np.linalg.norm(motion[0][:n] - motion[1][:n], axis=2).max(axis=1).mean()
+    assert mouth_motion > 0.001  # the same words, moved measurably differently
+    assert not np.allclose(one.template, two.template)  # own neutral proportions
+
+
+def test_other_seed_other_data(tmp_path):
+    build_dataset(tmp_path / "a", speakers=3, sentences=5, seed=1, progress=False)
+    build_dataset(tmp_path / "b", speakers=3, sentences=5, seed=2, progress=False)
+    da, db = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert da.keys() == db.keys()
+    assert sum(da[k] != db[k] for k in da if k.startswith("wav/")) == len([k for k in da if k.startswith("wav/")])

@@ -1,0 +1,136 @@
+"""Training, resuming, DDP under torchrun, distillation and evaluation on a tiny dataset."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from diffusiontalker.cli import main
+from diffusiontalker.pipeline import Generator
+from synthetic_data import make_synthtalk
+
+TINY = ["--d-model", "32", "--layers", "1", "--heads", "2", "--d-identity", "8", "--diffusion-steps", "32",
+        "--batch-size", "4", "--window", "0.6", "--save-every", "100", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_synthtalk(tmp_path_factory.mktemp("synthtalk"))
+
+
+@pytest.fixture(scope="module")
+def teacher(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("teacher")
+    assert main(["train", "--data", str(dataset), "--out", str(out), "--iterations", "6", *TINY]) == 0
+    return out / "teacher.json"
+
+
+def weights(card):
+    return load_file(str(card).replace(".json", ".safetensors"))
+
+
+def test_teacher_checkpoint_records_what_it_was_trained_on(teacher, dataset):
+    doc = json.loads(teacher.read_text())
+    assert doc["config"]["identities"] == ["spk00", "spk01", "spk02"]
+    assert doc["config"]["num_vertices"] == 40 and doc["config"]["diffusion_steps"] == 32
+    assert "synthtalk" in doc["card"]["trained_on"] and doc["card"]["training"]["step"] == 6
+    assert 0.001 < doc["config"]["motion_scale"] < 0.01  # RMS of the fixture's offsets
+    take = Generator.load(teacher, "cpu").generate(_audio(dataset), 16000, style="spk01")
+    assert take.offsets.shape[1:] == (40, 3) and np.isfinite(take.offsets).all()
+
+
+def _audio(dataset):
+    import soundfile as sf
+
+    return sf.read(dataset / "wav" / "spk00_sentence04.wav", dtype="float32")[0]
+
+
+def test_resume_repeats_an_uninterrupted_run_exactly(dataset, teacher, tmp_path):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "6", "--until", "3",
+                 *TINY]) == 0
+    assert json.loads((tmp_path / "teacher.json").read_text())["card"]["training"]["step"] == 3
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "6", "--resume",
+                 *TINY]) == 0
+    resumed, straight = weights(tmp_path / "teacher.json"), weights(teacher)
+    assert resumed.keys() == straight.keys()
+    for key in straight:
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(port), "-m", "diffusiontalker.cli", "train", "--data", str(dataset),
+         "--out", str(tmp_path), "--iterations", "2", "--device", "cpu", *TINY],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    doc = json.loads((tmp_path / "teacher.json").read_text())
+    assert doc["card"]["training"]["world_size"] == 2 and doc["card"]["training"]["step"] == 2
+    Generator.load(tmp_path / "teacher.json", "cpu")
+
+
+def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
+    assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
+                 "--iterations", "2", "--batch-size", "2", "--window", "0.6", "--keep-rounds"]) == 0
+    doc = json.loads((tmp_path / "student.json").read_text())
+    assert doc["config"]["distilled"] and doc["config"]["sampling_steps"] == 8
+    assert doc["card"]["distillation"]["rounds"] == [16, 8]
+    assert (tmp_path / "student_16steps.json").is_file()
+    gen = Generator.load(tmp_path / "student.json", "cpu")
+    assert gen.default_steps == 8 and gen.identity_names == ["spk00", "spk01", "spk02"]
+    seen = []
+    gen.generate(_audio(dataset), 16000, style=0, progress=lambda i, n: seen.append(n))
+    assert seen[-1] == 8
+
+
+def test_distillation_target_makes_one_step_land_on_two():
+    import torch
+
+    from diffusiontalker.diffusion import GaussianDiffusion
+    from diffusiontalker.distill import distillation_target
+
+    d = GaussianDiffusion(64)
+    x_t, x_next = torch.randn(3, 4, 6), torch.randn(3, 4, 6)
+    t, t_next = torch.tensor([63, 31, 7]), torch.tensor([31, 15, -1])
+    target = distillation_target(d, x_t, t, x_next, t_next)
+    torch.testing.assert_close(d.ddim_step(x_t, target, t, t_next), x_next, atol=1e-4, rtol=1e-4)
+
+
+def test_bad_distillation_step_counts(teacher, dataset, tmp_path, capsys):
+    assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
+                 "--from-steps", "24", "--to-steps", "8"]) == 2
+    assert "power-of-two multiple" in capsys.readouterr().err
+
+
+def test_regression_baseline_ignores_the_seed(dataset, tmp_path):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--name", "baseline", "--objective",
+                 "regression", "--iterations", "3", *TINY]) == 0
+    gen = Generator.load(tmp_path / "baseline.json", "cpu")
+    a = gen.generate(_audio(dataset), 16000, style=0, seed=1)
+    b = gen.generate(_audio(dataset), 16000, style=0, seed=2)
+    assert a.steps == 1
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+
+
+def test_evaluate_writes_json_and_markdown(dataset, teacher, tmp_path):
+    regions = tmp_path / "regions.json"
+    regions.write_text(json.dumps({"lve": list(range(8)), "fdd": list(range(20, 40)), "lips": list(range(8))}))
+    out_json, out_md = tmp_path / "eval.json", tmp_path / "eval.md"
+    assert main(["evaluate", "--checkpoint", str(teacher), "--steps", "4", "--data", str(dataset),
+                 "--regions", str(regions), "--masks", str(regions), "--seeds", "2",
+                 "--json", str(out_json), "--markdown", str(out_md)]) == 0
+    (result,) = json.loads(out_json.read_text())["results"].values()
+    assert result["clips"] == 3 and result["steps"] == 4
+    assert result["lve"] > 0 and result["rtf"] > 0
+    assert 0 <= result["style_accuracy"] <= 1 and 0 <= result["auto_style_accuracy"] <= 1
+    assert result["diversity_seeds_mm"] > 0 and result["bilabial_segments"] == 3
+    assert "LVE" in out_md.read_text()
