@@ -83,15 +83,15 @@ def _prepare(op, context) -> tuple[Plan, Request]:
     if not os.path.isfile(audio):
         raise AudioError(f"audio file not found: {audio}")
     device = prefs.default_device(context) if s["device"] == "PREFS" else s["device"]
-    checkpoint = prefs.checkpoint_path(context)
+    checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
-    cached = loaded_generator(checkpoint, device)
+    cached = loaded_generator(checkpoint, device, library)
     if cached is not None:  # fail before the wait when we already know the model's topology
         check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], audio=audio,
                 add_strip=s["audio_source"] == "FILE")
-    request = Request(checkpoint=checkpoint, device=device, audio=audio, style=s["style"].strip() or "auto",
+    request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, style=s["style"].strip() or "auto",
                       seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label)
     return plan, request
 

@@ -31,11 +31,18 @@ class DiffusionTalkerPreferences(bpy.types.AddonPreferences):
         default="auto",
         description="Where inference runs unless a generation picks a device itself",
     )
+    identity_library: StringProperty(
+        name="Personal Identity Library",
+        subtype="FILE_PATH",
+        description="Your own talking styles (an identity library made by 'diffusiontalker personalize'), "
+                    "offered by name next to the checkpoint's",
+    )
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "checkpoint")
         layout.prop(self, "device")
+        layout.prop(self, "identity_library")
 
 
 def preferences(context=None):
@@ -44,9 +51,18 @@ def preferences(context=None):
     return addon.preferences if addon else None
 
 
-def checkpoint_path(context=None) -> str:
+def _path(name: str, context=None) -> str:
     prefs = preferences(context)
-    return bpy.path.abspath(prefs.checkpoint) if prefs and prefs.checkpoint else ""
+    value = getattr(prefs, name) if prefs else ""
+    return bpy.path.abspath(value) if value else ""
+
+
+def checkpoint_path(context=None) -> str:
+    return _path("checkpoint", context)
+
+
+def identity_library_path(context=None) -> str:
+    return _path("identity_library", context)
 
 
 def default_device(context=None) -> str:

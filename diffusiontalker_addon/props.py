@@ -17,15 +17,19 @@ AUTO_STYLE = "auto"
 
 
 def _style_search(self, context, edit_text):
-    """Identity names for the style field, from the checkpoint's card: no weights are loaded."""
+    """Identity names for the style field, from the checkpoint's card (no model weights are
+    loaded) and the personal identity library."""
     from ..core.checkpoint import BUNDLED, read_card
     from ..core.errors import DiffusionTalkerError
+    from ..core.personalize import load_library
 
     names = [AUTO_STYLE]
     try:
         names += list(read_card(prefs.checkpoint_path(context) or BUNDLED)["config"].get("identities", []))
+        library = prefs.identity_library_path(context)
+        names += load_library(library)[0] if library else []
     except DiffusionTalkerError:
-        pass  # the Generate button reports the checkpoint problem; a search list cannot
+        pass  # the Generate button reports the file's problem; a search list cannot
     return [n for n in names if edit_text.lower() in n.lower()]
 
 

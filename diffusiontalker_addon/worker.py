@@ -17,34 +17,39 @@ from typing import Callable
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 
-_generators: dict[tuple[str, str], object] = {}
+_generators: dict[tuple[str, str, str], object] = {}
 _generators_lock = threading.Lock()
 
 
-def load_generator(checkpoint: str, device: str):
-    """One loaded model per (checkpoint, device) for the whole Blender session.
+def load_generator(checkpoint: str, device: str, identity_library: str = ""):
+    """One loaded model per (checkpoint, device, library) for the whole Blender session.
 
     Loading takes seconds for a real checkpoint while a take of speech takes a few
     more, so re-loading on every click would double the wait.
     """
+    from ..core.personalize import load_library
     from ..core.pipeline import Generator  # torch: imported on first use, not at add-on enable
 
-    key = (checkpoint, device)
+    key = (checkpoint, device, identity_library)
     with _generators_lock:
         if key not in _generators:
-            _generators[key] = Generator.load(checkpoint=checkpoint or None, device=device)
+            generator = Generator.load(checkpoint=checkpoint or None, device=device)
+            if identity_library:
+                generator.add_identities(*load_library(identity_library)[:2])
+            _generators[key] = generator
         return _generators[key]
 
 
-def loaded_generator(checkpoint: str, device: str):
+def loaded_generator(checkpoint: str, device: str, identity_library: str = ""):
     """The cached model, or None: for UI code that must never block on a load."""
     with _generators_lock:
-        return _generators.get((checkpoint, device))
+        return _generators.get((checkpoint, device, identity_library))
 
 
 @dataclass
 class Request:
     checkpoint: str  # "" -> the checkpoint bundled with the extension
+    identity_library: str  # "" -> none; else its styles are selectable by name
     device: str
     audio: str
     style: str
@@ -101,7 +106,7 @@ class GenerationJob:
     def run(self, progress: Callable[[int, int], None] | None = None) -> Outcome:
         req = self.request
         try:
-            generator = load_generator(req.checkpoint, req.device)
+            generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
             take = generator.generate(
                 req.audio, style=req.style, seed=req.seed, steps=req.steps,

@@ -153,6 +153,13 @@ def test_existing_sound_strip_drives_the_take_without_a_duplicate(observed):
     assert run["frame_range"][0] == 50
 
 
+def test_personal_identity_library_adds_a_style(observed):
+    run = scenario(observed, "identity_library")
+    assert run["search"] == ["My Voice"]
+    assert run["error"] is None and "style My Voice" in run["report"]
+    assert run["unknown"] is not None and "Nobody" in run["unknown"]
+
+
 def test_unavailable_device_falls_back_to_cpu_with_a_warning(observed):
     run = scenario(observed, "device_fallback")
     if run["cuda_available"]:

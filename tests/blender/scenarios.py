@@ -265,7 +265,7 @@ def _cancel():
     head = bpy.data.objects["Head"]
     worker, operators = ext.diffusiontalker_addon.worker, ext.diffusiontalker_addon.operators
     before = mesh_fingerprint(head)
-    request = worker.Request(checkpoint=MOVING, device="cpu", audio=WAV, style="auto", seed=5, steps=8,
+    request = worker.Request(checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, style="auto", seed=5, steps=8,
                              mesh_vertices=len(head.data.vertices), mesh_label="Head")
     job = worker.GenerationJob(request)  # mid-run: Cancel pressed after the first denoising step
     outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
@@ -300,6 +300,23 @@ def _strip_source():
     bpy.ops.diffusiontalker.generate(audio_source="STRIP", sound_strip="Dialogue", mode="BASIS", basis_count=4,
                                      device="cpu")
     return {"frame_range": [scene.frame_start, scene.frame_end], "strips": sound_strips(scene)}
+
+
+@record("identity_library")
+def _identity_library():
+    from bl_ext.user_default.diffusiontalker.core.personalize import save_library
+
+    gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
+    embedding = gen.model.bank.embeddings[1].detach().cpu().numpy()[None] * 0.5
+    library = os.path.join(WORK, "mine")
+    save_library(library, ["My Voice"], embedding, gen.checkpoint_id(), {})
+    ext_prefs.identity_library = library + ".json"
+    search = ext.diffusiontalker_addon.props._style_search(None, bpy.context, "voice")
+    error = error_of(audio=WAV, style="My Voice", mode="BASIS", basis_count=4, take="Mine", device="cpu")
+    report = bpy.context.scene.diffusiontalker.last_report
+    unknown = error_of(audio=WAV, style="Nobody", mode="BASIS", basis_count=4, take="Mine2", device="cpu")
+    ext_prefs.identity_library = ""
+    return {"search": search, "error": error, "report": report, "unknown": unknown}
 
 
 @record("device_fallback")
