@@ -135,6 +135,17 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     return {"FINISHED"}
 
 
+def poll_job(job: GenerationJob, runtime):
+    """Move the worker's news onto the panel's state; the outcome once the job has ended."""
+    progress, outcome = job.drain()
+    if progress is not None:
+        done, total = progress
+        runtime.progress = done / max(total, 1)
+        if not job.cancel_event.is_set():
+            runtime.status = f"Denoising step {done} of {total}"
+    return outcome
+
+
 def _redraw(context) -> None:
     for window in context.window_manager.windows:
         for area in window.screen.areas:
@@ -194,14 +205,9 @@ class DIFFUSIONTALKER_OT_generate(bpy.types.Operator):
             _active_job.cancel()
             runtime.status = "Cancelling…"
             return {"RUNNING_MODAL"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":  # any timer will do: draining an idle queue costs nothing
             return {"PASS_THROUGH"}
-        progress, outcome = _active_job.drain()
-        if progress is not None:
-            done, total = progress
-            runtime.progress = done / max(total, 1)
-            if not _active_job.cancel_event.is_set():
-                runtime.status = f"Denoising step {done} of {total}"
+        outcome = poll_job(_active_job, runtime)
         _redraw(context)
         if outcome is None:
             return {"PASS_THROUGH"}

@@ -147,6 +147,13 @@ def test_cancel_leaves_the_mesh_exactly_as_it_was(observed):
     assert run["unchanged"] and "TakeC.audio" not in run["strips"]
 
 
+def test_worker_thread_reports_progress_then_the_take(observed):
+    run = scenario(observed, "threaded")
+    assert run["progress"][-1] == 1.0 and len(run["progress"]) >= 2 and run["polls"] > 1
+    assert run["status"] == "Denoising step 8 of 8" and run["result"] == ["FINISHED"]
+    assert run["keys"] == ["Basis", "Smile", "Live.pc00", "Live.pc01", "Live.pc02", "Live.pc03"]
+
+
 def test_existing_sound_strip_drives_the_take_without_a_duplicate(observed):
     run = scenario(observed, "strip_source")
     assert list(run["strips"]) == ["Dialogue"]
@@ -166,6 +173,17 @@ def test_unavailable_device_falls_back_to_cpu_with_a_warning(observed):
         pytest.skip("this machine has CUDA, so there is no fallback to see")
     assert run["error"] is None
     assert "cuda is not available on this machine; using the CPU" in observed["stdout"]
+
+
+def test_one_generation_is_one_undo_step(observed):
+    run = scenario(observed, "undo")
+    assert "Undone.pc00" in run["generated"]
+    assert run["restored"] and "Undone.audio" not in run["strips"]
+
+
+def test_every_setting_has_a_tooltip(observed):
+    run = scenario(observed, "tooltips")
+    assert run["counted"] > 20 and run["missing"] == []
 
 
 def test_save_and_reload_keeps_everything(observed):

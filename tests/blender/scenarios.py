@@ -189,6 +189,7 @@ def head_with_user_animation():
     smile.keyframe_insert("value", frame=1)
     smile.value = 0.75
     smile.keyframe_insert("value", frame=40)
+    bpy.context.scene.frame_set(1)  # let the animation set Smile's value, as Blender shows it
     return head
 
 
@@ -260,33 +261,66 @@ def _basis_and_takes():
             "strips": sound_strips(scene), "frame_range": [scene.frame_start, scene.frame_end]}
 
 
+class Reporter:
+    """Stands in for the operator in apply_outcome, which only calls its report()."""
+
+    def __init__(self):
+        self.reports = []
+
+    def report(self, kind, message):
+        self.reports.append([sorted(kind), message])
+
+
+def request_for(head, seed: int):
+    return ext.diffusiontalker_addon.worker.Request(
+        checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, style="auto", seed=seed, steps=8,
+        mesh_vertices=len(head.data.vertices), mesh_label="Head")
+
+
 @record("cancel")
 def _cancel():
     head = bpy.data.objects["Head"]
     worker, operators = ext.diffusiontalker_addon.worker, ext.diffusiontalker_addon.operators
     before = mesh_fingerprint(head)
-    request = worker.Request(checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, style="auto", seed=5, steps=8,
-                             mesh_vertices=len(head.data.vertices), mesh_label="Head")
+    request = request_for(head, seed=5)
     job = worker.GenerationJob(request)  # mid-run: Cancel pressed after the first denoising step
     outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
-
-    class Reporter:
-        reports = []
-
-        def report(self, kind, message):
-            self.reports.append([sorted(kind), message])
-
+    reporter = Reporter()
     plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
                           mode="BASIS", basis_count=4, seed=5, audio=WAV, add_strip=True)
-    status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
+    status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
     threaded = worker.GenerationJob(request)  # and on the worker thread, the interactive path
     threaded.start()
     threaded.cancel()
     threaded_outcome = threaded.wait(timeout=120)
-    return {"error": type(outcome.error).__name__, "status": sorted(status), "reports": Reporter.reports,
+    return {"error": type(outcome.error).__name__, "status": sorted(status), "reports": reporter.reports,
             "unchanged": before == mesh_fingerprint(head),
             "threaded_error": type(threaded_outcome.error).__name__ if threaded_outcome else "timeout",
             "strips": sorted(sound_strips(bpy.context.scene))}
+
+
+@record("threaded")
+def _threaded():
+    """The interactive path minus Blender's event loop (there is no window in background mode):
+    a worker thread generates while the main thread polls, as the modal timer does."""
+    import time
+
+    head = head_with_user_animation()
+    operators, worker = ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker
+    runtime = bpy.context.window_manager.diffusiontalker
+    job = worker.GenerationJob(request_for(head, seed=2))
+    job.start()
+    seen, polls, outcome = [], 0, None
+    while outcome is None and polls < 6000:
+        outcome = operators.poll_job(job, runtime)
+        seen.append(round(runtime.progress, 3))
+        polls += 1
+        time.sleep(0.01)
+    plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
+                          mode="BASIS", basis_count=4, seed=2, audio=WAV, add_strip=True)
+    status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
+    return {"progress": sorted(set(seen)), "polls": polls, "status": runtime.status, "result": sorted(status),
+            "keys": [kb.name for kb in head.data.shape_keys.key_blocks]}
 
 
 @record("strip_source")
@@ -325,6 +359,38 @@ def _device_fallback():
 
     return {"cuda_available": torch.cuda.is_available(),
             "error": error_of(audio=WAV, device="cuda", mode="BASIS", basis_count=4, take="OnCuda")}
+
+
+@record("undo")
+def _undo():
+    """One generation is one undo step: a single Ctrl+Z returns to the state before it."""
+    head = head_with_user_animation()
+    bpy.ops.ed.undo_push(message="before generation")
+    before = mesh_fingerprint(head)
+    # 'EXEC_DEFAULT', True: call with an undo push, as the button does (scripts skip it by default)
+    bpy.ops.diffusiontalker.generate("EXEC_DEFAULT", True, audio=WAV, mode="BASIS", basis_count=4,
+                                     take="Undone", device="cpu")
+    generated = [kb.name for kb in bpy.data.objects["Head"].data.shape_keys.key_blocks]
+    bpy.ops.ed.undo()
+    head = bpy.data.objects["Head"]
+    return {"generated": generated, "restored": mesh_fingerprint(head) == before,
+            "strips": sorted(sound_strips(bpy.context.scene))}
+
+
+@record("tooltips")
+def _tooltips():
+    settings = bpy.types.Scene.bl_rna.properties["diffusiontalker"].fixed_type
+    ours = [(settings, bpy.types.PropertyGroup), (bpy.ops.diffusiontalker.generate.get_rna_type(), None),
+            (ext_prefs.bl_rna, bpy.types.AddonPreferences)]
+    missing, counted = [], 0
+    for struct, base in ours:
+        inherited = set(base.bl_rna.properties.keys()) if base else {"rna_type"}
+        for prop in struct.properties:
+            if prop.identifier not in inherited:
+                counted += 1
+                if not prop.description:
+                    missing.append(f"{struct.identifier}.{prop.identifier}")
+    return {"missing": missing, "counted": counted}
 
 
 @record("round_trip")
