@@ -1,0 +1,68 @@
+"""F-curves of a datablock across Blender's action API changes.
+
+Blender 4.4 introduced slotted (layered) actions, where F-curves live in a
+channelbag per slot, and 5.0 removed the old ``Action.fcurves``. 4.2 and 4.3 only
+have ``Action.fcurves``. Everything that writes keys goes through here, so the
+writer never needs to know which Blender it runs in.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+_LAYERED = hasattr(bpy.types, "ActionSlot")
+_INTERPOLATION = {item.identifier: item.value for item in bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items}
+
+
+def fcurves_of(datablock: bpy.types.ID, action_name: str):
+    """The F-curve collection animating ``datablock``, creating action/slot/layer as needed.
+
+    An action the user already assigned is reused (their keys live there too), so
+    our curves sit beside theirs and theirs are never replaced.
+    """
+    anim = datablock.animation_data or datablock.animation_data_create()
+    if anim.action is None:
+        anim.action = bpy.data.actions.new(action_name)
+    action = anim.action
+    if not _LAYERED:
+        return action.fcurves
+    slot = anim.action_slot
+    if slot is None:
+        slot = next(iter(anim.action_suitable_slots), None) or action.slots.new(id_type=datablock.id_type, name=datablock.name)
+        anim.action_slot = slot
+    layer = action.layers[0] if action.layers else action.layers.new("Layer")
+    strip = layer.strips[0] if layer.strips else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True).fcurves
+
+
+def remove_fcurves(datablock: bpy.types.ID, data_paths: set[str]) -> int:
+    """Delete the F-curves animating exactly these paths; every other curve stays."""
+    anim = datablock.animation_data
+    if anim is None or anim.action is None:
+        return 0
+    if not _LAYERED:
+        collection = anim.action.fcurves
+    else:
+        from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+        channelbag = anim.action_slot and action_get_channelbag_for_slot(anim.action, anim.action_slot)
+        if not channelbag:
+            return 0
+        collection = channelbag.fcurves
+    doomed = [fc for fc in collection if fc.data_path in data_paths]
+    for fc in doomed:
+        collection.remove(fc)
+    return len(doomed)
+
+
+def set_keys(fcurve, frames: np.ndarray, values: np.ndarray, interpolation: str) -> None:
+    """Write all keyframes of one curve in two bulk calls instead of a keyframe_insert loop."""
+    points = fcurve.keyframe_points
+    points.add(len(frames))
+    co = np.empty((len(frames), 2), dtype=np.float32)
+    co[:, 0] = frames
+    co[:, 1] = values
+    points.foreach_set("co", co.ravel())
+    points.foreach_set("interpolation", np.full(len(frames), _INTERPOLATION[interpolation], dtype=np.int32))
+    fcurve.update()  # sorts keys and computes the Bezier handles the Graph Editor shows

@@ -1,0 +1,275 @@
+"""The Generate Lip Sync operator, its Cancel, and the seed dice.
+
+Interactively the model runs on a worker thread and a modal timer drains its
+queue, so Blender stays usable and Esc/Cancel work; nothing touches the mesh
+until the take is complete, so a cancel leaves it exactly as it was. In background
+mode (``blender -b``) timers never fire, so ``execute`` runs the same job in place.
+Either way the whole write happens in one operator call: one undo step.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import traceback
+from dataclasses import dataclass
+
+import bpy
+
+from ..core.errors import AudioError, Cancelled, DiffusionTalkerError
+from ..core.mesh import check_vertex_count
+from . import prefs
+from .props import generation_properties
+from .worker import GenerationJob, Request, loaded_generator
+from .writer import PER_FRAME, fit_frame_range, place_audio, scene_fps, sound_strip_source, write_take
+
+SETTING_NAMES = tuple(generation_properties(set()))
+MAX_TAKE_NAME = 50  # shape key names hold 63 characters; ".NNNNN" follows the take
+
+_active_job: GenerationJob | None = None  # at most one generation at a time, reachable by Cancel
+
+
+class SetupError(DiffusionTalkerError):
+    """The scene is not ready: no suitable active object, or a bad take name."""
+
+
+@dataclass
+class Plan:
+    """Where the finished take goes; names, not references, because the user keeps working meanwhile."""
+
+    scene: str
+    object: str
+    take: str
+    start_frame: int
+    mode: str
+    basis_count: int
+    seed: int
+    audio: str
+    add_strip: bool
+
+
+def _settings(op, context) -> dict:
+    scene_settings = context.scene.diffusiontalker
+    return {name: getattr(op if op.properties.is_property_set(name) else scene_settings, name)
+            for name in SETTING_NAMES}
+
+
+def _target_mesh(context, name: str | None = None) -> bpy.types.Object:
+    obj = bpy.data.objects.get(name) if name else context.active_object
+    if obj is None or obj.type != "MESH":
+        what = f"object '{name}'" if name else "the active object"
+        raise SetupError(f"{what} must be a mesh with FLAME topology (select the head first)")
+    if obj.mode == "EDIT":
+        raise SetupError(f"'{obj.name}' is in Edit Mode; switch to Object Mode to write shape keys")
+    return obj
+
+
+def _prepare(op, context) -> tuple[Plan, Request]:
+    s = _settings(op, context)
+    obj = _target_mesh(context)
+    take = s["take"].strip()
+    if not take or len(take) > MAX_TAKE_NAME:
+        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} characters")
+    if s["audio_source"] == "STRIP":
+        try:
+            audio, start_frame = sound_strip_source(context.scene, s["sound_strip"])
+        except LookupError as exc:
+            raise AudioError(str(exc)) from None
+    else:
+        if not s["audio"]:
+            raise AudioError("choose an audio file to generate from")
+        audio, start_frame = os.path.abspath(bpy.path.abspath(s["audio"])), s["start_frame"]
+    if not os.path.isfile(audio):
+        raise AudioError(f"audio file not found: {audio}")
+    device = prefs.default_device(context) if s["device"] == "PREFS" else s["device"]
+    checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
+    label = f"Object '{obj.name}'"
+    cached = loaded_generator(checkpoint, device, library)
+    if cached is not None:  # fail before the wait when we already know the model's topology
+        check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
+    plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
+                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], audio=audio,
+                add_strip=s["audio_source"] == "FILE")
+    request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, style=s["style"].strip() or "auto",
+                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label)
+    return plan, request
+
+
+def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
+    """Report the outcome and, if it is a take, write it: the only place bpy data changes."""
+    if outcome.crash:
+        print(outcome.crash, file=sys.stderr)
+        op.report({"ERROR"}, "DiffusionTalker failed unexpectedly; the traceback is in the system console")
+        return {"CANCELLED"}
+    if isinstance(outcome.error, Cancelled):
+        op.report({"INFO"}, "Generation cancelled; nothing was changed")
+        return {"CANCELLED"}
+    if outcome.error:
+        op.report({"ERROR"}, str(outcome.error))
+        return {"CANCELLED"}
+    for warning in outcome.warnings:
+        op.report({"WARNING"}, warning)
+    try:
+        scene = bpy.data.scenes.get(plan.scene) or context.scene
+        obj = _target_mesh(context, plan.object)
+        check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
+    except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
+        op.report({"ERROR"}, str(exc))
+        return {"CANCELLED"}
+    from ..core.pipeline import resample_fps  # torch is loaded by now: the take came from it
+
+    take = outcome.take
+    offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
+    summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
+    fit_frame_range(scene, plan.start_frame, summary.frames)
+    if plan.add_strip:
+        place_audio(scene, plan.audio, plan.take, plan.start_frame)
+    report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}, "
+              f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
+    if plan.mode != PER_FRAME:
+        report += f"; basis error {summary.rms_error * 1000:.3f} mm RMS, {summary.max_error * 1000:.3f} mm max"
+    settings = scene.diffusiontalker
+    settings.last_take, settings.last_report = plan.take, report
+    op.report({"INFO"}, report)
+    return {"FINISHED"}
+
+
+def poll_job(job: GenerationJob, runtime):
+    """Move the worker's news onto the panel's state; the outcome once the job has ended."""
+    progress, outcome = job.drain()
+    if progress is not None:
+        done, total = progress
+        runtime.progress = done / max(total, 1)
+        if not job.cancel_event.is_set():
+            runtime.status = f"Denoising step {done} of {total}"
+    return outcome
+
+
+def _redraw(context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+class DIFFUSIONTALKER_OT_generate(bpy.types.Operator):
+    """Generate lip-sync animation for the active FLAME-topology mesh from speech"""
+
+    bl_idname = "diffusiontalker.generate"
+    bl_label = "Generate Lip Sync"
+    bl_options = {"UNDO"}
+    __annotations__ = generation_properties({"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        return _active_job is None
+
+    def execute(self, context):
+        try:
+            plan, request = _prepare(self, context)
+        except DiffusionTalkerError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        from tqdm import tqdm
+
+        with tqdm(desc="DiffusionTalker", unit="step", file=sys.stderr, leave=False) as bar:
+            def progress(done, total):
+                bar.total = total
+                bar.update(done - bar.n)
+
+            outcome = GenerationJob(request).run(progress)
+        return apply_outcome(self, context, plan, outcome)
+
+    def invoke(self, context, event):
+        global _active_job
+        if bpy.app.background:
+            return self.execute(context)
+        try:
+            self._plan, request = _prepare(self, context)
+        except DiffusionTalkerError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        _active_job = GenerationJob(request)
+        _active_job.start()
+        runtime = context.window_manager.diffusiontalker
+        runtime.running, runtime.progress, runtime.status = True, 0.0, "Loading model…"
+        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        context.workspace.status_text_set("DiffusionTalker: generating lip sync (Esc to cancel)")
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        runtime = context.window_manager.diffusiontalker
+        if event.type == "ESC" and event.value == "PRESS":
+            _active_job.cancel()
+            runtime.status = "Cancelling…"
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":  # any timer will do: draining an idle queue costs nothing
+            return {"PASS_THROUGH"}
+        outcome = poll_job(_active_job, runtime)
+        _redraw(context)
+        if outcome is None:
+            return {"PASS_THROUGH"}
+        self._stop(context)
+        try:
+            return apply_outcome(self, context, self._plan, outcome)
+        except Exception:  # noqa: BLE001 - a modal operator that raises leaves Blender's UI stuck
+            traceback.print_exc()
+            self.report({"ERROR"}, "writing the animation failed; the traceback is in the system console")
+            return {"CANCELLED"}
+
+    def cancel(self, context):  # Blender calls this when the window closes mid-run
+        _active_job.cancel()
+        _active_job.wait(timeout=10)
+        self._stop(context)
+
+    def _stop(self, context):
+        global _active_job
+        _active_job = None
+        context.window_manager.event_timer_remove(self._timer)
+        runtime = context.window_manager.diffusiontalker
+        runtime.running, runtime.status = False, ""
+        context.workspace.status_text_set(None)
+        _redraw(context)
+
+
+class DIFFUSIONTALKER_OT_cancel(bpy.types.Operator):
+    """Stop the running generation; the mesh stays exactly as it was"""
+
+    bl_idname = "diffusiontalker.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        return _active_job is not None
+
+    def execute(self, context):
+        _active_job.cancel()
+        context.window_manager.diffusiontalker.status = "Cancelling…"
+        return {"FINISHED"}
+
+
+class DIFFUSIONTALKER_OT_randomize_seed(bpy.types.Operator):
+    """Pick a new random seed for a different take of the same speech"""
+
+    bl_idname = "diffusiontalker.randomize_seed"
+    bl_label = "Randomize Seed"
+    bl_options = {"UNDO"}
+
+    def execute(self, context):
+        context.scene.diffusiontalker.seed = random.SystemRandom().randrange(2**31 - 1)
+        return {"FINISHED"}
+
+
+CLASSES = (DIFFUSIONTALKER_OT_generate, DIFFUSIONTALKER_OT_cancel, DIFFUSIONTALKER_OT_randomize_seed)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,68 @@
+"""The "DiffusionTalker" tab in the 3D viewport's sidebar (N panel)."""
+
+from __future__ import annotations
+
+import bpy
+
+from .writer import BASIS
+
+
+class DIFFUSIONTALKER_PT_lip_sync(bpy.types.Panel):
+    bl_label = "Lip Sync"
+    bl_idname = "DIFFUSIONTALKER_PT_lip_sync"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DiffusionTalker"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.diffusiontalker
+        runtime = context.window_manager.diffusiontalker
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+
+        col = layout.column()
+        col.enabled = not runtime.running
+        col.prop(settings, "audio_source", expand=True)
+        if settings.audio_source == "FILE":
+            col.prop(settings, "audio")
+            col.prop(settings, "start_frame")
+        else:
+            editor = context.scene.sequence_editor
+            if editor is not None:
+                col.prop_search(settings, "sound_strip", editor, "strips" if hasattr(editor, "strips") else "sequences")
+            else:
+                col.label(text="The scene has no sound strips", icon="INFO")
+        col.prop(settings, "style")
+        row = col.row(align=True)
+        row.prop(settings, "seed")
+        row.operator("diffusiontalker.randomize_seed", text="", icon="FILE_REFRESH")
+        col.prop(settings, "steps")
+        col.prop(settings, "device")
+        col.prop(settings, "mode")
+        if settings.mode == BASIS:
+            col.prop(settings, "basis_count")
+        col.prop(settings, "take")
+
+        obj = context.active_object
+        if obj is None or obj.type != "MESH":
+            layout.label(text="Select a FLAME-topology mesh", icon="ERROR")
+
+        if runtime.running:
+            layout.progress(factor=runtime.progress, type="BAR", text=runtime.status or "Generating…")
+            layout.operator("diffusiontalker.cancel", icon="CANCEL")
+        else:
+            layout.operator("diffusiontalker.generate", icon="SPEAKER")
+        if settings.last_report:
+            box = layout.box()
+            box.label(text=f"Last take: {settings.last_take}", icon="CHECKMARK")
+            for line in settings.last_report.split("; "):
+                box.label(text=line)
+
+
+def register():
+    bpy.utils.register_class(DIFFUSIONTALKER_PT_lip_sync)
+
+
+def unregister():
+    bpy.utils.unregister_class(DIFFUSIONTALKER_PT_lip_sync)

@@ -1,0 +1,110 @@
+"""Generation settings, stored on the scene so they save with the .blend.
+
+The operator takes the very same properties (built by ``generation_properties``),
+so a batch call can set any of them while the panel just uses the scene's: an
+operator property left unset falls back to the scene's value.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from . import prefs
+from .writer import BASIS, PER_FRAME
+
+AUTO_STYLE = "auto"
+
+
+def _style_search(self, context, edit_text):
+    """Identity names for the style field, from the checkpoint's card (no model weights are
+    loaded) and the personal identity library."""
+    from ..core.checkpoint import BUNDLED, read_card
+    from ..core.errors import DiffusionTalkerError
+    from ..core.personalize import load_library
+
+    names = [AUTO_STYLE]
+    try:
+        names += list(read_card(prefs.checkpoint_path(context) or BUNDLED)["config"].get("identities", []))
+        library = prefs.identity_library_path(context)
+        names += load_library(library)[0] if library else []
+    except DiffusionTalkerError:
+        pass  # the Generate button reports the file's problem; a search list cannot
+    return [n for n in names if edit_text.lower() in n.lower()]
+
+
+def generation_properties(options: set[str]) -> dict:
+    """Fresh property definitions (one set per class that registers them)."""
+    return {
+        "audio_source": EnumProperty(
+            name="Audio Source", options=options, default="FILE",
+            items=[("FILE", "File", "Generate from an audio file; it is added to the sequencer as a sound strip"),
+                   ("STRIP", "Sound Strip", "Generate from a sound strip already in the scene, starting where it starts")],
+            description="Where the speech comes from"),
+        "audio": StringProperty(
+            name="Audio", subtype="FILE_PATH", options=options,
+            description="Speech recording (wav, flac, ogg …) to animate the face to"),
+        "sound_strip": StringProperty(
+            name="Sound Strip", options=options,
+            description="Name of the scene's sound strip whose audio drives the face"),
+        "style": StringProperty(
+            name="Talking Style", default=AUTO_STYLE, options=options, search=_style_search,
+            description="Whose way of talking to imitate: a name from the checkpoint's identity library, "
+                        "or 'auto' to infer a style from the audio itself"),
+        "seed": IntProperty(
+            name="Seed", default=0, min=0, options=options,
+            description="Random seed of the diffusion sampler: the same seed gives the same animation"),
+        "steps": IntProperty(
+            name="Steps", default=8, min=1, max=1000, options=options,
+            description="Denoising steps: 8 for the distilled model; more is slower and rarely better"),
+        "device": EnumProperty(
+            name="Device", default="PREFS", options=options,
+            items=[("PREFS", "Preferences", "Use the default device from the add-on preferences")] + prefs.DEVICES,
+            description="Where inference runs; an unavailable GPU falls back to CPU with a warning"),
+        "mode": EnumProperty(
+            name="Output", default=BASIS, options=options,
+            items=[(BASIS, "Keyframed Basis", "A few dozen basis shape keys keyed every frame: light, and editable "
+                                              "in the Graph Editor and Dope Sheet like hand animation"),
+                   (PER_FRAME, "Per-Frame Shape Keys", "One exact shape key per frame: heavy and not editable")],
+            description="How the animation is written onto the mesh"),
+        "basis_count": IntProperty(
+            name="Basis Keys", default=32, min=1, max=256, options=options,
+            description="Number of basis shape keys in Keyframed Basis mode: more is closer to the model's output"),
+        "start_frame": IntProperty(
+            name="Start Frame", default=1, options=options,
+            description="Scene frame where the speech and the animation begin (a sound strip source uses its own start)"),
+        "take": StringProperty(
+            name="Take", default="Take", options=options,
+            description="Name prefix of the shape keys and sound strip; generating the same take again replaces it"),
+    }
+
+
+class DiffusionTalkerSettings(bpy.types.PropertyGroup):
+    __annotations__ = {
+        **generation_properties(set()),
+        "last_take": StringProperty(name="Last Take", description="Take written by the last generation"),
+        "last_report": StringProperty(name="Last Result", description="What the last generation made"),
+    }
+
+
+class DiffusionTalkerRuntime(bpy.types.PropertyGroup):
+    """Live state of a running generation; on the window manager, so never saved."""
+
+    running: BoolProperty(name="Running", description="A generation is running")
+    progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR",
+                            description="Fraction of denoising steps done")
+    status: StringProperty(name="Status", description="What the running generation is doing")
+
+
+def register():
+    bpy.utils.register_class(DiffusionTalkerSettings)
+    bpy.utils.register_class(DiffusionTalkerRuntime)
+    bpy.types.Scene.diffusiontalker = PointerProperty(type=DiffusionTalkerSettings)
+    bpy.types.WindowManager.diffusiontalker = PointerProperty(type=DiffusionTalkerRuntime)
+
+
+def unregister():
+    del bpy.types.WindowManager.diffusiontalker
+    del bpy.types.Scene.diffusiontalker
+    bpy.utils.unregister_class(DiffusionTalkerRuntime)
+    bpy.utils.unregister_class(DiffusionTalkerSettings)

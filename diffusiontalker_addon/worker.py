@@ -1,0 +1,123 @@
+"""Inference off Blender's main thread.
+
+Blender's Python API is not thread-safe, so everything here is torch and numpy
+only: the job takes plain values in, and hands progress and the finished take
+back through a queue that the operator drains on the main thread (a modal timer
+interactively, a plain call in background mode, where timers never fire).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..core.errors import DiffusionTalkerError
+from ..core.mesh import check_vertex_count
+
+_generators: dict[tuple[str, str, str], object] = {}
+_generators_lock = threading.Lock()
+
+
+def load_generator(checkpoint: str, device: str, identity_library: str = ""):
+    """One loaded model per (checkpoint, device, library) for the whole Blender session.
+
+    Loading takes seconds for a real checkpoint while a take of speech takes a few
+    more, so re-loading on every click would double the wait.
+    """
+    from ..core.personalize import load_library
+    from ..core.pipeline import Generator  # torch: imported on first use, not at add-on enable
+
+    key = (checkpoint, device, identity_library)
+    with _generators_lock:
+        if key not in _generators:
+            generator = Generator.load(checkpoint=checkpoint or None, device=device)
+            if identity_library:
+                generator.add_identities(*load_library(identity_library)[:2])
+            _generators[key] = generator
+        return _generators[key]
+
+
+def loaded_generator(checkpoint: str, device: str, identity_library: str = ""):
+    """The cached model, or None: for UI code that must never block on a load."""
+    with _generators_lock:
+        return _generators.get((checkpoint, device, identity_library))
+
+
+@dataclass
+class Request:
+    checkpoint: str  # "" -> the checkpoint bundled with the extension
+    identity_library: str  # "" -> none; else its styles are selectable by name
+    device: str
+    audio: str
+    style: str
+    seed: int
+    steps: int
+    mesh_vertices: int  # read on the main thread: the worker may not look at bpy data
+    mesh_label: str
+
+
+@dataclass
+class Outcome:
+    take: object | None = None  # core.pipeline.Take
+    generator: object | None = None
+    error: DiffusionTalkerError | None = None  # the user's to fix; shown as it is
+    crash: str | None = None  # a bug: the formatted traceback
+    warnings: list[str] = field(default_factory=list)
+
+
+class GenerationJob:
+    """One generation, run either on a worker thread (start/drain) or in place (run)."""
+
+    def __init__(self, request: Request):
+        self.request = request
+        self.cancel_event = threading.Event()
+        self._events: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_threaded, name="diffusiontalker", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def drain(self) -> tuple[tuple[int, int] | None, Outcome | None]:
+        """Latest (done, total) progress and the outcome once finished; never blocks."""
+        progress, outcome = None, None
+        while True:
+            try:
+                kind, payload = self._events.get_nowait()
+            except queue.Empty:
+                return progress, outcome
+            if kind == "progress":
+                progress = payload
+            else:
+                outcome = payload
+
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        """Block until the threaded run ends (tests, shutdown); None on timeout."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.drain()[1]
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Outcome:
+        req = self.request
+        try:
+            generator = load_generator(req.checkpoint, req.device, req.identity_library)
+            check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
+            take = generator.generate(
+                req.audio, style=req.style, seed=req.seed, steps=req.steps,
+                progress=progress, cancel=self.cancel_event,
+            )
+            return Outcome(take=take, generator=generator, warnings=list(generator.warnings))
+        except DiffusionTalkerError as exc:
+            return Outcome(error=exc)
+        except Exception:  # noqa: BLE001 - a worker must always report back, or the UI waits forever
+            return Outcome(crash=traceback.format_exc())
+
+    def _run_threaded(self) -> None:
+        outcome = self.run(progress=lambda done, total: self._events.put(("progress", (done, total))))
+        self._events.put(("done", outcome))

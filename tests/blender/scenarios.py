@@ -1,0 +1,420 @@
+"""Blender-side half of tests/test_blender_extension.py; run in a fresh Python.
+
+usage: python scenarios.py EXTENSION_ZIP FLAME_PLY SPEECH_WAV WORK_DIR OUT_JSON
+(BLENDER_USER_RESOURCES must already point at an empty folder: it is read when
+bpy is imported.) It installs the built extension the way a user does, drives it
+through ``bpy.ops`` like a batch script, and records what it observes as JSON;
+the pytest side makes the assertions, so a failure there names the fact.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import traceback
+
+import bpy
+import numpy as np
+
+ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
+observed: dict = {}
+
+
+def record(name):
+    """Run one scenario; an exception becomes an observation instead of ending the run."""
+    def wrap(fn):
+        try:
+            observed[name] = fn()
+        except Exception:  # noqa: BLE001
+            observed[name] = {"crash": traceback.format_exc()}
+        return fn
+    return wrap
+
+
+def error_of(**kwargs) -> str | None:
+    """The operator's error report (bpy.ops raises on ERROR reports), or None if it succeeded."""
+    try:
+        bpy.ops.diffusiontalker.generate(**kwargs)
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def load_head(name="Head"):
+    bpy.ops.wm.ply_import(filepath=PLY)
+    obj = bpy.context.active_object
+    obj.name = name
+    return obj
+
+
+def mesh_fingerprint(obj) -> str:
+    """Hash of every shape key's name, coordinates, value and curve: "nothing changed" made checkable."""
+    digest = hashlib.sha256()
+    co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    digest.update(co.tobytes())
+    keys = obj.data.shape_keys
+    for kb in keys.key_blocks if keys else []:
+        kb.data.foreach_get("co", co)
+        digest.update(kb.name.encode() + co.tobytes() + np.float32(kb.value).tobytes())
+    anim = keys.animation_data if keys else None
+    if anim and anim.action:
+        for fc in _fcurves(keys):
+            pts = np.empty(len(fc.keyframe_points) * 2, dtype=np.float32)
+            fc.keyframe_points.foreach_get("co", pts)
+            digest.update(fc.data_path.encode() + pts.tobytes())
+    return digest.hexdigest()
+
+
+def _fcurves(key):
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+    anim = key.animation_data
+    if anim is None or anim.action is None:
+        return []
+    if hasattr(anim, "action_slot"):
+        bag = action_get_channelbag_for_slot(anim.action, anim.action_slot)
+        return list(bag.fcurves) if bag else []
+    return list(anim.action.fcurves)
+
+
+def curves_by_key(obj) -> dict:
+    out = {}
+    for fc in _fcurves(obj.data.shape_keys):
+        pts = np.empty(len(fc.keyframe_points) * 2, dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", pts)
+        name = fc.data_path.split('"')[1]
+        out[name] = pts.reshape(-1, 2).tolist()
+    return out
+
+
+def evaluated_offsets(obj, frame: int) -> np.ndarray:
+    """What the user sees at ``frame`` minus the basis and minus their own animated Smile."""
+    bpy.context.scene.frame_set(frame)
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+    evaluated.data.vertices.foreach_get("co", co)
+    basis = np.empty_like(co)
+    obj.data.shape_keys.reference_key.data.foreach_get("co", basis)
+    smile = obj.data.shape_keys.key_blocks.get("Smile")
+    user = SMILE_OFFSET * smile.value if smile else 0.0
+    return (co - basis - user).reshape(-1, 3)
+
+
+def sound_strips(scene) -> dict:
+    editor = scene.sequence_editor
+    if editor is None:
+        return {}
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    return {s.name: {"frame_start": s.frame_start, "channel": s.channel, "type": s.type,
+                     "file": os.path.normpath(bpy.path.abspath(s.sound.filepath)) if s.type == "SOUND" else None}
+            for s in strips}
+
+
+@record("install")
+def _install():
+    bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
+    return {"enabled": [name for name in bpy.context.preferences.addons.keys() if name.endswith(".diffusiontalker")],
+            "operator": hasattr(bpy.types, "DIFFUSIONTALKER_OT_generate"),
+            "panel": hasattr(bpy.types, "DIFFUSIONTALKER_PT_lip_sync")}
+
+
+ext = sys.modules.get("bl_ext.user_default.diffusiontalker")
+
+
+def resample_fps(*args):
+    from bl_ext.user_default.diffusiontalker.core.pipeline import resample_fps as resample
+
+    return resample(*args)
+
+
+def moving_checkpoint() -> str:
+    """The bundled placeholder outputs exactly the neutral face, which would make every
+    "Blender shows the model's motion" check pass vacuously; this copy has its zero-initialised
+    weights filled with seeded noise, so it moves every vertex by millimetres each frame."""
+    import torch
+    from bl_ext.user_default.diffusiontalker.core.checkpoint import load_checkpoint, save_checkpoint
+
+    model, doc = load_checkpoint(None)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.abs().max():
+                parameter.normal_(0.0, 0.5)
+    return str(save_checkpoint(os.path.join(WORK, "moving"), model, {"trained_on": "nothing (test noise)"}))
+
+
+ext_prefs = bpy.context.preferences.addons["bl_ext.user_default.diffusiontalker"].preferences
+MOVING = moving_checkpoint()
+ext_prefs.checkpoint = MOVING
+
+
+@record("bad_input")
+def _bad_input():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    before = mesh_fingerprint(cube)
+    wrong_mesh = error_of(audio=WAV)
+    after_wrong = mesh_fingerprint(cube)
+    head = load_head()
+    before_head = mesh_fingerprint(head)
+    missing_audio = error_of(audio=os.path.join(WORK, "nope.wav"))
+    no_audio = error_of(audio="")
+    bpy.ops.object.empty_add()
+    not_mesh = error_of(audio=WAV)
+    bpy.context.view_layer.objects.active = head
+    ext_prefs.checkpoint = os.path.join(WORK, "missing.json")
+    missing_checkpoint = error_of(audio=WAV)
+    ext_prefs.checkpoint = MOVING
+    return {"wrong_mesh": wrong_mesh, "cube_unchanged": before == after_wrong,
+            "cube_has_keys": cube.data.shape_keys is not None,
+            "missing_audio": missing_audio, "no_audio": no_audio, "not_mesh": not_mesh,
+            "missing_checkpoint": missing_checkpoint, "head_unchanged": before_head == mesh_fingerprint(head)}
+
+
+SMILE_OFFSET = 0.003
+
+
+def head_with_user_animation():
+    """A head carrying the user's own animated shape key, which generation must never touch."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    head = load_head()
+    head.shape_key_add(name="Basis", from_mix=False)
+    smile = head.shape_key_add(name="Smile", from_mix=False)
+    co = np.empty(len(head.data.vertices) * 3, dtype=np.float32)
+    smile.data.foreach_get("co", co)
+    smile.data.foreach_set("co", co + SMILE_OFFSET)
+    smile.value = 0.25
+    smile.keyframe_insert("value", frame=1)
+    smile.value = 0.75
+    smile.keyframe_insert("value", frame=40)
+    bpy.context.scene.frame_set(1)  # let the animation set Smile's value, as Blender shows it
+    return head
+
+
+def user_state(head):
+    bpy.context.scene.frame_set(1)
+    smile = head.data.shape_keys.key_blocks["Smile"]
+    co = np.empty(len(head.data.vertices) * 3, dtype=np.float32)
+    smile.data.foreach_get("co", co)
+    basis = np.empty_like(co)
+    head.data.shape_keys.reference_key.data.foreach_get("co", basis)
+    return {"smile_co": hashlib.sha256(co.tobytes()).hexdigest(), "smile_value": smile.value,
+            "smile_curve": curves_by_key(head).get("Smile"),
+            "basis": hashlib.sha256(basis.tobytes()).hexdigest()}
+
+
+def model_take(seed, style="auto"):
+    """The same take straight from the core library, to compare what Blender shows against."""
+    gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
+    take = gen.generate(WAV, style=style, seed=seed, steps=None)
+    return gen, take
+
+
+@record("per_frame")
+def _per_frame():
+    head = head_with_user_animation()
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0  # differs from the model: exercises resampling
+    before = user_state(head)
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=3, mode="PER_FRAME", take="TakeA", start_frame=10, device="cpu")
+    after = user_state(head)
+    gen, take = model_take(3)
+    expected = resample_fps(take.offsets, take.fps, 24.0)
+    names = [kb.name for kb in head.data.shape_keys.key_blocks]
+    curves = curves_by_key(head)
+    shown = {f: float(np.abs(evaluated_offsets(head, 10 + f) - expected[f]).max())
+             for f in (0, len(expected) // 2, len(expected) - 1)}
+    bpy.context.scene.frame_set(1)
+    smile_at_1 = head.data.shape_keys.key_blocks["Smile"].value
+    return {"names": names, "expected_frames": len(expected), "model_fps": take.fps,
+            "curves": {n: curves[n] for n in (f"TakeA.{0:05d}", f"TakeA.{len(expected) - 1:05d}") if n in curves},
+            "curve_count": sum(n.startswith("TakeA.") for n in curves),
+            "frame_range": [scene.frame_start, scene.frame_end], "strips": sound_strips(scene),
+            "user_before": before, "user_after": after, "shown_error": shown, "smile_at_1": smile_at_1,
+            "last_take": scene.diffusiontalker.last_take}
+
+
+@record("basis_and_takes")
+def _basis_and_takes():
+    head = bpy.data.objects["Head"]  # continues from per_frame: TakeA exists as per-frame keys
+    scene = bpy.context.scene
+    before = user_state(head)
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=3, mode="BASIS", basis_count=12, take="TakeA",
+                                     start_frame=10, device="cpu")
+    replaced = [kb.name for kb in head.data.shape_keys.key_blocks]
+    take_a_curves = {n: c for n, c in curves_by_key(head).items() if n.startswith("TakeA.")}
+    gen, take = model_take(3)
+    expected = resample_fps(take.offsets, take.fps, 24.0)
+    shown = max(float(np.abs(evaluated_offsets(head, 10 + f) - expected[f]).max())
+                for f in (0, len(expected) // 3, len(expected) - 1))
+    fingerprint_a = {n: c for n, c in curves_by_key(head).items() if n.startswith("TakeA.")}
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=4, mode="BASIS", basis_count=6, take="TakeB",
+                                     start_frame=100, device="cpu")
+    after_b = {n: c for n, c in curves_by_key(head).items() if n.startswith("TakeA.")}
+    return {"names": replaced, "curve_frames": {n: [p[0] for p in c] for n, c in take_a_curves.items()},
+            "expected_frames": len(expected), "shown_error": shown, "motion": float(np.abs(expected).max()),
+            "report": scene.diffusiontalker.last_report, "user_before": before, "user_after": user_state(head),
+            "take_a_kept": fingerprint_a == after_b,
+            "all_names": [kb.name for kb in head.data.shape_keys.key_blocks],
+            "strips": sound_strips(scene), "frame_range": [scene.frame_start, scene.frame_end]}
+
+
+class Reporter:
+    """Stands in for the operator in apply_outcome, which only calls its report()."""
+
+    def __init__(self):
+        self.reports = []
+
+    def report(self, kind, message):
+        self.reports.append([sorted(kind), message])
+
+
+def request_for(head, seed: int):
+    return ext.diffusiontalker_addon.worker.Request(
+        checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, style="auto", seed=seed, steps=8,
+        mesh_vertices=len(head.data.vertices), mesh_label="Head")
+
+
+@record("cancel")
+def _cancel():
+    head = bpy.data.objects["Head"]
+    worker, operators = ext.diffusiontalker_addon.worker, ext.diffusiontalker_addon.operators
+    before = mesh_fingerprint(head)
+    request = request_for(head, seed=5)
+    job = worker.GenerationJob(request)  # mid-run: Cancel pressed after the first denoising step
+    outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
+    reporter = Reporter()
+    plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
+                          mode="BASIS", basis_count=4, seed=5, audio=WAV, add_strip=True)
+    status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
+    threaded = worker.GenerationJob(request)  # and on the worker thread, the interactive path
+    threaded.start()
+    threaded.cancel()
+    threaded_outcome = threaded.wait(timeout=120)
+    return {"error": type(outcome.error).__name__, "status": sorted(status), "reports": reporter.reports,
+            "unchanged": before == mesh_fingerprint(head),
+            "threaded_error": type(threaded_outcome.error).__name__ if threaded_outcome else "timeout",
+            "strips": sorted(sound_strips(bpy.context.scene))}
+
+
+@record("threaded")
+def _threaded():
+    """The interactive path minus Blender's event loop (there is no window in background mode):
+    a worker thread generates while the main thread polls, as the modal timer does."""
+    import time
+
+    head = head_with_user_animation()
+    operators, worker = ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker
+    runtime = bpy.context.window_manager.diffusiontalker
+    job = worker.GenerationJob(request_for(head, seed=2))
+    job.start()
+    seen, polls, outcome = [], 0, None
+    while outcome is None and polls < 6000:
+        outcome = operators.poll_job(job, runtime)
+        seen.append(round(runtime.progress, 3))
+        polls += 1
+        time.sleep(0.01)
+    plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
+                          mode="BASIS", basis_count=4, seed=2, audio=WAV, add_strip=True)
+    status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
+    return {"progress": sorted(set(seen)), "polls": polls, "status": runtime.status, "result": sorted(status),
+            "keys": [kb.name for kb in head.data.shape_keys.key_blocks]}
+
+
+@record("strip_source")
+def _strip_source():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    load_head()
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    strips.new_sound("Dialogue", WAV, 2, 50)
+    bpy.ops.diffusiontalker.generate(audio_source="STRIP", sound_strip="Dialogue", mode="BASIS", basis_count=4,
+                                     device="cpu")
+    return {"frame_range": [scene.frame_start, scene.frame_end], "strips": sound_strips(scene)}
+
+
+@record("identity_library")
+def _identity_library():
+    from bl_ext.user_default.diffusiontalker.core.personalize import save_library
+
+    gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
+    embedding = gen.model.bank.embeddings[1].detach().cpu().numpy()[None] * 0.5
+    library = os.path.join(WORK, "mine")
+    save_library(library, ["My Voice"], embedding, gen.checkpoint_id(), {})
+    ext_prefs.identity_library = library + ".json"
+    search = ext.diffusiontalker_addon.props._style_search(None, bpy.context, "voice")
+    error = error_of(audio=WAV, style="My Voice", mode="BASIS", basis_count=4, take="Mine", device="cpu")
+    report = bpy.context.scene.diffusiontalker.last_report
+    unknown = error_of(audio=WAV, style="Nobody", mode="BASIS", basis_count=4, take="Mine2", device="cpu")
+    ext_prefs.identity_library = ""
+    return {"search": search, "error": error, "report": report, "unknown": unknown}
+
+
+@record("device_fallback")
+def _device_fallback():
+    import torch
+
+    return {"cuda_available": torch.cuda.is_available(),
+            "error": error_of(audio=WAV, device="cuda", mode="BASIS", basis_count=4, take="OnCuda")}
+
+
+@record("undo")
+def _undo():
+    """One generation is one undo step: a single Ctrl+Z returns to the state before it."""
+    head = head_with_user_animation()
+    bpy.ops.ed.undo_push(message="before generation")
+    before = mesh_fingerprint(head)
+    # 'EXEC_DEFAULT', True: call with an undo push, as the button does (scripts skip it by default)
+    bpy.ops.diffusiontalker.generate("EXEC_DEFAULT", True, audio=WAV, mode="BASIS", basis_count=4,
+                                     take="Undone", device="cpu")
+    generated = [kb.name for kb in bpy.data.objects["Head"].data.shape_keys.key_blocks]
+    bpy.ops.ed.undo()
+    head = bpy.data.objects["Head"]
+    return {"generated": generated, "restored": mesh_fingerprint(head) == before,
+            "strips": sorted(sound_strips(bpy.context.scene))}
+
+
+@record("tooltips")
+def _tooltips():
+    settings = bpy.types.Scene.bl_rna.properties["diffusiontalker"].fixed_type
+    ours = [(settings, bpy.types.PropertyGroup), (bpy.ops.diffusiontalker.generate.get_rna_type(), None),
+            (ext_prefs.bl_rna, bpy.types.AddonPreferences)]
+    missing, counted = [], 0
+    for struct, base in ours:
+        inherited = set(base.bl_rna.properties.keys()) if base else {"rna_type"}
+        for prop in struct.properties:
+            if prop.identifier not in inherited:
+                counted += 1
+                if not prop.description:
+                    missing.append(f"{struct.identifier}.{prop.identifier}")
+    return {"missing": missing, "counted": counted}
+
+
+@record("round_trip")
+def _round_trip():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    head = load_head()
+    scene = bpy.context.scene
+    scene.diffusiontalker.seed = 11  # panel settings save with the .blend
+    ext_prefs.checkpoint = ""  # and the bundled checkpoint works out of the box
+    bpy.ops.diffusiontalker.generate(audio=WAV, mode="BASIS", basis_count=8, take="Saved", device="cpu")
+    before = {"names": [kb.name for kb in head.data.shape_keys.key_blocks], "curves": curves_by_key(head),
+              "range": [scene.frame_start, scene.frame_end], "strips": sound_strips(scene),
+              "fingerprint": mesh_fingerprint(head)}
+    path = os.path.join(WORK, "roundtrip.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    head, scene = bpy.data.objects["Head"], bpy.context.scene
+    after = {"names": [kb.name for kb in head.data.shape_keys.key_blocks], "curves": curves_by_key(head),
+             "range": [scene.frame_start, scene.frame_end], "strips": sound_strips(scene),
+             "fingerprint": mesh_fingerprint(head)}
+    return {"differs": sorted(k for k in before if before[k] != after[k]), "names": after["names"], "seed": scene.diffusiontalker.seed,
+            "last_take": scene.diffusiontalker.last_take}
+
+
+with open(OUT, "w") as fh:
+    json.dump(observed, fh, indent=1, default=float)
