@@ -129,9 +129,10 @@ def resample_fps(*args):
 
 
 def moving_checkpoint() -> str:
-    """The bundled placeholder outputs exactly the neutral face, which would make every
-    "Blender shows the model's motion" check pass vacuously; this copy has its zero-initialised
-    weights filled with seeded noise, so it moves every vertex by millimetres each frame."""
+    """A checkpoint that certainly moves the face, so that "Blender shows the model's motion"
+    cannot pass vacuously: the bundled one, with any weights still at their zero
+    initialisation (an untrained model outputs exactly the neutral face) filled with
+    seeded noise. For the trained demo checkpoint nothing is zero and this is a copy."""
     import torch
     from bl_ext.user_default.diffusiontalker.core.checkpoint import load_checkpoint, save_checkpoint
 
