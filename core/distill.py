@@ -125,7 +125,7 @@ def run(args) -> int:
             (losses["loss"] + args.contrastive_weight * c).backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             optimizer.step()
-            bar.set_postfix(loss=f"{float(losses['loss']):.4f}", contrastive=f"{float(c):.3f}")
+            bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
         n = half
         rounds.append(n)
         student.eval()
