@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import load_audio
 from .errors import DiffusionTalkerError
-
-SAMPLE_RATE = 16000
 
 # FaceFormer's splits; the VOCASET training order is also the one-hot identity order.
 VOCASET_SPLITS = {
@@ -47,7 +46,7 @@ class DataError(DiffusionTalkerError):
 class Clip:
     name: str               # e.g. "spk03_sentence12"
     speaker: str            # e.g. "spk03"
-    audio: np.ndarray       # float32 mono, 16 kHz
+    audio: np.ndarray       # float32 mono, 16 kHz, level-normalised like inference audio
     vertices: np.ndarray    # (T, V, 3) float32, absolute positions at `fps`
     template: np.ndarray    # (V, 3) float32 neutral of this speaker
     fps: float              # 30 for SynthTalk/VOCASET, 25 for BIWI
@@ -84,21 +83,6 @@ def load_pickle(path: str | os.PathLike):
         raise DataError(f"{path}: not loaded ({exc}); only NumPy arrays and builtins are accepted") from None
 
 
-def read_audio(path: Path) -> np.ndarray:
-    """Mono float32 at 16 kHz, resampled with soxr when the file is at another rate."""
-    import soundfile as sf
-    import soxr
-
-    try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise DataError(f"{path}: unreadable audio ({exc})") from None
-    audio = audio.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
-    return np.ascontiguousarray(audio, dtype=np.float32)
-
-
 def _read_phonemes(path: Path) -> list[tuple[float, float, str]] | None:
     if not path.is_file():
         return None
@@ -113,7 +97,7 @@ def _read_clip(root: Path, name: str, speaker: str, template: np.ndarray, fps: f
         raise DataError(f"{npy}: shape {flat.shape} does not fit a {len(template)}-vertex template "
                         f"(expected (T, {template.size}))")
     vertices = np.ascontiguousarray(flat[::step].reshape(-1, len(template), 3), dtype=np.float32)
-    return Clip(name, speaker, read_audio(root / "wav" / f"{name}.wav"), vertices, template, fps,
+    return Clip(name, speaker, load_audio(root / "wav" / f"{name}.wav", max_seconds=float("inf")), vertices, template, fps,
                 _read_phonemes(root / "phonemes" / f"{name}.tsv"))
 
 

@@ -83,8 +83,9 @@ def run(args) -> int:
     config = teacher.config
     T = config["diffusion_steps"]
     n = args.from_steps or T
-    if n > T or args.to_steps < 1 or n < args.to_steps or (n // args.to_steps) & (n // args.to_steps - 1) \
-            or n % args.to_steps:
+    rounds_ratio = n // args.to_steps if args.to_steps >= 1 else 0
+    halves_cleanly = rounds_ratio >= 1 and n % args.to_steps == 0 and rounds_ratio & (rounds_ratio - 1) == 0
+    if n > T or not halves_cleanly:
         raise DiffusionTalkerError(f"--from-steps {n} must be at most T={T} and a power-of-two multiple "
                                    f"of --to-steps {args.to_steps}")
     torch.manual_seed(args.seed)
