@@ -49,33 +49,35 @@ def add_cli(sub) -> None:
     p.set_defaults(run=run)
 
 
-def embed_from_audio(gen, clips) -> "torch.Tensor":
+def embed_from_audio(gen, waves) -> "torch.Tensor":
+    """Identity vector from 16 kHz recordings (as ``audio.load_audio`` returns them)."""
     import torch
     import torch.nn.functional as F
 
-    from .audio import load_audio
-
     with torch.no_grad():
-        styles = [gen.model.personalise(gen.features(load_audio(c), 0, None)) for c in clips]
+        styles = [gen.model.personalise(gen.features(w, 0, None)) for w in waves]
         direction = F.normalize(torch.cat(styles).mean(0), dim=0)
         return direction * gen.model.bank.embeddings.norm(dim=1).mean()
 
 
-def fit_to_motion(gen, clips, motions, start, iterations: int, seed: int):
-    """Optimise one identity vector against the frozen model's diffusion loss."""
+def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progress=None):
+    """Optimise one identity vector against the frozen model's diffusion loss.
+
+    ``motions`` are (T, V, 3) offsets at the model's fps, one per recording;
+    ``progress(done, total)`` is called after each step."""
     import torch
 
-    from .audio import load_audio
     from .diffusion import GaussianDiffusion
 
     model = gen.model
+    trainable = [p.requires_grad for p in model.parameters()]
     model.requires_grad_(False)
     diffusion = GaussianDiffusion(model.config["diffusion_steps"])
     scale = model.config["motion_scale"]
     data = []
     with torch.no_grad():
-        for clip, offsets in zip(clips, motions):
-            feats = gen.features(load_audio(clip), 0, None)
+        for wave, offsets in zip(waves, motions):
+            feats = gen.features(wave, 0, None)
             n = min(feats.shape[1], len(offsets))
             x0 = torch.from_numpy(np.asarray(offsets[:n], np.float32).reshape(n, -1) / scale)[None].to(gen.device)
             data.append((feats[:, :n], x0))
@@ -83,7 +85,7 @@ def fit_to_motion(gen, clips, motions, start, iterations: int, seed: int):
     optimizer = torch.optim.Adam([identity], lr=0.02)
     generator = torch.Generator().manual_seed(seed)
     draws = 8  # timesteps per clip and step: one noisy timestep alone gives too noisy a gradient
-    for _ in range(iterations):
+    for step in range(iterations):
         loss = 0.0
         for feats, x0 in data:
             feats, x0 = feats.expand(draws, -1, -1), x0.expand(draws, -1, -1)
@@ -94,6 +96,10 @@ def fit_to_motion(gen, clips, motions, start, iterations: int, seed: int):
         optimizer.zero_grad()
         (loss / len(data)).backward()
         optimizer.step()
+        if progress:
+            progress(step + 1, iterations)
+    for p, flag in zip(model.parameters(), trainable):
+        p.requires_grad_(flag)
     return identity.detach()
 
 
@@ -104,6 +110,30 @@ def save_library(path, names: list[str], embeddings: np.ndarray, checkpoint_id: 
 
     save_pair(path, {"embeddings": torch.from_numpy(np.asarray(embeddings, np.float32))},
               {"names": names, "checkpoint": checkpoint_id, "sources": sources}, LIBRARY_FORMAT)
+
+
+def add_identity(library, name: str, vector, gen, source: dict) -> None:
+    """Create ``library`` or add/replace ``name`` in it. A name the checkpoint already has
+    is refused, so a personal style never shadows a trained one."""
+    from .checkpoint import paths_of
+    from .errors import DiffusionTalkerError
+
+    if name in gen.model.bank.names:
+        raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
+    names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
+    if paths_of(library)[1].is_file():
+        names, rows, doc = load_library(library)
+        sources = doc.get("sources", {})
+        if doc.get("checkpoint") != gen.checkpoint_id():
+            print(f"warning: {library} was made for another checkpoint", file=sys.stderr)
+    row = np.asarray(vector.detach().cpu().numpy() if hasattr(vector, "detach") else vector, np.float32)
+    if name in names:
+        rows[names.index(name)] = row
+    else:
+        names.append(name)
+        rows = np.concatenate([rows, row[None]])
+    sources[name] = source
+    save_library(library, names, rows, gen.checkpoint_id(), sources)
 
 
 def load_library(path) -> tuple[list[str], np.ndarray, dict]:
@@ -120,6 +150,7 @@ def load_library(path) -> tuple[list[str], np.ndarray, dict]:
 def run(args) -> int:
     from pathlib import Path
 
+    from .audio import load_audio
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
     from .pipeline import Generator
@@ -127,15 +158,10 @@ def run(args) -> int:
     if args.motion and len(args.motion) != len(args.clips):
         raise DiffusionTalkerError(f"give one --motion file per clip ({len(args.clips)}), got {len(args.motion)}")
     gen = Generator.load(args.checkpoint, args.device)
-    names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
-    if paths_of(args.library)[1].is_file():
-        names, rows, doc = load_library(args.library)
-        sources = doc.get("sources", {})
-        if doc.get("checkpoint") != gen.checkpoint_id():
-            print("warning: this library was made for another checkpoint", file=sys.stderr)
     if args.name in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{args.name}' is already a style of the checkpoint; choose another name")
-    vector = embed_from_audio(gen, args.clips)
+    waves = [load_audio(c) for c in args.clips]
+    vector = embed_from_audio(gen, waves)
     how = "audio"
     if args.motion:
         motions = []
@@ -148,14 +174,8 @@ def run(args) -> int:
             if motions[-1].ndim != 3 or motions[-1].shape[1] != gen.num_vertices:
                 raise DiffusionTalkerError(f"{path}: offsets of shape {motions[-1].shape}, expected "
                                            f"(T, {gen.num_vertices}, 3)")
-        vector = fit_to_motion(gen, args.clips, motions, vector, args.iterations, args.seed)
+        vector = fit_to_motion(gen, waves, motions, vector, args.iterations, args.seed)
         how = "audio + motion"
-    if args.name in names:
-        rows[names.index(args.name)] = vector.cpu().numpy()
-    else:
-        names.append(args.name)
-        rows = np.concatenate([rows, vector.cpu().numpy()[None]])
-    sources[args.name] = {"clips": [Path(c).name for c in args.clips], "from": how}
-    save_library(args.library, names, rows, gen.checkpoint_id(), sources)
+    add_identity(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how})
     print(f"identity '{args.name}' ({how}) -> {paths_of(args.library)[1]}", file=sys.stderr)
     return 0

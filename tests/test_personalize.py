@@ -50,7 +50,10 @@ def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
     gen = Generator.load(tiny_checkpoint, "cpu")
     target = gen.generate(clips[0], style="cleo", seed=0).offsets  # motion made with a known identity
     start = gen.model.bank.embeddings[0].detach()  # start from another one
-    fitted = fit_to_motion(gen, clips[:1], [target], start, iterations=60, seed=0)
+    ticks = []
+    fitted = fit_to_motion(gen, [load_audio(clips[0])], [target], start, iterations=60, seed=0,
+                           progress=lambda done, total: ticks.append((done, total)))
+    assert ticks[-1] == (60, 60)
 
     feats = gen.features(load_audio(clips[0])).expand(64, -1, -1)
     x0 = torch.from_numpy(target.reshape(len(target), -1) / gen.config["motion_scale"])[None].expand(64, -1, -1)
