@@ -167,6 +167,13 @@ def load_biwi(root: str | os.PathLike, split: str) -> list[Clip]:
     return _load_faceformer(root, split, BIWI_SPLITS, "{subject}_e{number:02d}", 25.0, 1, "BIWI")
 
 
+def splits_of(dataset: str, root: str | os.PathLike) -> list[str]:
+    """The split names a dataset folder has."""
+    if dataset == "synthtalk":
+        return list(_manifest(_root(root))["splits"])
+    return list(VOCASET_SPLITS if dataset == "vocaset" else BIWI_SPLITS)
+
+
 def speakers_of(root: str | os.PathLike) -> dict[str, list[str]]:
     """Speaker lists of a dataset folder; "train" is the identity order a model is trained with."""
     root = Path(root)

@@ -128,6 +128,12 @@ class Generator:
         return int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
 
     def _identity(self, style, wave: np.ndarray) -> tuple[str, torch.Tensor]:
+        if isinstance(style, (np.ndarray, torch.Tensor)):  # an embedding made by the caller
+            vector = torch.as_tensor(style, dtype=torch.float32, device=self.device).reshape(-1)
+            if len(vector) != self.config["d_identity"]:
+                raise DiffusionTalkerError(f"a style vector needs {self.config['d_identity']} values, "
+                                           f"got {len(vector)}")
+            return "custom", vector
         if isinstance(style, str) and style.lower() == AUTO:
             frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
             index = self._nearest_style(self.features(wave, 0, frames))
@@ -152,6 +158,7 @@ class Generator:
                  key_radius: int = 6) -> Take:
         """Speech -> Take.
 
+        ``style`` is an identity name, its index, "auto", or an embedding vector.
         ``steps`` None uses the checkpoint's own sampler (8 for the distilled student);
         ``steps`` equal to the training step count runs the full ancestral chain, fewer
         run deterministic DDIM on that grid. ``blend_style`` mixes a second identity in
@@ -180,7 +187,9 @@ class Generator:
             steps = 1
         ancestral = steps == diffusion.num_steps and not self.config["distilled"] and not regression
         scale = self.config["motion_scale"]
-        motion = torch.zeros(frames, self.num_vertices * 3, device=self.device)
+        # The take is the only buffer that grows with the audio: one float32 array, filled
+        # window by window, so long audio costs its output and a window's working memory.
+        motion = np.zeros((frames, self.num_vertices * 3), np.float32)
         generator = torch.Generator().manual_seed(int(seed))
         spans = windows(frames, int(WINDOW_SECONDS * self.fps), int(OVERLAP_SECONDS * self.fps))
         for w, (a, b) in enumerate(spans):
@@ -189,7 +198,7 @@ class Generator:
             k_known, k_weight = known[a:b].clone(), weight[a:b].clone()
             if w > 0:  # continue from the previous window: its overlapping frames are known
                 overlap = spans[w - 1][1] - a
-                k_known[:overlap] = motion[a:a + overlap] / scale
+                k_known[:overlap] = torch.from_numpy(motion[a:a + overlap] / scale).to(self.device)
                 k_weight[:overlap] = torch.maximum(k_weight[:overlap], ease(overlap, self.device)[:, None])
 
             def model_fn(x_t, t, features=features, ident=ident, k_known=k_known, k_weight=k_weight):
@@ -209,9 +218,8 @@ class Generator:
                 x = diffusion.ancestral_sample(model_fn, shape, generator, self.device, step_progress, cancel)
             else:
                 x = diffusion.ddim_sample(model_fn, shape, steps, generator, self.device, step_progress, cancel)
-            motion[a:b] = x[0] * scale
-        offsets = motion.float().cpu().numpy().reshape(frames, -1, 3)
-        return Take(offsets.astype(np.float32), self.fps, name, int(seed), steps,
+            motion[a:b] = (x[0] * scale).float().cpu().numpy()
+        return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps,
                     len(wave) / SAMPLE_RATE, time.perf_counter() - started)
 
     def _key_pose_targets(self, key_poses: dict, frames: int, radius: int):

@@ -73,3 +73,14 @@ def test_long_audio_is_stitched_in_windows(gen, monkeypatch):
     assert seen[-1] == (8 * len(spans), 8 * len(spans))
     again = gen.generate(speechlike(3.5), 16000, style=1, seed=0)
     np.testing.assert_array_equal(take.offsets, again.offsets)
+
+
+def test_style_can_be_an_embedding_vector(gen):
+    audio = speechlike(1.0)
+    by_name = gen.generate(audio, 16000, style="ben", seed=2)
+    row = gen.model.bank.embeddings[gen.model.bank.index("ben")].detach().numpy()
+    by_vector = gen.generate(audio, 16000, style=row, seed=2)
+    np.testing.assert_allclose(by_vector.offsets, by_name.offsets, atol=1e-7)
+    assert by_vector.style == "custom"
+    with pytest.raises(DiffusionTalkerError, match="style vector needs"):
+        gen.generate(audio, 16000, style=row[:-1])

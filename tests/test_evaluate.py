@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
+from diffusiontalker.data import Clip
 from diffusiontalker.evaluate import (bilabial_closures, fdd, lve, markdown_table, mean_pairwise_l2,
-                                      mouth_landmarks, mouth_opening, pearson, style_signature)
+                                      mouth_landmarks, mouth_opening, nearest_speaker, pearson, sentence_of,
+                                      style_signature)
 
 
 def test_lve_is_max_squared_lip_error_per_frame():
@@ -62,3 +64,21 @@ def test_pearson_and_signature():
 def test_markdown_table_shows_missing_values_as_dashes():
     table = markdown_table({"student (8 steps)": {"steps": 8, "lve_x1e5": 1.5, "style_accuracy": None}})
     assert "| student (8 steps) | 8 | 1.500 |" in table and "–" in table
+
+
+def test_style_is_judged_against_the_same_sentence():
+    """A take moving like speaker B's truth of this sentence is B's, even though it says
+    the sentence at A's pace (signatures ignore timing)."""
+    t = np.linspace(0, 2 * np.pi, 60)
+    idx = np.arange(4)
+    refs = {}
+    for name, gain in (("A", 1.0), ("B", 2.0), ("C", 3.0)):
+        truth = np.zeros((60, 4, 3))
+        truth[:, :, 1] = gain * 0.001 * np.sin(3 * t)[:, None]
+        refs[name] = style_signature(truth, idx)
+    take = np.zeros((60, 4, 3))
+    take[:, :, 1] = 2.0 * 0.001 * np.sin(3 * t + 0.7)[:, None]  # B's amplitude, shifted in time
+    assert nearest_speaker(take, refs, idx) == "B"
+    clip = Clip("spk03_sentence12", "spk03", np.zeros(1, np.float32), np.zeros((1, 4, 3), np.float32),
+                np.zeros((4, 3), np.float32), 30.0, None)
+    assert sentence_of(clip) == "sentence12"

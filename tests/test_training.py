@@ -132,5 +132,6 @@ def test_evaluate_writes_json_and_markdown(dataset, teacher, tmp_path):
     assert result["clips"] == 3 and result["steps"] == 4
     assert result["lve"] > 0 and result["rtf"] > 0
     assert 0 <= result["style_accuracy"] <= 1 and 0 <= result["auto_style_accuracy"] <= 1
+    assert result["style_pairs"] == 9 and 0 <= result["own_style_accuracy"] <= 1  # 3 clips x 3 styles
     assert result["diversity_seeds_mm"] > 0 and result["bilabial_segments"] == 3
     assert "LVE" in out_md.read_text()
