@@ -203,7 +203,7 @@ def test_keyed_blend_weight_drifts_between_styles_as_the_model_does(observed):
     run = scenario(observed, "blend")
     assert run["animatable"] and run["weights"] == [0.0, 1.0]
     assert run["error"] is None
-    assert run["blend_effect"] > 1e-3  # metres: the second style really changes the last frame
+    assert run["blend_effect"] > 1e-4  # metres: the second style really changes the last frame
     assert max(run["shown_error"].values()) < 1e-5
     assert run["unknown"] is not None and "Nobody" in run["unknown"] and run["unchanged"]
 
@@ -213,8 +213,9 @@ def test_key_poses_keep_the_marked_frame_and_regenerate_the_rest(observed):
     assert run["marked"] == ["FINISHED"] and run["again"] == ["CANCELLED"]
     assert run["markers"] == [["Key Pose", 30]]
     assert run["error"] is None
-    assert run["moved"] > 1e-3  # a new seed: the take really changed away from the mark
+    assert run["moved"] > 5e-4  # a new seed: the take really changed away from the mark
     assert run["kept"] < 1e-4  # metres: at the mark the face is as the user left it
+    assert run["not_kept"] > 5e-4  # which is Keep Key Poses' doing: without it the mark changes too
     assert run["frame_after"] == 12
     assert run["pose_curve"] == [[20.0, 0.0], [30.0, 1.0], [40.0, 0.0]] and run["muted"] == []
     assert run["smile"] == [[1.0, 0.25], [40.0, 0.75]]

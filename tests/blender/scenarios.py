@@ -422,11 +422,11 @@ def _style_from_animation():
     head = head_with_user_animation()
     scene = bpy.context.scene
     scene.render.fps = 24  # differs from the model: the motion is resampled to it
-    ext_prefs.identity_library = os.path.join(WORK, "fitted.json")
     gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
     style = gen.model.bank.names[1]
     bpy.ops.diffusiontalker.generate(audio=WAV, style=style, seed=1, mode="BASIS", basis_count=16, take="Source",
                                      start_frame=5, device="cpu")
+    ext_prefs.identity_library = os.path.join(WORK, "fitted.json")  # a library to be made
     scene.diffusiontalker.audio, scene.diffusiontalker.start_frame = WAV, 5
     scene.frame_set(7)
     fit = bpy.ops.diffusiontalker.style_from_animation
@@ -512,9 +512,14 @@ def _key_pose():
     kept = float(np.abs(shown(head, 30) - wanted).max())
     moved = float(np.abs(shown(head, 50) - elsewhere).max())
     blocks = head.data.shape_keys.key_blocks
+    muted = [kb.name for kb in blocks if kb.mute]
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=2, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu",
+                                     keep_key_poses=False)  # the same take, but the marked frame may change
+    not_kept = float(np.abs(shown(head, 30) - wanted).max())
     return {"error": error, "marked": marked, "again": again, "markers": markers, "kept": kept, "moved": moved,
+            "not_kept": not_kept,
             "frame_after": frame_after, "pose_curve": curves_by_key(head).get("Jaw Open"),
-            "muted": [kb.name for kb in blocks if kb.mute], "smile": user_state(head)["smile_curve"]}
+            "muted": muted, "smile": user_state(head)["smile_curve"]}
 
 
 @record("device_fallback")
