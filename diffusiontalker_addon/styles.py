@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 import bpy
+import numpy as np
 from bpy.props import CollectionProperty, IntProperty, StringProperty
 
 from ..core.errors import DiffusionTalkerError
@@ -19,7 +20,6 @@ from ..core.mesh import check_vertex_count
 from . import operators, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
 from .props import AUTO_STYLE
-from .writer import scene_fps
 
 LIBRARY_NAME = "styles"  # the default library: styles.json + styles.safetensors in the extension's user folder
 
@@ -140,7 +140,7 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
             check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
             timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context))
             motion = self._motion(context, obj, start_frame, timeline.scene_frames)
-            motion = resample_fps(motion, scene_fps(context.scene), generator.fps)
+            motion = resample_fps(motion, timeline.scene_fps, timeline.model_fps)
             start = embed_from_audio(generator, [timeline.wave])
             vector = self._fit(context, generator, timeline.wave, motion, start)
             return _store(self, context, library, name, vector, generator,
@@ -151,8 +151,6 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
     @staticmethod
     def _motion(context, obj, start_frame: int, frames: int):
         """(frames, V, 3) what the mesh shows at each scene frame of the speech."""
-        import numpy as np
-
         rest = rest_coordinates(obj)
         with frame_kept(context.scene):
             return np.stack([evaluated_offsets(context, obj, start_frame + i, rest) for i in range(frames)])
