@@ -36,20 +36,30 @@ def fcurves_of(datablock: bpy.types.ID, action_name: str):
     return strip.channelbag(slot, ensure=True).fcurves
 
 
-def remove_fcurves(datablock: bpy.types.ID, data_paths: set[str]) -> int:
-    """Delete the F-curves animating exactly these paths; every other curve stays."""
+def _existing_fcurves(datablock: bpy.types.ID):
+    """The F-curves already animating ``datablock`` (its action, in 4.4+ its slot), or None."""
     anim = datablock.animation_data
     if anim is None or anim.action is None:
-        return 0
+        return None
     if not _LAYERED:
-        collection = anim.action.fcurves
-    else:
-        from bpy_extras.anim_utils import action_get_channelbag_for_slot
+        return anim.action.fcurves
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
 
-        channelbag = anim.action_slot and action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        if not channelbag:
-            return 0
-        collection = channelbag.fcurves
+    channelbag = anim.action_slot and action_get_channelbag_for_slot(anim.action, anim.action_slot)
+    return channelbag.fcurves if channelbag else None
+
+
+def find_fcurve(datablock: bpy.types.ID, data_path: str):
+    """The curve animating ``data_path`` (index 0), or None when the property is not animated."""
+    collection = _existing_fcurves(datablock)
+    return collection.find(data_path) if collection is not None else None
+
+
+def remove_fcurves(datablock: bpy.types.ID, data_paths: set[str]) -> int:
+    """Delete the F-curves animating exactly these paths; every other curve stays."""
+    collection = _existing_fcurves(datablock)
+    if collection is None:
+        return 0
     doomed = [fc for fc in collection if fc.data_path in data_paths]
     for fc in doomed:
         collection.remove(fc)

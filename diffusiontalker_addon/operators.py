@@ -1,4 +1,4 @@
-"""The Generate Lip Sync operator, its Cancel, and the seed dice.
+"""The Generate Lip Sync operator, its Cancel, the seed dice and the key-pose marker.
 
 Interactively the model runs on a worker thread and a modal timer drains its
 queue, so Blender stays usable and Esc/Cancel work; nothing touches the mesh
@@ -16,10 +16,12 @@ import traceback
 from dataclasses import dataclass
 
 import bpy
+import numpy as np
 
 from ..core.errors import AudioError, Cancelled, DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 from . import prefs
+from .capture import KEY_POSE_PREFIX, frame_kept, key_pose_frames, sampled_setting, take_share
 from .props import generation_properties
 from .worker import GenerationJob, Request, loaded_generator
 from .writer import PER_FRAME, fit_frame_range, place_audio, scene_fps, sound_strip_source, write_take
@@ -49,13 +51,15 @@ class Plan:
     add_strip: bool
 
 
-def _settings(op, context) -> dict:
+def settings_of(op, context) -> dict:
+    """The generation settings: the operator's where it sets them, else the scene's (all of
+    the scene's when ``op`` is None, for operators that act on the panel's settings)."""
     scene_settings = context.scene.diffusiontalker
-    return {name: getattr(op if op.properties.is_property_set(name) else scene_settings, name)
+    return {name: getattr(op if op and op.properties.is_property_set(name) else scene_settings, name)
             for name in SETTING_NAMES}
 
 
-def _target_mesh(context, name: str | None = None) -> bpy.types.Object:
+def target_mesh(context, name: str | None = None) -> bpy.types.Object:
     obj = bpy.data.objects.get(name) if name else context.active_object
     if obj is None or obj.type != "MESH":
         what = f"object '{name}'" if name else "the active object"
@@ -65,12 +69,8 @@ def _target_mesh(context, name: str | None = None) -> bpy.types.Object:
     return obj
 
 
-def _prepare(op, context) -> tuple[Plan, Request]:
-    s = _settings(op, context)
-    obj = _target_mesh(context)
-    take = s["take"].strip()
-    if not take or len(take) > MAX_TAKE_NAME:
-        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} characters")
+def audio_source(s: dict, context) -> tuple[str, int]:
+    """(audio file, its start frame) from a file setting or a sound strip, checked to exist."""
     if s["audio_source"] == "STRIP":
         try:
             audio, start_frame = sound_strip_source(context.scene, s["sound_strip"])
@@ -82,17 +82,100 @@ def _prepare(op, context) -> tuple[Plan, Request]:
         audio, start_frame = os.path.abspath(bpy.path.abspath(s["audio"])), s["start_frame"]
     if not os.path.isfile(audio):
         raise AudioError(f"audio file not found: {audio}")
-    device = prefs.default_device(context) if s["device"] == "PREFS" else s["device"]
+    return audio, start_frame
+
+
+def device_of(s: dict, context) -> str:
+    return prefs.default_device(context) if s["device"] == "PREFS" else s["device"]
+
+
+@dataclass
+class Timeline:
+    """How a take's model frames lie on the scene's frames, known before generating."""
+
+    wave: np.ndarray  # the speech, 16 kHz, as the model hears it
+    model_fps: float
+    model_frames: int
+    scene_fps: float
+    scene_frames: int  # what the take will span once resampled to the scene
+
+    def model_frames_at(self, offset: int) -> set[int]:
+        """The model frames that the resampled take mixes at scene frame start + ``offset``
+        (two where the frame rates differ), so that pinning them pins that scene frame."""
+        position = min(offset * self.model_fps / self.scene_fps, self.model_frames - 1)
+        low = int(np.floor(position))
+        return {low, min(low + 1, self.model_frames - 1)} if position > low else {low}
+
+
+def take_timeline(audio: str, scene, checkpoint: str) -> Timeline:
+    """Decode the speech and map it onto the scene (the model's fps is on its card: no load)."""
+    from ..core.audio import load_audio, num_frames
+    from ..core.checkpoint import BUNDLED, read_card
+    from ..core.pipeline import resample_fps
+
+    wave = load_audio(audio)
+    model_fps = float(read_card(checkpoint or BUNDLED)["config"]["fps"])
+    model_frames = num_frames(len(wave), model_fps)
+    fps = scene_fps(scene)
+    return Timeline(wave, model_fps, model_frames, fps, len(resample_fps(np.zeros(model_frames), model_fps, fps)))
+
+
+def _blend_weights(op, context, s: dict, start_frame: int, timeline: Timeline):
+    """Blend Weight per model frame: the scene's keyed curve sampled at every frame of the
+    take, unless the operator was given a number."""
+    if op.properties.is_property_set("blend_weight"):
+        return s["blend_weight"]
+    from ..core.pipeline import resample_fps
+
+    frames = start_frame + np.arange(timeline.scene_frames)
+    weights = sampled_setting(context.scene, "diffusiontalker.blend_weight", s["blend_weight"], frames)
+    return resample_fps(weights, timeline.scene_fps, timeline.model_fps)
+
+
+def _key_poses(context, obj, take: str, start_frame: int, timeline: Timeline) -> dict:
+    """Model frame -> offsets that keep each marked frame looking as it does now.
+
+    The take's keys are about to be replaced while the user's own keys (and other
+    takes) stay and keep adding on top, so what must be kept is the current take's
+    share of the pose, not the whole pose: pinning the whole pose would count the
+    user's keys twice. With no take yet, that share is nothing and the new take rests
+    at the marked frames, letting the user's keys show exactly.
+    """
+    poses = {}
+    with frame_kept(context.scene):
+        for frame in key_pose_frames(context.scene, start_frame, start_frame + timeline.scene_frames - 1):
+            share = take_share(context, obj, take, frame)
+            for model_frame in timeline.model_frames_at(frame - start_frame):
+                poses[model_frame] = share
+    return poses
+
+
+def _prepare(op, context) -> tuple[Plan, Request]:
+    s = settings_of(op, context)
+    obj = target_mesh(context)
+    take = s["take"].strip()
+    if not take or len(take) > MAX_TAKE_NAME:
+        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} characters")
+    audio, start_frame = audio_source(s, context)
+    device = device_of(s, context)
     checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
-    cached = loaded_generator(checkpoint, device, library)
+    cached = loaded_generator(checkpoint, device)
     if cached is not None:  # fail before the wait when we already know the model's topology
         check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
+    blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}
+    if blend_style or s["keep_key_poses"]:
+        timeline = take_timeline(audio, context.scene, checkpoint)
+        if blend_style:
+            blend = _blend_weights(op, context, s, start_frame, timeline)
+        if s["keep_key_poses"]:
+            key_poses = _key_poses(context, obj, take, start_frame, timeline)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], audio=audio,
                 add_strip=s["audio_source"] == "FILE")
     request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, style=s["style"].strip() or "auto",
-                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label)
+                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label,
+                      blend_style=blend_style, blend=blend, key_poses=key_poses)
     return plan, request
 
 
@@ -112,7 +195,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         op.report({"WARNING"}, warning)
     try:
         scene = bpy.data.scenes.get(plan.scene) or context.scene
-        obj = _target_mesh(context, plan.object)
+        obj = target_mesh(context, plan.object)
         check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
@@ -262,7 +345,25 @@ class DIFFUSIONTALKER_OT_randomize_seed(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (DIFFUSIONTALKER_OT_generate, DIFFUSIONTALKER_OT_cancel, DIFFUSIONTALKER_OT_randomize_seed)
+class DIFFUSIONTALKER_OT_mark_key_pose(bpy.types.Operator):
+    """Mark the current frame as a key pose: with Keep Key Poses on, the next take keeps the face as it looks here"""
+
+    bl_idname = "diffusiontalker.mark_key_pose"
+    bl_label = "Mark Key Pose"
+    bl_options = {"UNDO"}
+
+    def execute(self, context):
+        scene = context.scene
+        frame = scene.frame_current
+        if key_pose_frames(scene, frame, frame):
+            self.report({"WARNING"}, f"frame {frame} is already marked as a key pose")
+            return {"CANCELLED"}
+        scene.timeline_markers.new(KEY_POSE_PREFIX, frame=frame)
+        return {"FINISHED"}
+
+
+CLASSES = (DIFFUSIONTALKER_OT_generate, DIFFUSIONTALKER_OT_cancel, DIFFUSIONTALKER_OT_randomize_seed,
+           DIFFUSIONTALKER_OT_mark_key_pose)
 
 
 def register():

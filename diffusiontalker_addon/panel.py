@@ -60,9 +60,47 @@ class DIFFUSIONTALKER_PT_lip_sync(bpy.types.Panel):
                 box.label(text=line)
 
 
+class DIFFUSIONTALKER_PT_styles(bpy.types.Panel):
+    """Making styles, mixing two, and holding poses: what shapes a take beyond its speech."""
+
+    bl_label = "Styles"
+    bl_idname = "DIFFUSIONTALKER_PT_styles"
+    bl_parent_id = DIFFUSIONTALKER_PT_lip_sync.bl_idname
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DiffusionTalker"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.diffusiontalker
+        layout.enabled = not context.window_manager.diffusiontalker.running
+        layout.use_property_split = True
+
+        col = layout.column(align=True)
+        col.operator("diffusiontalker.style_from_audio", icon="FILE_SOUND")
+        col.operator("diffusiontalker.style_from_animation", icon="ACTION")
+
+        col = layout.column()
+        col.use_property_decorate = False
+        col.prop(settings, "blend_style")
+        row = layout.row()  # with the keyframe diamond: the weight can change during the take
+        row.active = bool(settings.blend_style.strip())
+        row.prop(settings, "blend_weight")
+
+        col = layout.column()
+        col.use_property_decorate = False
+        col.prop(settings, "keep_key_poses")
+        col.operator("diffusiontalker.mark_key_pose", icon="MARKER_HLT")
+
+
+CLASSES = (DIFFUSIONTALKER_PT_lip_sync, DIFFUSIONTALKER_PT_styles)
+
+
 def register():
-    bpy.utils.register_class(DIFFUSIONTALKER_PT_lip_sync)
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
 
 
 def unregister():
-    bpy.utils.unregister_class(DIFFUSIONTALKER_PT_lip_sync)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -34,8 +34,8 @@ class DiffusionTalkerPreferences(bpy.types.AddonPreferences):
     identity_library: StringProperty(
         name="Personal Identity Library",
         subtype="FILE_PATH",
-        description="Your own talking styles (an identity library made by 'diffusiontalker personalize'), "
-                    "offered by name next to the checkpoint's",
+        description="Your own talking styles (an identity library made by 'diffusiontalker personalize' or the "
+                    "New Style buttons), offered by name next to the checkpoint's",
     )
 
     def draw(self, context):

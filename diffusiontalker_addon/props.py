@@ -51,6 +51,19 @@ def generation_properties(options: set[str]) -> dict:
             name="Talking Style", default=AUTO_STYLE, options=options, search=_style_search,
             description="Whose way of talking to imitate: a name from the checkpoint's identity library, "
                         "or 'auto' to infer a style from the audio itself"),
+        "blend_style": StringProperty(
+            name="Blend With", default="", options=options, search=_style_search,
+            description="A second talking style mixed into the first by Blend Weight; empty for none"),
+        # Animatable even on the scene (where ``options`` is empty, which would turn it
+        # off): keying it is how a take drifts from one style to the other.
+        "blend_weight": FloatProperty(
+            name="Blend Weight", default=0.5, min=0.0, max=1.0, subtype="FACTOR", options=options | {"ANIMATABLE"},
+            description="How much of Blend With to use: 0 is only Talking Style, 1 only Blend With; "
+                        "key it (I over the field) to change the mix during the take"),
+        "keep_key_poses": BoolProperty(
+            name="Keep Key Poses", default=False, options=options,
+            description="At frames marked with a 'Key Pose' timeline marker, the new take keeps the face "
+                        "exactly as it looks now, and the motion around them leads into and out of it"),
         "seed": IntProperty(
             name="Seed", default=0, min=0, options=options,
             description="Random seed of the diffusion sampler: the same seed gives the same animation"),

@@ -8,6 +8,7 @@ interactively, a plain call in background mode, where timers never fire).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import traceback
@@ -17,33 +18,49 @@ from typing import Callable
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 
-_generators: dict[tuple[str, str, str], object] = {}
+_generators: dict[tuple[str, str], object] = {}
+_libraries: dict[tuple[str, str], tuple] = {}  # which library file (and version) each model holds
 _generators_lock = threading.Lock()
 
 
+def _library_version(identity_library: str) -> tuple:
+    """Path, size and modification time of both files: a New Style operator or the CLI
+    rewriting the library changes it, so the next generation sees the new style."""
+    from ..core.checkpoint import paths_of
+
+    stats = [os.stat(p) if p.is_file() else None for p in paths_of(identity_library)]
+    return (identity_library, *((s.st_size, s.st_mtime_ns) if s else None for s in stats))
+
+
 def load_generator(checkpoint: str, device: str, identity_library: str = ""):
-    """One loaded model per (checkpoint, device, library) for the whole Blender session.
+    """One loaded model per (checkpoint, device) for the whole Blender session, holding
+    the styles of ``identity_library`` (re-read whenever that file changes).
 
     Loading takes seconds for a real checkpoint while a take of speech takes a few
-    more, so re-loading on every click would double the wait.
+    more, so re-loading on every click would double the wait; a library is small and
+    re-reading it is cheap.
     """
     from ..core.personalize import load_library
     from ..core.pipeline import Generator  # torch: imported on first use, not at add-on enable
 
-    key = (checkpoint, device, identity_library)
+    key = (checkpoint, device)
     with _generators_lock:
         if key not in _generators:
-            generator = Generator.load(checkpoint=checkpoint or None, device=device)
+            _generators[key] = Generator.load(checkpoint=checkpoint or None, device=device)
+        generator = _generators[key]
+        version = _library_version(identity_library) if identity_library else None
+        if _libraries.get(key) != version:
+            generator.library.clear()
             if identity_library:
                 generator.add_identities(*load_library(identity_library)[:2])
-            _generators[key] = generator
-        return _generators[key]
+            _libraries[key] = version
+        return generator
 
 
-def loaded_generator(checkpoint: str, device: str, identity_library: str = ""):
+def loaded_generator(checkpoint: str, device: str):
     """The cached model, or None: for UI code that must never block on a load."""
     with _generators_lock:
-        return _generators.get((checkpoint, device, identity_library))
+        return _generators.get((checkpoint, device))
 
 
 @dataclass
@@ -57,6 +74,9 @@ class Request:
     steps: int
     mesh_vertices: int  # read on the main thread: the worker may not look at bpy data
     mesh_label: str
+    blend_style: str = ""  # "" -> no second style
+    blend: object = 0.0  # weight of blend_style: a number or per-frame weights at the model's fps
+    key_poses: dict = field(default_factory=dict)  # model frame -> (V, 3) offsets the take passes through
 
 
 @dataclass
@@ -111,6 +131,7 @@ class GenerationJob:
             take = generator.generate(
                 req.audio, style=req.style, seed=req.seed, steps=req.steps,
                 progress=progress, cancel=self.cancel_event,
+                blend_style=req.blend_style or None, blend=req.blend, key_poses=req.key_poses,
             )
             return Outcome(take=take, generator=generator, warnings=list(generator.warnings))
         except DiffusionTalkerError as exc:

@@ -167,6 +167,60 @@ def test_personal_identity_library_adds_a_style(observed):
     assert run["unknown"] is not None and "Nobody" in run["unknown"]
 
 
+def test_new_style_from_audio_is_stored_found_and_generated_with(observed):
+    run = scenario(observed, "style_from_audio")
+    assert run["first"] is None and run["second"] is None
+    assert run["library"] == run["default"]  # no library was set: one in the extension's user folder
+    assert run["names"] == ["From Audio", "Second Voice"]
+    assert run["search"] == ["From Audio"]
+    assert run["used"] is None and "style From Audio" in run["report"]
+    assert run["used_second"] is None and "style Second Voice" in run["report_second"]  # a changed library is re-read
+
+
+def test_new_style_from_audio_refuses_bad_input_and_changes_nothing(observed):
+    run = scenario(observed, "style_from_audio")
+    bad = run["bad"]
+    assert "give the new style a name" in bad["no_name"]
+    assert "'auto'" in bad["auto"]
+    assert f"'{run['trained']}' is already a style of the checkpoint" in bad["trained"]
+    assert "choose one or more recordings" in bad["no_files"]
+    assert "audio file not found" in bad["missing"] and "nope.wav" in bad["missing"]
+    assert run["unchanged"]
+
+
+def test_new_style_from_animation_fits_the_mesh_motion(observed):
+    run = scenario(observed, "style_from_animation")
+    assert run["result"] == ["FINISHED"] and run["names"] == ["Fitted"]
+    assert run["source"] == {"clips": ["example.wav"], "from": "animation of 'Head'"}
+    assert run["frame_after"] == 7  # scrubbing through the take to read it leaves the user's frame
+    assert "has 8 vertices but the checkpoint was trained on 5023-vertex meshes" in run["wrong_mesh"]
+    assert run["cube_unchanged"]
+    assert "choose an audio file" in run["no_audio"] and "give the new style a name" in run["no_name"]
+    assert run["unchanged"] and run["frame_end"] == 7
+
+
+def test_keyed_blend_weight_drifts_between_styles_as_the_model_does(observed):
+    run = scenario(observed, "blend")
+    assert run["animatable"] and run["weights"] == [0.0, 1.0]
+    assert run["error"] is None
+    assert run["blend_effect"] > 1e-4  # metres: the second style really changes the last frame
+    assert max(run["shown_error"].values()) < 1e-5
+    assert run["unknown"] is not None and "Nobody" in run["unknown"] and run["unchanged"]
+
+
+def test_key_poses_keep_the_marked_frame_and_regenerate_the_rest(observed):
+    run = scenario(observed, "key_pose")
+    assert run["marked"] == ["FINISHED"] and run["again"] == ["CANCELLED"]
+    assert run["markers"] == [["Key Pose", 30]]
+    assert run["error"] is None
+    assert run["moved"] > 5e-4  # a new seed: the take really changed away from the mark
+    assert run["kept"] < 1e-4  # metres: at the mark the face is as the user left it
+    assert run["not_kept"] > 5e-4  # which is Keep Key Poses' doing: without it the mark changes too
+    assert run["frame_after"] == 12
+    assert run["pose_curve"] == [[20.0, 0.0], [30.0, 1.0], [40.0, 0.0]] and run["muted"] == []
+    assert run["smile"] == [[1.0, 0.25], [40.0, 0.75]]
+
+
 def test_unavailable_device_falls_back_to_cpu_with_a_warning(observed):
     run = scenario(observed, "device_fallback")
     if run["cuda_available"]:
@@ -183,7 +237,7 @@ def test_one_generation_is_one_undo_step(observed):
 
 def test_every_setting_has_a_tooltip(observed):
     run = scenario(observed, "tooltips")
-    assert run["counted"] > 20 and run["missing"] == []
+    assert run["counted"] > 30 and run["missing"] == []
 
 
 def test_save_and_reload_keeps_everything(observed):

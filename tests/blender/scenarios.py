@@ -354,6 +354,174 @@ def _identity_library():
     return {"search": search, "error": error, "report": report, "unknown": unknown}
 
 
+def library_names(path) -> list:
+    from bl_ext.user_default.diffusiontalker.core.personalize import load_library
+
+    return load_library(path)[0]
+
+
+def library_fingerprint(path) -> str:
+    """Hash of both library files ("" while there is none): "the library did not change"."""
+    from bl_ext.user_default.diffusiontalker.core.checkpoint import paths_of
+
+    return "".join(hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "" for p in paths_of(path))
+
+
+def op_error(op, **kwargs) -> str | None:
+    try:
+        op(**kwargs)
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def shown(obj, frame) -> np.ndarray:
+    """Vertex positions Blender shows at ``frame``."""
+    bpy.context.scene.frame_set(frame)
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+    evaluated.data.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+CLIP = {"directory": os.path.dirname(WAV), "files": [{"name": os.path.basename(WAV)}]}
+
+
+@record("style_from_audio")
+def _style_from_audio():
+    head = head_with_user_animation()
+    ext_prefs.identity_library = ""  # no library yet: the operator makes the default one
+    trained = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu").model.bank.names[0]
+    new = bpy.ops.diffusiontalker.style_from_audio
+    first = op_error(new, style_name="From Audio", **CLIP)
+    library = ext_prefs.identity_library
+    default = os.path.join(bpy.utils.extension_path_user("bl_ext.user_default.diffusiontalker", path="styles"),
+                           "styles.json")
+    search = ext.diffusiontalker_addon.props._style_search(None, bpy.context, "from")
+    used = error_of(audio=WAV, style="From Audio", mode="BASIS", basis_count=4, take="Styled", device="cpu")
+    report = bpy.context.scene.diffusiontalker.last_report
+    second = op_error(new, style_name="Second Voice", **CLIP)  # the model is cached: it must see the new row
+    used_second = error_of(audio=WAV, style="Second Voice", mode="BASIS", basis_count=4, take="Styled", device="cpu")
+    report_second = bpy.context.scene.diffusiontalker.last_report
+    before, mesh_before = library_fingerprint(library), mesh_fingerprint(head)
+    bad = {"no_name": op_error(new, style_name="  ", **CLIP),
+           "auto": op_error(new, style_name="Auto", **CLIP),
+           "trained": op_error(new, style_name=trained, **CLIP),
+           "no_files": op_error(new, style_name="Nothing", directory=os.path.dirname(WAV), files=[]),
+           "missing": op_error(new, style_name="Missing", directory=WORK, files=[{"name": "nope.wav"}])}
+    unchanged = library_fingerprint(library) == before and mesh_fingerprint(head) == mesh_before
+    names = library_names(library)
+    ext_prefs.identity_library = ""
+    return {"first": first, "second": second, "library": library, "default": default, "names": names,
+            "search": search, "used": used, "report": report, "used_second": used_second,
+            "report_second": report_second, "bad": bad, "trained": trained, "unchanged": unchanged}
+
+
+@record("style_from_animation")
+def _style_from_animation():
+    head = head_with_user_animation()
+    scene = bpy.context.scene
+    scene.render.fps = 24  # differs from the model: the motion is resampled to it
+    gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
+    style = gen.model.bank.names[1]
+    bpy.ops.diffusiontalker.generate(audio=WAV, style=style, seed=1, mode="BASIS", basis_count=16, take="Source",
+                                     start_frame=5, device="cpu")
+    ext_prefs.identity_library = os.path.join(WORK, "fitted.json")  # a library to be made
+    scene.diffusiontalker.audio, scene.diffusiontalker.start_frame = WAV, 5
+    scene.frame_set(7)
+    fit = bpy.ops.diffusiontalker.style_from_animation
+    result = sorted(fit(style_name="Fitted", iterations=2))
+    library = ext_prefs.identity_library
+    doc = json.load(open(library))
+    frame_after = scene.frame_current
+    before, head_before = library_fingerprint(library), mesh_fingerprint(head)
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    cube_before = mesh_fingerprint(cube)
+    wrong_mesh = op_error(fit, style_name="Cube Style", iterations=2)
+    cube_unchanged = mesh_fingerprint(cube) == cube_before
+    bpy.context.view_layer.objects.active = head
+    scene.diffusiontalker.audio = ""
+    no_audio = op_error(fit, style_name="Silent", iterations=2)
+    scene.diffusiontalker.audio = WAV
+    no_name = op_error(fit, style_name="", iterations=2)
+    unchanged = library_fingerprint(library) == before and mesh_fingerprint(head) == head_before
+    names = library_names(library)
+    ext_prefs.identity_library = ""
+    return {"result": result, "names": names, "source": doc["sources"].get("Fitted"), "frame_after": frame_after,
+            "wrong_mesh": wrong_mesh, "cube_unchanged": cube_unchanged, "no_audio": no_audio, "no_name": no_name,
+            "unchanged": unchanged, "frame_end": scene.frame_current}
+
+
+@record("blend")
+def _blend():
+    head = head_with_user_animation()
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
+    first, second = gen.model.bank.names[:2]
+    settings = scene.diffusiontalker
+    settings.blend_style = second
+    frames = len(gen.generate(WAV, style=first, seed=6, steps=1).offsets)  # the take's length, cheaply
+    settings.blend_weight = 0.0
+    settings.keyframe_insert("blend_weight", frame=1)
+    settings.blend_weight = 1.0
+    settings.keyframe_insert("blend_weight", frame=frames)
+    weights = []
+    for f in range(1, frames + 1):  # what the user sees scrubbing the weight, frame by frame
+        scene.frame_set(f)
+        weights.append(settings.blend_weight)
+    error = error_of(audio=WAV, style=first, seed=6, mode="PER_FRAME", take="Mix", start_frame=1, device="cpu")
+    expected = gen.generate(WAV, style=first, seed=6, blend_style=second, blend=np.array(weights)).offsets
+    unblended = gen.generate(WAV, style=first, seed=6).offsets
+    checks = (0, frames // 2, frames - 1)
+    shown_error = {f: float(np.abs(evaluated_offsets(head, 1 + f) - expected[f]).max()) for f in checks}
+    head_before = mesh_fingerprint(head)
+    unknown = error_of(audio=WAV, style=first, blend_style="Nobody", take="Mix", device="cpu")
+    settings.blend_style = ""
+    return {"error": error, "weights": [weights[0], weights[-1]], "shown_error": shown_error,
+            "blend_effect": float(np.abs(expected[-1] - unblended[-1]).max()), "unknown": unknown,
+            "unchanged": mesh_fingerprint(head) == head_before,
+            "animatable": settings.bl_rna.properties["blend_weight"].is_animatable}
+
+
+@record("key_pose")
+def _key_pose():
+    head = head_with_user_animation()
+    scene = bpy.context.scene
+    scene.render.fps = 24  # a marked frame then lies between two model frames
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=1, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu")
+    pose = head.shape_key_add(name="Jaw Open", from_mix=False)  # the user's sculpt, keyed around frame 30
+    co = np.empty(len(head.data.vertices) * 3, dtype=np.float32)
+    pose.data.foreach_get("co", co)
+    co = co.reshape(-1, 3)
+    co[:, 2] -= 0.01 * np.clip(0.02 - co[:, 1], 0, None) / 0.02  # the lower face drops by up to 1 cm
+    pose.data.foreach_set("co", co.ravel())
+    for frame, value in ((20, 0.0), (30, 1.0), (40, 0.0)):
+        pose.value = value
+        pose.keyframe_insert("value", frame=frame)
+    scene.frame_set(30)
+    marked = sorted(bpy.ops.diffusiontalker.mark_key_pose())
+    again = sorted(bpy.ops.diffusiontalker.mark_key_pose())  # the same frame twice: one marker
+    markers = [(m.name, m.frame) for m in scene.timeline_markers]
+    wanted, elsewhere = shown(head, 30), shown(head, 50)
+    scene.frame_set(12)
+    error = error_of(audio=WAV, seed=2, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu",
+                     keep_key_poses=True)
+    frame_after = scene.frame_current
+    kept = float(np.abs(shown(head, 30) - wanted).max())
+    moved = float(np.abs(shown(head, 50) - elsewhere).max())
+    blocks = head.data.shape_keys.key_blocks
+    muted = [kb.name for kb in blocks if kb.mute]
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=2, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu",
+                                     keep_key_poses=False)  # the same take, but the marked frame may change
+    not_kept = float(np.abs(shown(head, 30) - wanted).max())
+    return {"error": error, "marked": marked, "again": again, "markers": markers, "kept": kept, "moved": moved,
+            "not_kept": not_kept,
+            "frame_after": frame_after, "pose_curve": curves_by_key(head).get("Jaw Open"),
+            "muted": muted, "smile": user_state(head)["smile_curve"]}
+
+
 @record("device_fallback")
 def _device_fallback():
     import torch
@@ -381,9 +549,12 @@ def _undo():
 @record("tooltips")
 def _tooltips():
     settings = bpy.types.Scene.bl_rna.properties["diffusiontalker"].fixed_type
-    ours = [(settings, bpy.types.PropertyGroup), (bpy.ops.diffusiontalker.generate.get_rna_type(), None),
+    operators = [getattr(bpy.ops.diffusiontalker, name).get_rna_type()
+                 for name in ("generate", "style_from_audio", "style_from_animation", "mark_key_pose")]
+    ours = [(settings, bpy.types.PropertyGroup), *((op, None) for op in operators),
             (ext_prefs.bl_rna, bpy.types.AddonPreferences)]
-    missing, counted = [], 0
+    missing = [f"operator {op.identifier}" for op in operators if not op.description]
+    counted = 0
     for struct, base in ours:
         inherited = set(base.bl_rna.properties.keys()) if base else {"rna_type"}
         for prop in struct.properties:
