@@ -101,7 +101,8 @@ class Generator:
 
     @property
     def default_steps(self) -> int:
-        return int(self.config["sampling_steps"])
+        """The checkpoint's own sampler; the regression baseline is a single pass."""
+        return 1 if self.config["objective"] == "regression" else int(self.config["sampling_steps"])
 
     def checkpoint_id(self) -> str:
         """'name sha256' of the tensor file, recorded in every output for provenance."""
