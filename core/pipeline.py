@@ -181,7 +181,7 @@ class Generator:
         if blend_style is not None:
             weights = torch.from_numpy(frame_weights(blend, frames)).to(self.device)[:, None]
             track = torch.lerp(track, self._identity(blend_style, wave)[1][None], weights)
-        known, weight = self._key_pose_targets(key_poses or {}, frames, key_radius)
+        poses = self._key_pose_targets(key_poses or {}, frames)
 
         regression = self.config["objective"] == "regression"
         if regression:
@@ -196,7 +196,7 @@ class Generator:
         for w, (a, b) in enumerate(spans):
             features = self.features(wave, a, b)
             ident = track[a:b][None]
-            k_known, k_weight = known[a:b].clone(), weight[a:b].clone()
+            k_known, k_weight = self._window_targets(poses, a, b, key_radius)
             if w > 0:  # continue from the previous window: its overlapping frames are known
                 overlap = spans[w - 1][1] - a
                 k_known[:overlap] = torch.from_numpy(motion[a:a + overlap] / scale).to(self.device)
@@ -223,11 +223,9 @@ class Generator:
         return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps,
                     len(wave) / SAMPLE_RATE, time.perf_counter() - started)
 
-    def _key_pose_targets(self, key_poses: dict, frames: int, radius: int):
-        """(known (T, V*3) in model units, weight (T, 1)): 1 at a key frame, easing to 0
-        ``radius`` frames away, so the motion settles into the pose instead of jumping."""
-        known = torch.zeros(frames, self.num_vertices * 3, device=self.device)
-        weight = torch.zeros(frames, 1, device=self.device)
+    def _key_pose_targets(self, key_poses: dict, frames: int) -> dict[int, torch.Tensor]:
+        """Checked key poses: model frame -> (V*3,) target in model units."""
+        targets = {}
         for frame, pose in sorted(key_poses.items()):
             frame = int(frame)
             if not 0 <= frame < frames:
@@ -236,13 +234,24 @@ class Generator:
             if pose.shape != (self.num_vertices, 3):
                 raise DiffusionTalkerError(f"key pose at frame {frame} has shape {pose.shape}, "
                                            f"expected ({self.num_vertices}, 3)")
-            target = torch.from_numpy(pose.reshape(-1) / self.config["motion_scale"]).to(self.device)
-            lo, hi = max(0, frame - radius), min(frames, frame + radius + 1)
+            targets[frame] = torch.from_numpy(pose.reshape(-1) / self.config["motion_scale"]).to(self.device)
+        return targets
+
+    def _window_targets(self, targets: dict[int, torch.Tensor], a: int, b: int, radius: int):
+        """(known (b-a, V*3), weight (b-a, 1)) for frames [a, b): 1 at a key frame, easing to
+        0 ``radius`` frames away, so the motion settles into the pose instead of jumping.
+        Built per window, so a long take without key poses holds no take-sized buffer."""
+        known = torch.zeros(b - a, self.num_vertices * 3, device=self.device)
+        weight = torch.zeros(b - a, 1, device=self.device)
+        for frame, target in targets.items():
+            lo, hi = max(a, frame - radius), min(b, frame + radius + 1)
+            if lo >= hi:
+                continue
             dist = torch.arange(lo, hi, device=self.device) - frame
             w = 0.5 * (1 + torch.cos(torch.pi * dist.abs().float() / (radius + 1)))[:, None]
-            take = w > weight[lo:hi]  # the nearer key pose wins where two overlap
-            known[lo:hi] = torch.where(take, target[None], known[lo:hi])
-            weight[lo:hi] = torch.where(take, w, weight[lo:hi])
+            take = w > weight[lo - a:hi - a]  # the nearer key pose wins where two overlap
+            known[lo - a:hi - a] = torch.where(take, target[None], known[lo - a:hi - a])
+            weight[lo - a:hi - a] = torch.where(take, w, weight[lo - a:hi - a])
         return known, weight
 
 
