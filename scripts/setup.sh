@@ -2,7 +2,7 @@
 # Set up .venv for DiffusionTalker. torch is installed first and pinned, so that pip
 # takes the local CPU build instead of pulling a multi-GB CUDA build for a dependency.
 #   bash scripts/setup.sh          # run the tool
-#   bash scripts/setup.sh --dev    # also tests, training data (espeak-ng) and real Blender (bpy)
+#   bash scripts/setup.sh --dev    # also tests, training data (espeak-ng), real Blender (bpy) and bpy type stubs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
