@@ -45,7 +45,7 @@ def main() -> int:
     regions = load_regions(default_region_file("vocaset_eval_regions.json"), num_vertices)
     lips = mouth_landmarks(clips[0].template, load_regions(default_region_file("FLAME_masks.json"),
                                                            num_vertices)["lips"])
-    references = reference_signatures("synthtalk", args.data, regions["lve"])
+    references = reference_signatures("synthtalk", args.data, regions["lve"], {"test_unseen": clips})
     gen = Generator.load(args.checkpoint, "cpu")
     print(f"{gen.checkpoint_path}: {len(tests)} test clips of {', '.join(by_speaker)}; identities from "
           f"{args.references} reference clips each", file=sys.stderr)

@@ -212,10 +212,11 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
     }
 
 
-def reference_signatures(dataset: str, root, idx):
+def reference_signatures(dataset: str, root, idx, loaded: dict | None = None):
     """sentence -> speaker -> ground-truth signature, over every split the dataset has
     (a held-out speaker's sentence is compared with the training speakers' takes of it).
-    Split by split, so only one split's vertices are in memory at a time."""
+    Split by split, so only one split's vertices are in memory at a time; ``loaded``
+    maps split names to clips the caller already holds, which are not read again."""
     from .batches import load_split
     from .data import splits_of
     from .errors import DiffusionTalkerError
@@ -223,7 +224,7 @@ def reference_signatures(dataset: str, root, idx):
     out: dict[str, dict[str, np.ndarray]] = {}
     for split in splits_of(dataset, root):
         try:
-            clips = load_split(dataset, root, split)
+            clips = (loaded or {}).get(split) or load_split(dataset, root, split)
         except DiffusionTalkerError as exc:
             print(f"warning: style references without split '{split}': {exc}", file=sys.stderr)
             continue
@@ -262,7 +263,8 @@ def run(args) -> int:
     from .pipeline import Generator
     from .regions import default_region_file, load_regions
 
-    clips = _pick(load_split(args.dataset, args.data, args.split), args.max_clips)
+    split_clips = load_split(args.dataset, args.data, args.split)
+    clips = _pick(split_clips, args.max_clips)
     num_vertices = clips[0].vertices.shape[1]
     region_file = args.regions or (default_region_file("vocaset_eval_regions.json") if num_vertices == 5023 else None)
     if region_file is None:
@@ -270,7 +272,8 @@ def run(args) -> int:
     regions = load_regions(region_file, num_vertices)
     mask_file = args.masks or (default_region_file("FLAME_masks.json") if num_vertices == 5023 else None)
     lips = mouth_landmarks(clips[0].template, load_regions(mask_file, num_vertices)["lips"]) if mask_file else None
-    references = reference_signatures(args.dataset, args.data, regions["lve"])
+    references = reference_signatures(args.dataset, args.data, regions["lve"], {args.split: split_clips})
+    del split_clips  # only the chosen clips are needed from here on
     steps = args.steps or [None] * len(args.checkpoint)
     if len(steps) != len(args.checkpoint):
         raise DiffusionTalkerError("give --steps once per --checkpoint, or not at all")

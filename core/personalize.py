@@ -112,14 +112,19 @@ def save_library(path, names: list[str], embeddings: np.ndarray, checkpoint_id: 
               {"names": names, "checkpoint": checkpoint_id, "sources": sources}, LIBRARY_FORMAT)
 
 
-def add_identity(library, name: str, vector, gen, source: dict) -> None:
-    """Create ``library`` or add/replace ``name`` in it. A name the checkpoint already has
-    is refused, so a personal style never shadows a trained one."""
-    from .checkpoint import paths_of
+def check_new_name(gen, name: str) -> None:
+    """A personal style never shadows a trained one: refuse a name the checkpoint has."""
     from .errors import DiffusionTalkerError
 
     if name in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
+
+
+def add_identity(library, name: str, vector, gen, source: dict) -> None:
+    """Create ``library`` or add/replace ``name`` in it (see ``check_new_name``)."""
+    from .checkpoint import paths_of
+
+    check_new_name(gen, name)
     names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
     if paths_of(library)[1].is_file():
         names, rows, doc = load_library(library)
@@ -158,8 +163,7 @@ def run(args) -> int:
     if args.motion and len(args.motion) != len(args.clips):
         raise DiffusionTalkerError(f"give one --motion file per clip ({len(args.clips)}), got {len(args.motion)}")
     gen = Generator.load(args.checkpoint, args.device)
-    if args.name in gen.model.bank.names:
-        raise DiffusionTalkerError(f"'{args.name}' is already a style of the checkpoint; choose another name")
+    check_new_name(gen, args.name)  # before the work, not only when storing
     waves = [load_audio(c) for c in args.clips]
     vector = embed_from_audio(gen, waves)
     how = "audio"

@@ -7,12 +7,17 @@ import bpy
 from .writer import BASIS
 
 
-class DIFFUSIONTALKER_PT_lip_sync(bpy.types.Panel):
-    bl_label = "Lip Sync"
-    bl_idname = "DIFFUSIONTALKER_PT_lip_sync"
+class _SidebarTab:
+    """Where every panel of the extension lives: the DiffusionTalker tab of the 3D viewport's sidebar."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "DiffusionTalker"
+
+
+class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
+    bl_label = "Lip Sync"
+    bl_idname = "DIFFUSIONTALKER_PT_lip_sync"
 
     def draw(self, context):
         layout = self.layout
@@ -60,15 +65,12 @@ class DIFFUSIONTALKER_PT_lip_sync(bpy.types.Panel):
                 box.label(text=line)
 
 
-class DIFFUSIONTALKER_PT_styles(bpy.types.Panel):
+class DIFFUSIONTALKER_PT_styles(_SidebarTab, bpy.types.Panel):
     """Making styles, mixing two, and holding poses: what shapes a take beyond its speech."""
 
     bl_label = "Styles"
     bl_idname = "DIFFUSIONTALKER_PT_styles"
     bl_parent_id = DIFFUSIONTALKER_PT_lip_sync.bl_idname
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "DiffusionTalker"
 
     def draw(self, context):
         layout = self.layout
@@ -95,12 +97,4 @@ class DIFFUSIONTALKER_PT_styles(bpy.types.Panel):
 
 CLASSES = (DIFFUSIONTALKER_PT_lip_sync, DIFFUSIONTALKER_PT_styles)
 
-
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

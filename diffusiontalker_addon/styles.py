@@ -17,6 +17,7 @@ from bpy.props import CollectionProperty, IntProperty, StringProperty
 
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
+from ..core.personalize import check_new_name
 from . import operators, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
 from .props import AUTO_STYLE
@@ -101,6 +102,7 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
             waves = [load_audio(path) for path in paths]
             library = _library(context)
             generator = _generator(context, library)
+            check_new_name(generator, name)  # before the work, not only when storing
             vector = embed_from_audio(generator, waves)
             return _store(self, context, library, name, vector, generator,
                           {"clips": [os.path.basename(p) for p in paths], "from": "audio"})
@@ -137,6 +139,7 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
             audio, start_frame = operators.audio_source(operators.settings_of(None, context), context)
             library = _library(context)
             generator = _generator(context, library)
+            check_new_name(generator, name)  # before the work, not only when storing
             check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
             timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context))
             motion = self._motion(context, obj, start_frame, timeline.scene_frames)
@@ -171,12 +174,4 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
 
 CLASSES = (DIFFUSIONTALKER_OT_style_from_audio, DIFFUSIONTALKER_OT_style_from_animation)
 
-
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
