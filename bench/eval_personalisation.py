@@ -8,7 +8,8 @@ personalize`` does, from audio alone and from audio + motion (fitted to the froz
 model). The second half are evaluated with four choices of identity: the two
 personalised ones, the nearest library identity (``--style auto``), and the mean of
 the library. "own style" asks whether the take's style signature is nearest to its
-speaker's ground truth of the same sentence among all ten speakers who said it.
+speaker's truth among all ten speakers' (on SynthTalk: what each of them would have
+done with the clip's own phoneme timings).
 """
 
 import argparse
@@ -19,7 +20,7 @@ import torch
 
 from diffusiontalker.batches import load_split
 from diffusiontalker.evaluate import (evaluate_checkpoint, markdown_table, mouth_landmarks, own_style,
-                                      reference_signatures, sentence_of)
+                                      sentence_of, style_references)
 from diffusiontalker.personalize import embed_from_audio, fit_to_motion
 from diffusiontalker.pipeline import Generator
 from diffusiontalker.regions import default_region_file, load_regions
@@ -45,10 +46,10 @@ def main() -> int:
     regions = load_regions(default_region_file("vocaset_eval_regions.json"), num_vertices)
     lips = mouth_landmarks(clips[0].template, load_regions(default_region_file("FLAME_masks.json"),
                                                            num_vertices)["lips"])
-    references = reference_signatures("synthtalk", args.data, regions["lve"], {"test_unseen": clips})
+    kind, references = style_references("synthtalk", args.data, regions["lve"], {"test_unseen": clips})
     gen = Generator.load(args.checkpoint, "cpu")
     print(f"{gen.checkpoint_path}: {len(tests)} test clips of {', '.join(by_speaker)}; identities from "
-          f"{args.references} reference clips each", file=sys.stderr)
+          f"{args.references} reference clips each; own style judged against the {kind} truth", file=sys.stderr)
 
     from_audio = {s: embed_from_audio(gen, [c.audio for c in cs]) for s, cs in refs.items()}
     from_motion = {}

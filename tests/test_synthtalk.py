@@ -123,3 +123,27 @@ def test_other_seed_other_data(tmp_path):
     da, db = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert da.keys() == db.keys()
     assert sum(da[k] != db[k] for k in da if k.startswith("wav/")) == len([k for k in da if k.startswith("wav/")])
+
+
+def test_counterfactual_truth_reproduces_every_clip_and_tells_speakers_apart(tmp_path, capsys):
+    from diffusiontalker.evaluate import nearest_speaker, style_references
+    from diffusiontalker.regions import default_region_file, load_regions
+    from diffusiontalker.synthtalk.counterfactual import Counterfactuals
+
+    build_dataset(tmp_path, speakers=4, sentences=5, seed=3, progress=False)
+    lips = load_regions(default_region_file("vocaset_eval_regions.json"), 5023)["lve"]
+    truth = Counterfactuals(tmp_path)
+    kind, references = style_references("synthtalk", tmp_path, lips)
+    assert kind == "counterfactual" and truth.speakers == ["spk01", "spk02", "spk09", "spk10"]
+    for clip in load_synthtalk(tmp_path, "test") + load_synthtalk(tmp_path, "test_unseen"):
+        recorded = (clip.vertices - clip.template)[:, lips]
+        np.testing.assert_allclose(truth.offsets(clip, clip.speaker)[:, lips], recorded, atol=1e-6)
+        for other in set(truth.speakers) - {clip.speaker}:
+            assert np.abs(truth.offsets(clip, other)[:, lips] - recorded).max() > 0.001
+        # the perfect model (the generator itself) is judged right for every identity
+        assert all(nearest_speaker(truth.offsets(clip, k), references(clip), lips) == k for k in truth.speakers)
+
+    manifest = json.loads((tmp_path / "synthtalk.json").read_text())
+    (tmp_path / "synthtalk.json").write_text(json.dumps({**manifest, "generator_version": "0"}))
+    assert style_references("synthtalk", tmp_path, lips)[0] == "same sentence"
+    assert "same sentence" in capsys.readouterr().err

@@ -128,10 +128,12 @@ def test_evaluate_writes_json_and_markdown(dataset, teacher, tmp_path):
     assert main(["evaluate", "--checkpoint", str(teacher), "--steps", "4", "--data", str(dataset),
                  "--regions", str(regions), "--masks", str(regions), "--seeds", "2",
                  "--json", str(out_json), "--markdown", str(out_md)]) == 0
-    (result,) = json.loads(out_json.read_text())["results"].values()
+    report = json.loads(out_json.read_text())
+    assert report["style_reference"] == "same sentence"  # the fixture's generator is not SynthTalk's
+    (result,) = report["results"].values()
     assert result["clips"] == 3 and result["steps"] == 4
     assert result["lve"] > 0 and result["rtf"] > 0
     assert 0 <= result["style_accuracy"] <= 1 and 0 <= result["auto_style_accuracy"] <= 1
     assert result["style_pairs"] == 9 and 0 <= result["own_style_accuracy"] <= 1  # 3 clips x 3 styles
     assert result["diversity_seeds_mm"] > 0 and result["bilabial_segments"] == 3
-    assert "LVE" in out_md.read_text()
+    assert "LVE" in out_md.read_text() and "same sentence truth" in out_md.read_text()

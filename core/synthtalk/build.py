@@ -112,14 +112,20 @@ def make_clip(rig: Rig, text: str, style: Style, seed: int):
     audio = np.concatenate([np.zeros(int(LEAD_SILENCE_S * SAMPLE_RATE), np.float32), audio,
                             np.zeros(int(TRAIL_SILENCE_S * SAMPLE_RATE), np.float32)])
     phonemes = [(s + LEAD_SILENCE_S, e + LEAD_SILENCE_S, p) for s, e, p in utt.phonemes]
-    duration = len(audio) / SAMPLE_RATE
-    n_frames = int(round(duration * FPS))
+    n_frames = int(round(len(audio) / SAMPLE_RATE * FPS))
+    upper = upper_face(audio, SAMPLE_RATE, phonemes, n_frames, FPS, style, np.random.default_rng(seed))
+    return audio, speaker_frames(rig, style, phonemes, len(audio) / SAMPLE_RATE, n_frames, upper), phonemes
+
+
+def speaker_frames(rig: Rig, style: Style, phonemes, duration: float, n_frames: int,
+                   upper: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """(T, V, 3) float32: `style`'s own face articulating `phonemes`. `upper` holds the
+    brow and blink curves; without it the upper face stays still (the mouth is unaffected)."""
     controls = coarticulate(phonemes, duration, n_frames, FPS, style)
-    controls.update(upper_face(audio, SAMPLE_RATE, phonemes, n_frames, FPS, style, np.random.default_rng(seed)))
+    controls.update(upper or {"brow": np.zeros(n_frames), "blink": np.zeros(n_frames)})
     frames = animate(rig, controls, style)
     centre = 0.5 * (rig.template.min(0) + rig.template.max(0))
-    frames = (centre + (frames - centre) * np.asarray(style.face_scale)).astype(np.float32)
-    return audio, frames, phonemes
+    return (centre + (frames - centre) * np.asarray(style.face_scale)).astype(np.float32)
 
 
 _RIG: Rig | None = None
