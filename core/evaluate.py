@@ -29,6 +29,7 @@ import itertools
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -301,12 +302,17 @@ def run(args) -> int:
     steps = args.steps or [None] * len(args.checkpoint)
     if len(steps) != len(args.checkpoint):
         raise DiffusionTalkerError("give --steps once per --checkpoint, or not at all")
+    if len(set(zip(args.checkpoint, steps))) < len(steps):
+        raise DiffusionTalkerError("a checkpoint is given twice with the same --steps")
+    file_names = [Path(p).name for p in args.checkpoint]
     results = {}
     for path, n in zip(args.checkpoint, steps):
         gen = Generator.load(path, args.device)
         if args.library:
             gen.add_identities(*load_library(args.library)[:2])
-        label = f"{gen.checkpoint_path.rsplit('/', 1)[-1].removesuffix('.json')} ({n or gen.default_steps} steps)"
+        # checkpoints of the same file name (runs/a/demo.json, runs/b/demo.json) keep their folders
+        shown = gen.checkpoint_path if file_names.count(Path(path).name) > 1 else Path(gen.checkpoint_path).name
+        label = f"{shown.removesuffix('.json')} ({n or gen.default_steps} steps)"
         print(f"evaluating {label} on {len(clips)} clips ...", file=sys.stderr)
         results[label] = evaluate_checkpoint(gen, clips, regions, lips, n, args.seeds, not args.no_identities,
                                              references)

@@ -137,3 +137,22 @@ def test_evaluate_writes_json_and_markdown(dataset, teacher, tmp_path):
     assert result["style_pairs"] == 9 and 0 <= result["own_style_accuracy"] <= 1  # 3 clips x 3 styles
     assert result["diversity_seeds_mm"] > 0 and result["bilabial_segments"] == 3
     assert "LVE" in out_md.read_text() and "same sentence truth" in out_md.read_text()
+
+
+def test_evaluate_keeps_apart_checkpoints_of_the_same_name(dataset, teacher, tmp_path):
+    import shutil
+
+    copy = tmp_path / "other_run"
+    copy.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(teacher.with_suffix(suffix), copy / teacher.with_suffix(suffix).name)
+    regions = tmp_path / "regions.json"
+    regions.write_text(json.dumps({"lve": list(range(8)), "fdd": list(range(20, 40))}))
+    common = ["--data", str(dataset), "--regions", str(regions), "--seeds", "1", "--no-identities", "--max-clips", "1"]
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--checkpoint", str(teacher), "--checkpoint", str(copy / teacher.name),
+                 "--steps", "2", "--steps", "2", "--json", str(out), *common]) == 0
+    labels = list(json.loads(out.read_text())["results"])
+    assert len(labels) == 2 and "other_run" in labels[1] and "other_run" not in labels[0]
+    assert main(["evaluate", "--checkpoint", str(teacher), "--checkpoint", str(teacher),
+                 "--steps", "2", "--steps", "2", *common]) == 2  # the same run twice: refused
