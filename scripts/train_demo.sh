@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo checkpoint (core/assets/demo.*) from nothing, on a CPU.
-# Data and runs go to data/ and runs/ (git-ignored). Takes about two hours on 2 cores.
-# The teacher was trained in two stages, as it happened: 1200 steps, then resumed on a
-# 4000-step schedule and stopped at step 3200 (--until); resuming is exact, so this
-# replays the same run.
+# Data and runs go to data/ and runs/ (git-ignored). Takes about three hours on 2 cores.
+# The teacher was trained in stages, as it happened: 1200 steps; resumed on a 4000-step
+# schedule, stopped at step 3200 (--until) and later finished; then resumed once more on
+# a 6000-step schedule (a warm restart of the cosine learning rate). Resuming is exact,
+# so this replays the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=.venv/bin/diffusiontalker
@@ -15,5 +16,7 @@ SynthTalk's speakers."
 $D train --data data/synthtalk --out runs/demo --iterations 1200 --save-every 200 --batch-size 8 --window 3 --seed 0
 $D train --data data/synthtalk --out runs/demo --resume --iterations 4000 --until 3200 --save-every 400 \
     --batch-size 8 --window 3 --seed 0
+$D train --data data/synthtalk --out runs/demo --resume --iterations 4000 --save-every 400 --batch-size 8 --window 3 --seed 0
+$D train --data data/synthtalk --out runs/demo --resume --iterations 6000 --save-every 400 --batch-size 8 --window 3 --seed 0
 $D distill --teacher runs/demo/teacher.json --data data/synthtalk --out core/assets --name demo \
     --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --note "$NOTE"
