@@ -44,6 +44,9 @@ Evaluate one or more checkpoints on a dataset split and write JSON and Markdown.
 
 Lip and upper-face regions default to ../shared/flame/vocaset_eval_regions.json
 ('lve' 428 vertices, 'fdd' 1501) for 5023-vertex data; pass --regions otherwise.
+Style accuracy on SynthTalk is judged against what its generator makes each speaker
+do with the clip's own audio; on other datasets, against each speaker's recording of
+the same sentence (a weaker judge: see bench/style_metric_ceiling.py).
 """
 
 
