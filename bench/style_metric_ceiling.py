@@ -13,11 +13,14 @@ counterfactual one exists.
 """
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 
 from diffusiontalker.batches import load_split
-from diffusiontalker.evaluate import _pick, counterfactual_references, nearest_speaker, same_sentence_references
+from diffusiontalker.evaluate import (counterfactual_references, nearest_speaker, pick_evenly,
+                                      same_sentence_references)
 from diffusiontalker.regions import default_region_file, load_regions
 from diffusiontalker.synthtalk.counterfactual import Counterfactuals
 
@@ -29,20 +32,21 @@ def main() -> int:
     p.add_argument("--max-clips", type=int, default=8, help="clips, evenly chosen (default: 8, as in docs/results.md)")
     args = p.parse_args()
     split = load_split("synthtalk", args.data, args.split)
-    clips = _pick(split, args.max_clips)
+    clips = pick_evenly(split, args.max_clips)
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
     truth = Counterfactuals(args.data)
-    speakers = [s for s in truth.speakers if s in {c.speaker for c in load_split("synthtalk", args.data, "train")}]
+    speakers = json.loads((Path(args.data) / "synthtalk.json").read_text(encoding="utf-8"))["train_speakers"]
     judges = {"same sentence": same_sentence_references("synthtalk", args.data, idx, {args.split: split}),
-              "counterfactual": counterfactual_references(args.data, idx)}
+              "counterfactual": counterfactual_references(truth, idx)}
+    perfect = {clip.name: {k: truth.offsets(clip, k) for k in speakers} for clip in clips}
     print(f"perfect takes: {len(clips)} clips of '{args.split}' x {len(speakers)} training identities")
     print("| judge | style accuracy of the perfect model | cross-speaker takes only |\n|---|---|---|")
     for name, references in judges.items():
         hits, cross = [], []
         for clip in clips:
             refs = references(clip)
-            for k in speakers:
-                hit = nearest_speaker(truth.offsets(clip, k), refs, idx) == k
+            for k, take in perfect[clip.name].items():
+                hit = nearest_speaker(take, refs, idx) == k
                 hits.append(hit)
                 if k != clip.speaker:
                     cross.append(hit)

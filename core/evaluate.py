@@ -9,10 +9,10 @@
 - Style accuracy: conditioned on speaker k, is the output's *style signature* (each
   mouth vertex's motion std and mean offset over the clip) closer to speaker k's truth
   than to any other speaker's? The truth of speaker k for this audio: on SynthTalk,
-  exactly what its generator makes k do with the clip's own phoneme timings
+  what its generator makes k do with the clip's own phoneme timings
   ("counterfactual"); elsewhere, k's recording of the same sentence ("same sentence"),
   compared by signature because k said it at another pace. The second is a weak judge:
-  with it even SynthTalk's generator scores only about 70% (bench/style_metric_ceiling.py).
+  with it even SynthTalk's generator scores only 68.8% (bench/style_metric_ceiling.py).
   "Own style" asks the same of the take made with the style evaluated (the clip's
   speaker, or what ``style_of`` chose): is it nearest its speaker's truth?
 - Auto style: does the personaliser pick the clip's own speaker from its audio?
@@ -29,7 +29,6 @@ import itertools
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -135,7 +134,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
 
 # ---- the run -----------------------------------------------------------------------------
 
-def _pick(clips, n):
+def pick_evenly(clips, n):
     if n is None or n >= len(clips):
         return clips
     return [clips[i] for i in np.linspace(0, len(clips) - 1, n).round().astype(int)]
@@ -239,12 +238,9 @@ def same_sentence_references(dataset: str, root, idx, loaded: dict | None = None
     return lambda clip: table.get(sentence_of(clip), {})
 
 
-def counterfactual_references(root, idx):
-    """clip -> speaker -> signature of what SynthTalk's generator makes every one of its
-    speakers do with this clip's phoneme timings."""
-    from .synthtalk.counterfactual import Counterfactuals
-
-    truth = Counterfactuals(root)
+def counterfactual_references(truth, idx):
+    """clip -> speaker -> signature of what SynthTalk's generator (``truth``, a
+    ``Counterfactuals``) makes every one of its speakers do with this clip's phonemes."""
     return lambda clip: ({s: style_signature(truth.offsets(clip, s), idx) for s in truth.speakers}
                          if clip.phonemes else {})
 
@@ -253,10 +249,11 @@ def style_references(dataset: str, root, idx, loaded: dict | None = None):
     """(kind, references): the exact counterfactual truth where the data's generator is
     known, else other speakers' recordings of the same sentence."""
     from .errors import DiffusionTalkerError
+    from .synthtalk.counterfactual import Counterfactuals
 
     if dataset == "synthtalk":
         try:
-            return "counterfactual", counterfactual_references(root, idx)
+            return "counterfactual", counterfactual_references(Counterfactuals(root), idx)
         except DiffusionTalkerError as exc:
             print(f"warning: style judged against recordings of the same sentence ({exc})", file=sys.stderr)
     return "same sentence", same_sentence_references(dataset, root, idx, loaded)
@@ -286,13 +283,14 @@ def markdown_table(results: dict[str, dict]) -> str:
 
 def run(args) -> int:
     from .batches import load_split
+    from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
     from .personalize import load_library
     from .pipeline import Generator
     from .regions import default_region_file, load_regions
 
     split_clips = load_split(args.dataset, args.data, args.split)
-    clips = _pick(split_clips, args.max_clips)
+    clips = pick_evenly(split_clips, args.max_clips)
     num_vertices = clips[0].vertices.shape[1]
     region_file = args.regions or (default_region_file("vocaset_eval_regions.json") if num_vertices == 5023 else None)
     if region_file is None:
@@ -305,17 +303,20 @@ def run(args) -> int:
     steps = args.steps or [None] * len(args.checkpoint)
     if len(steps) != len(args.checkpoint):
         raise DiffusionTalkerError("give --steps once per --checkpoint, or not at all")
-    if len(set(zip(args.checkpoint, steps))) < len(steps):
+    cards = [paths_of(p)[1].resolve() for p in args.checkpoint]
+    if len(set(zip(cards, steps))) < len(steps):
         raise DiffusionTalkerError("a checkpoint is given twice with the same --steps")
-    file_names = [Path(p).name for p in args.checkpoint]
+    names = [card.name for card in cards]
     results = {}
-    for path, n in zip(args.checkpoint, steps):
+    for path, card, n in zip(args.checkpoint, cards, steps):
         gen = Generator.load(path, args.device)
         if args.library:
             gen.add_identities(*load_library(args.library)[:2])
         # checkpoints of the same file name (runs/a/demo.json, runs/b/demo.json) keep their folders
-        shown = gen.checkpoint_path if file_names.count(Path(path).name) > 1 else Path(gen.checkpoint_path).name
+        shown = str(card) if names.count(card.name) > 1 else card.name
         label = f"{shown.removesuffix('.json')} ({n or gen.default_steps} steps)"
+        if label in results:  # e.g. --steps 8 next to no --steps on an 8-step student
+            raise DiffusionTalkerError(f"{label} would be evaluated twice")
         print(f"evaluating {label} on {len(clips)} clips ...", file=sys.stderr)
         results[label] = evaluate_checkpoint(gen, clips, regions, lips, n, args.seeds, not args.no_identities,
                                              references)

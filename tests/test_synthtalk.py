@@ -137,11 +137,13 @@ def test_counterfactual_truth_reproduces_every_clip_and_tells_speakers_apart(tmp
     assert kind == "counterfactual" and truth.speakers == ["spk01", "spk02", "spk09", "spk10"]
     for clip in load_synthtalk(tmp_path, "test") + load_synthtalk(tmp_path, "test_unseen"):
         recorded = (clip.vertices - clip.template)[:, lips]
-        np.testing.assert_allclose(truth.offsets(clip, clip.speaker)[:, lips], recorded, atol=1e-6)
+        # to within the millisecond rounding of the stored phoneme times
+        np.testing.assert_allclose(truth.offsets(clip, clip.speaker)[:, lips], recorded, atol=1e-5)
         for other in set(truth.speakers) - {clip.speaker}:
             assert np.abs(truth.offsets(clip, other)[:, lips] - recorded).max() > 0.001
-        # the perfect model (the generator itself) is judged right for every identity
-        assert all(nearest_speaker(truth.offsets(clip, k), references(clip), lips) == k for k in truth.speakers)
+        # the recording itself is judged its own speaker's, among every speaker's version of it
+        assert set(references(clip)) == set(truth.speakers)
+        assert nearest_speaker(clip.vertices - clip.template, references(clip), lips) == clip.speaker
 
     manifest = json.loads((tmp_path / "synthtalk.json").read_text())
     (tmp_path / "synthtalk.json").write_text(json.dumps({**manifest, "generator_version": "0"}))

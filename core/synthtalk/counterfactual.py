@@ -3,8 +3,8 @@
 Style accuracy asks whether a take made with speaker k's identity moves like speaker k.
 On captured data the nearest available truth is speaker k saying the same sentence, but
 at k's own pace and with k's own pauses, so it also differs in everything the audio
-dictates: against it, even the generator that made SynthTalk scores only about 70%
-(``bench/style_metric_ceiling.py``), which no model can beat. SynthTalk is made by a
+dictates: against it, even the generator that made SynthTalk scores only 68.8% on its
+test split (``bench/style_metric_ceiling.py``), which no model can beat. SynthTalk is made by a
 known program from stored parameters, so the exact truth exists: speaker k's
 articulation driven by this clip's own phoneme timings.
 """
@@ -42,7 +42,9 @@ class Counterfactuals:
         return list(self.styles)
 
     def offsets(self, clip, speaker: str) -> np.ndarray:
-        """(T, V, 3) offsets from `speaker`'s neutral face, timed by `clip`'s phonemes."""
+        """(T, V, 3) offsets from `speaker`'s neutral face, timed by `clip`'s phonemes.
+        The mouth is the truth (to the millisecond rounding of the stored timings); brows
+        and lids stay still, since blinks are random draws: use it for lip regions only."""
         if not clip.phonemes:
             raise DiffusionTalkerError(f"{clip.name} has no phoneme timings")
         style = self.styles[speaker]
