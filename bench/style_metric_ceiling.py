@@ -13,12 +13,11 @@ counterfactual one exists.
 """
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
 from diffusiontalker.batches import load_split
+from diffusiontalker.data import speakers_of
 from diffusiontalker.evaluate import (counterfactual_references, nearest_speaker, pick_evenly,
                                       same_sentence_references)
 from diffusiontalker.regions import default_region_file, load_regions
@@ -35,7 +34,7 @@ def main() -> int:
     clips = pick_evenly(split, args.max_clips)
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
     truth = Counterfactuals(args.data)
-    speakers = json.loads((Path(args.data) / "synthtalk.json").read_text(encoding="utf-8"))["train_speakers"]
+    speakers = speakers_of(args.data)["train"]
     judges = {"same sentence": same_sentence_references("synthtalk", args.data, idx, {args.split: split}),
               "counterfactual": counterfactual_references(truth, idx)}
     perfect = {clip.name: {k: truth.offsets(clip, k) for k in speakers} for clip in clips}

@@ -113,8 +113,9 @@ def _root(root: str | os.PathLike) -> Path:
     return path
 
 
-def _manifest(root: Path) -> dict:
-    path = root / "synthtalk.json"
+def synthtalk_manifest(root: str | os.PathLike) -> dict:
+    """synthtalk.json of a SynthTalk folder: splits, speakers and their parameters."""
+    path = Path(root) / "synthtalk.json"
     if not path.is_file():
         raise DataError(f"{path} not found: not a SynthTalk folder (make one with 'diffusiontalker data synth')")
     with open(path, encoding="utf-8") as fh:
@@ -124,7 +125,7 @@ def _manifest(root: Path) -> dict:
 def load_synthtalk(root: str | os.PathLike, split: str) -> list[Clip]:
     """Clips of `split` ("train", "val", "test", "test_unseen") in the order synthtalk.json lists them."""
     root = _root(root)
-    manifest = _manifest(root)
+    manifest = synthtalk_manifest(root)
     _check_split(split, manifest["splits"])
     with np.load(root / "templates.npz", allow_pickle=False) as npz:
         templates = {k: npz[k].astype(np.float32) for k in npz.files}
@@ -170,7 +171,7 @@ def load_biwi(root: str | os.PathLike, split: str) -> list[Clip]:
 def splits_of(dataset: str, root: str | os.PathLike) -> list[str]:
     """The split names a dataset folder has."""
     if dataset == "synthtalk":
-        return list(_manifest(_root(root))["splits"])
+        return list(synthtalk_manifest(_root(root))["splits"])
     return list(VOCASET_SPLITS if dataset == "vocaset" else BIWI_SPLITS)
 
 
@@ -178,7 +179,7 @@ def speakers_of(root: str | os.PathLike) -> dict[str, list[str]]:
     """Speaker lists of a dataset folder; "train" is the identity order a model is trained with."""
     root = Path(root)
     if (root / "synthtalk.json").is_file():
-        manifest = _manifest(root)
+        manifest = synthtalk_manifest(root)
         return {"train": manifest["train_speakers"], "unseen": manifest["unseen_speakers"]}
     names = {p.stem for p in (_root(root) / "vertices_npy").glob("*.npy")}
     if any(n.startswith("FaceTalk_") for n in names):

@@ -240,9 +240,17 @@ def same_sentence_references(dataset: str, root, idx, loaded: dict | None = None
 
 def counterfactual_references(truth, idx):
     """clip -> speaker -> signature of what SynthTalk's generator (``truth``, a
-    ``Counterfactuals``) makes every one of its speakers do with this clip's phonemes."""
-    return lambda clip: ({s: style_signature(truth.offsets(clip, s), idx) for s in truth.speakers}
-                         if clip.phonemes else {})
+    ``Counterfactuals``) makes every one of its speakers do with this clip's phonemes.
+    Kept per clip: every checkpoint evaluated asks for the same ones."""
+    made: dict[str, dict[str, np.ndarray]] = {}
+
+    def references(clip):
+        if clip.name not in made:
+            made[clip.name] = ({s: style_signature(truth.offsets(clip, s), idx) for s in truth.speakers}
+                               if clip.phonemes else {})
+        return made[clip.name]
+
+    return references
 
 
 def style_references(dataset: str, root, idx, loaded: dict | None = None):

@@ -92,10 +92,15 @@ def load_rig(template_path: Path) -> Rig:
     return build_rig(mesh.vertices, find_regions(mesh.vertices, mesh.faces, masks))
 
 
-def neutral_of(rig: Rig, style: Style) -> np.ndarray:
-    """A speaker's own neutral face: the template stretched a few per cent about its centre."""
+def _proportioned(rig: Rig, style: Style, points: np.ndarray) -> np.ndarray:
+    """`points` of the template's face on `style`'s face: stretched a few per cent about the centre."""
     centre = 0.5 * (rig.template.min(0) + rig.template.max(0))
-    return (centre + (rig.template - centre) * np.asarray(style.face_scale)).astype(np.float32)
+    return (centre + (points - centre) * np.asarray(style.face_scale)).astype(np.float32)
+
+
+def neutral_of(rig: Rig, style: Style) -> np.ndarray:
+    """A speaker's own neutral face."""
+    return _proportioned(rig, style, rig.template)
 
 
 def make_clip(rig: Rig, text: str, style: Style, seed: int):
@@ -123,9 +128,7 @@ def speaker_frames(rig: Rig, style: Style, phonemes, duration: float, n_frames: 
     brow and blink curves; without it the upper face stays still (the mouth is unaffected)."""
     controls = coarticulate(phonemes, duration, n_frames, FPS, style)
     controls.update(upper or {"brow": np.zeros(n_frames), "blink": np.zeros(n_frames)})
-    frames = animate(rig, controls, style)
-    centre = 0.5 * (rig.template.min(0) + rig.template.max(0))
-    return (centre + (frames - centre) * np.asarray(style.face_scale)).astype(np.float32)
+    return _proportioned(rig, style, animate(rig, controls, style))
 
 
 _RIG: Rig | None = None

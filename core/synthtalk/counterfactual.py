@@ -11,11 +11,11 @@ articulation driven by this clip's own phoneme timings.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from ..data import synthtalk_manifest
 from ..errors import DiffusionTalkerError
 from .build import GENERATOR_VERSION, SAMPLE_RATE, default_template, load_rig, neutral_of, speaker_frames
 from .speakers import Style
@@ -23,11 +23,10 @@ from .speakers import Style
 
 class Counterfactuals:
     def __init__(self, root, template: str | Path | None = None):
-        manifest_path = Path(root) / "synthtalk.json"
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DiffusionTalkerError(f"cannot read {manifest_path}: {exc}") from exc
+            manifest = synthtalk_manifest(root)
+        except ValueError as exc:  # not JSON
+            raise DiffusionTalkerError(f"{root}/synthtalk.json: {exc}") from exc
         if manifest.get("generator_version") != GENERATOR_VERSION or "speakers" not in manifest:
             raise DiffusionTalkerError(f"{root} was not written by SynthTalk generator version {GENERATOR_VERSION}")
         template = Path(template) if template else default_template()
