@@ -19,11 +19,10 @@ import numpy as np
 import torch
 
 from diffusiontalker.batches import load_split
-from diffusiontalker.evaluate import (evaluate_checkpoint, markdown_table, mouth_landmarks, own_style,
-                                      sentence_of, style_references)
+from diffusiontalker.evaluate import evaluate_checkpoint, markdown_table, own_style, sentence_of, style_references
 from diffusiontalker.personalize import embed_from_audio, fit_to_motion
 from diffusiontalker.pipeline import Generator
-from diffusiontalker.regions import default_region_file, load_regions
+from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
 
 
 def main() -> int:

@@ -21,7 +21,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import Cancelled
 
@@ -77,19 +76,14 @@ class GaussianDiffusion:
         eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
         return a_n.sqrt() * x0 + (1 - a_n).sqrt() * eps
 
-    def training_loss(self, model_fn: ModelFn, x0: torch.Tensor, mask: torch.Tensor, generator=None,
-                      vertex_weights: torch.Tensor | None = None, velocity_weight: float = 1.0,
-                      huber_delta: float | None = None) -> dict:
-        """x0-prediction loss on frames where ``mask`` is True.
-
-        ``vertex_weights`` (V,) lets the lips count more; the velocity term compares
-        frame-to-frame differences, which is what keeps jitter out of the result.
-        """
+    def training_loss(self, model_fn: ModelFn, x0: torch.Tensor, mask: torch.Tensor, loss_fn,
+                      generator=None) -> dict:
+        """x0-prediction loss at a uniformly drawn timestep; ``loss_fn(pred, target, mask)``
+        (a ``losses.MotionLoss``) decides what the prediction is scored on."""
         B = x0.shape[0]
         t = torch.randint(0, self.num_steps, (B,), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
-        x0_hat = model_fn(self.q_sample(x0, t, noise), t)
-        return motion_loss(x0_hat, x0, mask, vertex_weights, velocity_weight, huber_delta)
+        return loss_fn(model_fn(self.q_sample(x0, t, noise), t), x0, mask)
 
     @torch.no_grad()
     def ancestral_sample(self, model_fn: ModelFn, shape, generator: torch.Generator, device="cpu",
@@ -121,29 +115,6 @@ class GaussianDiffusion:
             if progress:
                 progress(i + 1, steps)
         return x
-
-
-def motion_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                vertex_weights: torch.Tensor | None = None, velocity_weight: float = 1.0,
-                huber_delta: float | None = None) -> dict:
-    """Masked position + velocity loss on (B, T, V*3) motion; shared with the regression baseline."""
-    def elementwise(a, b):
-        if huber_delta is None:
-            return (a - b) ** 2
-        return F.huber_loss(a, b, reduction="none", delta=huber_delta)
-
-    def reduce(err, m):
-        B, T, _ = err.shape
-        err = err.view(B, T, -1, 3).sum(-1)  # per vertex
-        if vertex_weights is not None:
-            err = err * vertex_weights
-        denom = m.sum() * (err.shape[-1] if vertex_weights is None else vertex_weights.sum())
-        return (err.sum(-1) * m).sum() / denom.clamp(min=1)
-
-    m = mask.float()
-    pos = reduce(elementwise(pred, target), m)
-    vel = reduce(elementwise(pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1]), m[:, 1:] * m[:, :-1])
-    return {"loss": pos + velocity_weight * vel, "position": pos.detach(), "velocity": vel.detach()}
 
 
 def _check_cancel(cancel) -> None:

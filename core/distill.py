@@ -70,10 +70,11 @@ def run(args) -> int:
 
     from .batches import batch_sampler, clip_items, load_split
     from .checkpoint import load_checkpoint, save_checkpoint
-    from .diffusion import GaussianDiffusion, motion_loss, step_grid
+    from .diffusion import GaussianDiffusion, step_grid
     from .errors import DiffusionTalkerError
     from .identity import contrastive_loss
     from .pipeline import resolve_device
+    from .losses import MotionLoss
     from .regions import lip_weights
 
     device, notes = resolve_device(args.device)
@@ -92,6 +93,7 @@ def run(args) -> int:
     clips = load_split(args.dataset, args.data, "train")
     items = clip_items(clips, teacher.bank.names, config["motion_scale"])
     weights = torch.from_numpy(lip_weights(args.regions, config["num_vertices"], args.lip_weight)).to(device)
+    loss_fn = MotionLoss(weights, args.velocity_weight)
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
     student = copy.deepcopy(teacher)
@@ -119,7 +121,7 @@ def run(args) -> int:
                 target = distillation_target(diffusion, x_t, t, x_next, t_next)
             feats = student.encode_audio(wave, motion.shape[1])
             pred = student.denoise(x_t, t, feats, student.bank(speaker), mask)
-            losses = motion_loss(pred, target, mask, weights, args.velocity_weight)
+            losses = loss_fn(pred, target, mask)
             c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, speaker,
                                  args.temperature)
             optimizer.zero_grad(set_to_none=True)

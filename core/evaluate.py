@@ -32,8 +32,9 @@ import time
 
 import numpy as np
 
+from .regions import CLOSED_MM, mouth_landmarks
+
 BILABIALS = {"p", "b", "m"}
-CLOSED_MM = 1.0
 
 DESCRIPTION = """\
 Evaluate one or more checkpoints on a dataset split and write JSON and Markdown.
@@ -95,16 +96,6 @@ def mean_pairwise_l2(takes: list[np.ndarray]) -> float:
 def style_signature(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
     region = offsets[:, idx]
     return np.concatenate([region.std(axis=0).reshape(-1), region.mean(axis=0).reshape(-1)])
-
-
-def mouth_landmarks(template: np.ndarray, lips: np.ndarray):
-    """Upper and lower lip vertices near the midline: the quarter of the lip vertices
-    closest to the face's centre line, split at their median height."""
-    centre_x = np.median(template[:, 0])
-    order = np.argsort(np.abs(template[lips, 0] - centre_x), kind="stable")
-    mid = lips[order[: max(4, len(lips) // 4)]]
-    split = np.median(template[mid, 1])
-    return mid[template[mid, 1] > split], mid[template[mid, 1] <= split]
 
 
 def mouth_opening(vertices: np.ndarray, template: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .diffusion import GaussianDiffusion, motion_loss
+from .diffusion import GaussianDiffusion
 from .identity import contrastive_loss
 
 
 class Objective(nn.Module):
-    def __init__(self, model, diffusion: GaussianDiffusion, vertex_weights: torch.Tensor, args):
+    def __init__(self, model, diffusion: GaussianDiffusion, loss_fn, args):
         super().__init__()
-        self.model, self.diffusion = model, diffusion
-        self.register_buffer("vertex_weights", vertex_weights, persistent=False)
-        self.velocity_weight = args.velocity_weight
+        self.model, self.diffusion, self.loss_fn = model, diffusion, loss_fn
         self.contrastive_weight = args.contrastive_weight
         self.temperature = args.temperature
 
@@ -31,11 +29,11 @@ class Objective(nn.Module):
             zeros = torch.zeros_like(motion)
             t = torch.zeros(len(motion), dtype=torch.long, device=motion.device)
             pred = model.denoise(zeros, t, features, identity, mask)
-            losses = motion_loss(pred, motion, mask, self.vertex_weights, self.velocity_weight)
+            losses = self.loss_fn(pred, motion, mask)
         else:
             losses = self.diffusion.training_loss(
-                lambda x_t, t: model.denoise(x_t, t, features, identity, mask), motion, mask, generator,
-                self.vertex_weights, self.velocity_weight)
+                lambda x_t, t: model.denoise(x_t, t, features, identity, mask), motion, mask, self.loss_fn,
+                generator)
         style = model.personalise(features, mask)
         losses["contrastive"] = contrastive_loss(style, model.bank.embeddings, speaker, self.temperature)
         losses["loss"] = losses["loss"] + self.contrastive_weight * losses["contrastive"]

@@ -68,6 +68,7 @@ def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progre
     import torch
 
     from .diffusion import GaussianDiffusion
+    from .losses import MotionLoss
 
     model = gen.model
     trainable = [p.requires_grad for p in model.parameters()]
@@ -85,6 +86,7 @@ def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progre
     optimizer = torch.optim.Adam([identity], lr=0.02)
     generator = torch.Generator().manual_seed(seed)
     draws = 8  # timesteps per clip and step: one noisy timestep alone gives too noisy a gradient
+    loss_fn = MotionLoss()
     for step in range(iterations):
         loss = 0.0
         for feats, x0 in data:
@@ -92,7 +94,7 @@ def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progre
             mask = torch.ones(x0.shape[:2], dtype=torch.bool, device=x0.device)
             loss = loss + diffusion.training_loss(
                 lambda x_t, t: model.denoise(x_t, t, feats, identity.expand(draws, -1)), x0, mask,
-                generator)["loss"]
+                loss_fn, generator)["loss"]
         optimizer.zero_grad()
         (loss / len(data)).backward()
         optimizer.step()

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import DiffusionTalkerError
 
+CLOSED_MM = 1.0  # lips nearer than this (gap change from the neutral) are together: p/b/m closure
 SHARED_FLAME = Path(__file__).resolve().parents[1].parent / "shared" / "flame"
 
 
@@ -47,11 +48,26 @@ def vertex_weights(num_vertices: int, emphasised: np.ndarray | None, weight: flo
     return w
 
 
+def lip_region_file(regions_path, num_vertices: int):
+    """The file to read 'lips' from: the user's, else FLAME's masks for FLAME meshes."""
+    if regions_path is None and num_vertices == 5023:
+        return default_region_file("FLAME_masks.json")
+    return regions_path
+
+
 def lip_weights(regions_path, num_vertices: int, weight: float) -> np.ndarray:
     """Loss weights with the 'lips' region emphasised; uniform when no region file is known."""
-    if regions_path is None and num_vertices == 5023:
-        regions_path = default_region_file("FLAME_masks.json")
-    if regions_path is None:
+    path = lip_region_file(regions_path, num_vertices)
+    if path is None:
         return vertex_weights(num_vertices, None, 1.0)
-    lips = load_regions(regions_path, num_vertices).get("lips")
-    return vertex_weights(num_vertices, lips, weight)
+    return vertex_weights(num_vertices, load_regions(path, num_vertices).get("lips"), weight)
+
+
+def mouth_landmarks(template: np.ndarray, lips: np.ndarray):
+    """Upper and lower lip vertices near the midline: the quarter of the lip vertices
+    closest to the face's centre line, split at their median height."""
+    centre_x = np.median(template[:, 0])
+    order = np.argsort(np.abs(template[lips, 0] - centre_x), kind="stable")
+    mid = lips[order[: max(4, len(lips) // 4)]]
+    split = np.median(template[mid, 1])
+    return mid[template[mid, 1] > split], mid[template[mid, 1] <= split]

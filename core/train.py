@@ -31,6 +31,8 @@ Single machine:   diffusiontalker train --data data/synthtalk --out runs/teacher
 Several processes (DistributedDataParallel, one per GPU or CPU socket):
   torchrun --nproc_per_node 2 -m diffusiontalker.cli train --data DIR --out DIR
 Resume an interrupted run with --resume (it continues from OUT/teacher.json).
+Fine-tune a trained teacher with --init CHECKPOINT (new schedule, e.g. --lr 1e-4); the
+optional --style-weight and --contact-weight terms are explained in losses.py.
 """
 
 
@@ -59,11 +61,20 @@ def add_cli(sub) -> None:
                         "for 5023-vertex data)")
     p.add_argument("--lip-weight", type=float, default=4.0, help="loss weight of lip vertices (default: 4)")
     p.add_argument("--velocity-weight", type=float, default=2.0, help="weight of the velocity loss (default: 2)")
+    p.add_argument("--style-weight", type=float, default=0.0,
+                   help="weight of the style term: each lip vertex's mean and spread over the window against "
+                        "the truth's (default: 0, off; see losses.py)")
+    p.add_argument("--contact-weight", type=float, default=0.0,
+                   help="weight of the lip-contact term: the lip gap where the truth's lips are together "
+                        "(default: 0, off)")
     p.add_argument("--contrastive-weight", type=float, default=0.1, help="InfoNCE weight (default: 0.1)")
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default: 500)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="fine-tune: start from this checkpoint's weights (same speakers and objective) with a "
+                        "fresh optimiser and learning-rate schedule")
     p.add_argument("--until", type=int, default=None,
                    help="stop (and save) after this step, e.g. to fit a cluster's time limit; continue "
                         "later with --resume")
@@ -79,13 +90,14 @@ def run(args) -> int:
     from torch.nn.parallel import DistributedDataParallel
     from tqdm import tqdm
 
-    from .checkpoint import load_tensors, paths_of, save_checkpoint
+    from .checkpoint import load_checkpoint, load_tensors, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion
     from .model import TalkerModel, make_config
     from .pipeline import resolve_device
     from .batches import batch_sampler, clip_items, load_split
     from .objective import Objective
-    from .regions import lip_weights
+    from .errors import DiffusionTalkerError
+    from .losses import training_loss_fn
     from .trainstate import ema_update, optimizer_state_tensors, restore_optimizer
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -108,11 +120,21 @@ def run(args) -> int:
     num_vertices = clips[0].vertices.shape[1]
     ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
-    state = None
+    state = weights = None
+    if args.resume and args.init:
+        raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
     if args.resume:
-        doc, tensors = load_tensors(ckpt)
+        doc, state = load_tensors(ckpt)
         config = doc["config"]
-        state = tensors
+    elif args.init:
+        source = load_checkpoint(args.init)[0]
+        config = source.config
+        if config["distilled"] or config["identities"] != speakers or config["objective"] != args.objective:
+            kind = "distilled student" if config["distilled"] else f"{config['objective']} model"
+            raise DiffusionTalkerError(f"{args.init}: a {kind} of speakers {', '.join(config['identities'])}; "
+                                       f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
+        weights = source.state_dict()
+        del source
     else:
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
         config = make_config(
@@ -122,7 +144,9 @@ def run(args) -> int:
             sampling_steps=args.diffusion_steps, objective=args.objective)
         del offsets
     torch.manual_seed(args.seed)  # identical initial weights on every rank
-    model = TalkerModel(config, None if args.resume else args.pretrained_encoder).to(device)
+    model = TalkerModel(config, None if args.resume or args.init else args.pretrained_encoder).to(device)
+    if weights is not None:
+        model.load_state_dict(weights)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
                                   weight_decay=0.01)
@@ -134,8 +158,8 @@ def run(args) -> int:
         start = int(state["extra.step"])
 
     items = clip_items(clips, speakers, config["motion_scale"])
-    weights = torch.from_numpy(lip_weights(args.regions, num_vertices, args.lip_weight)).to(device)
-    objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), weights, args)
+    loss_fn = training_loss_fn(args, clips[0].template, config["motion_scale"], device)
+    objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start)
     generator = torch.Generator()
@@ -147,7 +171,8 @@ def run(args) -> int:
         save_checkpoint(ckpt, ema, card={
             "trained_on": f"{args.dataset} at {os.path.abspath(args.data)} ({len(clips)} training clips, "
                           f"{len(speakers)} speakers)",
-            "description": f"{args.objective} teacher, {step} steps",
+            "description": f"{args.objective} teacher, {step} steps"
+                           + (f", fine-tuned from {os.path.basename(args.init)}" if args.init else ""),
             "training": {k: v for k, v in vars(args).items() if k != "run"} | {"step": step, "world_size": world},
         }, extra_tensors=extras)
 

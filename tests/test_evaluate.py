@@ -3,8 +3,8 @@ import pytest
 
 from diffusiontalker.data import Clip
 from diffusiontalker.evaluate import (bilabial_closures, fdd, lve, markdown_table, mean_pairwise_l2,
-                                      mouth_landmarks, mouth_opening, nearest_speaker, pearson, sentence_of,
-                                      style_signature)
+                                      mouth_opening, nearest_speaker, pearson, sentence_of, style_signature)
+from diffusiontalker.regions import mouth_landmarks
 
 
 def test_lve_is_max_squared_lip_error_per_frame():

@@ -46,6 +46,7 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
 def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
     from diffusiontalker.audio import load_audio
     from diffusiontalker.diffusion import GaussianDiffusion
+    from diffusiontalker.losses import MotionLoss
 
     gen = Generator.load(tiny_checkpoint, "cpu")
     target = gen.generate(clips[0], style="cleo", seed=0).offsets  # motion made with a known identity
@@ -63,7 +64,7 @@ def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
     def loss(identity):
         with torch.no_grad():
             return float(diffusion.training_loss(lambda x, t: gen.model.denoise(x, t, feats, identity.expand(64, -1)), x0,
-                                                 mask, torch.Generator().manual_seed(5))["loss"])
+                                                 mask, MotionLoss(), torch.Generator().manual_seed(5))["loss"])
 
     assert loss(fitted) < loss(start)
 

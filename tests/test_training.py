@@ -62,6 +62,32 @@ def test_resume_repeats_an_uninterrupted_run_exactly(dataset, teacher, tmp_path)
         np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+def test_fine_tuning_starts_from_the_given_weights(dataset, teacher, tmp_path, capsys):
+    # learning rate 0: the fine-tuned weights must be exactly the ones it started from
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
+                 "--iterations", "1", *TINY, "--lr", "0"]) == 0
+    tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
+    for key in start:
+        if not key.startswith("extra."):
+            np.testing.assert_array_equal(tuned[key], start[key], err_msg=key)
+    assert "fine-tuned from teacher.json" in json.loads((tmp_path / "teacher.json").read_text())["card"]["description"]
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher), "--resume",
+                 "--iterations", "1", *TINY]) == 2
+    assert "give one of them" in capsys.readouterr().err
+
+
+def test_training_with_the_style_and_contact_terms(dataset, teacher, tmp_path):
+    regions = tmp_path / "regions.json"
+    regions.write_text(json.dumps({"lips": list(range(8))}))
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
+                 "--iterations", "2", *TINY, "--regions", str(regions), "--style-weight", "1",
+                 "--contact-weight", "1"]) == 0
+    training = json.loads((tmp_path / "teacher.json").read_text())["card"]["training"]
+    assert training["style_weight"] == 1 and training["contact_weight"] == 1
+    tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
+    assert any(not np.array_equal(tuned[k], start[k]) for k in start if not k.startswith("extra."))
+
+
 def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,6 +111,8 @@ def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
     assert doc["config"]["distilled"] and doc["config"]["sampling_steps"] == 8
     assert doc["card"]["distillation"]["rounds"] == [16, 8]
     assert (tmp_path / "student_16steps.json").is_file()
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "again"), "--init",
+                 str(tmp_path / "student.json"), "--iterations", "1", *TINY]) == 2  # students are not fine-tuned
     gen = Generator.load(tmp_path / "student.json", "cpu")
     assert gen.default_steps == 8 and gen.identity_names == ["spk00", "spk01", "spk02"]
     seen = []
