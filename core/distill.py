@@ -8,6 +8,8 @@ the clean sample that makes its single DDIM step from t reach the teacher's x at
 
     x0~ = (x_t'' - r * x_t) / (sqrt(ᾱ_t'') - r * sqrt(ᾱ_t)),   r = sqrt((1 - ᾱ_t'') / (1 - ᾱ_t))
 
+``--contact-weight`` and ``--style-weight`` add losses.py's mouth terms against the data
+itself, so a student can close its lips more surely than its teacher does.
 The identity library and the personaliser travel with the student (the contrastive
 loss stays on), so styles by name and ``--style auto`` keep working after distillation.
 """
@@ -18,6 +20,8 @@ import argparse
 import copy
 import os
 import sys
+
+from .train import add_mouth_flags
 
 DESCRIPTION = """\
 Distil a trained teacher into a few-step student (progressive distillation).
@@ -47,6 +51,7 @@ def add_cli(sub) -> None:
     p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
     p.add_argument("--lip-weight", type=float, default=4.0)
     p.add_argument("--velocity-weight", type=float, default=2.0)
+    add_mouth_flags(p)
     p.add_argument("--contrastive-weight", type=float, default=0.1)
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")
@@ -74,8 +79,7 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .identity import contrastive_loss
     from .pipeline import resolve_device
-    from .losses import MotionLoss
-    from .regions import lip_weights
+    from .losses import loss_from_args
 
     device, notes = resolve_device(args.device)
     for note in notes:
@@ -92,8 +96,7 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     clips = load_split(args.dataset, args.data, "train")
     items = clip_items(clips, teacher.bank.names, config["motion_scale"])
-    weights = torch.from_numpy(lip_weights(args.regions, config["num_vertices"], args.lip_weight)).to(device)
-    loss_fn = MotionLoss(weights, args.velocity_weight)
+    loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
     student = copy.deepcopy(teacher)
@@ -121,7 +124,7 @@ def run(args) -> int:
                 target = distillation_target(diffusion, x_t, t, x_next, t_next)
             feats = student.encode_audio(wave, motion.shape[1])
             pred = student.denoise(x_t, t, feats, student.bank(speaker), mask)
-            losses = loss_fn(pred, target, mask)
+            losses = loss_fn(pred, target, mask, truth=motion)
             c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, speaker,
                                  args.temperature)
             optimizer.zero_grad(set_to_none=True)

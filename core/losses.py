@@ -41,16 +41,19 @@ class MotionLoss:
         self.vertex_weights, self.velocity_weight = vertex_weights, velocity_weight
         self.mouth, self.style_weight, self.contact_weight = mouth, style_weight, contact_weight
 
-    def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> dict:
-        """(B, T, V*3) prediction and truth, (B, T) mask True on real frames -> losses;
-        "loss" is the weighted sum to optimise, the others are detached for logging."""
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                 truth: torch.Tensor | None = None) -> dict:
+        """(B, T, V*3) prediction and target, (B, T) mask True on real frames -> losses;
+        "loss" is the weighted sum to optimise, the others are detached for logging.
+        ``truth`` is the captured motion when ``target`` is not (a distillation teacher's
+        output): the style and contact terms hold the student to the data itself."""
         m = mask.float()
         pos = self._vertexwise((pred - target) ** 2, m)
         vel = self._vertexwise((pred.diff(dim=1) - target.diff(dim=1)) ** 2, m[:, 1:] * m[:, :-1])
         out = {"position": pos, "velocity": vel}
         total = pos + self.velocity_weight * vel
         B, T, _ = pred.shape
-        p, q = pred.view(B, T, -1, 3), target.view(B, T, -1, 3)
+        p, q = pred.view(B, T, -1, 3), (target if truth is None else truth).view(B, T, -1, 3)
         if self.style_weight:
             out["style"] = self._style(p, q, m)
             total = total + self.style_weight * out["style"]
@@ -91,8 +94,8 @@ class MotionLoss:
         return (((opening(p) - truth) ** 2) * together).sum() / together.sum().clamp(min=1)
 
 
-def training_loss_fn(args, template: np.ndarray, motion_scale: float, device) -> MotionLoss:
-    """The loss ``train``'s flags ask for: lips weighted by --lip-weight, and the style and
+def loss_from_args(args, template: np.ndarray, motion_scale: float, device) -> MotionLoss:
+    """The loss ``train``'s and ``distill``'s flags ask for: lips weighted by --lip-weight, and the style and
     contact terms where their weights are set (they need the 'lips' region)."""
     num_vertices = len(template)
     path = lip_region_file(args.regions, num_vertices)

@@ -61,12 +61,7 @@ def add_cli(sub) -> None:
                         "for 5023-vertex data)")
     p.add_argument("--lip-weight", type=float, default=4.0, help="loss weight of lip vertices (default: 4)")
     p.add_argument("--velocity-weight", type=float, default=2.0, help="weight of the velocity loss (default: 2)")
-    p.add_argument("--style-weight", type=float, default=0.0,
-                   help="weight of the style term: each lip vertex's mean and spread over the window against "
-                        "the truth's (default: 0, off; see losses.py)")
-    p.add_argument("--contact-weight", type=float, default=0.0,
-                   help="weight of the lip-contact term: the lip gap where the truth's lips are together "
-                        "(default: 0, off)")
+    add_mouth_flags(p)
     p.add_argument("--contrastive-weight", type=float, default=0.1, help="InfoNCE weight (default: 0.1)")
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
@@ -83,6 +78,16 @@ def add_cli(sub) -> None:
     p.set_defaults(run=run)
 
 
+def add_mouth_flags(p) -> None:
+    """The optional mouth terms of losses.py; distillation takes them too."""
+    p.add_argument("--style-weight", type=float, default=0.0,
+                   help="weight of the style term: each lip vertex's mean and spread over the window against "
+                        "the truth's (default: 0, off; see losses.py)")
+    p.add_argument("--contact-weight", type=float, default=0.0,
+                   help="weight of the lip-contact term: the lip gap where the truth's lips are together "
+                        "(default: 0, off)")
+
+
 def run(args) -> int:
     import numpy as np
     import torch
@@ -97,7 +102,7 @@ def run(args) -> int:
     from .batches import batch_sampler, clip_items, load_split
     from .objective import Objective
     from .errors import DiffusionTalkerError
-    from .losses import training_loss_fn
+    from .losses import loss_from_args
     from .trainstate import ema_update, optimizer_state_tensors, restore_optimizer
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -158,7 +163,7 @@ def run(args) -> int:
         start = int(state["extra.step"])
 
     items = clip_items(clips, speakers, config["motion_scale"])
-    loss_fn = training_loss_fn(args, clips[0].template, config["motion_scale"], device)
+    loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from diffusiontalker.errors import DiffusionTalkerError
-from diffusiontalker.losses import MouthIndices, MotionLoss, training_loss_fn
+from diffusiontalker.losses import MouthIndices, MotionLoss, loss_from_args
 
 V = 6
 # vertex 0 upper lip, vertex 1 lower lip, vertices 0-2 the lip region, 3-5 the rest of the face
@@ -68,4 +68,16 @@ def test_mouth_terms_need_the_lips():
         MotionLoss(style_weight=1.0)
     args = SimpleNamespace(regions=None, lip_weight=4.0, velocity_weight=1.0, style_weight=1.0, contact_weight=0.0)
     with pytest.raises(DiffusionTalkerError, match="lips"):  # 40 vertices: no default FLAME regions
-        training_loss_fn(args, np.zeros((40, 3), np.float32), 0.001, "cpu")
+        loss_from_args(args, np.zeros((40, 3), np.float32), 0.001, "cpu")
+
+
+def test_mouth_terms_can_follow_the_data_while_positions_follow_a_teacher():
+    truth = motion()
+    mask = torch.ones(1, truth.shape[1], dtype=torch.bool)
+    loss = MotionLoss(velocity_weight=0.0, mouth=MOUTH, contact_weight=1.0)
+    teacher = truth.clone().view(1, -1, V, 3)
+    teacher[0, :, 1, 1] -= 1.0  # a teacher whose lips never quite meet
+    teacher = teacher.reshape(truth.shape)
+    assert loss(teacher, teacher, mask)["contact"] == pytest.approx(0.0)  # judged by the teacher: no gap to close
+    assert loss(teacher, teacher, mask, truth=truth)["contact"] > 0.5     # judged by the data: lips must meet
+    assert loss(teacher, teacher, mask, truth=truth)["position"] == pytest.approx(0.0)

@@ -105,8 +105,11 @@ def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
 
 
 def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
+    regions = tmp_path / "regions.json"
+    regions.write_text(json.dumps({"lips": list(range(8))}))
     assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
-                 "--iterations", "2", "--batch-size", "2", "--window", "0.6", "--keep-rounds"]) == 0
+                 "--iterations", "2", "--batch-size", "2", "--window", "0.6", "--keep-rounds",
+                 "--regions", str(regions), "--contact-weight", "1"]) == 0
     doc = json.loads((tmp_path / "student.json").read_text())
     assert doc["config"]["distilled"] and doc["config"]["sampling_steps"] == 8
     assert doc["card"]["distillation"]["rounds"] == [16, 8]
