@@ -140,7 +140,8 @@ def run(args) -> int:
             "trained_on": doc["card"].get("trained_on", "unknown"),
             "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
             "distillation": {"from_steps": args.from_steps or T, "rounds": rounds, "iterations_per_round":
-                             args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed},
+                             args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+                             "style_weight": args.style_weight, "contact_weight": args.contact_weight},
             "teacher_card": doc["card"],
             "note": args.note,
         }

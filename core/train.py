@@ -126,13 +126,16 @@ def run(args) -> int:
     ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
     state = weights = None
+    lineage = {}  # a fine-tuned teacher's card keeps the card of what it started from
     if args.resume and args.init:
         raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
     if args.resume:
         doc, state = load_tensors(ckpt)
+        lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
         config = doc["config"]
     elif args.init:
-        source = load_checkpoint(args.init)[0]
+        source, init_doc = load_checkpoint(args.init)
+        lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
         config = source.config
         if config["distilled"] or config["identities"] != speakers or config["objective"] != args.objective:
             kind = "distilled student" if config["distilled"] else f"{config['objective']} model"
@@ -177,8 +180,9 @@ def run(args) -> int:
             "trained_on": f"{args.dataset} at {os.path.abspath(args.data)} ({len(clips)} training clips, "
                           f"{len(speakers)} speakers)",
             "description": f"{args.objective} teacher, {step} steps"
-                           + (f", fine-tuned from {os.path.basename(args.init)}" if args.init else ""),
+                           + (f", fine-tuned from {lineage['init']}" if lineage else ""),
             "training": {k: v for k, v in vars(args).items() if k != "run"} | {"step": step, "world_size": world},
+            **lineage,
         }, extra_tensors=extras)
 
     warmup = min(200, args.iterations // 10 + 1)

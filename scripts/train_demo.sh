@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo checkpoint (core/assets/demo.*) from nothing, on a CPU.
-# Data and runs go to data/ and runs/ (git-ignored). Takes about three hours on 2 cores.
+# Data and runs go to data/ and runs/ (git-ignored). Takes about three and a half hours on 2 cores.
 # The teacher was trained in stages, as it happened: 1200 steps; resumed on a 4000-step
 # schedule, stopped at step 3200 (--until) and later finished; then resumed once more on
 # a 6000-step schedule (a warm restart of the cosine learning rate). Resuming is exact,
-# so this replays the same run.
+# so this replays the same run. It was then fine-tuned twice with the mouth terms of
+# core/losses.py (style and lip contact; --init starts a fresh schedule from a checkpoint),
+# and the student was distilled with the same terms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=.venv/bin/diffusiontalker
@@ -18,5 +20,10 @@ $D train --data data/synthtalk --out runs/demo --resume --iterations 4000 --unti
     --batch-size 8 --window 3 --seed 0
 $D train --data data/synthtalk --out runs/demo --resume --iterations 4000 --save-every 400 --batch-size 8 --window 3 --seed 0
 $D train --data data/synthtalk --out runs/demo --resume --iterations 6000 --save-every 400 --batch-size 8 --window 3 --seed 0
-$D distill --teacher runs/demo/teacher.json --data data/synthtalk --out core/assets --name demo \
-    --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --note "$NOTE"
+$D train --data data/synthtalk --out runs/demo/tuned1 --init runs/demo/teacher.json --iterations 500 --lr 1e-4 \
+    --save-every 250 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 2
+$D train --data data/synthtalk --out runs/demo/tuned2 --init runs/demo/tuned1/teacher.json --iterations 600 \
+    --lr 1e-4 --save-every 200 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 4
+$D distill --teacher runs/demo/tuned2/teacher.json --data data/synthtalk --out core/assets --name demo \
+    --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --style-weight 2 \
+    --contact-weight 4 --note "$NOTE"

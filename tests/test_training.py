@@ -65,12 +65,16 @@ def test_resume_repeats_an_uninterrupted_run_exactly(dataset, teacher, tmp_path)
 def test_fine_tuning_starts_from_the_given_weights(dataset, teacher, tmp_path, capsys):
     # learning rate 0: the fine-tuned weights must be exactly the ones it started from
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
-                 "--iterations", "1", *TINY, "--lr", "0"]) == 0
+                 "--iterations", "2", "--until", "1", *TINY, "--lr", "0"]) == 0
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--resume",
+                 "--iterations", "2", *TINY, "--lr", "0"]) == 0  # a resumed fine-tune remembers its origin
     tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
     for key in start:
         if not key.startswith("extra."):
             np.testing.assert_array_equal(tuned[key], start[key], err_msg=key)
-    assert "fine-tuned from teacher.json" in json.loads((tmp_path / "teacher.json").read_text())["card"]["description"]
+    card = json.loads((tmp_path / "teacher.json").read_text())["card"]
+    assert "fine-tuned from teacher.json" in card["description"]
+    assert card["init_card"] == json.loads(teacher.read_text())["card"]  # where its weights came from
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher), "--resume",
                  "--iterations", "1", *TINY]) == 2
     assert "give one of them" in capsys.readouterr().err
