@@ -100,7 +100,7 @@ def loss_from_args(args, template: np.ndarray, motion_scale: float, device) -> M
     num_vertices = len(template)
     path = lip_region_file(args.regions, num_vertices)
     lips = load_regions(path, num_vertices).get("lips") if path else None
-    weights = torch.from_numpy(vertex_weights(num_vertices, lips, args.lip_weight if lips is not None else 1.0))
+    weights = torch.from_numpy(vertex_weights(num_vertices, lips, args.lip_weight))
     mouth = None
     if args.style_weight or args.contact_weight:
         if lips is None:

@@ -55,14 +55,6 @@ def lip_region_file(regions_path, num_vertices: int):
     return regions_path
 
 
-def lip_weights(regions_path, num_vertices: int, weight: float) -> np.ndarray:
-    """Loss weights with the 'lips' region emphasised; uniform when no region file is known."""
-    path = lip_region_file(regions_path, num_vertices)
-    if path is None:
-        return vertex_weights(num_vertices, None, 1.0)
-    return vertex_weights(num_vertices, load_regions(path, num_vertices).get("lips"), weight)
-
-
 def mouth_landmarks(template: np.ndarray, lips: np.ndarray):
     """Upper and lower lip vertices near the midline: the quarter of the lip vertices
     closest to the face's centre line, split at their median height."""
