@@ -10,7 +10,9 @@ under one identity (what the voice changes); then whether the take made with ide
 k lies nearer speaker k's truth than the others' truth, the truth being what SynthTalk's
 generator makes each speaker do with that same recording. If the voice moved the
 signature as far as the truth does while the identity hardly moved it, the network
-would have learnt the style from the voice.
+would have learnt the style from the voice. Last, how much of the truth's spread
+between speakers the identities reproduce (1 would be all of it), and how a take's
+error splits into the part every identity shares and the identity's own part.
 """
 
 import argparse
@@ -65,6 +67,16 @@ def main() -> int:
                      if i != j])
     print(f"| take with identity k, against speaker k's truth | {own:.4f} |")
     print(f"| take with identity k, against the other speakers' truth | {other:.4f} |")
+    # How much of the real difference between speakers do the identities reproduce? Split
+    # each take's error into the part all identities share (the sentence itself) and the
+    # identity's own part, and regress the identities' spread onto the truth's.
+    S, T = np.stack(per_identity), np.stack(truth_here)
+    dS, dT = S - S.mean(0), T - T.mean(0)
+    shared = (S - T).mean(0)
+    print(f"\nidentity-specific part of the takes: {(dS * dT).sum() / (dT * dT).sum():.2f} of the truth's size, "
+          f"correlation {(dS * dT).sum() / np.sqrt((dS * dS).sum() * (dT * dT).sum()):.2f}; "
+          f"error shared by all identities {np.linalg.norm(shared):.4f}, "
+          f"identity's own error {np.linalg.norm(S - T - shared, axis=1).mean():.4f}")
     return 0
 
 
