@@ -105,6 +105,8 @@ def run(args) -> int:
     from .losses import loss_from_args
     from .trainstate import ema_update, optimizer_state_tensors, restore_optimizer
 
+    if args.resume and args.init:
+        raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device, notes = resolve_device(args.device)
@@ -125,10 +127,8 @@ def run(args) -> int:
     num_vertices = clips[0].vertices.shape[1]
     ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
-    state = weights = None
+    state = source = None
     lineage = {}  # a fine-tuned teacher's card keeps the card of what it started from
-    if args.resume and args.init:
-        raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
     if args.resume:
         doc, state = load_tensors(ckpt)
         lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
@@ -141,8 +141,6 @@ def run(args) -> int:
             kind = "distilled student" if config["distilled"] else f"{config['objective']} model"
             raise DiffusionTalkerError(f"{args.init}: a {kind} of speakers {', '.join(config['identities'])}; "
                                        f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
-        weights = source.state_dict()
-        del source
     else:
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
         config = make_config(
@@ -152,9 +150,9 @@ def run(args) -> int:
             sampling_steps=args.diffusion_steps, objective=args.objective)
         del offsets
     torch.manual_seed(args.seed)  # identical initial weights on every rank
-    model = TalkerModel(config, None if args.resume or args.init else args.pretrained_encoder).to(device)
-    if weights is not None:
-        model.load_state_dict(weights)
+    # a fine-tune trains the checkpoint's own model; anything else is built from the config
+    model = (source.train() if source is not None
+             else TalkerModel(config, None if args.resume else args.pretrained_encoder)).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
                                   weight_decay=0.01)
