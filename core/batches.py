@@ -40,17 +40,20 @@ def clip_items(clips, speakers: list[str], motion_scale: float) -> list[Item]:
 
 
 def window(item: Item, frames: int, fps: float, rng: np.random.Generator):
-    """A random window of ``frames`` frames (the whole clip if shorter) and its audio."""
+    """A random window of ``frames`` frames (the whole clip if shorter): (first frame,
+    audio, motion)."""
     start = int(rng.integers(0, max(1, len(item.motion) - frames + 1)))
     motion = item.motion[start:start + frames]
     a0 = int(round(start / fps * SAMPLE_RATE))
     a1 = a0 + int(round(len(motion) / fps * SAMPLE_RATE))
     wave = item.wave[a0:a1]
-    return np.pad(wave, (0, a1 - a0 - len(wave))), motion
+    return start, np.pad(wave, (0, a1 - a0 - len(wave))), motion
 
 
-def collate(pairs: list[tuple[np.ndarray, np.ndarray]], speakers: list[int]):
-    """Pad to the longest window: (wave (B,N), motion (B,T,D), mask (B,T), speaker (B,))."""
+def collate(pairs: list[tuple[np.ndarray, np.ndarray]], voices: list[int], styles: list[int]):
+    """Pad to the longest window: (wave (B,N), motion (B,T,D), mask (B,T), voice (B,), style (B,)).
+    ``voice`` is who speaks the audio, ``style`` whose motion the target is: the same
+    speaker unless a ``restyle`` swapped the target."""
     T = max(len(m) for _, m in pairs)
     N = max(len(w) for w, _ in pairs)
     wave = torch.zeros(len(pairs), N)
@@ -60,17 +63,28 @@ def collate(pairs: list[tuple[np.ndarray, np.ndarray]], speakers: list[int]):
         wave[i, :len(w)] = torch.from_numpy(w)
         motion[i, :len(m)] = torch.from_numpy(m)
         mask[i, :len(m)] = True
-    return wave, motion, mask, torch.tensor(speakers)
+    return wave, motion, mask, torch.tensor(voices), torch.tensor(styles)
 
 
-def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float, seed: int, start: int = 0):
+def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float, seed: int, start: int = 0,
+                  restyle=None):
     """Endless batches, deterministic by (seed, step): resuming at ``start`` continues the
-    same sequence a run without interruption would have seen."""
+    same sequence a run without interruption would have seen. ``restyle(index, first
+    frame, motion, speaker, rng) -> (style, motion)`` may give a window another
+    speaker's motion (SynthTalk's cross-speaker targets)."""
     frames = max(2, int(round(seconds * fps)))
     step = start
     while True:
         rng = np.random.default_rng([seed, step])
         chosen = rng.integers(0, len(items), batch_size)
-        pairs = [window(items[i], frames, fps, rng) for i in chosen]
-        yield collate(pairs, [items[i].speaker for i in chosen])
+        pairs, voices, styles = [], [], []
+        for i in chosen:
+            first, wave, motion = window(items[i], frames, fps, rng)
+            style = items[i].speaker
+            if restyle is not None:
+                style, motion = restyle(int(i), first, motion, style, rng)
+            pairs.append((wave, motion))
+            voices.append(items[i].speaker)
+            styles.append(style)
+        yield collate(pairs, voices, styles)
         step += 1

@@ -21,7 +21,7 @@ import copy
 import os
 import sys
 
-from .train import add_mouth_flags
+from .train import add_mouth_flags, restyle_from_args
 
 DESCRIPTION = """\
 Distil a trained teacher into a few-step student (progressive distillation).
@@ -97,6 +97,7 @@ def run(args) -> int:
     clips = load_split(args.dataset, args.data, "train")
     items = clip_items(clips, teacher.bank.names, config["motion_scale"])
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
+    restyle = restyle_from_args(args, clips, teacher.bank.names, config["motion_scale"])
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
     student = copy.deepcopy(teacher)
@@ -107,25 +108,26 @@ def run(args) -> int:
         grid = torch.tensor(step_grid(T, n) + [-1], device=device)
         student.train()
         optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
-        batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n)
+        batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n,
+                                restyle=restyle)
         bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
         for _ in bar:
-            wave, motion, mask, speaker = (x.to(device) for x in next(batches))
+            wave, motion, mask, voice, style = (x.to(device) for x in next(batches))
             k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
             t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
             noise = torch.randn(motion.shape, generator=generator).to(device)
             x_t = diffusion.q_sample(motion, t, noise)
             with torch.no_grad():
                 feats_t = teacher.encode_audio(wave, motion.shape[1])
-                ident_t = teacher.bank(speaker)
+                ident_t = teacher.bank(style)
                 x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
                 x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
                                              t_mid, t_next)
                 target = distillation_target(diffusion, x_t, t, x_next, t_next)
             feats = student.encode_audio(wave, motion.shape[1])
-            pred = student.denoise(x_t, t, feats, student.bank(speaker), mask)
+            pred = student.denoise(x_t, t, feats, student.bank(style), mask)
             losses = loss_fn(pred, target, mask, truth=motion)
-            c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, speaker,
+            c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, voice,
                                  args.temperature)
             optimizer.zero_grad(set_to_none=True)
             (losses["loss"] + args.contrastive_weight * c).backward()
@@ -141,7 +143,8 @@ def run(args) -> int:
             "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
             "distillation": {"from_steps": args.from_steps or T, "rounds": rounds, "iterations_per_round":
                              args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                             "style_weight": args.style_weight, "contact_weight": args.contact_weight},
+                             "style_weight": args.style_weight, "contact_weight": args.contact_weight,
+                             "cross_speaker": args.cross_speaker},
             "teacher_card": doc["card"],
             "note": args.note,
         }

@@ -21,10 +21,12 @@ class Objective(nn.Module):
         self.contrastive_weight = args.contrastive_weight
         self.temperature = args.temperature
 
-    def forward(self, wave, motion, mask, speaker, generator):
+    def forward(self, wave, motion, mask, voice, style, generator):
+        """``voice``: who speaks (the personaliser's positive); ``style``: whose motion
+        ``motion`` is (the identity the denoiser is conditioned on)."""
         model = self.model
         features = model.encode_audio(wave, motion.shape[1])
-        identity = model.bank(speaker)
+        identity = model.bank(style)
         if model.config["objective"] == "regression":
             zeros = torch.zeros_like(motion)
             t = torch.zeros(len(motion), dtype=torch.long, device=motion.device)
@@ -34,8 +36,8 @@ class Objective(nn.Module):
             losses = self.diffusion.training_loss(
                 lambda x_t, t: model.denoise(x_t, t, features, identity, mask), motion, mask, self.loss_fn,
                 generator)
-        style = model.personalise(features, mask)
-        losses["contrastive"] = contrastive_loss(style, model.bank.embeddings, speaker, self.temperature)
+        heard = model.personalise(features, mask)
+        losses["contrastive"] = contrastive_loss(heard, model.bank.embeddings, voice, self.temperature)
         losses["loss"] = losses["loss"] + self.contrastive_weight * losses["contrastive"]
         losses["contrastive"] = losses["contrastive"].detach()
         return losses

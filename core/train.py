@@ -79,13 +79,30 @@ def add_cli(sub) -> None:
 
 
 def add_mouth_flags(p) -> None:
-    """The optional mouth terms of losses.py; distillation takes them too."""
+    """The optional mouth terms of losses.py and cross-speaker targets; distillation takes them too."""
     p.add_argument("--style-weight", type=float, default=0.0,
                    help="weight of the style term: each lip vertex's mean and spread over the window against "
                         "the truth's (default: 0, off; the demo used 2; see losses.py)")
     p.add_argument("--contact-weight", type=float, default=0.0,
                    help="weight of the lip-contact term: the lip gap where the truth's lips are together "
                         "(default: 0, off; the demo used 2, then 4: p/b/m closure 82%% -> 96%%)")
+    p.add_argument("--cross-speaker", type=float, default=0.0, metavar="SHARE",
+                   help="SynthTalk only: this share of windows gets another training speaker's motion for the "
+                        "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
+                        "(default: 0, off; see synthtalk/counterfactual.py)")
+
+
+def restyle_from_args(args, clips, speakers: list[str], motion_scale: float):
+    """The cross-speaker restyle for ``batch_sampler``, or None when --cross-speaker is 0."""
+    if not args.cross_speaker:
+        return None
+    from .errors import DiffusionTalkerError
+    from .synthtalk.counterfactual import Counterfactuals, CrossSpeakerTargets
+
+    if args.dataset != "synthtalk":
+        raise DiffusionTalkerError("--cross-speaker needs SynthTalk: recorded data has no other speaker's motion "
+                                   "for the same audio")
+    return CrossSpeakerTargets(Counterfactuals(args.data), clips, speakers, motion_scale, args.cross_speaker)
 
 
 def run(args) -> int:
@@ -167,7 +184,9 @@ def run(args) -> int:
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
-    batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start)
+    restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
+    batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start,
+                            restyle=restyle)
     generator = torch.Generator()
 
     def save(step: int) -> None:
@@ -192,13 +211,13 @@ def run(args) -> int:
         lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        wave, motion, mask, speaker = (t.to(device) for t in next(batches))
+        wave, motion, mask, voice, style = (t.to(device) for t in next(batches))
         # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
         # what an uninterrupted one would have done.
         step_seed = (args.seed * 1_000_003 + rank) * 1_000_003 + step
         generator.manual_seed(step_seed)
         torch.manual_seed(step_seed)
-        losses = wrapped(wave, motion, mask, speaker, generator)
+        losses = wrapped(wave, motion, mask, voice, style, generator)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

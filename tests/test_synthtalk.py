@@ -149,3 +149,42 @@ def test_counterfactual_truth_reproduces_every_clip_and_tells_speakers_apart(tmp
     (tmp_path / "synthtalk.json").write_text(json.dumps({**manifest, "generator_version": "0"}))
     assert style_references("synthtalk", tmp_path, lips)[0] == "same sentence"
     assert "same sentence" in capsys.readouterr().err
+
+
+def test_cross_speaker_targets_swap_the_mouth_and_keep_the_recorded_face(tmp_path):
+    from diffusiontalker.batches import batch_sampler, clip_items
+    from diffusiontalker.cli import main
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.synthtalk.counterfactual import Counterfactuals, CrossSpeakerTargets
+
+    build_dataset(tmp_path, speakers=4, sentences=5, seed=4, progress=False)
+    clips = load_synthtalk(tmp_path, "train")
+    speakers = list(dict.fromkeys(c.speaker for c in clips))
+    truth, scale = Counterfactuals(tmp_path), 1e-3
+    items = clip_items(clips, speakers, scale)
+    restyle = CrossSpeakerTargets(truth, clips, speakers, scale, share=1.0)
+    clip, own = clips[0], speakers.index(clips[0].speaker)
+    style, target = restyle(0, 0, items[0].motion, own, np.random.default_rng(0))
+    assert style != own
+    target = target.reshape(len(clip.vertices), -1, 3) * scale
+    recorded = clip.vertices - clip.template
+    wanted, spoken_own = truth.offsets(clip, speakers[style]), truth.offsets(clip, clip.speaker)
+    speech = (np.abs(wanted).max(axis=(0, 2)) > 0) | (np.abs(spoken_own).max(axis=(0, 2)) > 0)
+    np.testing.assert_allclose(target[:, speech], wanted[:, speech], atol=5e-5)  # float16 store
+    assert np.abs(target[:, speech] - recorded[:, speech]).max() > 1e-3
+    # brows and blinks are the recording's own, untouched
+    assert np.abs(recorded[:, ~speech]).max() > 1e-4
+    np.testing.assert_allclose(target[:, ~speech], recorded[:, ~speech], atol=1e-7)
+
+    voice, style = next(batch_sampler(items, 6, 0.5, FPS, seed=0, restyle=restyle))[3:]
+    assert (voice != style).all()
+    kept = CrossSpeakerTargets(truth, clips, speakers, scale, share=0.0)
+    assert kept(0, 0, items[0].motion, own, np.random.default_rng(0))[1] is items[0].motion
+    with pytest.raises(DiffusionTalkerError, match="within 0-1"):
+        CrossSpeakerTargets(truth, clips, speakers, scale, share=1.5)
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path), "--out", str(out), "--iterations", "2", "--d-model", "16",
+                 "--layers", "1", "--heads", "2", "--d-identity", "8", "--diffusion-steps", "16",
+                 "--batch-size", "2", "--window", "0.5", "--cross-speaker", "1"]) == 0
+    assert json.loads((out / "teacher.json").read_text())["card"]["training"]["cross_speaker"] == 1.0

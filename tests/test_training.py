@@ -191,3 +191,12 @@ def test_evaluate_keeps_apart_checkpoints_of_the_same_name(dataset, teacher, tmp
     assert len(labels) == 2 and "other_run" in labels[1] and "other_run" not in labels[0]
     assert main(["evaluate", "--checkpoint", str(teacher), "--checkpoint", str(teacher),
                  "--steps", "2", "--steps", "2", *common]) == 2  # the same run twice: refused
+
+
+def test_cross_speaker_targets_need_synthtalks_generator(dataset, tmp_path, capsys):
+    # the fixture has SynthTalk's layout but was not made by its generator: no other
+    # speaker's motion exists for its audio
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "1", *TINY,
+                 "--cross-speaker", "0.5"]) == 2
+    assert "generator version" in capsys.readouterr().err
+    assert not (tmp_path / "teacher.json").exists()
