@@ -15,6 +15,11 @@
   with it even SynthTalk's generator scores only 68.8% (bench/style_metric_ceiling.py).
   "Own style" asks the same of the take made with the style evaluated (the clip's
   speaker, or what ``style_of`` chose): is it nearest its speaker's truth?
+  "Relative style" judges the identities' *differences*: take k's signature minus the
+  mean of all identities' takes, against each speaker's truth minus the mean of those
+  speakers' truths. It removes what every take of the clip shares (the audio's part,
+  and any error in it), so it says whether the identity moves the motion the way the
+  speaker differs, which the absolute judge mixes with how well the audio was read.
 - Auto style: does the personaliser pick the clip's own speaker from its audio?
 - Bilabial closure: share of p/b/m segments in which the lips close (opening under
   1 mm at some frame of the segment, ±1 frame); openness correlation: Pearson r of
@@ -142,6 +147,21 @@ def nearest_speaker(offsets: np.ndarray, references: dict[str, np.ndarray], idx:
     return names[int(np.linalg.norm(table - style_signature(offsets, idx), axis=1).argmin())]
 
 
+def relative_style_hits(takes: list[np.ndarray], names: list[str], references: dict[str, np.ndarray],
+                        idx: np.ndarray) -> list[bool]:
+    """Per identity: is its take's departure from the identities' mean signature nearest
+    its own speaker's departure from those speakers' mean truth? Needs every identity's
+    truth."""
+    if not all(n in references for n in names) or len(names) < 2:
+        return []
+    signatures = np.stack([style_signature(t, idx) for t in takes])
+    truths = np.stack([references[n] for n in names])
+    signatures -= signatures.mean(axis=0)
+    truths -= truths.mean(axis=0)
+    nearest = np.linalg.norm(signatures[:, None] - truths[None], axis=-1).argmin(axis=1)
+    return list(nearest == np.arange(len(names)))
+
+
 def own_style(gen, clip):
     return clip.speaker if clip.speaker in gen.identity_names else "auto"
 
@@ -151,7 +171,7 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
     """Metrics of one model; ``references(clip)`` maps speaker -> true style signature
     for that clip's audio, ``style_of(gen, clip)`` chooses the style of the main take."""
     lve_frames, fdds, seed_div, ident_div, rtfs, walls = [], [], [], [], [], []
-    style_hits, own_hits, auto_hits, closures, corrs = [], [], [], [], []
+    style_hits, relative_hits, own_hits, auto_hits, closures, corrs = [], [], [], [], [], []
     names = gen.identity_names
     for clip in clips:
         gt = clip.vertices - clip.template[None]
@@ -179,6 +199,7 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
             ident_div.append(mean_pairwise_l2(per_id))
             style_hits += [nearest_speaker(per_id[k], refs, regions["lve"]) == name
                            for k, name in enumerate(names) if comparable and name in refs]
+            relative_hits += relative_style_hits(per_id, names, refs, regions["lve"])
         if lips is not None and clip.phonemes:
             upper, lower = lips
             open_pred = mouth_opening(pred + clip.template[None], clip.template, upper, lower)
@@ -200,6 +221,7 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
         "diversity_seeds_mm": None if seeds < 2 else mean(seed_div) * 1000,
         "diversity_identities_mm": None if not ident_div else mean(ident_div) * 1000,
         "style_accuracy": mean(style_hits), "style_pairs": len(style_hits),
+        "relative_style_accuracy": mean(relative_hits),
         "own_style_accuracy": mean(own_hits), "auto_style_accuracy": mean(auto_hits),
         "bilabial_closure": mean(closures), "bilabial_segments": len(closures),
         "openness_correlation": mean(corrs),
@@ -262,7 +284,7 @@ def markdown_table(results: dict[str, dict]) -> str:
     cols = [("steps", "steps", "{:d}"), ("lve_x1e5", "LVE ×1e-5 m²", "{:.3f}"), ("lve_rms_mm", "√LVE mm", "{:.2f}"),
             ("fdd_abs", "|FDD| ×1e-7", None), ("diversity_seeds_mm", "div. seeds mm", "{:.3f}"),
             ("diversity_identities_mm", "div. identities mm", "{:.3f}"), ("style_accuracy", "style acc.", "{:.1%}"),
-            ("own_style_accuracy", "own style", "{:.1%}"), ("auto_style_accuracy", "auto style", "{:.1%}"), ("bilabial_closure", "p/b/m closed", "{:.1%}"),
+            ("relative_style_accuracy", "relative style", "{:.1%}"), ("own_style_accuracy", "own style", "{:.1%}"), ("auto_style_accuracy", "auto style", "{:.1%}"), ("bilabial_closure", "p/b/m closed", "{:.1%}"),
             ("openness_correlation", "openness r", "{:.3f}"), ("rtf", "RTF", "{:.3f}"),
             ("wall_seconds_per_clip", "s / clip", "{:.2f}")]
     lines = ["| model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]

@@ -3,7 +3,8 @@ import pytest
 
 from diffusiontalker.data import Clip
 from diffusiontalker.evaluate import (bilabial_closures, fdd, lve, markdown_table, mean_pairwise_l2,
-                                      mouth_opening, nearest_speaker, pearson, sentence_of, style_signature)
+                                      mouth_opening, nearest_speaker, pearson, relative_style_hits, sentence_of,
+                                      style_signature)
 from diffusiontalker.regions import mouth_landmarks
 
 
@@ -82,3 +83,26 @@ def test_style_is_judged_against_the_same_sentence():
     clip = Clip("spk03_sentence12", "spk03", np.zeros(1, np.float32), np.zeros((1, 4, 3), np.float32),
                 np.zeros((4, 3), np.float32), 30.0, None)
     assert sentence_of(clip) == "sentence12"
+
+
+def test_relative_style_forgives_what_all_takes_share_and_nothing_else():
+    """Takes that all move 1 mm less than their speaker's truth are mostly judged wrong in
+    absolute terms and right relative to one another; takes whose identities are swapped
+    are wrong both ways."""
+    t = np.linspace(0, 2 * np.pi, 60)
+    idx = np.arange(4)
+
+    def moving(gain):
+        m = np.zeros((60, 4, 3))
+        m[:, :, 1] = gain * 0.001 * np.sin(3 * t)[:, None]
+        return m
+
+    gains = {"A": 1.0, "B": 2.0, "C": 3.0}
+    refs = {n: style_signature(moving(g), idx) for n, g in gains.items()}
+    names = list(gains)
+    shared_error = [moving(g - 1.0) for g in gains.values()]
+    assert [nearest_speaker(x, refs, idx) for x in shared_error] == ["A", "A", "B"]
+    assert relative_style_hits(shared_error, names, refs, idx) == [True, True, True]
+    swapped = [moving(gains["C"]), moving(gains["B"]), moving(gains["A"])]
+    assert relative_style_hits(swapped, names, refs, idx) == [False, True, False]
+    assert relative_style_hits(shared_error, names, {"A": refs["A"]}, idx) == []
