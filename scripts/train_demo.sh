@@ -6,14 +6,16 @@
 # a 6000-step schedule (a warm restart of the cosine learning rate). Resuming is exact,
 # so this replays the same run. It was then fine-tuned twice with the mouth terms of
 # core/losses.py (style and lip contact; --init starts a fresh schedule from a checkpoint),
-# and the student was distilled with the same terms.
+# then twice more with SynthTalk's cross-speaker targets (--cross-speaker: another
+# speaker's motion for the same audio), and the student was distilled with the same terms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=.venv/bin/diffusiontalker
 NOTE="Demo checkpoint trained ONLY on SynthTalk: synthetic espeak-ng speech (8 speakers) driving a procedural \
 articulation of the FLAME template. It has never heard a human voice nor seen captured motion; on real speech \
 expect rough, generic lip motion. Train on VOCASET/BIWI (see README) for real use. Its styles spk01..spk08 are \
-SynthTalk's speakers."
+SynthTalk's speakers. Its last fine-tunes also used SynthTalk's cross-speaker targets (speaker k's motion \
+for speaker j's audio), pairs that no recorded dataset has."
 [ -f data/synthtalk/synthtalk.json ] || $D data synth --out data/synthtalk --speakers 10 --sentences 40 --seed 0
 $D train --data data/synthtalk --out runs/demo --iterations 1200 --save-every 200 --batch-size 8 --window 3 --seed 0
 $D train --data data/synthtalk --out runs/demo --resume --iterations 4000 --until 3200 --save-every 400 \
@@ -24,6 +26,10 @@ $D train --data data/synthtalk --out runs/demo/tuned1 --init runs/demo/teacher.j
     --save-every 250 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 2
 $D train --data data/synthtalk --out runs/demo/tuned2 --init runs/demo/tuned1/teacher.json --iterations 600 \
     --lr 1e-4 --save-every 200 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 4
-$D distill --teacher runs/demo/tuned2/teacher.json --data data/synthtalk --out core/assets --name demo \
+$D train --data data/synthtalk --out runs/demo/tuned3 --init runs/demo/tuned2/teacher.json --iterations 800 \
+    --lr 1e-4 --save-every 200 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 4 --cross-speaker 0.75
+$D train --data data/synthtalk --out runs/demo/tuned4 --init runs/demo/tuned3/teacher.json --iterations 800 \
+    --lr 1e-4 --save-every 200 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 4 --cross-speaker 0.75
+$D distill --teacher runs/demo/tuned4/teacher.json --data data/synthtalk --out core/assets --name demo \
     --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --style-weight 2 \
-    --contact-weight 4 --note "$NOTE"
+    --contact-weight 4 --cross-speaker 0.75 --note "$NOTE"
