@@ -188,3 +188,6 @@ def test_cross_speaker_targets_swap_the_mouth_and_keep_the_recorded_face(tmp_pat
                  "--layers", "1", "--heads", "2", "--d-identity", "8", "--diffusion-steps", "16",
                  "--batch-size", "2", "--window", "0.5", "--cross-speaker", "1"]) == 0
     assert json.loads((out / "teacher.json").read_text())["card"]["training"]["cross_speaker"] == 1.0
+    assert main(["distill", "--teacher", str(out / "teacher.json"), "--data", str(tmp_path), "--out", str(out),
+                 "--iterations", "1", "--batch-size", "2", "--window", "0.5", "--cross-speaker", "1"]) == 0
+    assert json.loads((out / "student.json").read_text())["card"]["distillation"]["cross_speaker"] == 1.0
