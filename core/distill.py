@@ -21,7 +21,7 @@ import copy
 import os
 import sys
 
-from .train import add_mouth_flags, restyle_from_args
+from .train import add_shared_flags, restyle_from_args
 
 DESCRIPTION = """\
 Distil a trained teacher into a few-step student (progressive distillation).
@@ -51,7 +51,7 @@ def add_cli(sub) -> None:
     p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
     p.add_argument("--lip-weight", type=float, default=4.0)
     p.add_argument("--velocity-weight", type=float, default=2.0)
-    add_mouth_flags(p)
+    add_shared_flags(p)
     p.add_argument("--contrastive-weight", type=float, default=0.1)
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")

@@ -284,7 +284,8 @@ def markdown_table(results: dict[str, dict]) -> str:
     cols = [("steps", "steps", "{:d}"), ("lve_x1e5", "LVE ×1e-5 m²", "{:.3f}"), ("lve_rms_mm", "√LVE mm", "{:.2f}"),
             ("fdd_abs", "|FDD| ×1e-7", None), ("diversity_seeds_mm", "div. seeds mm", "{:.3f}"),
             ("diversity_identities_mm", "div. identities mm", "{:.3f}"), ("style_accuracy", "style acc.", "{:.1%}"),
-            ("relative_style_accuracy", "relative style", "{:.1%}"), ("own_style_accuracy", "own style", "{:.1%}"), ("auto_style_accuracy", "auto style", "{:.1%}"), ("bilabial_closure", "p/b/m closed", "{:.1%}"),
+            ("relative_style_accuracy", "relative style", "{:.1%}"), ("own_style_accuracy", "own style", "{:.1%}"),
+            ("auto_style_accuracy", "auto style", "{:.1%}"), ("bilabial_closure", "p/b/m closed", "{:.1%}"),
             ("openness_correlation", "openness r", "{:.3f}"), ("rtf", "RTF", "{:.3f}"),
             ("wall_seconds_per_clip", "s / clip", "{:.2f}")]
     lines = ["| model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]

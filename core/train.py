@@ -61,7 +61,7 @@ def add_cli(sub) -> None:
                         "for 5023-vertex data)")
     p.add_argument("--lip-weight", type=float, default=4.0, help="loss weight of lip vertices (default: 4)")
     p.add_argument("--velocity-weight", type=float, default=2.0, help="weight of the velocity loss (default: 2)")
-    add_mouth_flags(p)
+    add_shared_flags(p)
     p.add_argument("--contrastive-weight", type=float, default=0.1, help="InfoNCE weight (default: 0.1)")
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
@@ -78,8 +78,9 @@ def add_cli(sub) -> None:
     p.set_defaults(run=run)
 
 
-def add_mouth_flags(p) -> None:
-    """The optional mouth terms of losses.py and cross-speaker targets; distillation takes them too."""
+def add_shared_flags(p) -> None:
+    """What ``train`` and ``distill`` both take: losses.py's optional mouth terms and
+    SynthTalk's cross-speaker targets."""
     p.add_argument("--style-weight", type=float, default=0.0,
                    help="weight of the style term: each lip vertex's mean and spread over the window against "
                         "the truth's (default: 0, off; the demo used 2; see losses.py)")
@@ -89,7 +90,8 @@ def add_mouth_flags(p) -> None:
     p.add_argument("--cross-speaker", type=float, default=0.0, metavar="SHARE",
                    help="SynthTalk only: this share of windows gets another training speaker's motion for the "
                         "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
-                        "(default: 0, off; the demo used 0.75: style accuracy 31%% -> 52%%; see synthtalk/counterfactual.py)")
+                        "(default: 0, off; the demo used 0.75: style accuracy 31%% -> 52%%; "
+                        "see synthtalk/counterfactual.py)")
 
 
 def restyle_from_args(args, clips, speakers: list[str], motion_scale: float):
@@ -166,6 +168,7 @@ def run(args) -> int:
             encoder={"kind": args.encoder}, identities=speakers, diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective)
         del offsets
+    restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     # a fine-tune trains the checkpoint's own model; anything else is built from the config
     model = (source.train() if source is not None
@@ -184,7 +187,6 @@ def run(args) -> int:
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
-    restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start,
                             restyle=restyle)
     generator = torch.Generator()

@@ -100,8 +100,7 @@ class CrossSpeakerTargets:
         other = int(rng.integers(len(self.speakers) - 1))
         other += other >= speaker
         out = motion.reshape(len(motion), -1, 3).copy()
-        for speaker, sign in ((self.speakers[other], 1.0), (self.timings[index][0], -1.0)):
-            moving, offsets = self._motion(index, speaker)
+        for name, sign in ((self.speakers[other], 1.0), (self.timings[index][0], -1.0)):
+            moving, offsets = self._motion(index, name)
             out[:, moving] += sign * offsets[first:first + len(motion)].astype(np.float32)
         return other, out.reshape(len(motion), -1)
-
