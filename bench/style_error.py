@@ -1,0 +1,110 @@
+"""What stands between a checkpoint and the style-accuracy target: where its style error lives.
+
+    .venv/bin/python bench/style_error.py --data data/synthtalk \
+        --checkpoint core/assets/demo.json --checkpoint runs/baseline/baseline.json
+
+``evaluate`` judges a take made with identity k right when its style signature (each
+mouth vertex's mean offset and its spread over the clip) is nearer speaker k's truth
+than any other speaker's. On SynthTalk's test clips, every identity's take of each clip
+is compared with what the generator makes every speaker do with that audio, and the
+error is taken apart four ways, each with the accuracy the judge would give if that part
+of the error were gone:
+
+- *shared* (the same for every identity of a clip: how the audio was read) against
+  *own* (the identity's);
+- the signature's *mean-offset* half against its *spread* half (accuracy with the
+  true mean offsets put in, with the true spreads put in);
+- *systematic*: the part of the shared error that is the same on every clip, a constant
+  per-vertex offset (accuracy with it removed, each clip's estimate taken from the other
+  clips so nothing is fitted to the clip judged).
+
+A deterministic regression model reads the same audio with the same encoder, so giving
+it as a second checkpoint shows whether the shared error belongs to diffusion or to the
+audio reading both of them learnt.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+from diffusiontalker.batches import load_split
+from diffusiontalker.evaluate import pick_evenly, style_signature
+from diffusiontalker.pipeline import Generator
+from diffusiontalker.regions import default_region_file, load_regions
+from diffusiontalker.synthtalk.counterfactual import Counterfactuals
+
+
+def signatures(motion: np.ndarray) -> np.ndarray:
+    """(K, T, V, 3) takes, already cut to the judged region -> (K, 2*V*3), spread half first."""
+    return np.stack([style_signature(m, slice(None)) for m in motion])
+
+
+def hits(takes: np.ndarray, truths: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Take k right when nearest truth own[k], as evaluate.nearest_speaker judges it."""
+    return np.linalg.norm(takes[:, None] - truths[None], axis=-1).argmin(1) == own
+
+
+def takes_and_truths(checkpoint, clips, truth: Counterfactuals, idx):
+    gen = Generator.load(checkpoint, "cpu")
+    out = []
+    for clip in clips:
+        n = len(clip.vertices)
+        made = np.stack([gen.generate(clip.audio, 16000, style=k, seed=0).offsets[:n][:, idx]
+                         for k in range(len(gen.identity_names))])
+        out.append((made, np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers])))
+    return out, np.array([truth.speakers.index(name) for name in gen.identity_names])
+
+
+def report(pairs, own_truth: np.ndarray) -> dict:
+    """``own_truth[k]``: the row of identity k's speaker among the truths, which are every
+    speaker the generator has (the unseen ones too, as in ``evaluate``)."""
+    half = signatures(pairs[0][0]).shape[1] // 2
+    offsets = [(s - t[own_truth]).mean(axis=(0, 1)) for s, t in pairs]  # each clip's shared per-vertex offset
+    rows = {"as judged": [], "shared error removed": [], "true mean offsets put in": [],
+            "true spreads put in": [], "systematic offset removed": []}
+    shared, own = [], []
+    for i, (made, true) in enumerate(pairs):
+        s, t = signatures(made), signatures(true)
+        mine = t[own_truth]
+        err = s - mine
+        shared.append(np.linalg.norm(err.mean(0)))
+        own.append(np.linalg.norm(err - err.mean(0), axis=1).mean())
+        systematic = np.mean([o for j, o in enumerate(offsets) if j != i], axis=0)
+        rows["as judged"] += list(hits(s, t, own_truth))
+        rows["shared error removed"] += list(hits(s - err.mean(0), t, own_truth))
+        rows["true mean offsets put in"] += list(hits(np.concatenate([s[:, :half], mine[:, half:]], 1), t, own_truth))
+        rows["true spreads put in"] += list(hits(np.concatenate([mine[:, :half], s[:, half:]], 1), t, own_truth))
+        rows["systematic offset removed"] += list(hits(signatures(made - systematic), t, own_truth))
+    bias_mm = np.mean(offsets, axis=0).mean(0) * 1000
+    return {"accuracy": {k: float(np.mean(v)) for k, v in rows.items()},
+            "shared": float(np.mean(shared)), "own": float(np.mean(own)), "systematic_xyz_mm": bias_mm.tolist()}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="a SynthTalk folder (its generator gives every speaker's truth)")
+    p.add_argument("--checkpoint", action="append", help="repeat to compare (default: the bundled checkpoint)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--max-clips", type=int, default=8)
+    args = p.parse_args()
+    truth = Counterfactuals(args.data)
+    clips = pick_evenly(load_split("synthtalk", args.data, args.split), args.max_clips)
+    idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
+    results = {}
+    for checkpoint in args.checkpoint or [None]:
+        results[checkpoint or "bundled demo"] = report(*takes_and_truths(checkpoint, clips, truth, idx))
+    names = list(results)
+    print(f"{args.split}, {len(clips)} clips, every identity's take of each\n")
+    print("| style accuracy | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    for row in results[names[0]]["accuracy"]:
+        print(f"| {row} | " + " | ".join(f"{results[n]['accuracy'][row]:.1%}" for n in names) + " |")
+    print("| signature error shared by the identities | " + " | ".join(f"{results[n]['shared']:.4f}" for n in names) + " |")
+    print("| signature error of the identity's own | " + " | ".join(f"{results[n]['own']:.4f}" for n in names) + " |")
+    print("| systematic offset x, y, z (mm) | " + " | ".join(
+        ", ".join(f"{v:+.2f}" for v in results[n]["systematic_xyz_mm"]) for n in names) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
