@@ -83,7 +83,8 @@ def add_shared_flags(p) -> None:
     SynthTalk's cross-speaker targets."""
     p.add_argument("--style-weight", type=float, default=0.0,
                    help="weight of the style term: each lip vertex's mean and spread over the window against "
-                        "the truth's (default: 0, off; the demo used 2; see losses.py)")
+                        "the truth's (default: 0, off; the demo used 2; 32 in distill raised style accuracy at the cost "
+                        "of lip closure, docs/results.md; see losses.py)")
     p.add_argument("--contact-weight", type=float, default=0.0,
                    help="weight of the lip-contact term: the lip gap where the truth's lips are together "
                         "(default: 0, off; the demo used 2, then 4: p/b/m closure 82%% -> 96%%)")
