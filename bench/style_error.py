@@ -7,15 +7,15 @@
 mouth vertex's mean offset and its spread over the clip) is nearer speaker k's truth
 than any other speaker's. On SynthTalk's test clips, every identity's take of each clip
 is compared with what the generator makes every speaker do with that audio, and the
-error is taken apart four ways, each with the accuracy the judge would give if that part
-of the error were gone:
+error is taken apart three ways:
 
 - *shared* (the same for every identity of a clip: how the audio was read) against
-  *own* (the identity's);
+  *own* (the identity's); ``evaluate``'s relative style is the accuracy without the
+  shared part;
 - the signature's *mean-offset* half against its *spread* half (accuracy with the
   true mean offsets put in, with the true spreads put in);
 - *systematic*: the part of the shared error that is the same on every clip, a constant
-  per-vertex offset (accuracy with it removed, each clip's estimate taken from the other
+  per-vertex offset (the accuracy with it removed, each clip's estimate taken from the other
   clips so nothing is fitted to the clip judged).
 
 A deterministic regression model reads the same audio with the same encoder, so giving
@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from diffusiontalker.batches import load_split
-from diffusiontalker.evaluate import pick_evenly, style_signature
+from diffusiontalker.evaluate import nearest_rows, pick_evenly, style_signature
 from diffusiontalker.pipeline import Generator
 from diffusiontalker.regions import default_region_file, load_regions
 from diffusiontalker.synthtalk.counterfactual import Counterfactuals
@@ -40,45 +40,37 @@ def signatures(motion: np.ndarray) -> np.ndarray:
     return np.stack([style_signature(m, slice(None)) for m in motion])
 
 
-def hits(takes: np.ndarray, truths: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """Take k right when nearest truth own[k], as evaluate.nearest_speaker judges it."""
-    return np.linalg.norm(takes[:, None] - truths[None], axis=-1).argmin(1) == own
-
-
-def takes_and_truths(checkpoint, clips, truth: Counterfactuals, idx):
+def takes(checkpoint, clips, idx, speakers: list[str]):
+    """Every identity's take of each clip, and each identity's row among ``speakers``."""
     gen = Generator.load(checkpoint, "cpu")
-    out = []
-    for clip in clips:
-        n = len(clip.vertices)
-        made = np.stack([gen.generate(clip.audio, 16000, style=k, seed=0).offsets[:n][:, idx]
-                         for k in range(len(gen.identity_names))])
-        out.append((made, np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers])))
-    return out, np.array([truth.speakers.index(name) for name in gen.identity_names])
+    made = [np.stack([gen.generate(clip.audio, 16000, style=k, seed=0).offsets[:len(clip.vertices)][:, idx]
+                      for k in range(len(gen.identity_names))]) for clip in clips]
+    return made, np.array([speakers.index(name) for name in gen.identity_names])
 
 
-def report(pairs, own_truth: np.ndarray) -> dict:
-    """``own_truth[k]``: the row of identity k's speaker among the truths, which are every
-    speaker the generator has (the unseen ones too, as in ``evaluate``)."""
-    half = signatures(pairs[0][0]).shape[1] // 2
-    offsets = [(s - t[own_truth]).mean(axis=(0, 1)) for s, t in pairs]  # each clip's shared per-vertex offset
-    rows = {"as judged": [], "shared error removed": [], "true mean offsets put in": [],
-            "true spreads put in": [], "systematic offset removed": []}
+def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarray) -> dict:
+    """``truths``: per clip every speaker's truth, the unseen ones too, as in ``evaluate``;
+    ``own_truth[k]``: the row of identity k's speaker among them."""
+    half = signatures(made[0]).shape[1] // 2
+    offsets = [(s - t[own_truth]).mean(axis=(0, 1)) for s, t in zip(made, truths)]  # shared, per vertex
+    rows = {"as judged": [], "true mean offsets put in": [], "true spreads put in": [],
+            "systematic offset removed": []}
     shared, own = [], []
-    for i, (made, true) in enumerate(pairs):
-        s, t = signatures(made), signatures(true)
+    for i, (take, truth) in enumerate(zip(made, truths)):
+        s, t = signatures(take), signatures(truth)
         mine = t[own_truth]
         err = s - mine
         shared.append(np.linalg.norm(err.mean(0)))
         own.append(np.linalg.norm(err - err.mean(0), axis=1).mean())
         systematic = np.mean([o for j, o in enumerate(offsets) if j != i], axis=0)
-        rows["as judged"] += list(hits(s, t, own_truth))
-        rows["shared error removed"] += list(hits(s - err.mean(0), t, own_truth))
-        rows["true mean offsets put in"] += list(hits(np.concatenate([s[:, :half], mine[:, half:]], 1), t, own_truth))
-        rows["true spreads put in"] += list(hits(np.concatenate([mine[:, :half], s[:, half:]], 1), t, own_truth))
-        rows["systematic offset removed"] += list(hits(signatures(made - systematic), t, own_truth))
-    bias_mm = np.mean(offsets, axis=0).mean(0) * 1000
+        for row, judged in (("as judged", s),
+                            ("true mean offsets put in", np.concatenate([s[:, :half], mine[:, half:]], 1)),
+                            ("true spreads put in", np.concatenate([mine[:, :half], s[:, half:]], 1)),
+                            ("systematic offset removed", signatures(take - systematic))):
+            rows[row] += list(nearest_rows(judged, t) == own_truth)
     return {"accuracy": {k: float(np.mean(v)) for k, v in rows.items()},
-            "shared": float(np.mean(shared)), "own": float(np.mean(own)), "systematic_xyz_mm": bias_mm.tolist()}
+            "shared": float(np.mean(shared)), "own": float(np.mean(own)),
+            "systematic_xyz_mm": (np.mean(offsets, axis=0).mean(0) * 1000).tolist()}
 
 
 def main() -> int:
@@ -91,9 +83,11 @@ def main() -> int:
     truth = Counterfactuals(args.data)
     clips = pick_evenly(load_split("synthtalk", args.data, args.split), args.max_clips)
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
+    truths = [np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers]) for clip in clips]
     results = {}
     for checkpoint in args.checkpoint or [None]:
-        results[checkpoint or "bundled demo"] = report(*takes_and_truths(checkpoint, clips, truth, idx))
+        made, own_truth = takes(checkpoint, clips, idx, truth.speakers)
+        results[checkpoint or "bundled demo"] = report(made, truths, own_truth)
     names = list(results)
     print(f"{args.split}, {len(clips)} clips, every identity's take of each\n")
     print("| style accuracy | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))

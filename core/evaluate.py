@@ -141,10 +141,16 @@ def sentence_of(clip) -> str:
     return clip.name.removeprefix(clip.speaker + "_")
 
 
+def nearest_rows(signatures: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(K, S) signatures, (N, S) truths -> for each signature the index of its nearest truth:
+    the one rule every style judge here applies."""
+    return np.linalg.norm(signatures[:, None] - table[None], axis=-1).argmin(axis=1)
+
+
 def nearest_speaker(offsets: np.ndarray, references: dict[str, np.ndarray], idx: np.ndarray) -> str:
     names = list(references)
     table = np.stack([references[n] for n in names])
-    return names[int(np.linalg.norm(table - style_signature(offsets, idx), axis=1).argmin())]
+    return names[int(nearest_rows(style_signature(offsets, idx)[None], table)[0])]
 
 
 def relative_style_hits(takes: list[np.ndarray], names: list[str], references: dict[str, np.ndarray],
@@ -158,8 +164,7 @@ def relative_style_hits(takes: list[np.ndarray], names: list[str], references: d
     truths = np.stack([references[n] for n in names])
     signatures -= signatures.mean(axis=0)
     truths -= truths.mean(axis=0)
-    nearest = np.linalg.norm(signatures[:, None] - truths[None], axis=-1).argmin(axis=1)
-    return list(nearest == np.arange(len(names)))
+    return list(nearest_rows(signatures, truths) == np.arange(len(names)))
 
 
 def own_style(gen, clip):
