@@ -8,6 +8,7 @@ which keeps runs deterministic by seed and cheap on two-core machines.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -15,12 +16,27 @@ import torch
 from .audio import SAMPLE_RATE, normalise
 from .errors import DiffusionTalkerError
 
+SILENCE = "_"  # espeak-ng's pause mnemonic; the frames no timed phoneme covers
+
 
 @dataclass
 class Item:
     wave: np.ndarray  # (N,) float32, 16 kHz, normalised like inference audio
     motion: np.ndarray  # (T, V*3) float32 offsets in model units
     speaker: int
+    phones: np.ndarray  # (T,) int64 index into the model's phoneme list per frame, -1 where unknown
+
+
+class Batch(NamedTuple):
+    wave: torch.Tensor  # (B, N)
+    motion: torch.Tensor  # (B, T, D)
+    mask: torch.Tensor  # (B, T) True on real frames
+    voice: torch.Tensor  # (B,) who speaks the audio
+    style: torch.Tensor  # (B,) whose motion the target is: the voice unless a restyle swapped it
+    phones: torch.Tensor  # (B, T) frame phoneme labels, -1 where unknown or padded
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) for t in self))
 
 
 def load_split(dataset: str, root, split: str):
@@ -33,37 +49,60 @@ def load_split(dataset: str, root, split: str):
     return clips
 
 
-def clip_items(clips, speakers: list[str], motion_scale: float) -> list[Item]:
+def phoneme_list(clips) -> list[str]:
+    """Every phoneme the clips' timings name, silence first: the labels of a model's
+    phoneme head."""
+    return [SILENCE] + sorted({p for c in clips for _, _, p in c.phonemes or []} - {SILENCE})
+
+
+def frame_phonemes(phonemes, n_frames: int, fps: float, labels: list[str]) -> np.ndarray:
+    """(n_frames,) index into ``labels`` of what is heard at each frame's time: silence
+    between and around the timed phonemes, -1 for the whole clip when it has no timings
+    and for phonemes ``labels`` lacks."""
+    if not phonemes:
+        return np.full(n_frames, -1, dtype=np.int64)
+    index = {name: i for i, name in enumerate(labels)}
+    out = np.full(n_frames, index[SILENCE], dtype=np.int64)
+    times = np.arange(n_frames) / fps
+    for start, end, name in phonemes:
+        out[(times >= start) & (times < end)] = index.get(name, -1)
+    return out
+
+
+def clip_items(clips, speakers: list[str], motion_scale: float, phonemes: list[str] = ()) -> list[Item]:
+    """``phonemes``: the model's phoneme labels, for its phoneme head's targets."""
     index = {name: i for i, name in enumerate(speakers)}
     return [Item(normalise(c.audio), ((c.vertices - c.template[None]) / motion_scale).reshape(len(c.vertices), -1)
-                 .astype(np.float32), index[c.speaker]) for c in clips]
+                 .astype(np.float32), index[c.speaker],
+                 frame_phonemes(c.phonemes if phonemes else None, len(c.vertices), c.fps, list(phonemes)))
+            for c in clips]
 
 
 def window(item: Item, frames: int, fps: float, rng: np.random.Generator):
     """A random window of ``frames`` frames (the whole clip if shorter): (first frame,
-    audio, motion)."""
+    audio, motion, phoneme labels)."""
     start = int(rng.integers(0, max(1, len(item.motion) - frames + 1)))
     motion = item.motion[start:start + frames]
     a0 = int(round(start / fps * SAMPLE_RATE))
     a1 = a0 + int(round(len(motion) / fps * SAMPLE_RATE))
     wave = item.wave[a0:a1]
-    return start, np.pad(wave, (0, a1 - a0 - len(wave))), motion
+    return start, np.pad(wave, (0, a1 - a0 - len(wave))), motion, item.phones[start:start + frames]
 
 
-def collate(pairs: list[tuple[np.ndarray, np.ndarray]], voices: list[int], styles: list[int]):
-    """Pad to the longest window: (wave (B,N), motion (B,T,D), mask (B,T), voice (B,), style (B,)).
-    ``voice`` is who speaks the audio, ``style`` whose motion the target is: the same
-    speaker unless a ``restyle`` swapped the target."""
-    T = max(len(m) for _, m in pairs)
-    N = max(len(w) for w, _ in pairs)
-    wave = torch.zeros(len(pairs), N)
-    motion = torch.zeros(len(pairs), T, pairs[0][1].shape[1])
-    mask = torch.zeros(len(pairs), T, dtype=torch.bool)
-    for i, (w, m) in enumerate(pairs):
+def collate(windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], voices: list[int], styles: list[int]) -> Batch:
+    """(wave, motion, phoneme labels) windows padded to the longest."""
+    T = max(len(m) for _, m, _ in windows)
+    N = max(len(w) for w, _, _ in windows)
+    wave = torch.zeros(len(windows), N)
+    motion = torch.zeros(len(windows), T, windows[0][1].shape[1])
+    mask = torch.zeros(len(windows), T, dtype=torch.bool)
+    phones = torch.full((len(windows), T), -1, dtype=torch.long)
+    for i, (w, m, ph) in enumerate(windows):
         wave[i, :len(w)] = torch.from_numpy(w)
         motion[i, :len(m)] = torch.from_numpy(m)
         mask[i, :len(m)] = True
-    return wave, motion, mask, torch.tensor(voices), torch.tensor(styles)
+        phones[i, :len(ph)] = torch.from_numpy(ph)
+    return Batch(wave, motion, mask, torch.tensor(voices), torch.tensor(styles), phones)
 
 
 def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float, seed: int, start: int = 0,
@@ -77,14 +116,14 @@ def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float
     while True:
         rng = np.random.default_rng([seed, step])
         chosen = rng.integers(0, len(items), batch_size)
-        pairs, voices, styles = [], [], []
+        windows, voices, styles = [], [], []
         for i in chosen:
-            first, wave, motion = window(items[i], frames, fps, rng)
+            first, wave, motion, phones = window(items[i], frames, fps, rng)
             style = items[i].speaker
             if restyle is not None:
                 style, motion = restyle(int(i), first, motion, style, rng)
-            pairs.append((wave, motion))
+            windows.append((wave, motion, phones))
             voices.append(items[i].speaker)
             styles.append(style)
-        yield collate(pairs, voices, styles)
+        yield collate(windows, voices, styles)
         step += 1

@@ -112,7 +112,7 @@ def run(args) -> int:
                                 restyle=restyle)
         bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
         for _ in bar:
-            wave, motion, mask, voice, style = (x.to(device) for x in next(batches))
+            wave, motion, mask, voice, style, _ = next(batches).to(device)
             k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
             t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
             noise = torch.randn(motion.shape, generator=generator).to(device)

@@ -32,6 +32,7 @@ DEFAULT_CONFIG = {
     "sampling_steps": 500,  # the sampler a checkpoint is meant for: T for a teacher, N for a student
     "distilled": False,
     "objective": "diffusion",  # or "regression": the deterministic baseline (no noise input)
+    "phonemes": [],  # labels of the training-only phoneme head; none, no head
 }
 
 
@@ -54,6 +55,12 @@ class TalkerModel(nn.Module):
                                  c["d_identity"], c["dropout"])
         self.bank = IdentityBank(c["identities"], c["d_identity"])
         self.personaliser = Personaliser(c["d_model"], c["d_identity"], n_heads=c["n_heads"])
+        if c["phonemes"]:
+            # HuBERT and wav2vec2 arrive knowing speech sounds from a thousand hours of it; a mel
+            # encoder trained from scratch learns only what the motion loss teaches it. Where the
+            # data has phoneme timings, naming the phoneme heard at each frame from the encoder's
+            # features teaches it to read the audio directly (train.py --phoneme-weight).
+            self.phoneme_head = nn.Linear(c["d_model"], len(c["phonemes"]))
 
     @property
     def num_vertices(self) -> int:

@@ -8,6 +8,7 @@ encoding, both losses and the identity lookup in one forward is what lets a sing
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .diffusion import GaussianDiffusion
@@ -20,10 +21,12 @@ class Objective(nn.Module):
         self.model, self.diffusion, self.loss_fn = model, diffusion, loss_fn
         self.contrastive_weight = args.contrastive_weight
         self.temperature = args.temperature
+        self.phoneme_weight = args.phoneme_weight
 
-    def forward(self, wave, motion, mask, voice, style, generator):
+    def forward(self, wave, motion, mask, voice, style, phones, generator):
         """``voice``: who speaks (the personaliser's positive); ``style``: whose motion
-        ``motion`` is (the identity the denoiser is conditioned on)."""
+        ``motion`` is (the identity the denoiser is conditioned on); ``phones``: the
+        phoneme heard at each frame, -1 where unknown."""
         model = self.model
         features = model.encode_audio(wave, motion.shape[1])
         identity = model.bank(style)
@@ -40,4 +43,9 @@ class Objective(nn.Module):
         losses["contrastive"] = contrastive_loss(heard, model.bank.embeddings, voice, self.temperature)
         losses["loss"] = losses["loss"] + self.contrastive_weight * losses["contrastive"]
         losses["contrastive"] = losses["contrastive"].detach()
+        if self.phoneme_weight:
+            logits = model.phoneme_head(features)
+            losses["phoneme"] = F.cross_entropy(logits.transpose(1, 2), phones, ignore_index=-1)
+            losses["loss"] = losses["loss"] + self.phoneme_weight * losses["phoneme"]
+            losses["phoneme"] = losses["phoneme"].detach()
         return losses

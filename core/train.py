@@ -7,6 +7,8 @@ two losses:
   library;
 - the contrastive loss (InfoNCE): the personaliser's embedding of each clip's audio
   against all library rows, its own speaker's row being the positive.
+With ``--phoneme-weight`` a third names the phoneme heard at each frame from the audio
+encoder's features, where the data has phoneme timings (model.py says why).
 
 It runs as one process or under ``torchrun`` (DistributedDataParallel; gloo on CPU,
 nccl on GPUs): each rank draws its own windows from its own seed and gradients are
@@ -64,6 +66,9 @@ def add_cli(sub) -> None:
     add_shared_flags(p)
     p.add_argument("--contrastive-weight", type=float, default=0.1, help="InfoNCE weight (default: 0.1)")
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default: 0.1)")
+    p.add_argument("--phoneme-weight", type=float, default=0.0,
+                   help="weight of the phoneme term: the audio encoder's features name the phoneme heard at "
+                        "each frame (needs phoneme timings, as SynthTalk has; default: 0, off)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default: 500)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
@@ -119,7 +124,7 @@ def run(args) -> int:
     from .diffusion import GaussianDiffusion
     from .model import TalkerModel, make_config
     from .pipeline import resolve_device
-    from .batches import batch_sampler, clip_items, load_split
+    from .batches import batch_sampler, clip_items, load_split, phoneme_list
     from .objective import Objective
     from .errors import DiffusionTalkerError
     from .losses import loss_from_args
@@ -147,6 +152,9 @@ def run(args) -> int:
     num_vertices = clips[0].vertices.shape[1]
     ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
+    if args.phoneme_weight and not any(c.phonemes for c in clips):
+        raise DiffusionTalkerError(f"--phoneme-weight needs phoneme timings; {args.data} has none "
+                                   "(a forced aligner can make them for recorded speech)")
     state = source = None
     lineage = {}  # a fine-tuned teacher's card keeps the card of what it started from
     if args.resume:
@@ -161,14 +169,23 @@ def run(args) -> int:
             kind = "distilled student" if config["distilled"] else f"{config['objective']} model"
             raise DiffusionTalkerError(f"{args.init}: a {kind} of speakers {', '.join(config['identities'])}; "
                                        f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
+        if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
+            config = {**config, "phonemes": phoneme_list(clips)}
+            grown = TalkerModel(config)
+            grown.load_state_dict(source.state_dict(), strict=False)  # all but the new head
+            source = grown
     else:
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
         config = make_config(
             num_vertices=num_vertices, fps=fps, motion_scale=float(np.sqrt(np.mean(offsets ** 2))),
             d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, d_identity=args.d_identity,
             encoder={"kind": args.encoder}, identities=speakers, diffusion_steps=args.diffusion_steps,
-            sampling_steps=args.diffusion_steps, objective=args.objective)
+            sampling_steps=args.diffusion_steps, objective=args.objective,
+            phonemes=phoneme_list(clips) if args.phoneme_weight else [])
         del offsets
+    if args.phoneme_weight and not config["phonemes"]:
+        raise DiffusionTalkerError(f"{ckpt} was started without --phoneme-weight: its model has no phoneme head "
+                                   "to resume")
     restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     # a fine-tune trains the checkpoint's own model; anything else is built from the config
@@ -184,7 +201,7 @@ def run(args) -> int:
         restore_optimizer(optimizer, state)
         start = int(state["extra.step"])
 
-    items = clip_items(clips, speakers, config["motion_scale"])
+    items = clip_items(clips, speakers, config["motion_scale"], config["phonemes"])
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
@@ -214,13 +231,13 @@ def run(args) -> int:
         lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        wave, motion, mask, voice, style = (t.to(device) for t in next(batches))
+        batch = next(batches).to(device)
         # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
         # what an uninterrupted one would have done.
         step_seed = (args.seed * 1_000_003 + rank) * 1_000_003 + step
         generator.manual_seed(step_seed)
         torch.manual_seed(step_seed)
-        losses = wrapped(wave, motion, mask, voice, style, generator)
+        losses = wrapped(*batch, generator)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -176,7 +176,8 @@ def test_cross_speaker_targets_swap_the_mouth_and_keep_the_recorded_face(tmp_pat
     assert np.abs(recorded[:, ~speech]).max() > 1e-4
     np.testing.assert_allclose(target[:, ~speech], recorded[:, ~speech], atol=1e-7)
 
-    voice, style = next(batch_sampler(items, 6, 0.5, FPS, seed=0, restyle=restyle))[3:]
+    batch = next(batch_sampler(items, 6, 0.5, FPS, seed=0, restyle=restyle))
+    voice, style = batch.voice, batch.style
     assert (voice != style).all()
     kept = CrossSpeakerTargets(truth, clips, speakers, scale, share=0.0)
     assert kept(0, 0, items[0].motion, own, np.random.default_rng(0))[1] is items[0].motion

@@ -200,3 +200,93 @@ def test_cross_speaker_targets_need_synthtalks_generator(dataset, tmp_path, caps
                  "--cross-speaker", "0.5"]) == 2
     assert "generator version" in capsys.readouterr().err
     assert not (tmp_path / "teacher.json").exists()
+
+
+def test_frame_phoneme_labels():
+    import dataclasses
+
+    from diffusiontalker.batches import collate, frame_phonemes, phoneme_list
+    from diffusiontalker.data import Clip
+
+    timed = [(0.1, 0.2, "p"), (0.2, 0.3, "a"), (0.3, 0.35, "zz")]
+    clip = Clip("c", "s", np.zeros(8000, np.float32), np.zeros((15, 2, 3), np.float32), np.zeros((2, 3)), 30.0,
+                timed)
+    labels = phoneme_list([clip, dataclasses.replace(clip, phonemes=None)])
+    assert labels == ["_", "a", "p", "zz"]  # silence first, then sorted
+    known = labels[:3]  # a model whose list lacks "zz"
+    frames = frame_phonemes(timed, 15, 30.0, known)
+    # frame i is heard at i/30 s: 0-2 silence, 3-5 "p", 6-8 "a", 9-10 "zz" (unknown), then silence
+    np.testing.assert_array_equal(frames, [0, 0, 0, 2, 2, 2, 1, 1, 1, -1, -1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(frame_phonemes(None, 4, 30.0, known), [-1] * 4)
+    short = (np.zeros(10, np.float32), np.zeros((2, 6), np.float32), frames[:2])
+    long = (np.zeros(20, np.float32), np.zeros((4, 6), np.float32), frames[3:7])
+    batch = collate([short, long], [0, 1], [0, 1])
+    np.testing.assert_array_equal(batch.phones.numpy(), [[0, 0, -1, -1], [2, 2, 2, 1]])  # padding is ignored
+
+
+def test_the_phoneme_term_trains_the_encoder_and_its_head_only():
+    """Its gradient reaches the audio encoder through the head and nothing else: the
+    denoiser's gradients are the same with and without it."""
+    import argparse
+
+    import torch
+
+    from conftest import TINY as TINY_MODEL
+    from diffusiontalker.diffusion import GaussianDiffusion
+    from diffusiontalker.losses import MotionLoss
+    from diffusiontalker.model import TalkerModel
+    from diffusiontalker.objective import Objective
+
+    torch.manual_seed(0)
+    model = TalkerModel({**TINY_MODEL, "phonemes": ["_", "a", "p"]})
+    with torch.no_grad():
+        model.denoiser.motion_out.weight.normal_(0, 0.2)
+    loss = MotionLoss(torch.ones(40), 1.0, None, 0.0, 0.0)
+    wave, motion = torch.randn(2, 16000), torch.randn(2, 30, 120)
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    phones = torch.randint(-1, 3, (2, 30))
+    grads = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(1)
+        args = argparse.Namespace(contrastive_weight=0.1, temperature=0.1, phoneme_weight=weight)
+        model.zero_grad()
+        losses = Objective(model, GaussianDiffusion(32), loss, args)(
+            wave, motion, mask, torch.tensor([0, 1]), torch.tensor([0, 1]), phones, torch.Generator().manual_seed(0))
+        losses["loss"].backward()
+        grads[weight] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    logits = model.phoneme_head(model.encode_audio(wave, 30))
+    expected = torch.nn.functional.cross_entropy(logits.transpose(1, 2), phones, ignore_index=-1)
+    assert torch.allclose(losses["phoneme"], expected)
+    assert "phoneme_head.weight" not in grads[0.0] and grads[1.0]["phoneme_head.weight"].abs().sum() > 0
+    for name, g in grads[0.0].items():
+        same = torch.allclose(g, grads[1.0][name], atol=1e-7)
+        assert same != name.startswith("encoder."), name
+
+
+def test_a_fine_tune_gives_the_model_a_phoneme_head(dataset, teacher, tmp_path, capsys):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
+                 "--iterations", "2", "--until", "1", *TINY, "--lr", "0", "--phoneme-weight", "1"]) == 0
+    assert json.loads((tmp_path / "teacher.json").read_text())["config"]["phonemes"] == ["_", "a", "p"]
+    tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
+    assert {k for k in tuned if not k.startswith("extra.")} - set(start) == {"phoneme_head.weight",
+                                                                              "phoneme_head.bias"}
+    for key in start:
+        if not key.startswith("extra."):
+            np.testing.assert_array_equal(tuned[key], start[key], err_msg=key)  # the rest is kept
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--resume", "--iterations", "2",
+                 *TINY, "--phoneme-weight", "1"]) == 0
+    Generator.load(tmp_path / "teacher.json", "cpu")  # a model with a head still generates
+    assert main(["train", "--data", str(dataset), "--out", str(teacher.parent), "--resume", "--iterations", "7",
+                 *TINY, "--phoneme-weight", "1"]) == 2
+    assert "no phoneme head" in capsys.readouterr().err
+
+
+def test_the_phoneme_term_needs_timings(dataset, tmp_path, capsys):
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(dataset, bare)
+    shutil.rmtree(bare / "phonemes")
+    assert main(["train", "--data", str(bare), "--out", str(tmp_path), "--iterations", "1", *TINY,
+                 "--phoneme-weight", "1"]) == 2
+    assert "needs phoneme timings" in capsys.readouterr().err
