@@ -50,6 +50,9 @@ def add_cli(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="windows per step and process (default: 8)")
     p.add_argument("--window", type=float, default=3.0, help="seconds of each training window (default: 3)")
     p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate, AdamW (default: 4e-4)")
+    p.add_argument("--encoder-lr", type=float, default=None,
+                   help="peak learning rate of the audio encoder and phoneme head (default: --lr); a fine-tune "
+                        "that teaches the encoder phonemes wants it higher than the rest's")
     p.add_argument("--diffusion-steps", type=int, default=512, help="training timesteps T (default: 512)")
     p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
@@ -192,8 +195,11 @@ def run(args) -> int:
     model = (source.train() if source is not None
              else TalkerModel(config, None if args.resume else args.pretrained_encoder)).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
-                                  weight_decay=0.01)
+    reader = {n for n, _ in model.named_parameters() if n.startswith(("encoder.", "phoneme_head."))}
+    groups = [[p for n, p in model.named_parameters() if p.requires_grad and (n in reader) == is_reader]
+              for is_reader in (False, True)]
+    optimizer = torch.optim.AdamW([{"params": groups[0], "base_lr": args.lr},
+                                   {"params": groups[1], "base_lr": args.encoder_lr or args.lr}], weight_decay=0.01)
     start = 0
     if state is not None:
         ema.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
@@ -228,9 +234,9 @@ def run(args) -> int:
                disable=not main_rank, initial=start, total=args.iterations)
     began = time.perf_counter()
     for step in bar:
-        lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
+        shape = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = group["base_lr"] * shape
         batch = next(batches).to(device)
         # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
         # what an uninterrupted one would have done.

@@ -1,0 +1,90 @@
+"""How well a checkpoint's audio encoder reads speech: linear probes on its frozen features.
+
+    .venv/bin/python bench/encoder_probe.py --data data/synthtalk \
+        --checkpoint core/assets/demo.json --checkpoint runs/ph/B/demo.json
+
+SynthTalk's mouth is driven by control curves (jaw, lip closure, rounding, spreading,
+labiodental contact, speech activity) computed from the phoneme timings. A ridge
+regression from the encoder's per-frame features to those curves, fitted on training
+clips and scored on test clips, says how much of what the mouth must do the features
+hold in a form the denoiser can use; a second probe names each frame's articulation
+class. Log-mel frames (±100 ms of context) are the reference: an encoder that reads no
+better than its own input has learnt little about speech.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+
+from diffusiontalker.audio import normalise
+from diffusiontalker.batches import load_split
+from diffusiontalker.pipeline import Generator
+from diffusiontalker.synthtalk.articulation import _CLASSES, CONTROLS, coarticulate, phoneme_class
+from diffusiontalker.synthtalk.counterfactual import Counterfactuals
+
+CLASSES = list(_CLASSES)
+
+
+def clip_arrays(encoder, clip, style, fps: float):
+    """(encoder features, log-mel context, control curves, class labels), one row per frame."""
+    frames = len(clip.vertices)
+    wave = torch.from_numpy(normalise(clip.audio))[None]
+    with torch.no_grad():
+        features = encoder(wave, frames)[0].numpy()
+        mel = encoder.log_mel(wave)[0].T.numpy()
+    at = np.clip(np.round(np.arange(frames) / fps * 100).astype(int), 0, len(mel) - 1)  # 100 Hz mel grid
+    context = np.concatenate([mel[np.clip(at + o, 0, len(mel) - 1)] for o in range(-10, 11, 2)], axis=1)
+    curves = coarticulate(clip.phonemes, len(clip.audio) / 16000, frames, fps, style)
+    times = np.arange(frames) / fps
+    labels = np.full(frames, CLASSES.index("pause"))
+    for start, end, name in clip.phonemes:
+        labels[(times >= start) & (times < end)] = CLASSES.index(phoneme_class(name))
+    return features, context, np.stack([curves[c] for c in CONTROLS], axis=1), labels
+
+
+def ridge(inputs: np.ndarray, targets: np.ndarray, lam: float = 1.0):
+    mu, sd = inputs.mean(0), inputs.std(0) + 1e-6
+    design = np.c_[(inputs - mu) / sd, np.ones(len(inputs))]
+    w = np.linalg.solve(design.T @ design + lam * np.eye(design.shape[1]), design.T @ targets)
+    return lambda x: np.c_[(x - mu) / sd, np.ones(len(x))] @ w
+
+
+def probe(encoder, truth: Counterfactuals, train, test, fps: float) -> dict:
+    def stack(clips):
+        return [np.concatenate(a) for a in zip(*(clip_arrays(encoder, c, truth.styles[c.speaker], fps)
+                                                for c in clips))]
+
+    f_tr, m_tr, y_tr, c_tr = stack(train)
+    f_te, m_te, y_te, c_te = stack(test)
+    out = {}
+    for name, a, b in (("encoder", f_tr, f_te), ("log-mel", m_tr, m_te)):
+        r2 = 1 - ((ridge(a, y_tr)(b) - y_te) ** 2).mean(0) / y_te.var(0)
+        hits = ridge(a, np.eye(len(CLASSES))[c_tr])(b).argmax(1) == c_te
+        out[name] = {**dict(zip(CONTROLS, r2.tolist())), "class": float(hits.mean())}
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="a SynthTalk folder")
+    p.add_argument("--checkpoint", action="append", help="repeat to compare (default: the bundled checkpoint)")
+    args = p.parse_args()
+    truth = Counterfactuals(args.data)
+    train = load_split("synthtalk", args.data, "train")[::2]
+    test = load_split("synthtalk", args.data, "test")
+    print(f"ridge probes fitted on {len(train)} train clips, scored on {len(test)} test clips\n")
+    print("| features | " + " | ".join(f"{c} R²" for c in CONTROLS) + " | class accuracy |")
+    print("|---|" + "---|" * (len(CONTROLS) + 1))
+    for checkpoint in args.checkpoint or [None]:
+        gen = Generator.load(checkpoint, "cpu")
+        result = probe(gen.model.encoder.eval(), truth, train, test, gen.fps)
+        rows = [("log-mel ±100 ms", result["log-mel"])] if checkpoint == (args.checkpoint or [None])[0] else []
+        for label, r in rows + [(f"encoder of {checkpoint or 'bundled demo'}", result["encoder"])]:
+            print(f"| {label} | " + " | ".join(f"{r[c]:.3f}" for c in CONTROLS) + f" | {r['class']:.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
