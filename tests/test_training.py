@@ -290,3 +290,11 @@ def test_the_phoneme_term_needs_timings(dataset, tmp_path, capsys):
     assert main(["train", "--data", str(bare), "--out", str(tmp_path), "--iterations", "1", *TINY,
                  "--phoneme-weight", "1"]) == 2
     assert "needs phoneme timings" in capsys.readouterr().err
+
+
+def test_encoder_learning_rate_moves_the_audio_reader_alone(dataset, teacher, tmp_path):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
+                 "--iterations", "2", *TINY, "--lr", "0", "--encoder-lr", "1e-2", "--phoneme-weight", "1"]) == 0
+    tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
+    moved = {k for k in start if not k.startswith("extra.") and not np.array_equal(tuned[k], start[k])}
+    assert moved and all(k.startswith("encoder.") for k in moved), moved
