@@ -195,11 +195,13 @@ def run(args) -> int:
     model = (source.train() if source is not None
              else TalkerModel(config, None if args.resume else args.pretrained_encoder)).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    reader = {n for n, _ in model.named_parameters() if n.startswith(("encoder.", "phoneme_head."))}
-    groups = [[p for n, p in model.named_parameters() if p.requires_grad and (n in reader) == is_reader]
-              for is_reader in (False, True)]
-    optimizer = torch.optim.AdamW([{"params": groups[0], "base_lr": args.lr},
-                                   {"params": groups[1], "base_lr": args.encoder_lr or args.lr}], weight_decay=0.01)
+    # the audio reader's group first keeps the parameter order, and so the saved optimizer state, of runs
+    # that had one group
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    reads = [n.startswith(("encoder.", "phoneme_head.")) for n, _ in trained]
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for (_, p), r in zip(trained, reads) if r], "base_lr": args.encoder_lr or args.lr},
+         {"params": [p for (_, p), r in zip(trained, reads) if not r], "base_lr": args.lr}], weight_decay=0.01)
     start = 0
     if state is not None:
         ema.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
