@@ -43,6 +43,7 @@ _CLASSES = {
     "coronal":     ((0.18, 0.0, 0.0, 0.10, 0.0, 1.0), (1.0, 1.0, 0.3, 0.3, 1.0, 1.0)),
     "back":        ((0.30, 0.0, 0.0, 0.00, 0.0, 1.0), (0.3, 1.0, 0.2, 0.2, 1.0, 1.0)),
 }
+CLASS_NAMES = tuple(_CLASSES)
 # Lip contacts are brief gestures: their dominance must fall off fast or one "p"
 # would hold the lips shut through the vowels around it.
 _REACH = np.array([1.0, 0.3, 1.0, 1.0, 0.3, 1.0])[:, None]
