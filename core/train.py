@@ -196,6 +196,8 @@ def run(args) -> int:
     # a fine-tune trains the checkpoint's own model; anything else is built from the config
     model = (source.train() if source is not None
              else TalkerModel(config, None if args.resume else args.pretrained_encoder)).to(device)
+    if hasattr(model, "phoneme_head") and not args.phoneme_weight:
+        model.phoneme_head.requires_grad_(False)  # left out of the loss: DDP must not wait for its gradient
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     # the audio reader's group first keeps the parameter order, and so the saved optimizer state, of runs
     # that had one group

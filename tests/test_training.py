@@ -92,20 +92,27 @@ def test_training_with_the_style_and_contact_terms(dataset, teacher, tmp_path):
     assert any(not np.array_equal(tuned[k], start[k]) for k in start if not k.startswith("extra."))
 
 
-def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
+def _torchrun(*args):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(port), "-m", "diffusiontalker.cli", "train", "--data", str(dataset),
-         "--out", str(tmp_path), "--iterations", "2", "--device", "cpu", *TINY],
-        capture_output=True, text=True, env=env, timeout=300)
+         "--master_port", str(port), "-m", "diffusiontalker.cli", "train", "--iterations", "2", "--device", "cpu",
+         *TINY, *args], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
+    _torchrun("--data", str(dataset), "--out", str(tmp_path), "--phoneme-weight", "1")
     doc = json.loads((tmp_path / "teacher.json").read_text())
     assert doc["card"]["training"]["world_size"] == 2 and doc["card"]["training"]["step"] == 2
     Generator.load(tmp_path / "teacher.json", "cpu")
+    # a fine-tune without the phoneme term leaves the head out of the loss; DDP must not wait for it
+    _torchrun("--data", str(dataset), "--out", str(tmp_path / "tuned"), "--init", str(tmp_path / "teacher.json"))
+    tuned, start = weights(tmp_path / "tuned" / "teacher.json"), weights(tmp_path / "teacher.json")
+    np.testing.assert_array_equal(tuned["phoneme_head.weight"], start["phoneme_head.weight"])
 
 
 def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
