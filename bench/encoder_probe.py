@@ -20,8 +20,8 @@ import sys
 import numpy as np
 import torch
 
-from diffusiontalker.audio import normalise
-from diffusiontalker.batches import load_split
+from diffusiontalker.audio import SAMPLE_RATE, normalise
+from diffusiontalker.batches import frame_phonemes, load_split, phoneme_list
 from diffusiontalker.pipeline import Generator
 from diffusiontalker.synthtalk.articulation import CLASS_NAMES, CONTROLS, coarticulate, phoneme_class
 from diffusiontalker.synthtalk.counterfactual import Counterfactuals
@@ -42,11 +42,10 @@ def clip_arrays(encoder, clip, style, fps: float):
         features = encoder(wave, frames)[0].numpy()
         mel = encoder.log_mel(wave)[0].T.numpy()
     at = np.clip(np.round(np.arange(frames) / fps * 100).astype(int), 0, len(mel) - 1)  # 100 Hz mel grid
-    curves = coarticulate(clip.phonemes, len(clip.audio) / 16000, frames, fps, style)
-    times = np.arange(frames) / fps
-    labels = np.full(frames, CLASSES.index("pause"))
-    for start, end, name in clip.phonemes:
-        labels[(times >= start) & (times < end)] = CLASSES.index(phoneme_class(name))
+    curves = coarticulate(clip.phonemes, len(clip.audio) / SAMPLE_RATE, frames, fps, style)
+    names = phoneme_list([clip])  # silence first, which phoneme_class calls a pause
+    class_of = np.array([CLASSES.index(phoneme_class(n)) for n in names])
+    labels = class_of[frame_phonemes(clip.phonemes, frames, fps, names)]
     own = np.arange(frames)
     return (features, context(mel, at, range(-10, 11, 2)), context(np.eye(len(CLASSES))[labels], own, range(-6, 7)),
             np.stack([curves[c] for c in CONTROLS], axis=1), labels)

@@ -26,6 +26,8 @@ import os
 import sys
 import time
 
+READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
+
 DESCRIPTION = """\
 Train a DiffusionTalker teacher (or a regression baseline) on a dataset.
 
@@ -166,6 +168,9 @@ def run(args) -> int:
         doc, state = load_tensors(ckpt)
         lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
         config = doc["config"]
+        if args.phoneme_weight and not config.get("phonemes"):
+            raise DiffusionTalkerError(f"{ckpt} was started without --phoneme-weight: its model has no phoneme "
+                                       "head to resume")
     elif args.init:
         source, init_doc = load_checkpoint(args.init)
         lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
@@ -177,7 +182,7 @@ def run(args) -> int:
         if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
             config = {**config, "phonemes": phoneme_list(clips)}
             grown = TalkerModel(config)
-            grown.load_state_dict(source.state_dict(), strict=False)  # all but the new head
+            grown.load_state_dict(grown.state_dict() | source.state_dict())  # strict: only the head is new
             source = grown
     else:
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
@@ -188,9 +193,6 @@ def run(args) -> int:
             sampling_steps=args.diffusion_steps, objective=args.objective,
             phonemes=phoneme_list(clips) if args.phoneme_weight else [])
         del offsets
-    if args.phoneme_weight and not config["phonemes"]:
-        raise DiffusionTalkerError(f"{ckpt} was started without --phoneme-weight: its model has no phoneme head "
-                                   "to resume")
     restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     # a fine-tune trains the checkpoint's own model; anything else is built from the config
@@ -201,11 +203,10 @@ def run(args) -> int:
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     # the audio reader's group first keeps the parameter order, and so the saved optimizer state, of runs
     # that had one group
-    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    reads = [n.startswith(("encoder.", "phoneme_head.")) for n, _ in trained]
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for (_, p), r in zip(trained, reads) if r], "base_lr": args.encoder_lr or args.lr},
-         {"params": [p for (_, p), r in zip(trained, reads) if not r], "base_lr": args.lr}], weight_decay=0.01)
+    reader = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(READER)]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(READER)]
+    optimizer = torch.optim.AdamW([{"params": reader, "base_lr": args.encoder_lr or args.lr},
+                                   {"params": rest, "base_lr": args.lr}], weight_decay=0.01)
     start = 0
     if state is not None:
         ema.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
