@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from .regions import CLOSED_MM, mouth_landmarks
+from .regions import CLOSED_MM, lip_gap, mouth_landmarks
 
 BILABIALS = {"p", "b", "m"}
 
@@ -105,10 +105,7 @@ def style_signature(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def mouth_opening(vertices: np.ndarray, template: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """Per-frame lip gap change from the neutral (m): > 0 open, ~0 closed like the neutral."""
-    def gap(v):
-        return v[..., upper, 1].mean(-1) - v[..., lower, 1].mean(-1)
-
-    return gap(vertices) - gap(template)
+    return lip_gap(vertices, upper, lower) - lip_gap(template, upper, lower)
 
 
 def bilabial_closures(opening: np.ndarray, phonemes, fps: float) -> list[bool]:

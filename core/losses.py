@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .errors import DiffusionTalkerError
-from .regions import CLOSED_MM, lip_region_file, load_regions, mouth_landmarks, vertex_weights
+from .regions import CLOSED_MM, lip_gap, lip_region_file, load_regions, mouth_landmarks, vertex_weights
 
 
 @dataclass
@@ -86,12 +86,11 @@ class MotionLoss:
         return ((pm - qm) ** 2 + (ps - qs) ** 2).mean()
 
     def _contact(self, p: torch.Tensor, q: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        def opening(x):  # lip gap change from the neutral, along the face's up axis
-            return x[:, :, self.mouth.upper, 1].mean(-1) - x[:, :, self.mouth.lower, 1].mean(-1)
-
-        truth = opening(q)
+        # p and q are offsets from the neutral, so their gap is the change from the neutral's.
+        truth = lip_gap(q, self.mouth.upper, self.mouth.lower)
         together = m * (truth < self.mouth.closed).float()
-        return (((opening(p) - truth) ** 2) * together).sum() / together.sum().clamp(min=1)
+        gap = lip_gap(p, self.mouth.upper, self.mouth.lower)
+        return (((gap - truth) ** 2) * together).sum() / together.sum().clamp(min=1)
 
 
 def loss_from_args(args, template: np.ndarray, motion_scale: float, device) -> MotionLoss:

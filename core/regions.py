@@ -63,3 +63,10 @@ def mouth_landmarks(template: np.ndarray, lips: np.ndarray):
     mid = lips[order[: max(4, len(lips) // 4)]]
     split = np.median(template[mid, 1])
     return mid[template[mid, 1] > split], mid[template[mid, 1] <= split]
+
+
+def lip_gap(vertices, upper, lower):
+    """Height of the upper lip's landmarks over the lower's, along the face's up axis, per
+    frame: numpy arrays or torch tensors alike, so the metric (evaluate) and the loss that
+    trains for it (losses) measure the same gap."""
+    return vertices[..., upper, 1].mean(-1) - vertices[..., lower, 1].mean(-1)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from diffusiontalker.errors import DiffusionTalkerError
+from diffusiontalker.evaluate import mouth_opening
 from diffusiontalker.losses import MouthIndices, MotionLoss, loss_from_args
 
 V = 6
@@ -61,6 +62,20 @@ def test_contact_term_counts_only_frames_where_the_truth_is_closed():
     assert loss(ajar.reshape(truth.shape), truth, mask)["contact"] == pytest.approx(1.0)
     total = loss(ajar.reshape(truth.shape), truth, mask)
     assert float(total["loss"]) == pytest.approx(float(total["position"] + total["contact"]))
+
+
+def test_contact_term_measures_the_gap_evaluate_judges():
+    """Closure is scored on evaluate's mouth opening; the loss must square that same gap."""
+    truth = torch.zeros(1, 5, V, 3)  # lips together on every frame
+    ajar = truth.clone()
+    ajar[0, :, 0, 1] = torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4])  # upper lip lifts
+    ajar[0, :, 1, 1] = -0.1                                     # lower lip drops
+    loss = MotionLoss(velocity_weight=0.0, mouth=MOUTH, contact_weight=1.0)
+    contact = loss(ajar.reshape(1, 5, -1), truth.reshape(1, 5, -1), torch.ones(1, 5, dtype=torch.bool))["contact"]
+    frames = ajar[0].numpy()
+    opening = mouth_opening(frames, np.zeros((V, 3), np.float32), np.array([0]), np.array([1]))
+    assert opening == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert float(contact) == pytest.approx(float(np.mean(opening ** 2)))
 
 
 def test_mouth_terms_need_the_lips():
