@@ -16,7 +16,9 @@ error is taken apart three ways:
   true mean offsets put in, with the true spreads put in);
 - *systematic*: the part of the shared error that is the same on every clip, a constant
   per-vertex offset (the accuracy with it removed, each clip's estimate taken from the other
-  clips so nothing is fitted to the clip judged).
+  clips so nothing is fitted to the clip judged);
+- *before the first sound*: the accuracy with the true motion put in over the silence
+  that opens each clip, where the mouth already moves for the first sound (anticipation).
 
 A deterministic regression model reads the same audio with the same encoder, so giving
 it as a second checkpoint shows whether the shared error belongs to diffusion or to the
@@ -28,7 +30,7 @@ import sys
 
 import numpy as np
 
-from diffusiontalker.batches import load_split
+from diffusiontalker.batches import SILENCE, load_split
 from diffusiontalker.evaluate import nearest_rows, pick_evenly, style_signature
 from diffusiontalker.pipeline import Generator
 from diffusiontalker.regions import default_region_file, load_regions
@@ -48,17 +50,26 @@ def takes(checkpoint, clips, idx, speakers: list[str]):
     return made, np.array([speakers.index(name) for name in gen.identity_names])
 
 
-def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarray) -> dict:
+def silent_opening(clip) -> int:
+    """Frames before the clip's first sound."""
+    first = min((start for start, _, name in clip.phonemes if not name.startswith(SILENCE)), default=0.0)
+    return int(np.ceil(first * clip.fps))
+
+
+def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarray, openings: list[int]) -> dict:
     """``truths``: per clip every speaker's truth, the unseen ones too, as in ``evaluate``;
-    ``own_truth[k]``: the row of identity k's speaker among them."""
+    ``own_truth[k]``: the row of identity k's speaker among them; ``openings``: per clip
+    the frames before its first sound."""
     half = signatures(made[0]).shape[1] // 2
     offsets = [(s - t[own_truth]).mean(axis=(0, 1)) for s, t in zip(made, truths)]  # shared, per vertex
     rows = {"as judged": [], "true mean offsets put in": [], "true spreads put in": [],
-            "systematic offset removed": []}
+            "systematic offset removed": [], "true motion before the first sound put in": []}
     shared, own = [], []
-    for i, (take, truth) in enumerate(zip(made, truths)):
+    for i, (take, truth, opening) in enumerate(zip(made, truths, openings)):
         s, t = signatures(take), signatures(truth)
         mine = t[own_truth]
+        anticipated = take.copy()
+        anticipated[:, :opening] = truth[own_truth, :opening]
         err = s - mine
         shared.append(np.linalg.norm(err.mean(0)))
         own.append(np.linalg.norm(err - err.mean(0), axis=1).mean())
@@ -66,7 +77,8 @@ def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarr
         for row, judged in (("as judged", s),
                             ("true mean offsets put in", np.concatenate([s[:, :half], mine[:, half:]], 1)),
                             ("true spreads put in", np.concatenate([mine[:, :half], s[:, half:]], 1)),
-                            ("systematic offset removed", signatures(take - systematic))):
+                            ("systematic offset removed", signatures(take - systematic)),
+                            ("true motion before the first sound put in", signatures(anticipated))):
             rows[row] += list(nearest_rows(judged, t) == own_truth)
     return {"accuracy": {k: float(np.mean(v)) for k, v in rows.items()},
             "shared": float(np.mean(shared)), "own": float(np.mean(own)),
@@ -87,7 +99,7 @@ def main() -> int:
     results = {}
     for checkpoint in args.checkpoint or [None]:
         made, own_truth = takes(checkpoint, clips, idx, truth.speakers)
-        results[checkpoint or "bundled demo"] = report(made, truths, own_truth)
+        results[checkpoint or "bundled demo"] = report(made, truths, own_truth, [silent_opening(c) for c in clips])
     names = list(results)
     print(f"{args.split}, {len(clips)} clips, every identity's take of each\n")
     print("| style accuracy | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))

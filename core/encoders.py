@@ -46,12 +46,16 @@ def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 40.0, fmax: float = 76
 class MelEncoder(nn.Module):
     """Log-mel spectrogram (25 ms windows, 10 ms hop) and a small 1-D conv stack.
 
-    Trained from scratch with the rest of the model; its receptive field (about
-    ±110 ms after three k=5 convs on a 100 Hz grid, before alignment) covers the
-    coarticulation span the mouth needs.
+    Trained from scratch with the rest of the model. Three k=5 convs on the 100 Hz grid
+    see ±6 mel frames (about ±70 ms with the 25 ms window), less than the mouth's
+    anticipation: lips start moving for a sound up to a quarter of a second before it
+    is heard, at a phrase onset most of all. ``context`` (mel frames) adds a per-channel
+    filter of ±context frames, so each feature can announce what is coming; it starts
+    at zero, so a trained encoder grown with it (``train --init --audio-context-ms``)
+    begins exactly where it was.
     """
 
-    def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256):
+    def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256, context: int = 0):
         super().__init__()
         self.n_fft, self.hop = 400, 160
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
@@ -61,6 +65,11 @@ class MelEncoder(nn.Module):
             nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU(),
             nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU(),
         )
+        self.context = None
+        if context:
+            self.context = nn.Conv1d(hidden, hidden, 2 * context + 1, padding=context, groups=hidden)
+            nn.init.zeros_(self.context.weight)
+            nn.init.zeros_(self.context.bias)
         self.out = nn.Linear(hidden, d_model)
 
     def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
@@ -68,11 +77,15 @@ class MelEncoder(nn.Module):
         mel = torch.einsum("mf,bft->bmt", self.fbank, spec)
         return torch.log(mel + 1e-6)
 
+    def read(self, mel: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, N) standardised log-mel -> (B, hidden, N) at the mel rate."""
+        hidden = self.convs(mel)
+        return hidden if self.context is None else hidden + self.context(hidden)
+
     def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
         mel = self.log_mel(wave)
         mel = (mel - mel.mean(dim=(1, 2), keepdim=True)) / (mel.std(dim=(1, 2), keepdim=True) + 1e-5)
-        hidden = self.convs(mel).transpose(1, 2)
-        return self.out(align(hidden, num_frames))
+        return self.out(align(self.read(mel).transpose(1, 2), num_frames))
 
 
 _HF_CLASSES = {"hubert": ("HubertModel", "HubertConfig"), "wav2vec2": ("Wav2Vec2Model", "Wav2Vec2Config")}
@@ -113,7 +126,8 @@ def build_encoder(config: dict, d_model: int, pretrained: str | None = None) -> 
     """
     kind = config.get("kind", "mel")
     if kind == "mel":
-        return MelEncoder(d_model, n_mels=config.get("n_mels", 80), hidden=config.get("hidden", 256))
+        return MelEncoder(d_model, n_mels=config.get("n_mels", 80), hidden=config.get("hidden", 256),
+                          context=config.get("context", 0))
     if kind in _HF_CLASSES:
         encoder = PretrainedSpeechEncoder(kind, d_model, config.get("hf_config", {}), pretrained)
         config["hf_config"] = encoder.hf_config

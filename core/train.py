@@ -61,6 +61,10 @@ def add_cli(sub) -> None:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--d-identity", type=int, default=64)
     p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default="mel")
+    p.add_argument("--audio-context-ms", type=int, default=0, metavar="MS",
+                   help="mel encoder only: a per-channel filter that lets each audio feature see MS further "
+                        "ahead and behind, for the mouth's anticipation (default: 0, none); with --init it is "
+                        "added to the checkpoint's encoder, starting at zero")
     p.add_argument("--pretrained-encoder", default=None,
                    help="local folder (or hub id, where reachable) with HuBERT/wav2vec2 weights")
     p.add_argument("--regions", default=None,
@@ -105,6 +109,22 @@ def add_shared_flags(p) -> None:
                         "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
                         "(default: 0, off; the demo used 0.75: style accuracy 31%% -> 52%%; "
                         "see synthtalk/counterfactual.py)")
+
+
+def encoder_config(args, encoder: dict) -> dict:
+    """``encoder`` with --audio-context-ms added; unchanged when the flag is 0."""
+    from .errors import DiffusionTalkerError
+
+    if not args.audio_context_ms:
+        return encoder
+    frames = max(1, round(args.audio_context_ms / 10))  # the mel encoder's 10 ms hop
+    if encoder["kind"] != "mel":
+        raise DiffusionTalkerError(f"--audio-context-ms is for the mel encoder; {encoder['kind']} already attends "
+                                   "over the whole clip")
+    if encoder.get("context", frames) != frames:
+        raise DiffusionTalkerError(f"the encoder already has {encoder['context'] * 10} ms of audio context; "
+                                   f"it cannot become {args.audio_context_ms} ms")
+    return {**encoder, "context": frames}
 
 
 def restyle_from_args(args, clips, speakers: list[str], motion_scale: float):
@@ -168,6 +188,9 @@ def run(args) -> int:
         doc, state = load_tensors(ckpt)
         lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
         config = doc["config"]
+        if encoder_config(args, config["encoder"]) != config["encoder"]:
+            raise DiffusionTalkerError(f"--audio-context-ms {args.audio_context_ms} does not match {ckpt}; a resumed "
+                                       "run keeps its model (grow one with --init)")
         if args.phoneme_weight and not config.get("phonemes"):
             raise DiffusionTalkerError(f"{ckpt} was started without --phoneme-weight: its model has no phoneme "
                                        "head to resume")
@@ -181,15 +204,18 @@ def run(args) -> int:
                                        f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
         if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
             config = {**config, "phonemes": phoneme_list(clips)}
+        config = {**config, "encoder": encoder_config(args, config["encoder"])}
+        if config != source.config:  # grown: only the new parts are missing from the source's weights
             grown = TalkerModel(config)
-            grown.load_state_dict(grown.state_dict() | source.state_dict())  # strict: only the head is new
+            grown.load_state_dict(grown.state_dict() | source.state_dict())
             source = grown
     else:
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
         config = make_config(
             num_vertices=num_vertices, fps=fps, motion_scale=float(np.sqrt(np.mean(offsets ** 2))),
             d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, d_identity=args.d_identity,
-            encoder={"kind": args.encoder}, identities=speakers, diffusion_steps=args.diffusion_steps,
+            encoder=encoder_config(args, {"kind": args.encoder}), identities=speakers,
+            diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective,
             phonemes=phoneme_list(clips) if args.phoneme_weight else [])
         del offsets

@@ -22,6 +22,29 @@ def test_mel_features_are_aligned_to_frames(frames):
     assert out.shape == (1, frames, 12)
 
 
+@pytest.mark.parametrize("context", [0, 4])
+def test_audio_context_widens_what_a_feature_hears(context):
+    """A mel frame's feature depends on the mel frames within ±6 (the three k=5 convs),
+    ±(6 + context) once the context filter has learnt anything; at zero it changes nothing."""
+    torch.manual_seed(0)
+    enc = MelEncoder(d_model=12, n_mels=20, hidden=16, context=context)
+    mel = torch.randn(1, 20, 40)
+
+    def reach():
+        m = mel.clone().requires_grad_(True)
+        enc.read(m)[:, :, 20].sum().backward()
+        heard = m.grad.abs().sum(1)[0].nonzero()[:, 0]
+        return int(20 - heard.min()), int(heard.max() - 20)
+
+    plain = enc.read(mel)
+    assert reach() == (6, 6)
+    if context:
+        torch.nn.init.normal_(enc.context.weight)
+        assert reach() == (6 + context, 6 + context)
+        torch.nn.init.zeros_(enc.context.weight)
+    torch.testing.assert_close(enc.read(mel), plain)
+
+
 @pytest.mark.parametrize("kind", ["hubert", "wav2vec2"])
 def test_pretrained_encoder_from_local_directory(tmp_path, kind):
     """The real loading path: weights saved to a folder, loaded back by path, no network."""

@@ -288,6 +288,28 @@ def test_a_fine_tune_gives_the_model_a_phoneme_head(dataset, teacher, tmp_path, 
     assert "no phoneme head" in capsys.readouterr().err
 
 
+def test_a_fine_tune_grows_an_audio_context(dataset, teacher, tmp_path, capsys):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
+                 "--iterations", "1", *TINY, "--lr", "0", "--audio-context-ms", "50"]) == 0
+    assert json.loads((tmp_path / "teacher.json").read_text())["config"]["encoder"] == {"kind": "mel", "context": 5}
+    tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
+    assert {k for k in tuned if not k.startswith("extra.")} - set(start) == {"encoder.context.weight",
+                                                                              "encoder.context.bias"}
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    takes = [Generator.load(c, "cpu").generate(wave, 16000, style=0, seed=3).offsets
+             for c in (teacher, tmp_path / "teacher.json")]
+    np.testing.assert_allclose(takes[0], takes[1], atol=1e-6)  # grown at zero: the same model
+    assert main(["train", "--data", str(dataset), "--out", str(teacher.parent), "--resume", "--iterations", "7",
+                 *TINY, "--audio-context-ms", "50"]) == 2
+    assert "does not match" in capsys.readouterr().err
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(tmp_path / "teacher.json"),
+                 "--iterations", "1", *TINY, "--audio-context-ms", "100"]) == 2
+    assert "already has 50 ms" in capsys.readouterr().err
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "hub"), "--iterations", "1", *TINY,
+                 "--encoder", "hubert", "--audio-context-ms", "50"]) == 2
+    assert "is for the mel encoder" in capsys.readouterr().err
+
+
 def test_the_phoneme_term_needs_timings(dataset, tmp_path, capsys):
     import shutil
 
