@@ -96,10 +96,11 @@ def main() -> int:
     clips = pick_evenly(load_split("synthtalk", args.data, args.split), args.max_clips)
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
     truths = [np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers]) for clip in clips]
+    openings = [silent_opening(clip) for clip in clips]
     results = {}
     for checkpoint in args.checkpoint or [None]:
         made, own_truth = takes(checkpoint, clips, idx, truth.speakers)
-        results[checkpoint or "bundled demo"] = report(made, truths, own_truth, [silent_opening(c) for c in clips])
+        results[checkpoint or "bundled demo"] = report(made, truths, own_truth, openings)
     names = list(results)
     print(f"{args.split}, {len(clips)} clips, every identity's take of each\n")
     print("| style accuracy | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))

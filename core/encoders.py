@@ -55,9 +55,10 @@ class MelEncoder(nn.Module):
     begins exactly where it was.
     """
 
+    n_fft, hop = 400, 160  # 25 ms windows, 10 ms hop at 16 kHz
+
     def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256, context: int = 0):
         super().__init__()
-        self.n_fft, self.hop = 400, 160
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
         self.register_buffer("fbank", torch.from_numpy(mel_filterbank(self.n_fft, n_mels)), persistent=False)
         self.convs = nn.Sequential(
