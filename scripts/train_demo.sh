@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo checkpoint (core/assets/demo.*) from nothing, on a CPU.
-# Data and runs go to data/ and runs/ (git-ignored). Takes about four and a half hours on 2 cores.
+# Data and runs go to data/ and runs/ (git-ignored). Takes about five and a half hours on 2 cores.
 # The teacher was trained in stages, as it happened: 1200 steps; resumed on a 4000-step
 # schedule, stopped at step 3200 (--until) and later finished; then resumed once more on
 # a 6000-step schedule (a warm restart of the cosine learning rate). Resuming is exact,
 # so this replays the same run. It was then fine-tuned twice with the mouth terms of
 # core/losses.py (style and lip contact; --init starts a fresh schedule from a checkpoint),
 # then four times more with SynthTalk's cross-speaker targets (--cross-speaker: another
-# speaker's motion for the same audio; the last two, tuned5 and tuned6, are runs B and B2 of
-# docs/results.md), and the student was distilled with the same terms.
+# speaker's motion for the same audio; tuned5 and tuned6 are runs B and B2 of docs/results.md),
+# then twice with a mel encoder that hears 300 ms further ahead and behind (--audio-context-ms;
+# tuned7 and tuned8 are runs E and E2), and the student was distilled with the same terms.
 set -euo pipefail
 # glibc otherwise returns every large tensor's memory to the kernel and faults it back in
 # the next step; keeping it trains about a quarter faster on a CPU (docs/benchmarks.md).
@@ -38,6 +39,11 @@ $D train --data data/synthtalk --out runs/demo/tuned5 --init runs/demo/tuned4/te
     --lr 1e-4 --save-every 250 --batch-size 8 --window 3 --seed 0 --style-weight 2 --contact-weight 4 --cross-speaker 0.75
 $D train --data data/synthtalk --out runs/demo/tuned6 --init runs/demo/tuned5/teacher.json --iterations 1000 \
     --lr 1e-4 --save-every 250 --batch-size 8 --window 3 --seed 1 --style-weight 2 --contact-weight 4 --cross-speaker 0.75
-$D distill --teacher runs/demo/tuned6/teacher.json --data data/synthtalk --out core/assets --name demo \
+$D train --data data/synthtalk --out runs/demo/tuned7 --init runs/demo/tuned6/teacher.json --iterations 1000 \
+    --lr 1e-4 --save-every 250 --batch-size 8 --window 3 --seed 2 --style-weight 2 --contact-weight 4 --cross-speaker 0.75 \
+    --audio-context-ms 300
+$D train --data data/synthtalk --out runs/demo/tuned8 --init runs/demo/tuned7/teacher.json --iterations 1000 \
+    --lr 1e-4 --save-every 250 --batch-size 8 --window 3 --seed 3 --style-weight 2 --contact-weight 4 --cross-speaker 0.75
+$D distill --teacher runs/demo/tuned8/teacher.json --data data/synthtalk --out core/assets --name demo \
     --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --style-weight 2 \
     --contact-weight 4 --cross-speaker 0.75 --note "$NOTE"
