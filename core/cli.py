@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .errors import DiffusionTalkerError
 
 # Modules (relative to this package) that contribute sub-commands, in --help order.
@@ -53,5 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The installed command (and ``python -m``): ``main`` with glibc's allocator tuned
+    for torch on a CPU, which tests and other callers of ``main`` keep out of their process."""
+    keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -102,7 +102,8 @@ def run(args) -> int:
         template = read_mesh(args.template)
         check_vertex_count(template.num_vertices, generator.num_vertices, f"template {args.template}")
 
-    bar = None if args.quiet else tqdm(desc="denoising", unit="step", file=sys.stderr, leave=False)
+    # delay: no empty bar before the first step, so a bad audio file gets its error message alone
+    bar = None if args.quiet else tqdm(desc="denoising", unit="step", file=sys.stderr, leave=False, delay=1)
 
     def progress(done, total):
         bar.total = total

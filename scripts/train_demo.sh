@@ -11,9 +11,6 @@
 # then twice with a mel encoder that hears 300 ms further ahead and behind (--audio-context-ms;
 # tuned7 and tuned8 are runs E and E2), and the student was distilled with the same terms.
 set -euo pipefail
-# glibc otherwise returns every large tensor's memory to the kernel and faults it back in
-# the next step; keeping it trains about a quarter faster on a CPU (docs/benchmarks.md).
-export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000
 cd "$(dirname "$0")/.."
 D=.venv/bin/diffusiontalker
 NOTE="Demo checkpoint trained ONLY on SynthTalk: synthetic espeak-ng speech (8 speakers) driving a procedural \
