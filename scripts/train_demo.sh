@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo checkpoint (core/assets/demo.*) from nothing, on a CPU.
-# Data and runs go to data/ and runs/ (git-ignored). Takes about five and a half hours on 2 cores.
+# Data and runs go to data/ and runs/ (git-ignored). Takes about five and a quarter hours on 2 cores.
 # The teacher was trained in stages, as it happened: 1200 steps; resumed on a 4000-step
 # schedule, stopped at step 3200 (--until) and later finished; then resumed once more on
 # a 6000-step schedule (a warm restart of the cosine learning rate). Resuming is exact,
