@@ -56,6 +56,7 @@ class MelEncoder(nn.Module):
     """
 
     n_fft, hop = 400, 160  # 25 ms windows, 10 ms hop at 16 kHz
+    ms_per_frame = 1000 * hop / SAMPLE_RATE  # what --audio-context-ms is counted in
 
     def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256, context: int = 0):
         super().__init__()

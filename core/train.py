@@ -113,17 +113,16 @@ def add_shared_flags(p) -> None:
 
 def encoder_config(args, encoder: dict) -> dict:
     """``encoder`` with --audio-context-ms added; unchanged when the flag is 0."""
-    from .audio import SAMPLE_RATE
     from .encoders import MelEncoder
     from .errors import DiffusionTalkerError
 
     if not args.audio_context_ms:
         return encoder
-    ms_per_frame = 1000 * MelEncoder.hop / SAMPLE_RATE
-    frames = max(1, round(args.audio_context_ms / ms_per_frame))
     if encoder["kind"] != "mel":
         raise DiffusionTalkerError(f"--audio-context-ms is for the mel encoder; {encoder['kind']} already attends "
                                    "over the whole clip")
+    ms_per_frame = MelEncoder.ms_per_frame
+    frames = max(1, round(args.audio_context_ms / ms_per_frame))
     if encoder.get("context", frames) != frames:
         raise DiffusionTalkerError(f"the encoder already has {encoder['context'] * ms_per_frame:g} ms of audio context; "
                                    f"it cannot become {args.audio_context_ms} ms")
