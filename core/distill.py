@@ -21,7 +21,7 @@ import copy
 import os
 import sys
 
-from .train import add_shared_flags, restyle_from_args
+from .train import add_shared_flags, restyle_from_args, with_mel_level
 
 DESCRIPTION = """\
 Distil a trained teacher into a few-step student (progressive distillation).
@@ -80,6 +80,7 @@ def run(args) -> int:
     from .identity import contrastive_loss
     from .pipeline import resolve_device
     from .losses import loss_from_args
+    from .model import TalkerModel
 
     device, notes = resolve_device(args.device)
     for note in notes:
@@ -101,6 +102,10 @@ def run(args) -> int:
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
     student = copy.deepcopy(teacher)
+    if args.mel_level:  # the student reads audio its own way; it starts from the teacher's weights all the same
+        student = TalkerModel({**config, "encoder": with_mel_level(config["encoder"], args.mel_level, clips)})
+        student.load_state_dict(teacher.state_dict())
+        student.to(device)
     teacher.requires_grad_(False)
     rounds = []
     while n > args.to_steps:
@@ -144,7 +149,7 @@ def run(args) -> int:
             "distillation": {"from_steps": args.from_steps or T, "rounds": rounds, "iterations_per_round":
                              args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                              "style_weight": args.style_weight, "contact_weight": args.contact_weight,
-                             "cross_speaker": args.cross_speaker},
+                             "cross_speaker": args.cross_speaker, "mel_level": args.mel_level},
             "teacher_card": doc["card"],
             "note": args.note,
         }

@@ -53,13 +53,23 @@ class MelEncoder(nn.Module):
     filter of ±context frames, so each feature can announce what is coming; it starts
     at zero, so a trained encoder grown with it (``train --init --audio-context-ms``)
     begins exactly where it was.
+
+    The log-mel is standardised before the convs: by default each input by its own mean
+    and spread, as every model so far was trained. That makes a frame's features depend
+    on the rest of the input (a clip with more pauses reads its speech louder), and the
+    mouth's mean opening over a clip, half of what a speaker's style is judged on, moves
+    with it. ``level`` (the training data's log-mel mean and spread, from
+    ``log_mel_level``) standardises every input by the same numbers instead; the
+    ``relevel`` command gives it to a trained model (docs/results.md).
     """
 
     n_fft, hop = 400, 160  # 25 ms windows, 10 ms hop at 16 kHz
     ms_per_frame = 1000 * hop / SAMPLE_RATE  # what --audio-context-ms is counted in
 
-    def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256, context: int = 0):
+    def __init__(self, d_model: int, n_mels: int = 80, hidden: int = 256, context: int = 0,
+                 level: tuple[float, float] | None = None):
         super().__init__()
+        self.level = level
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
         self.register_buffer("fbank", torch.from_numpy(mel_filterbank(self.n_fft, n_mels)), persistent=False)
         self.convs = nn.Sequential(
@@ -86,8 +96,21 @@ class MelEncoder(nn.Module):
 
     def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
         mel = self.log_mel(wave)
-        mel = (mel - mel.mean(dim=(1, 2), keepdim=True)) / (mel.std(dim=(1, 2), keepdim=True) + 1e-5)
+        if self.level is None:
+            mel = (mel - mel.mean(dim=(1, 2), keepdim=True)) / (mel.std(dim=(1, 2), keepdim=True) + 1e-5)
+        else:
+            mel = (mel - self.level[0]) / self.level[1]
         return self.out(align(self.read(mel).transpose(1, 2), num_frames))
+
+
+def log_mel_level(waves) -> list[float]:
+    """[mean, std] of the log-mel over every frame of ``waves`` (16 kHz arrays, normalised
+    like inference audio): the ``level`` a mel encoder trained on them standardises by."""
+    measure = MelEncoder(d_model=1)
+    with torch.no_grad():
+        values = torch.cat([measure.log_mel(torch.from_numpy(np.asarray(w, np.float32))[None]).reshape(-1)
+                            for w in waves])
+    return [float(values.mean()), float(values.std())]
 
 
 _HF_CLASSES = {"hubert": ("HubertModel", "HubertConfig"), "wav2vec2": ("Wav2Vec2Model", "Wav2Vec2Config")}
@@ -129,7 +152,7 @@ def build_encoder(config: dict, d_model: int, pretrained: str | None = None) -> 
     kind = config.get("kind", "mel")
     if kind == "mel":
         return MelEncoder(d_model, n_mels=config.get("n_mels", 80), hidden=config.get("hidden", 256),
-                          context=config.get("context", 0))
+                          context=config.get("context", 0), level=config.get("level"))
     if kind in _HF_CLASSES:
         encoder = PretrainedSpeechEncoder(kind, d_model, config.get("hf_config", {}), pretrained)
         config["hf_config"] = encoder.hf_config

@@ -104,6 +104,12 @@ def add_shared_flags(p) -> None:
     p.add_argument("--contact-weight", type=float, default=0.0,
                    help="weight of the lip-contact term: the lip gap where the truth's lips are together "
                         "(default: 0, off; the demo used 2, then 4: p/b/m closure 82%% -> 96%%)")
+    p.add_argument("--mel-level", choices=["data", "clip"], default=None,
+                   help="mel encoder only: train it standardising the log-mel by the training data's level, "
+                        "measured once and stored in the checkpoint ('data'), or each input by its own ('clip'); "
+                        "default: the checkpoint's own, 'clip' for a new model; in distill it sets the student's. "
+                        "Training under 'data' lost style on SynthTalk where reading at it after training "
+                        "gained (the relevel command; docs/results.md)")
     p.add_argument("--cross-speaker", type=float, default=0.0, metavar="SHARE",
                    help="SynthTalk only: this share of windows gets another training speaker's motion for the "
                         "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
@@ -111,22 +117,40 @@ def add_shared_flags(p) -> None:
                         "see synthtalk/counterfactual.py)")
 
 
-def encoder_config(args, encoder: dict) -> dict:
-    """``encoder`` with --audio-context-ms added; unchanged when the flag is 0."""
+def encoder_config(args, encoder: dict, clips) -> dict:
+    """``encoder`` with --audio-context-ms and --mel-level (measured on ``clips``) applied."""
     from .encoders import MelEncoder
     from .errors import DiffusionTalkerError
 
-    if not args.audio_context_ms:
-        return encoder
-    if encoder["kind"] != "mel":
+    if encoder["kind"] != "mel" and args.audio_context_ms:
         raise DiffusionTalkerError(f"--audio-context-ms is for the mel encoder; {encoder['kind']} already attends "
                                    "over the whole clip")
-    ms_per_frame = MelEncoder.ms_per_frame
-    frames = max(1, round(args.audio_context_ms / ms_per_frame))
-    if encoder.get("context", frames) != frames:
-        raise DiffusionTalkerError(f"the encoder already has {encoder['context'] * ms_per_frame:g} ms of audio context; "
-                                   f"it cannot become {args.audio_context_ms} ms")
-    return {**encoder, "context": frames}
+    out = dict(encoder)
+    if args.audio_context_ms:
+        ms_per_frame = MelEncoder.ms_per_frame
+        frames = max(1, round(args.audio_context_ms / ms_per_frame))
+        if encoder.get("context", frames) != frames:
+            raise DiffusionTalkerError(f"the encoder already has {encoder['context'] * ms_per_frame:g} ms of audio "
+                                       f"context; it cannot become {args.audio_context_ms} ms")
+        out["context"] = frames
+    return with_mel_level(out, args.mel_level, clips)
+
+
+def with_mel_level(encoder: dict, level: str | None, clips) -> dict:
+    """``encoder`` standardising its log-mel by ``clips``' level ('data') or each input by
+    its own ('clip'); None leaves it as it is."""
+    from .audio import normalise
+    from .encoders import log_mel_level
+    from .errors import DiffusionTalkerError
+
+    if level and encoder["kind"] != "mel":
+        raise DiffusionTalkerError(f"--mel-level is for the mel encoder; {encoder['kind']} reads the waveform")
+    out = dict(encoder)
+    if level == "data" and "level" not in out:
+        out["level"] = log_mel_level(normalise(c.audio) for c in clips)
+    elif level == "clip":
+        out.pop("level", None)
+    return out
 
 
 def restyle_from_args(args, clips, speakers: list[str], motion_scale: float):
@@ -190,9 +214,9 @@ def run(args) -> int:
         doc, state = load_tensors(ckpt)
         lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
         config = doc["config"]
-        if encoder_config(args, config["encoder"]) != config["encoder"]:
-            raise DiffusionTalkerError(f"--audio-context-ms {args.audio_context_ms} does not match {ckpt}; a resumed "
-                                       "run keeps its model (grow one with --init)")
+        if encoder_config(args, config["encoder"], clips) != config["encoder"]:
+            raise DiffusionTalkerError(f"--audio-context-ms or --mel-level does not match {ckpt}; a resumed run "
+                                       "keeps its model (change one with --init)")
         if args.phoneme_weight and not config.get("phonemes"):
             raise DiffusionTalkerError(f"{ckpt} was started without --phoneme-weight: its model has no phoneme "
                                        "head to resume")
@@ -206,7 +230,7 @@ def run(args) -> int:
                                        f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
         if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
             config = {**config, "phonemes": phoneme_list(clips)}
-        config = {**config, "encoder": encoder_config(args, config["encoder"])}
+        config = {**config, "encoder": encoder_config(args, config["encoder"], clips)}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             grown = TalkerModel(config)
             grown.load_state_dict(grown.state_dict() | source.state_dict())
@@ -216,7 +240,7 @@ def run(args) -> int:
         config = make_config(
             num_vertices=num_vertices, fps=fps, motion_scale=float(np.sqrt(np.mean(offsets ** 2))),
             d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, d_identity=args.d_identity,
-            encoder=encoder_config(args, {"kind": args.encoder}), identities=speakers,
+            encoder=encoder_config(args, {"kind": args.encoder}, clips), identities=speakers,
             diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective,
             phonemes=phoneme_list(clips) if args.phoneme_weight else [])

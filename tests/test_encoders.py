@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import TINY, speechlike
-from diffusiontalker.encoders import MelEncoder, build_encoder, mel_filterbank
+from diffusiontalker.encoders import MelEncoder, build_encoder, log_mel_level, mel_filterbank
 
 TINY_HF = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
                conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
@@ -43,6 +43,29 @@ def test_audio_context_widens_what_a_feature_hears(context):
         assert reach() == (6 + context, 6 + context)
         torch.nn.init.zeros_(enc.context.weight)
     torch.testing.assert_close(enc.read(mel), plain)
+
+
+
+@pytest.mark.parametrize("level", [None, "measured"])
+def test_a_fixed_level_hears_speech_the_same_whatever_else_the_clip_holds(level):
+    """The same second of speech, alone and followed by two seconds of near-silence (a
+    pause, or the end of a clip a training window would not hold): standardised by its own
+    statistics the speech's features move; by the data's level they stay, but for the few
+    frames whose receptive field reaches the pause."""
+    speech = speechlike(1.0)
+    padded = np.concatenate([speech, 1e-3 * np.random.default_rng(0).standard_normal(32000).astype(np.float32)])
+    if level:
+        level = log_mel_level([speech, padded])
+        assert level[1] > 0 and level == log_mel_level([speech, padded])  # a measurement, repeatable
+    torch.manual_seed(0)
+    enc = MelEncoder(d_model=12, n_mels=20, hidden=16, level=level)
+    with torch.no_grad():
+        alone = enc(torch.from_numpy(speech)[None], 101)[0, :90]
+        followed = enc(torch.from_numpy(padded)[None], 301)[0, :90]
+    if level:
+        torch.testing.assert_close(followed, alone, atol=1e-4, rtol=1e-4)
+    else:
+        assert (followed - alone).abs().max() > 1e-2
 
 
 @pytest.mark.parametrize("kind", ["hubert", "wav2vec2"])
