@@ -102,7 +102,7 @@ def run(args) -> int:
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
     student = copy.deepcopy(teacher)
-    if args.mel_level:  # the student reads audio its own way; it starts from the teacher's weights all the same
+    if args.mel_level:  # the student reads audio its own way, starting from the teacher's weights
         student = TalkerModel({**config, "encoder": with_mel_level(config["encoder"], args.mel_level, clips)})
         student.load_state_dict(teacher.state_dict())
         student.to(device)

@@ -55,12 +55,12 @@ class MelEncoder(nn.Module):
     begins exactly where it was.
 
     The log-mel is standardised before the convs: by default each input by its own mean
-    and spread, as every model so far was trained. That makes a frame's features depend
-    on the rest of the input (a clip with more pauses reads its speech louder), and the
-    mouth's mean opening over a clip, half of what a speaker's style is judged on, moves
-    with it. ``level`` (the training data's log-mel mean and spread, from
-    ``log_mel_level``) standardises every input by the same numbers instead; the
-    ``relevel`` command gives it to a trained model (docs/results.md).
+    and spread, so a frame's features depend on the rest of the input (a 3 s training
+    window and a whole clip, or a clip with more pauses, read the same sound at
+    different levels). ``level`` (the training data's log-mel mean and spread, from
+    ``log_mel_level``) standardises every input by the same numbers instead. Trained
+    that way the demo's recipe read the lips better and the style worse
+    (docs/results.md), so per input stays the default.
     """
 
     n_fft, hop = 400, 160  # 25 ms windows, 10 ms hop at 16 kHz

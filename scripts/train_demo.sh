@@ -9,8 +9,7 @@
 # then four times more with SynthTalk's cross-speaker targets (--cross-speaker: another
 # speaker's motion for the same audio; tuned5 and tuned6 are runs B and B2 of docs/results.md),
 # then twice with a mel encoder that hears 300 ms further ahead and behind (--audio-context-ms;
-# tuned7 and tuned8 are runs E and E2), and the student was distilled with the same terms. Last, `relevel`
-# made the student standardise its log-mel by the training data's level (no weight changes).
+# tuned7 and tuned8 are runs E and E2), and the student was distilled with the same terms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=.venv/bin/diffusiontalker
@@ -42,7 +41,6 @@ $D train --data data/synthtalk --out runs/demo/tuned7 --init runs/demo/tuned6/te
     --audio-context-ms 300
 $D train --data data/synthtalk --out runs/demo/tuned8 --init runs/demo/tuned7/teacher.json --iterations 1000 \
     --lr 1e-4 --save-every 250 --batch-size 8 --window 3 --seed 3 --style-weight 2 --contact-weight 4 --cross-speaker 0.75
-$D distill --teacher runs/demo/tuned8/teacher.json --data data/synthtalk --out runs/demo --name demo \
+$D distill --teacher runs/demo/tuned8/teacher.json --data data/synthtalk --out core/assets --name demo \
     --from-steps 64 --to-steps 8 --iterations 100 --batch-size 8 --window 3 --seed 0 --style-weight 2 \
     --contact-weight 4 --cross-speaker 0.75 --note "$NOTE"
-$D relevel --checkpoint runs/demo/demo.json --data data/synthtalk --out core/assets/demo
