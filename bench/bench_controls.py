@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from diffusiontalker.audio import load_audio
+from diffusiontalker.audio import SAMPLE_RATE, load_audio
 from diffusiontalker.checkpoint import BUNDLED
 from diffusiontalker.pipeline import Generator
 
@@ -43,10 +43,10 @@ def main() -> int:
     args = p.parse_args()
     gen = Generator.load(args.checkpoint, "cpu")
     clip = load_audio(str(BUNDLED.parent / "example.wav"))
-    audio = np.tile(clip, int(np.ceil(args.seconds * 16000 / len(clip))))[: int(args.seconds * 16000)]
+    audio = np.tile(clip, int(np.ceil(args.seconds * SAMPLE_RATE / len(clip))))[: int(args.seconds * SAMPLE_RATE)]
     a, b = gen.identity_names[:2]
-    base = gen.generate(audio, 16000, style=a, seed=args.seed).offsets
-    other = gen.generate(audio, 16000, style=b, seed=args.seed).offsets
+    base = gen.generate(audio, SAMPLE_RATE, style=a, seed=args.seed).offsets
+    other = gen.generate(audio, SAMPLE_RATE, style=b, seed=args.seed).offsets
     frames, mid, radius = len(base), len(base) // 2, 6
     print(f"checkpoint {gen.checkpoint_path}, {args.seconds:g} s of audio, styles {a} -> {b}, seed {args.seed}")
     print("| control | frames compared | change imposed mm | accel. / without | speed / without | "
@@ -61,7 +61,7 @@ def main() -> int:
     both = (base + other) / 2
     for name, ramp in (("blend switched in one frame", 0), ("blend ramped over 0.5 s", int(0.5 * gen.fps))):
         weights = np.clip((np.arange(frames) - mid) / max(1, ramp), 0, 1) if ramp else (np.arange(frames) >= mid)
-        take = gen.generate(audio, 16000, style=a, blend_style=b, blend=weights.astype(np.float32),
+        take = gen.generate(audio, SAMPLE_RATE, style=a, blend_style=b, blend=weights.astype(np.float32),
                             seed=args.seed).offsets
         window = around(mid, radius + ramp)
         change = np.linalg.norm(other[window] - base[window], axis=-1).mean()
@@ -69,7 +69,7 @@ def main() -> int:
     # Key poses: a pose from elsewhere in the other style's take, forced onto the middle frame.
     for distance in (1, 2):
         pose = other[min(frames - 1, mid + distance * int(gen.fps))]
-        take = gen.generate(audio, 16000, style=a, key_poses={mid: pose}, seed=args.seed).offsets
+        take = gen.generate(audio, SAMPLE_RATE, style=a, key_poses={mid: pose}, seed=args.seed).offsets
         error = np.linalg.norm(take[mid] - pose, axis=-1).max() * 1000
         change = np.linalg.norm(pose - base[mid], axis=-1).mean()
         row(f"key pose from {distance} s later ({b})", take, base, around(mid, radius), change, f"{error:.4f}")

@@ -21,7 +21,7 @@ import sys
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np, torch
-from diffusiontalker.audio import load_audio
+from diffusiontalker.audio import SAMPLE_RATE, load_audio
 from diffusiontalker.checkpoint import BUNDLED
 from diffusiontalker.pipeline import OVERLAP_SECONDS, WINDOW_SECONDS, Generator, windows
 ckpt, seconds, steps, device = sys.argv[1] or None, float(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -29,12 +29,12 @@ torch.set_num_threads(int(sys.argv[5]))
 gen = Generator.load(ckpt, device)
 steps = gen.config["diffusion_steps"] if steps == "full" else int(steps)
 clip = load_audio(str(BUNDLED.parent / "example.wav"))
-audio = np.tile(clip, int(np.ceil(seconds * 16000 / len(clip))))[: int(seconds * 16000)]
-gen.generate(audio[:16000], 16000, style=0, steps=min(steps, 8))  # warm-up
+audio = np.tile(clip, int(np.ceil(seconds * SAMPLE_RATE / len(clip))))[: int(seconds * SAMPLE_RATE)]
+gen.generate(audio[:SAMPLE_RATE], SAMPLE_RATE, style=0, steps=min(steps, 8))  # warm-up
 if device.startswith("cuda"):
     torch.cuda.synchronize()
 t0 = time.perf_counter()
-take = gen.generate(audio, 16000, style=0, seed=0, steps=steps, max_seconds=1e9)
+take = gen.generate(audio, SAMPLE_RATE, style=0, seed=0, steps=steps, max_seconds=1e9)
 if device.startswith("cuda"):
     torch.cuda.synchronize()
 elapsed = time.perf_counter() - t0

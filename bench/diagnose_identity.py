@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from diffusiontalker.audio import SAMPLE_RATE
 from diffusiontalker.batches import load_split
 from diffusiontalker.evaluate import sentence_of, style_signature
 from diffusiontalker.pipeline import Generator
@@ -47,7 +48,7 @@ def main() -> int:
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
 
     def take(clip, style):
-        return style_signature(gen.generate(clip.audio, 16000, style=style, seed=0).offsets, idx)
+        return style_signature(gen.generate(clip.audio, SAMPLE_RATE, style=style, seed=0).offsets, idx)
 
     truth = [style_signature(c.vertices - c.template[None], idx) for c in clips]
     # what each speaker would have done with the first recording: the truth for its takes

@@ -30,6 +30,7 @@ import sys
 
 import numpy as np
 
+from diffusiontalker.audio import SAMPLE_RATE
 from diffusiontalker.batches import SILENCE, load_split
 from diffusiontalker.evaluate import nearest_rows, pick_evenly, style_signature
 from diffusiontalker.pipeline import Generator
@@ -45,7 +46,7 @@ def signatures(motion: np.ndarray) -> np.ndarray:
 def takes(checkpoint, clips, idx, speakers: list[str]):
     """Every identity's take of each clip, and each identity's row among ``speakers``."""
     gen = Generator.load(checkpoint, "cpu")
-    made = [np.stack([gen.generate(clip.audio, 16000, style=k, seed=0).offsets[:len(clip.vertices)][:, idx]
+    made = [np.stack([gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=0).offsets[:len(clip.vertices)][:, idx]
                       for k in range(len(gen.identity_names))]) for clip in clips]
     return made, np.array([speakers.index(name) for name in gen.identity_names])
 

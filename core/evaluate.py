@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from .audio import SAMPLE_RATE
 from .regions import CLOSED_MM, lip_gap, mouth_landmarks
 
 BILABIALS = {"p", "b", "m"}
@@ -181,7 +182,7 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
         refs = references(clip)
         comparable = len(refs) > 1
         began = time.perf_counter()
-        take = gen.generate(clip.audio, 16000, style=own, seed=0, steps=steps)
+        take = gen.generate(clip.audio, SAMPLE_RATE, style=own, seed=0, steps=steps)
         walls.append(time.perf_counter() - began)
         rtfs.append(take.compute_seconds / take.audio_seconds)
         n = min(len(take.offsets), len(gt))
@@ -190,13 +191,13 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
         fdds.append(fdd(pred, gt, regions["fdd"]))
         if comparable and clip.speaker in refs:
             own_hits.append(nearest_speaker(pred, refs, regions["lve"]) == clip.speaker)
-        takes = [pred] + [gen.generate(clip.audio, 16000, style=own, seed=s, steps=steps).offsets[:n]
+        takes = [pred] + [gen.generate(clip.audio, SAMPLE_RATE, style=own, seed=s, steps=steps).offsets[:n]
                           for s in range(1, seeds)]
         seed_div.append(mean_pairwise_l2(takes))
         if clip.speaker in names:
-            auto_hits.append(gen.find_style(clip.audio, 16000) == names.index(clip.speaker))
+            auto_hits.append(gen.find_style(clip.audio, SAMPLE_RATE) == names.index(clip.speaker))
         if identities:
-            per_id = [gen.generate(clip.audio, 16000, style=k, seed=0, steps=steps).offsets[:n]
+            per_id = [gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=0, steps=steps).offsets[:n]
                       for k in range(len(names))]
             ident_div.append(mean_pairwise_l2(per_id))
             style_hits += [nearest_speaker(per_id[k], refs, regions["lve"]) == name
