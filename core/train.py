@@ -108,8 +108,8 @@ def add_shared_flags(p) -> None:
                    help="mel encoder only: train it standardising the log-mel by the training data's level, "
                         "measured once and stored in the checkpoint ('data'), or each input by its own ('clip'); "
                         "default: the checkpoint's own, 'clip' for a new model; in distill it sets the student's. "
-                        "On SynthTalk 'data' lowered LVE by up to 9%% and style accuracy by 10-20 points "
-                        "(docs/results.md)")
+                        "On SynthTalk 'data' gave 6-11%% lower LVE and 15-18 points lower style accuracy on "
+                        "the test split (docs/results.md)")
     p.add_argument("--cross-speaker", type=float, default=0.0, metavar="SHARE",
                    help="SynthTalk only: this share of windows gets another training speaker's motion for the "
                         "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
