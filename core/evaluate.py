@@ -200,7 +200,7 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
             per_id = [gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=0, steps=steps).offsets[:n]
                       for k in range(len(names))]
             ident_div.append(mean_pairwise_l2(per_id))
-            style_hits += [nearest_speaker(per_id[k], refs, regions["lve"]) == name
+            style_hits += [(name, nearest_speaker(per_id[k], refs, regions["lve"]) == name)
                            for k, name in enumerate(names) if comparable and name in refs]
             relative_hits += relative_style_hits(per_id, names, refs, regions["lve"])
         if lips is not None and clip.phonemes:
@@ -223,13 +223,23 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
         "fdd": mean(fdds), "fdd_abs": mean(np.abs(fdds)),
         "diversity_seeds_mm": None if seeds < 2 else mean(seed_div) * 1000,
         "diversity_identities_mm": None if not ident_div else mean(ident_div) * 1000,
-        "style_accuracy": mean(style_hits), "style_pairs": len(style_hits),
+        "style_accuracy": mean([hit for _, hit in style_hits]), "style_pairs": len(style_hits),
+        "style_accuracy_by_identity": by_identity(style_hits),
         "relative_style_accuracy": mean(relative_hits),
         "own_style_accuracy": mean(own_hits), "auto_style_accuracy": mean(auto_hits),
         "bilabial_closure": mean(closures), "bilabial_segments": len(closures),
         "openness_correlation": mean(corrs),
         "rtf": mean(rtfs), "wall_seconds_per_clip": mean(walls),
     }
+
+
+def by_identity(hits: list[tuple[str, bool]]) -> dict[str, float]:
+    """(identity, hit) pairs -> each identity's share of hits: the absolute judge's misses
+    gather on identities whose speaker has a close neighbour (docs/results.md)."""
+    grouped: dict[str, list[bool]] = {}
+    for name, hit in hits:
+        grouped.setdefault(name, []).append(hit)
+    return {name: float(np.mean(h)) for name, h in grouped.items()}
 
 
 def same_sentence_references(dataset: str, root, idx, loaded: dict | None = None):
@@ -306,6 +316,18 @@ def markdown_table(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def identity_table(results: dict[str, dict]) -> str:
+    """Style accuracy per identity, one row per model; empty when no model was judged on style."""
+    judged = {label: r["style_accuracy_by_identity"] for label, r in results.items() if r["style_accuracy_by_identity"]}
+    if not judged:
+        return ""
+    names = list(dict.fromkeys(n for by in judged.values() for n in by))
+    lines = ["| style acc. by identity | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for label, by in judged.items():
+        lines.append(f"| {label} | " + " | ".join("–" if n not in by else f"{by[n]:.0%}" for n in names) + " |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
 def run(args) -> int:
     from .batches import load_split
     from .checkpoint import paths_of
@@ -350,7 +372,7 @@ def run(args) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)
-    table = markdown_table(results)
+    table = markdown_table(results) + identity_table(results)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(f"Split `{args.split}` of `{args.data}` ({len(clips)} clips); regions `{region_file}`; "

@@ -177,6 +177,10 @@ def test_evaluate_writes_json_and_markdown(dataset, teacher, tmp_path):
     assert result["lve"] > 0 and result["rtf"] > 0
     assert 0 <= result["style_accuracy"] <= 1 and 0 <= result["auto_style_accuracy"] <= 1
     assert result["style_pairs"] == 9 and 0 <= result["own_style_accuracy"] <= 1  # 3 clips x 3 styles
+    by_identity = result["style_accuracy_by_identity"]
+    assert list(by_identity) == ["spk00", "spk01", "spk02"]  # 3 takes each: their mean is the whole
+    assert abs(np.mean(list(by_identity.values())) - result["style_accuracy"]) < 1e-9
+    assert "| style acc. by identity | spk00 | spk01 | spk02 |" in out_md.read_text()
     assert result["diversity_seeds_mm"] > 0 and result["bilabial_segments"] == 3
     assert "LVE" in out_md.read_text() and "same sentence truth" in out_md.read_text()
 
