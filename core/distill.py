@@ -80,7 +80,6 @@ def run(args) -> int:
     from .identity import contrastive_loss
     from .pipeline import resolve_device
     from .losses import loss_from_args
-    from .model import TalkerModel
 
     device, notes = resolve_device(args.device)
     for note in notes:
@@ -101,11 +100,10 @@ def run(args) -> int:
     restyle = restyle_from_args(args, clips, teacher.bank.names, config["motion_scale"])
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
-    student = copy.deepcopy(teacher)
-    if args.mel_level:  # the student reads audio its own way, starting from the teacher's weights
-        student = TalkerModel({**config, "encoder": with_mel_level(config["encoder"], args.mel_level, clips)})
-        student.load_state_dict(teacher.state_dict())
-        student.to(device)
+    encoder = with_mel_level(config["encoder"], args.mel_level, clips)
+    # a student that reads audio another way than its teacher starts from the teacher's weights all the same
+    student = (copy.deepcopy(teacher) if encoder == config["encoder"]
+               else teacher.reconfigured({**config, "encoder": encoder}).to(device))
     teacher.requires_grad_(False)
     rounds = []
     while n > args.to_steps:

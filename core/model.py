@@ -76,3 +76,11 @@ class TalkerModel(nn.Module):
         """Style vector of a clip; its contrastive gradient also reaches the audio
         encoder, so speaker cues (pitch, rate, timbre) survive in the shared features."""
         return self.personaliser(audio_features, mask)
+
+    def reconfigured(self, config: dict) -> "TalkerModel":
+        """A model of ``config`` holding these weights: a fine-tune's grown parts (an audio
+        context filter, a phoneme head) keep their fresh initialisation; a student that
+        reads audio at another level keeps every weight."""
+        model = TalkerModel(config)
+        model.load_state_dict(model.state_dict() | self.state_dict())
+        return model

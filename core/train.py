@@ -125,15 +125,14 @@ def encoder_config(args, encoder: dict, clips) -> dict:
     if encoder["kind"] != "mel" and args.audio_context_ms:
         raise DiffusionTalkerError(f"--audio-context-ms is for the mel encoder; {encoder['kind']} already attends "
                                    "over the whole clip")
-    out = dict(encoder)
     if args.audio_context_ms:
         ms_per_frame = MelEncoder.ms_per_frame
         frames = max(1, round(args.audio_context_ms / ms_per_frame))
         if encoder.get("context", frames) != frames:
             raise DiffusionTalkerError(f"the encoder already has {encoder['context'] * ms_per_frame:g} ms of audio "
                                        f"context; it cannot become {args.audio_context_ms} ms")
-        out["context"] = frames
-    return with_mel_level(out, args.mel_level, clips)
+        encoder = {**encoder, "context": frames}
+    return with_mel_level(encoder, args.mel_level, clips)
 
 
 def with_mel_level(encoder: dict, level: str | None, clips) -> dict:
@@ -232,9 +231,7 @@ def run(args) -> int:
             config = {**config, "phonemes": phoneme_list(clips)}
         config = {**config, "encoder": encoder_config(args, config["encoder"], clips)}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
-            grown = TalkerModel(config)
-            grown.load_state_dict(grown.state_dict() | source.state_dict())
-            source = grown
+            source = source.reconfigured(config)
     else:
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
         config = make_config(
