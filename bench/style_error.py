@@ -18,7 +18,11 @@ error is taken apart three ways:
   per-vertex offset (the accuracy with it removed, each clip's estimate taken from the other
   clips so nothing is fitted to the clip judged);
 - *before the first sound*: the accuracy with the true motion put in over the silence
-  that opens each clip, where the mouth already moves for the first sound (anticipation).
+  that opens each clip, where the mouth already moves for the first sound (anticipation);
+- *the shared mean offsets*: the accuracy with each clip's shared mean-offset error taken
+  out (a bound, since it uses the truth), the share of that error's variance across clips
+  in its two main directions, and how each direction follows the clip's pace (phonemes
+  per second) and its share of speech: what of the audio the model misreads.
 
 A deterministic regression model reads the same audio with the same encoder, so giving
 it as a second checkpoint shows whether the shared error belongs to diffusion or to the
@@ -57,15 +61,36 @@ def silent_opening(clip) -> int:
     return int(np.ceil(first * clip.fps))
 
 
-def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarray, openings: list[int]) -> dict:
+def pace(clip) -> tuple[float, float]:
+    """(phonemes per second, share of the clip that is speech)."""
+    seconds = len(clip.vertices) / clip.fps
+    spoken = [(start, end) for start, end, name in clip.phonemes if not name.startswith(SILENCE)]
+    return len(spoken) / seconds, sum(end - start for start, end in spoken) / seconds
+
+
+def shared_directions(errors: np.ndarray, paces: np.ndarray) -> dict:
+    """(clips, S) shared mean-offset errors, (clips, 2) paces -> variance share of the two
+    main directions of the errors' clip-to-clip variation, and each direction's |Pearson r|
+    with the pace and with the share of speech."""
+    centred = errors - errors.mean(0)
+    _, sv, directions = np.linalg.svd(centred, full_matrices=False)
+    coords = centred @ directions[:2].T
+    return {"variance_share": (sv[:2] ** 2 / (sv ** 2).sum()).tolist(),
+            "r_pace": [float(abs(np.corrcoef(coords[:, i], paces[:, 0])[0, 1])) for i in range(2)],
+            "r_speech": [float(abs(np.corrcoef(coords[:, i], paces[:, 1])[0, 1])) for i in range(2)]}
+
+
+def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarray, openings: list[int],
+           paces: np.ndarray) -> dict:
     """``truths``: per clip every speaker's truth, the unseen ones too, as in ``evaluate``;
     ``own_truth[k]``: the row of identity k's speaker among them; ``openings``: per clip
-    the frames before its first sound."""
+    the frames before its first sound; ``paces``: per clip its ``pace``."""
     half = signatures(made[0]).shape[1] // 2
     offsets = [(s - t[own_truth]).mean(axis=(0, 1)) for s, t in zip(made, truths)]  # shared, per vertex
     rows = {"as judged": [], "true mean offsets put in": [], "true spreads put in": [],
-            "systematic offset removed": [], "true motion before the first sound put in": []}
-    shared, own = [], []
+            "systematic offset removed": [], "true motion before the first sound put in": [],
+            "shared mean-offset error taken out": []}
+    shared, own, shared_means = [], [], []
     for i, (take, truth, opening) in enumerate(zip(made, truths, openings)):
         s, t = signatures(take), signatures(truth)
         mine = t[own_truth]
@@ -73,17 +98,21 @@ def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarr
         anticipated[:, :opening] = truth[own_truth, :opening]
         err = s - mine
         shared.append(np.linalg.norm(err.mean(0)))
+        shared_means.append(err.mean(0)[half:])
+        unshared = s - np.concatenate([np.zeros(half), shared_means[-1]])
         own.append(np.linalg.norm(err - err.mean(0), axis=1).mean())
         systematic = np.mean([o for j, o in enumerate(offsets) if j != i], axis=0)
         for row, judged in (("as judged", s),
                             ("true mean offsets put in", np.concatenate([s[:, :half], mine[:, half:]], 1)),
                             ("true spreads put in", np.concatenate([mine[:, :half], s[:, half:]], 1)),
                             ("systematic offset removed", signatures(take - systematic)),
-                            ("true motion before the first sound put in", signatures(anticipated))):
+                            ("true motion before the first sound put in", signatures(anticipated)),
+                            ("shared mean-offset error taken out", unshared)):
             rows[row] += list(nearest_rows(judged, t) == own_truth)
     return {"accuracy": {k: float(np.mean(v)) for k, v in rows.items()},
             "shared": float(np.mean(shared)), "own": float(np.mean(own)),
-            "systematic_xyz_mm": (np.mean(offsets, axis=0).mean(0) * 1000).tolist()}
+            "systematic_xyz_mm": (np.mean(offsets, axis=0).mean(0) * 1000).tolist(),
+            "directions": shared_directions(np.array(shared_means), paces)}
 
 
 def main() -> int:
@@ -98,10 +127,11 @@ def main() -> int:
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
     truths = [np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers]) for clip in clips]
     openings = [silent_opening(clip) for clip in clips]
+    paces = np.array([pace(clip) for clip in clips])
     results = {}
     for checkpoint in args.checkpoint or [None]:
         made, own_truth = takes(checkpoint, clips, idx, truth.speakers)
-        results[checkpoint or "bundled demo"] = report(made, truths, own_truth, openings)
+        results[checkpoint or "bundled demo"] = report(made, truths, own_truth, openings, paces)
     names = list(results)
     print(f"{args.split}, {len(clips)} clips, every identity's take of each\n")
     print("| style accuracy | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
@@ -111,6 +141,11 @@ def main() -> int:
     print("| signature error of the identity's own | " + " | ".join(f"{results[n]['own']:.4f}" for n in names) + " |")
     print("| systematic offset x, y, z (mm) | " + " | ".join(
         ", ".join(f"{v:+.2f}" for v in results[n]["systematic_xyz_mm"]) for n in names) + " |")
+    for key, row in (("variance_share", "shared mean-offset error: variance share of directions 1, 2"),
+                     ("r_pace", "directions 1, 2: |r| with phonemes per second"),
+                     ("r_speech", "directions 1, 2: |r| with the share of speech")):
+        print(f"| {row} | " + " | ".join(
+            ", ".join(f"{v:.2f}" for v in results[n]["directions"][key]) for n in names) + " |")
     return 0
 
 

@@ -121,13 +121,13 @@ def run(args) -> int:
             noise = torch.randn(motion.shape, generator=generator).to(device)
             x_t = diffusion.q_sample(motion, t, noise)
             with torch.no_grad():
-                feats_t = teacher.encode_audio(wave, motion.shape[1])
+                feats_t = teacher.encode_audio(wave, motion.shape[1], mask)
                 ident_t = teacher.bank(style)
                 x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
                 x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
                                              t_mid, t_next)
                 target = distillation_target(diffusion, x_t, t, x_next, t_next)
-            feats = student.encode_audio(wave, motion.shape[1])
+            feats = student.encode_audio(wave, motion.shape[1], mask)
             pred = student.denoise(x_t, t, feats, student.bank(style), mask)
             losses = loss_fn(pred, target, mask, truth=motion)
             c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, voice,

@@ -1,7 +1,10 @@
 """Audio encoders: waveform in, one feature vector per animation frame out.
 
-All encoders share one contract, ``forward(wave (B, N), num_frames) -> (B, T, d_model)``,
-so the denoiser never knows which one it got. Features are linearly interpolated from
+All encoders share one contract, ``forward(wave (B, N), num_frames, mask=None) ->
+(B, T, d_model)``, so the denoiser never knows which one it got. ``mask`` (B, T), True on
+real frames, marks a batch's padding: each input is then read alone, its own length
+long (``each_alone``), so a training batch hears a clip exactly as generation does,
+whatever clips it was padded next to. Features are linearly interpolated from
 the encoder's own rate (100 Hz mel, 50 Hz HuBERT/wav2vec2) to the animation rate, as
 FaceFormer and FaceDiffuser do, which lets one checkpoint serve 25 and 30 fps data.
 
@@ -25,6 +28,22 @@ def align(features: torch.Tensor, num_frames: int) -> torch.Tensor:
     """(B, N, C) at the encoder's rate -> (B, num_frames, C) at the animation rate."""
     return F.interpolate(features.transpose(1, 2), size=num_frames, mode="linear",
                          align_corners=True).transpose(1, 2)
+
+
+def each_alone(encoder: nn.Module, wave: torch.Tensor, num_frames: int, mask: torch.Tensor) -> torch.Tensor:
+    """``encoder``'s features of each input over its real audio alone, zero on padded frames.
+
+    Batched, every layer would take the padding in: the log-mel's standardisation (its
+    silence lowers a short clip's level), each conv's edge, a transformer's attention,
+    and the frame alignment, which would spread a clip's audio over the padded length.
+    Padded windows are cut at the frame rate, so a wave's real share is its frames'."""
+    if mask.all():
+        return encoder(wave, num_frames)
+    features = []
+    for b, frames in enumerate(mask.sum(dim=1).tolist()):
+        real = round(wave.shape[1] * frames / num_frames)
+        features.append(F.pad(encoder(wave[b:b + 1, :real], frames), (0, 0, 0, num_frames - frames)))
+    return torch.cat(features)
 
 
 def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 40.0, fmax: float = 7600.0) -> np.ndarray:
@@ -94,7 +113,9 @@ class MelEncoder(nn.Module):
         hidden = self.convs(mel)
         return hidden if self.context is None else hidden + self.context(hidden)
 
-    def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            return each_alone(self, wave, num_frames, mask)
         mel = self.log_mel(wave)
         if self.level is None:
             mel = (mel - mel.mean(dim=(1, 2), keepdim=True)) / (mel.std(dim=(1, 2), keepdim=True) + 1e-5)
@@ -136,7 +157,9 @@ class PretrainedSpeechEncoder(nn.Module):
         self.hf_config = self.speech.config.to_diff_dict()
         self.out = nn.Linear(self.speech.config.hidden_size, d_model)
 
-    def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            return each_alone(self, wave, num_frames, mask)
         wave = (wave - wave.mean(dim=1, keepdim=True)) / (wave.std(dim=1, keepdim=True) + 1e-7)
         hidden = self.speech(wave).last_hidden_state
         return self.out(align(hidden, num_frames))

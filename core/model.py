@@ -66,8 +66,8 @@ class TalkerModel(nn.Module):
     def num_vertices(self) -> int:
         return self.config["num_vertices"]
 
-    def encode_audio(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
-        return self.encoder(wave, num_frames)
+    def encode_audio(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encoder(wave, num_frames, mask)
 
     def denoise(self, x_t, t, audio_features, identity, mask=None):
         return self.denoiser(x_t, t, audio_features, identity, mask)

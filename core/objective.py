@@ -28,7 +28,7 @@ class Objective(nn.Module):
         ``motion`` is (the identity the denoiser is conditioned on); ``phones``: the
         phoneme heard at each frame, -1 where unknown."""
         model = self.model
-        features = model.encode_audio(wave, motion.shape[1])
+        features = model.encode_audio(wave, motion.shape[1], mask)
         identity = model.bank(style)
         if model.config["objective"] == "regression":
             zeros = torch.zeros_like(motion)

@@ -107,3 +107,29 @@ def test_unknown_encoder():
     with pytest.raises(ValueError, match="unknown audio encoder"):
         build_encoder({"kind": "whisper"}, 8)
     assert np.isfinite(mel_filterbank(400, 10)).all()
+
+
+@pytest.mark.parametrize("encoder", [{"kind": "mel", "n_mels": 20, "hidden": 16},
+                                     {"kind": "mel", "n_mels": 20, "hidden": 16, "context": 3, "level": [-6.0, 4.0]},
+                                     {"kind": "hubert", "hf_config": TINY_HF}])
+def test_a_padded_batch_hears_each_clip_as_it_would_alone(encoder):
+    """Training pads a batch's windows to the longest; told which frames are real, the
+    encoder must give each clip the features generation gives it alone. Unmasked, the
+    padding's silence moved a short clip's level and stretched its frames' timing: a
+    batch of whole clips (every one padded) then trained on audio read unlike anything
+    generation hears. The clips end in 15 ms of silence, so the spectrogram's reflected
+    edge is the same silence either way."""
+    torch.manual_seed(0)
+    enc = build_encoder(dict(encoder), d_model=8).eval()
+    short, long = speechlike(1.0), speechlike(1.6, seed=1)
+    short[-240:] = 0.0
+    long[-240:] = 0.0
+    batch = torch.zeros(2, len(long))
+    batch[0, :len(short)], batch[1] = torch.from_numpy(short), torch.from_numpy(long)
+    mask = torch.zeros(2, 48, dtype=torch.bool)
+    mask[0, :30], mask[1] = True, True
+    with torch.no_grad():
+        together = enc(batch, 48, mask)
+        torch.testing.assert_close(together[0, :30], enc(torch.from_numpy(short)[None], 30)[0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(together[1], enc(torch.from_numpy(long)[None], 48)[0], atol=1e-5, rtol=1e-4)
+        assert (enc(batch, 48)[0, :30] - together[0, :30]).abs().max() > 1e-3  # what the mask prevents
