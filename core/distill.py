@@ -46,7 +46,7 @@ def add_cli(sub) -> None:
     p.add_argument("--to-steps", type=int, default=8, help="final student steps (default: 8)")
     p.add_argument("--iterations", type=int, default=300, help="optimizer steps per round (default: 300)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--window", type=float, default=3.0)
+    p.add_argument("--window", type=float, default=3.0, help="seconds of each window, as in train (default: 3)")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
     p.add_argument("--lip-weight", type=float, default=4.0)

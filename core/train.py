@@ -50,7 +50,9 @@ def add_cli(sub) -> None:
     p.add_argument("--objective", choices=["diffusion", "regression"], default="diffusion")
     p.add_argument("--iterations", type=int, default=3000, help="optimizer steps (default: 3000)")
     p.add_argument("--batch-size", type=int, default=8, help="windows per step and process (default: 8)")
-    p.add_argument("--window", type=float, default=3.0, help="seconds of each training window (default: 3)")
+    p.add_argument("--window", type=float, default=3.0,
+                   help="seconds of each training window; a shorter clip is taken whole, padded in its batch "
+                        "(default: 3)")
     p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate, AdamW (default: 4e-4)")
     p.add_argument("--encoder-lr", type=float, default=None,
                    help="peak learning rate of the audio encoder and phoneme head (default: --lr); a fine-tune "
