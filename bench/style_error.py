@@ -97,17 +97,18 @@ def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarr
         anticipated = take.copy()
         anticipated[:, :opening] = truth[own_truth, :opening]
         err = s - mine
-        shared.append(np.linalg.norm(err.mean(0)))
-        shared_means.append(err.mean(0)[half:])
-        unshared = s - np.concatenate([np.zeros(half), shared_means[-1]])
-        own.append(np.linalg.norm(err - err.mean(0), axis=1).mean())
+        common = err.mean(0)
+        shared.append(np.linalg.norm(common))
+        shared_means.append(common[half:])
+        own.append(np.linalg.norm(err - common, axis=1).mean())
         systematic = np.mean([o for j, o in enumerate(offsets) if j != i], axis=0)
         for row, judged in (("as judged", s),
                             ("true mean offsets put in", np.concatenate([s[:, :half], mine[:, half:]], 1)),
                             ("true spreads put in", np.concatenate([mine[:, :half], s[:, half:]], 1)),
                             ("systematic offset removed", signatures(take - systematic)),
                             ("true motion before the first sound put in", signatures(anticipated)),
-                            ("shared mean-offset error taken out", unshared)):
+                            ("shared mean-offset error taken out",
+                             np.concatenate([s[:, :half], s[:, half:] - common[half:]], 1))):
             rows[row] += list(nearest_rows(judged, t) == own_truth)
     return {"accuracy": {k: float(np.mean(v)) for k, v in rows.items()},
             "shared": float(np.mean(shared)), "own": float(np.mean(own)),

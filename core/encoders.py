@@ -1,10 +1,9 @@
 """Audio encoders: waveform in, one feature vector per animation frame out.
 
-All encoders share one contract, ``forward(wave (B, N), num_frames, mask=None) ->
-(B, T, d_model)``, so the denoiser never knows which one it got. ``mask`` (B, T), True on
-real frames, marks a batch's padding: each input is then read alone, its own length
-long (``each_alone``), so a training batch hears a clip exactly as generation does,
-whatever clips it was padded next to. Features are linearly interpolated from
+All encoders share one contract, ``forward(wave (B, N), num_frames) -> (B, T, d_model)``,
+so the denoiser never knows which one it got; ``each_alone`` wraps any of them for a
+padded training batch, so a batch hears each clip exactly as generation does, whatever
+clips it was padded next to. Features are linearly interpolated from
 the encoder's own rate (100 Hz mel, 50 Hz HuBERT/wav2vec2) to the animation rate, as
 FaceFormer and FaceDiffuser do, which lets one checkpoint serve 25 and 30 fps data.
 
@@ -31,7 +30,8 @@ def align(features: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 
 def each_alone(encoder: nn.Module, wave: torch.Tensor, num_frames: int, mask: torch.Tensor) -> torch.Tensor:
-    """``encoder``'s features of each input over its real audio alone, zero on padded frames.
+    """``encoder``'s features of each input over its real audio alone, zero on padded frames;
+    ``mask`` (B, T) is True on real frames.
 
     Batched, every layer would take the padding in: the log-mel's standardisation (its
     silence lowers a short clip's level), each conv's edge, a transformer's attention,
@@ -113,9 +113,7 @@ class MelEncoder(nn.Module):
         hidden = self.convs(mel)
         return hidden if self.context is None else hidden + self.context(hidden)
 
-    def forward(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is not None:
-            return each_alone(self, wave, num_frames, mask)
+    def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
         mel = self.log_mel(wave)
         if self.level is None:
             mel = (mel - mel.mean(dim=(1, 2), keepdim=True)) / (mel.std(dim=(1, 2), keepdim=True) + 1e-5)
@@ -157,9 +155,7 @@ class PretrainedSpeechEncoder(nn.Module):
         self.hf_config = self.speech.config.to_diff_dict()
         self.out = nn.Linear(self.speech.config.hidden_size, d_model)
 
-    def forward(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is not None:
-            return each_alone(self, wave, num_frames, mask)
+    def forward(self, wave: torch.Tensor, num_frames: int) -> torch.Tensor:
         wave = (wave - wave.mean(dim=1, keepdim=True)) / (wave.std(dim=1, keepdim=True) + 1e-7)
         hidden = self.speech(wave).last_hidden_state
         return self.out(align(hidden, num_frames))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .denoiser import Denoiser
-from .encoders import build_encoder
+from .encoders import build_encoder, each_alone
 from .identity import IdentityBank, Personaliser
 
 DEFAULT_CONFIG = {
@@ -67,7 +67,8 @@ class TalkerModel(nn.Module):
         return self.config["num_vertices"]
 
     def encode_audio(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encoder(wave, num_frames, mask)
+        """``mask`` (B, T), True on real frames, for a padded batch: each clip is then heard as alone."""
+        return self.encoder(wave, num_frames) if mask is None else each_alone(self.encoder, wave, num_frames, mask)
 
     def denoise(self, x_t, t, audio_features, identity, mask=None):
         return self.denoiser(x_t, t, audio_features, identity, mask)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import TINY, speechlike
-from diffusiontalker.encoders import MelEncoder, build_encoder, log_mel_level, mel_filterbank
+from diffusiontalker.encoders import MelEncoder, build_encoder, each_alone, log_mel_level, mel_filterbank
 
 TINY_HF = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
                conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
@@ -43,7 +43,6 @@ def test_audio_context_widens_what_a_feature_hears(context):
         assert reach() == (6 + context, 6 + context)
         torch.nn.init.zeros_(enc.context.weight)
     torch.testing.assert_close(enc.read(mel), plain)
-
 
 
 @pytest.mark.parametrize("level", [None, "measured"])
@@ -129,7 +128,7 @@ def test_a_padded_batch_hears_each_clip_as_it_would_alone(encoder):
     mask = torch.zeros(2, 48, dtype=torch.bool)
     mask[0, :30], mask[1] = True, True
     with torch.no_grad():
-        together = enc(batch, 48, mask)
+        together = each_alone(enc, batch, 48, mask)
         torch.testing.assert_close(together[0, :30], enc(torch.from_numpy(short)[None], 30)[0], atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(together[1], enc(torch.from_numpy(long)[None], 48)[0], atol=1e-5, rtol=1e-4)
         assert (enc(batch, 48)[0, :30] - together[0, :30]).abs().max() > 1e-3  # what the mask prevents
