@@ -9,6 +9,10 @@ Design (DiffusionTalker published none; this follows DiffPoseTalk and FaceDiffus
 - The timestep and the identity embedding form one conditioning vector that modulates
   every block through adaptive LayerNorm (scale/shift, as in DiT): style and noise level
   shape all of the motion, not only the first layer.
+- Optionally (``clip_summary``) the conditioning vector also carries a summary of the
+  whole clip's audio: its mean features and how fast they change. A frame's attention
+  sees mostly its neighbours, yet how far the lips travel depends on the speaking pace
+  of the clip; this gives every frame that pace at once.
 - The model predicts x0 (the clean offsets), as FaceDiffuser and DiffPoseTalk do; the
   output layer starts at zero so an untrained model predicts the neutral face.
 """
@@ -35,6 +39,18 @@ def alibi_bias(num_frames: int, num_heads: int, device) -> torch.Tensor:
     pos = torch.arange(num_frames, device=device)
     dist = (pos[None, :] - pos[:, None]).abs().float()
     return -slopes[:, None, None] * dist[None]
+
+
+def clip_summary(audio: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """(B, T, D) features -> (B, 2D): over each clip's real frames, the mean feature and
+    the mean absolute change from one frame to the next (how fast the sounds go by)."""
+    if mask is None:
+        mask = torch.ones(audio.shape[:2], dtype=torch.bool, device=audio.device)
+    m = mask[..., None].to(audio.dtype)
+    mean = (audio * m).sum(1) / m.sum(1).clamp(min=1)
+    both = m[:, 1:] * m[:, :-1]
+    change = ((audio[:, 1:] - audio[:, :-1]).abs() * both).sum(1) / both.sum(1).clamp(min=1)
+    return torch.cat([mean, change], dim=-1)
 
 
 class Block(nn.Module):
@@ -65,12 +81,16 @@ class Block(nn.Module):
 
 class Denoiser(nn.Module):
     def __init__(self, num_vertices: int, d_model: int = 128, n_layers: int = 4, n_heads: int = 4,
-                 d_identity: int = 64, dropout: float = 0.1):
+                 d_identity: int = 64, dropout: float = 0.1, clip_summary: bool = False):
         super().__init__()
         self.d_model, self.n_heads = d_model, n_heads
         self.motion_in = nn.Linear(num_vertices * 3, d_model)
         self.time_mlp = nn.Sequential(nn.Linear(d_model, d_model), nn.SiLU(), nn.Linear(d_model, d_model))
         self.identity_in = nn.Linear(d_identity, d_model)
+        if clip_summary:  # starts at zero, so growing it onto a trained model changes nothing yet
+            self.summary_in = nn.Linear(2 * d_model, d_model)
+            nn.init.zeros_(self.summary_in.weight)
+            nn.init.zeros_(self.summary_in.bias)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
         self.norm_out = nn.LayerNorm(d_model)
         self.motion_out = nn.Linear(d_model, num_vertices * 3)
@@ -86,6 +106,8 @@ class Denoiser(nn.Module):
         if identity.dim() == 2:
             identity = identity[:, None]
         cond = self.time_mlp(timestep_embedding(t, self.d_model))[:, None] + self.identity_in(identity)
+        if hasattr(self, "summary_in"):
+            cond = cond + self.summary_in(clip_summary(audio, mask))[:, None]
         bias = alibi_bias(T, self.n_heads, x_t.device)[None].expand(B, -1, -1, -1)
         if mask is not None:  # padded frames are never attended to
             bias = bias.masked_fill(~mask[:, None, None, :], float("-inf"))

@@ -33,6 +33,7 @@ DEFAULT_CONFIG = {
     "distilled": False,
     "objective": "diffusion",  # or "regression": the deterministic baseline (no noise input)
     "phonemes": [],  # labels of the training-only phoneme head; none, no head
+    "clip_summary": False,  # condition on the clip's pooled audio (denoiser.clip_summary)
 }
 
 
@@ -52,7 +53,7 @@ class TalkerModel(nn.Module):
         c = self.config
         self.encoder = build_encoder(c["encoder"], c["d_model"], pretrained_encoder)
         self.denoiser = Denoiser(c["num_vertices"], c["d_model"], c["n_layers"], c["n_heads"],
-                                 c["d_identity"], c["dropout"])
+                                 c["d_identity"], c["dropout"], c["clip_summary"])
         self.bank = IdentityBank(c["identities"], c["d_identity"])
         self.personaliser = Personaliser(c["d_model"], c["d_identity"], n_heads=c["n_heads"])
         if c["phonemes"]:
@@ -80,7 +81,7 @@ class TalkerModel(nn.Module):
 
     def reconfigured(self, config: dict) -> "TalkerModel":
         """A model of ``config`` holding these weights: a fine-tune's grown parts (an audio
-        context filter, a phoneme head) keep their fresh initialisation; a student that
+        context filter, a phoneme head, a clip summary) keep their fresh initialisation; a student that
         reads audio at another level keeps every weight."""
         model = TalkerModel(config)
         model.load_state_dict(model.state_dict() | self.state_dict())

@@ -67,6 +67,10 @@ def add_cli(sub) -> None:
                    help="mel encoder only: a per-channel filter that lets each audio feature see MS further "
                         "ahead and behind, for the mouth's anticipation (default: 0, none); with --init it is "
                         "added to the checkpoint's encoder, starting at zero")
+    p.add_argument("--clip-summary", action="store_true",
+                   help="condition every frame also on the clip's pooled audio (mean features and how fast "
+                        "they change), so how far the lips travel can follow the clip's speaking pace; with "
+                        "--init it is added to the checkpoint's model, starting at zero")
     p.add_argument("--pretrained-encoder", default=None,
                    help="local folder (or hub id, where reachable) with HuBERT/wav2vec2 weights")
     p.add_argument("--regions", default=None,
@@ -221,6 +225,9 @@ def run(args) -> int:
         if args.phoneme_weight and not config.get("phonemes"):
             raise DiffusionTalkerError(f"{ckpt} was started without --phoneme-weight: its model has no phoneme "
                                        "head to resume")
+        if args.clip_summary and not config.get("clip_summary"):
+            raise DiffusionTalkerError(f"{ckpt} was started without --clip-summary; a resumed run keeps its "
+                                       "model (add it with --init)")
     elif args.init:
         source, init_doc = load_checkpoint(args.init)
         lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
@@ -231,7 +238,8 @@ def run(args) -> int:
                                        f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
         if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
             config = {**config, "phonemes": phoneme_list(clips)}
-        config = {**config, "encoder": encoder_config(args, config["encoder"], clips)}
+        config = {**config, "encoder": encoder_config(args, config["encoder"], clips),
+                  "clip_summary": config["clip_summary"] or args.clip_summary}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
     else:
@@ -242,7 +250,7 @@ def run(args) -> int:
             encoder=encoder_config(args, {"kind": args.encoder}, clips), identities=speakers,
             diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective,
-            phonemes=phoneme_list(clips) if args.phoneme_weight else [])
+            phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary)
         del offsets
     restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     torch.manual_seed(args.seed)  # identical initial weights on every rank

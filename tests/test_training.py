@@ -314,6 +314,25 @@ def test_a_fine_tune_grows_an_audio_context(dataset, teacher, tmp_path, capsys):
     assert "is for the mel encoder" in capsys.readouterr().err
 
 
+def test_a_fine_tune_grows_a_clip_summary_that_then_learns(dataset, teacher, tmp_path, capsys):
+    grown, tuned = tmp_path / "grown", tmp_path / "tuned"
+    assert main(["train", "--data", str(dataset), "--out", str(grown), "--init", str(teacher),
+                 "--iterations", "1", *TINY, "--lr", "0", "--clip-summary"]) == 0
+    assert json.loads((grown / "teacher.json").read_text())["config"]["clip_summary"] is True
+    grown_keys = {k for k in weights(grown / "teacher.json") if not k.startswith("extra.")}
+    assert grown_keys - set(weights(teacher)) == {"denoiser.summary_in.weight", "denoiser.summary_in.bias"}
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    takes = [Generator.load(c, "cpu").generate(wave, 16000, style=0, seed=3).offsets
+             for c in (teacher, grown / "teacher.json")]
+    np.testing.assert_allclose(takes[0], takes[1], atol=1e-6)  # grown at zero: the same model
+    assert main(["train", "--data", str(dataset), "--out", str(tuned), "--init", str(grown / "teacher.json"),
+                 "--iterations", "3", *TINY, "--ema", "0"]) == 0  # kept without the flag, and trained
+    assert np.abs(weights(tuned / "teacher.json")["denoiser.summary_in.weight"]).max() > 0
+    assert main(["train", "--data", str(dataset), "--out", str(teacher.parent), "--resume", "--iterations", "7",
+                 *TINY, "--clip-summary"]) == 2
+    assert "without --clip-summary" in capsys.readouterr().err
+
+
 def test_mel_level_data_trains_at_the_training_clips_level(dataset, teacher, tmp_path, capsys):
     """--mel-level data measures the training clips' log-mel level into the encoder's config:
     a new teacher's, or a student's distilled from a teacher that reads per clip."""
