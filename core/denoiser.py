@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .frames import frame_mean
+
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
     half = dim // 2
@@ -44,13 +46,8 @@ def alibi_bias(num_frames: int, num_heads: int, device) -> torch.Tensor:
 def clip_summary(audio: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """(B, T, D) features -> (B, 2D): over each clip's real frames, the mean feature and
     the mean absolute change from one frame to the next (how fast the sounds go by)."""
-    if mask is None:
-        mask = torch.ones(audio.shape[:2], dtype=torch.bool, device=audio.device)
-    m = mask[..., None].to(audio.dtype)
-    mean = (audio * m).sum(1) / m.sum(1).clamp(min=1)
-    both = m[:, 1:] * m[:, :-1]
-    change = ((audio[:, 1:] - audio[:, :-1]).abs() * both).sum(1) / both.sum(1).clamp(min=1)
-    return torch.cat([mean, change], dim=-1)
+    pairs = None if mask is None else mask[:, 1:] & mask[:, :-1]
+    return torch.cat([frame_mean(audio, mask), frame_mean((audio[:, 1:] - audio[:, :-1]).abs(), pairs)], dim=-1)
 
 
 class Block(nn.Module):

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import StyleError
+from .frames import frame_mean
 
 
 class IdentityBank(nn.Module):
@@ -59,12 +60,7 @@ class Personaliser(nn.Module):
 
     def forward(self, audio_features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.encoder(audio_features, src_key_padding_mask=None if mask is None else ~mask)
-        if mask is None:
-            pooled = h.mean(dim=1)
-        else:
-            m = mask[..., None].float()
-            pooled = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
-        return self.out(pooled)
+        return self.out(frame_mean(h, mask))
 
 
 def contrastive_loss(style: torch.Tensor, bank: torch.Tensor, speaker: torch.Tensor,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .errors import DiffusionTalkerError
+from .frames import frame_mean
 from .regions import CLOSED_MM, lip_gap, lip_region_file, load_regions, mouth_landmarks, vertex_weights
 
 
@@ -73,14 +74,11 @@ class MotionLoss:
 
     def _style(self, p: torch.Tensor, q: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         lips = self.mouth.lips
-        w = m[:, :, None, None]
-        n = w.sum(1).clamp(min=1)
 
         def stats(x):
             x = x[:, :, lips]
-            mean = (x * w).sum(1) / n
-            std = ((((x - mean[:, None]) ** 2) * w).sum(1) / n + 1e-8).sqrt()
-            return mean, std
+            mean = frame_mean(x, m)
+            return mean, (frame_mean((x - mean[:, None]) ** 2, m) + 1e-8).sqrt()
 
         (pm, ps), (qm, qs) = stats(p), stats(q)
         return ((pm - qm) ** 2 + (ps - qs) ** 2).mean()

@@ -34,6 +34,12 @@ def weights(card):
     return load_file(str(card).replace(".json", ".safetensors"))
 
 
+def take(card):
+    """One fixed take of a second of noise: two checkpoints that give the same are the same model."""
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    return Generator.load(card, "cpu").generate(wave, 16000, style=0, seed=3).offsets
+
+
 def test_teacher_checkpoint_records_what_it_was_trained_on(teacher, dataset):
     doc = json.loads(teacher.read_text())
     assert doc["config"]["identities"] == ["spk00", "spk01", "spk02"]
@@ -299,10 +305,7 @@ def test_a_fine_tune_grows_an_audio_context(dataset, teacher, tmp_path, capsys):
     tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
     assert {k for k in tuned if not k.startswith("extra.")} - set(start) == {"encoder.context.weight",
                                                                               "encoder.context.bias"}
-    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
-    takes = [Generator.load(c, "cpu").generate(wave, 16000, style=0, seed=3).offsets
-             for c in (teacher, tmp_path / "teacher.json")]
-    np.testing.assert_allclose(takes[0], takes[1], atol=1e-6)  # grown at zero: the same model
+    np.testing.assert_allclose(take(teacher), take(tmp_path / "teacher.json"), atol=1e-6)  # grown at zero: same model
     assert main(["train", "--data", str(dataset), "--out", str(teacher.parent), "--resume", "--iterations", "7",
                  *TINY, "--audio-context-ms", "50"]) == 2
     assert "does not match" in capsys.readouterr().err
@@ -321,10 +324,7 @@ def test_a_fine_tune_grows_a_clip_summary_that_then_learns(dataset, teacher, tmp
     assert json.loads((grown / "teacher.json").read_text())["config"]["clip_summary"] is True
     grown_keys = {k for k in weights(grown / "teacher.json") if not k.startswith("extra.")}
     assert grown_keys - set(weights(teacher)) == {"denoiser.summary_in.weight", "denoiser.summary_in.bias"}
-    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
-    takes = [Generator.load(c, "cpu").generate(wave, 16000, style=0, seed=3).offsets
-             for c in (teacher, grown / "teacher.json")]
-    np.testing.assert_allclose(takes[0], takes[1], atol=1e-6)  # grown at zero: the same model
+    np.testing.assert_allclose(take(teacher), take(grown / "teacher.json"), atol=1e-6)  # grown at zero: same model
     assert main(["train", "--data", str(dataset), "--out", str(tuned), "--init", str(grown / "teacher.json"),
                  "--iterations", "3", *TINY, "--ema", "0"]) == 0  # kept without the flag, and trained
     assert np.abs(weights(tuned / "teacher.json")["denoiser.summary_in.weight"]).max() > 0
