@@ -47,10 +47,10 @@ def signatures(motion: np.ndarray) -> np.ndarray:
     return np.stack([style_signature(m, slice(None)) for m in motion])
 
 
-def takes(checkpoint, clips, idx, speakers: list[str]):
+def takes(checkpoint, clips, idx, speakers: list[str], seed: int = 0):
     """Every identity's take of each clip, and each identity's row among ``speakers``."""
     gen = Generator.load(checkpoint, "cpu")
-    made = [np.stack([gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=0).offsets[:len(clip.vertices)][:, idx]
+    made = [np.stack([gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=seed).offsets[:len(clip.vertices)][:, idx]
                       for k in range(len(gen.identity_names))]) for clip in clips]
     return made, np.array([speakers.index(name) for name in gen.identity_names])
 
@@ -116,17 +116,27 @@ def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarr
             "directions": shared_directions(np.array(shared_means), paces)}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_clip_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="a SynthTalk folder (its generator gives every speaker's truth)")
-    p.add_argument("--checkpoint", action="append", help="repeat to compare (default: the bundled checkpoint)")
     p.add_argument("--split", default="test")
     p.add_argument("--max-clips", type=int, default=8)
-    args = p.parse_args()
+
+
+def judged_clips(args):
+    """(SynthTalk's generator, the clips judged, the judged lip region, per clip every
+    speaker's truth over that region): what every style bench compares takes with."""
     truth = Counterfactuals(args.data)
     clips = pick_evenly(load_split("synthtalk", args.data, args.split), args.max_clips)
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]
-    truths = [np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers]) for clip in clips]
+    return truth, clips, idx, [np.stack([truth.offsets(clip, s)[:, idx] for s in truth.speakers]) for clip in clips]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_clip_flags(p)
+    p.add_argument("--checkpoint", action="append", help="repeat to compare (default: the bundled checkpoint)")
+    args = p.parse_args()
+    truth, clips, idx, truths = judged_clips(args)
     openings = [silent_opening(clip) for clip in clips]
     paces = np.array([pace(clip) for clip in clips])
     results = {}
