@@ -32,9 +32,8 @@ def add_cli(sub) -> None:
     p = sub.add_parser("generate", help="speech -> facial animation (npz or obj sequence)",
                        description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("audio", help="speech recording (wav, flac, ogg; any sample rate, mono or stereo)")
-    p.add_argument("-o", "--output", required=True,
-                   help="output .npz file, or a folder for --format obj")
+    p.add_argument("audio", nargs="?", help="speech recording (wav, flac, ogg; any sample rate, mono or stereo)")
+    p.add_argument("-o", "--output", help="output .npz file, or a folder for --format obj")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint .json or .safetensors (default: the bundled demo checkpoint)")
     p.add_argument("--style", default="auto",
@@ -85,6 +84,8 @@ def run(args) -> int:
         names += load_library(args.library)[0] if args.library else []
         print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
         return 0
+    if args.audio is None or args.output is None:
+        raise DiffusionTalkerError("generate needs a speech recording and -o OUTPUT (only --list-styles needs neither)")
     if args.format == "obj" and args.template is None:
         raise DiffusionTalkerError("--format obj needs --template (the neutral head the offsets apply to)")
     if args.fps is not None and args.fps <= 0:

@@ -76,10 +76,12 @@ def test_unreadable_audio_and_missing_checkpoint(tmp_path, speech, capsys):
     assert "checkpoint card not found" in capsys.readouterr().err
 
 
-def test_list_styles(tiny_checkpoint, capsys):
-    assert main(["generate", "unused.wav", "-o", "unused.npz", "--checkpoint", str(tiny_checkpoint),
-                 "--list-styles"]) == 0
+def test_list_styles_needs_no_audio_but_generating_does(tiny_checkpoint, tmp_path, capsys):
+    assert main(["generate", "--checkpoint", str(tiny_checkpoint), "--list-styles"]) == 0
     assert capsys.readouterr().out.split() == ["0", "anna", "1", "ben", "2", "cleo"]
+    assert main(["generate", "-o", str(tmp_path / "x.npz"), "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert "needs a speech recording and -o OUTPUT" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_console_script_help_runs():
