@@ -110,6 +110,10 @@ def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
         tensors = load_file(tensors_path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{tensors_path}: unreadable safetensors file ({exc})") from None
+    broken = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if broken is not None:  # a NaN weight would animate every frame as NaN, silently
+        raise CheckpointError(f"{tensors_path}: tensor '{broken}' holds NaN or infinite values (saved from a run "
+                              "that diverged); it cannot be used")
     return doc, tensors
 
 

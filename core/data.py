@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .argtypes import positive_int, random_seed
 from .audio import load_audio
 from .errors import DiffusionTalkerError
 
@@ -196,12 +197,14 @@ def add_cli(subparsers) -> None:
     sub.required = True
     synth = sub.add_parser("synth", help="generate SynthTalk in the processed-VOCASET layout")
     synth.add_argument("--out", required=True, help="folder to write (created)")
-    synth.add_argument("--speakers", type=int, default=10, help="speakers, the last two held out (3-10, default 10)")
-    synth.add_argument("--sentences", type=int, default=40, help="sentences per training speaker (default 40)")
-    synth.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
+    synth.add_argument("--speakers", type=positive_int, default=10,
+                       help="speakers, the last two held out (3-10, default 10)")
+    synth.add_argument("--sentences", type=positive_int, default=40, help="sentences per training speaker (default 40)")
+    synth.add_argument("--seed", type=random_seed, default=0, help="same seed, same bytes (default 0)")
     synth.add_argument("--template", help="FLAME-topology .ply with FLAME_masks.json beside it "
                                           "(default ../shared/flame/FLAME_sample.ply when present)")
-    synth.add_argument("--workers", type=int, default=None, help="processes (default 2); output does not depend on it")
+    synth.add_argument("--workers", type=positive_int, default=None,
+                       help="processes (default 2); output does not depend on it")
     synth.set_defaults(run=_run_synth)
 
 

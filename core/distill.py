@@ -21,6 +21,7 @@ import copy
 import os
 import sys
 
+from .argtypes import non_negative_float, positive_float, positive_int, random_seed
 from .train import add_shared_flags, restyle_from_args, with_mel_level
 
 DESCRIPTION = """\
@@ -41,22 +42,24 @@ def add_cli(sub) -> None:
     p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", default="student", help="checkpoint name (default: student)")
-    p.add_argument("--from-steps", type=int, default=None,
-                   help="the teacher's DDIM step count to start from (default: its training steps T)")
-    p.add_argument("--to-steps", type=int, default=8, help="final student steps (default: 8)")
-    p.add_argument("--iterations", type=int, default=300, help="optimizer steps per round (default: 300)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--window", type=float, default=3.0, help="seconds of each window, as in train (default: 3)")
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--from-steps", type=positive_int, default=None,
+                   help="the DDIM step count to start from (default: a teacher's training steps T; a student's "
+                        "own step count, so a distilled 8-step student goes on to 4, 2, 1)")
+    p.add_argument("--to-steps", type=positive_int, default=8, help="final student steps (default: 8)")
+    p.add_argument("--iterations", type=positive_int, default=300, help="optimizer steps per round (default: 300)")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--window", type=positive_float, default=3.0,
+                   help="seconds of each window, as in train (default: 3)")
+    p.add_argument("--lr", type=non_negative_float, default=1e-4)
     p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
-    p.add_argument("--lip-weight", type=float, default=4.0)
-    p.add_argument("--velocity-weight", type=float, default=2.0)
+    p.add_argument("--lip-weight", type=non_negative_float, default=4.0)
+    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0)
     add_shared_flags(p)
-    p.add_argument("--contrastive-weight", type=float, default=0.1)
-    p.add_argument("--temperature", type=float, default=0.1)
+    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1)
+    p.add_argument("--temperature", type=positive_float, default=0.1)
     p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")
     p.add_argument("--keep-rounds", action="store_true", help="save the student of every round")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(run=run)
 
@@ -80,21 +83,33 @@ def run(args) -> int:
     from .identity import contrastive_loss
     from .pipeline import resolve_device
     from .losses import loss_from_args
+    from .outputs import writable_folder
+    from .trainstate import require_finite
 
+    writable_folder(args.out, "--out")
     device, notes = resolve_device(args.device)
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     teacher, doc = load_checkpoint(args.teacher, device)
     config = teacher.config
     T = config["diffusion_steps"]
-    n = args.from_steps or T
-    rounds_ratio = n // args.to_steps if args.to_steps >= 1 else 0
-    halves_cleanly = rounds_ratio >= 1 and n % args.to_steps == 0 and rounds_ratio & (rounds_ratio - 1) == 0
-    if n > T or not halves_cleanly:
-        raise DiffusionTalkerError(f"--from-steps {n} must be at most T={T} and a power-of-two multiple "
-                                   f"of --to-steps {args.to_steps}")
+    # a student goes on from the steps it was distilled to (8 -> 4 -> 2 -> 1), never from the teacher's T
+    most = config["sampling_steps"] if config["distilled"] else T
+    n = args.from_steps or most
+    if n > most:
+        raise DiffusionTalkerError(f"--from-steps {n}: {args.teacher} samples in at most {most} steps")
+    if n <= args.to_steps:
+        raise DiffusionTalkerError(f"nothing to distill: {n} steps are already no more than "
+                                   f"--to-steps {args.to_steps}")
+    if n % args.to_steps or (n // args.to_steps) & (n // args.to_steps - 1):
+        raise DiffusionTalkerError(f"{n} steps cannot be halved down to --to-steps {args.to_steps}: "
+                                   f"it must be {n} divided by a power of two")
     torch.manual_seed(args.seed)
     clips = load_split(args.dataset, args.data, "train")
+    unknown = sorted({c.speaker for c in clips} - set(teacher.bank.names))
+    if unknown:
+        raise DiffusionTalkerError(f"{args.teacher} was trained on {', '.join(teacher.bank.names)}; {args.data} "
+                                   f"also has {', '.join(unknown)}: distill on the teacher's own data")
     items = clip_items(clips, teacher.bank.names, config["motion_scale"])
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     restyle = restyle_from_args(args, clips, teacher.bank.names, config["motion_scale"])
@@ -114,7 +129,7 @@ def run(args) -> int:
         batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n,
                                 restyle=restyle)
         bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
-        for _ in bar:
+        for step in bar:
             wave, motion, mask, voice, style, _ = next(batches).to(device)
             k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
             t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
@@ -132,8 +147,10 @@ def run(args) -> int:
             losses = loss_fn(pred, target, mask, truth=motion)
             c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, voice,
                                  args.temperature)
+            loss = losses["loss"] + args.contrastive_weight * c
+            require_finite(loss, step)
             optimizer.zero_grad(set_to_none=True)
-            (losses["loss"] + args.contrastive_weight * c).backward()
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             optimizer.step()
             bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
@@ -144,7 +161,7 @@ def run(args) -> int:
         card = {
             "trained_on": doc["card"].get("trained_on", "unknown"),
             "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
-            "distillation": {"from_steps": args.from_steps or T, "rounds": rounds, "iterations_per_round":
+            "distillation": {"from_steps": args.from_steps or most, "rounds": rounds, "iterations_per_round":
                              args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                              "style_weight": args.style_weight, "contact_weight": args.contact_weight,
                              "cross_speaker": args.cross_speaker, "mel_level": args.mel_level},

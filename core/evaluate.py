@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from .argtypes import positive_int
 from .audio import SAMPLE_RATE
 from .regions import CLOSED_MM, lip_gap, mouth_landmarks
 
@@ -61,15 +62,15 @@ def add_cli(sub) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", action="append", required=True,
                    help="checkpoint to evaluate (repeat to compare several)")
-    p.add_argument("--steps", type=int, action="append", default=None,
+    p.add_argument("--steps", type=positive_int, action="append", default=None,
                    help="sampler steps per checkpoint, in the same order (default: each one's own)")
     p.add_argument("--data", required=True)
     p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
     p.add_argument("--split", default="test", help="test, test_unseen, val, ... (default: test)")
     p.add_argument("--regions", default=None, help="JSON with 'lve' and 'fdd' index lists")
     p.add_argument("--masks", default=None, help="JSON with a 'lips' list, for mouth opening (FLAME_masks.json)")
-    p.add_argument("--max-clips", type=int, default=None, help="evaluate at most N clips (evenly chosen)")
-    p.add_argument("--seeds", type=int, default=3, help="takes per clip for seed diversity (default: 3)")
+    p.add_argument("--max-clips", type=positive_int, default=None, help="evaluate at most N clips (evenly chosen)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="takes per clip for seed diversity (default: 3)")
     p.add_argument("--library", default=None,
                    help="identity library (from 'personalize'): clips of its speakers use their personal style")
     p.add_argument("--no-identities", action="store_true",
@@ -295,7 +296,7 @@ def style_references(dataset: str, root, idx, loaded: dict | None = None):
 
 def markdown_table(results: dict[str, dict]) -> str:
     cols = [("steps", "steps", "{:d}"), ("lve_x1e5", "LVE ×1e-5 m²", "{:.3f}"), ("lve_rms_mm", "√LVE mm", "{:.2f}"),
-            ("fdd_abs", "|FDD| ×1e-7", None), ("diversity_seeds_mm", "div. seeds mm", "{:.3f}"),
+            ("fdd_abs", r"\|FDD\| ×1e-7", None), ("diversity_seeds_mm", "div. seeds mm", "{:.3f}"),
             ("diversity_identities_mm", "div. identities mm", "{:.3f}"), ("style_accuracy", "style acc.", "{:.1%}"),
             ("relative_style_accuracy", "relative style", "{:.1%}"), ("own_style_accuracy", "own style", "{:.1%}"),
             ("auto_style_accuracy", "auto style", "{:.1%}"), ("bilabial_closure", "p/b/m closed", "{:.1%}"),
@@ -332,10 +333,14 @@ def run(args) -> int:
     from .batches import load_split
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
+    from .outputs import writable_file
     from .personalize import load_library
     from .pipeline import Generator
     from .regions import default_region_file, load_regions
 
+    for path, what in ((args.json, "--json"), (args.markdown, "--markdown")):
+        if path:
+            writable_file(path, what)
     split_clips = load_split(args.dataset, args.data, args.split)
     clips = pick_evenly(split_clips, args.max_clips)
     num_vertices = clips[0].vertices.shape[1]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+
+from .argtypes import positive_float, positive_int, random_seed
 
 DESCRIPTION = """\
 Generate facial animation for a speech recording.
@@ -49,8 +52,8 @@ def add_cli(sub) -> None:
     p.add_argument("--library", default=None,
                    help="identity library made by 'diffusiontalker personalize' (adds its styles)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
-    p.add_argument("--seed", type=int, default=0, help="random seed; other seeds give other takes (default: 0)")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
+    p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run; an unavailable device falls back to the CPU with a warning")
@@ -61,9 +64,9 @@ def add_cli(sub) -> None:
                         "face's local shape relative to --source-neutral (default: offsets)")
     p.add_argument("--source-neutral", default=None,
                    help="the neutral head the checkpoint was trained on, for --transfer deformation")
-    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the model's, 30)")
+    p.add_argument("--fps", type=positive_float, default=None, help="output frame rate (default: the model's, 30)")
     p.add_argument("--format", choices=["npz", "obj"], default="npz", help="output format (default: npz)")
-    p.add_argument("--max-seconds", type=float, default=600.0,
+    p.add_argument("--max-seconds", type=positive_float, default=600.0,
                    help="refuse audio longer than this many seconds (default: 600)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -76,6 +79,7 @@ def run(args) -> int:
     from .checkpoint import read_card, BUNDLED
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
+    from .outputs import writable_file, writable_folder
     from .personalize import load_library
     from .pipeline import Generator, resample_fps
 
@@ -86,10 +90,14 @@ def run(args) -> int:
         return 0
     if args.audio is None or args.output is None:
         raise DiffusionTalkerError("generate needs a speech recording and -o OUTPUT (only --list-styles needs neither)")
+    if args.format == "obj":
+        writable_folder(args.output, "-o")
+    else:  # numpy adds .npz to a name without it; say so, and check the file it will really write
+        args.output = str(writable_file(args.output if args.output.endswith(".npz") else args.output + ".npz", "-o"))
     if args.format == "obj" and args.template is None:
         raise DiffusionTalkerError("--format obj needs --template (the neutral head the offsets apply to)")
-    if args.fps is not None and args.fps <= 0:
-        raise DiffusionTalkerError(f"--fps must be positive, got {args.fps}")
+    if args.fps is not None and args.fps > 1000:  # positive already; this many frames would not fit in memory
+        raise DiffusionTalkerError(f"--fps {args.fps:g}: at most 1000 frames per second")
 
     if args.key_pose and args.template is None:
         raise DiffusionTalkerError("--key-pose needs --template (poses are meshes relative to the neutral)")
@@ -151,11 +159,14 @@ def blend_weights(text: str, fps: float):
     from .errors import DiffusionTalkerError
 
     try:
-        if ":" not in text:
-            return float(text)
-        keys = sorted((float(t), float(w)) for t, w in (item.split(":") for item in text.split(",")))
+        keys = ([(0.0, float(text))] if ":" not in text else
+                sorted((float(t), float(w)) for t, w in (item.split(":") for item in text.split(","))))
     except ValueError:
         raise DiffusionTalkerError(f"--blend {text!r}: expected a number or 'seconds:weight,...'") from None
+    if not all(0.0 <= w <= 1.0 and 0.0 <= t < math.inf for t, w in keys):  # NaN fails both
+        raise DiffusionTalkerError(f"--blend {text!r}: weights must be within 0-1 and times 0 or more")
+    if ":" not in text:
+        return keys[0][1]
     times = np.arange(int(keys[-1][0] * fps) + 1) / fps
     return np.interp(times, [k[0] for k in keys], [k[1] for k in keys])
 

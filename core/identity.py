@@ -19,6 +19,21 @@ from .errors import StyleError
 from .frames import frame_mean
 
 
+def style_index(style: str | int, names: list[str]) -> int:
+    """Accept a name, an index, or an index written as text (CLI and UI pass strings),
+    counted through ``names`` as ``generate --list-styles`` prints them."""
+    if isinstance(style, str) and style in names:
+        return names.index(style)
+    try:
+        i = int(style)
+    except (TypeError, ValueError):
+        raise StyleError(f"unknown talking style {style!r}; choose one of: "
+                         f"{', '.join(names)} (or its index 0-{len(names) - 1}, or 'auto')") from None
+    if not 0 <= i < len(names):
+        raise StyleError(f"style index {i} out of range 0-{len(names) - 1}")
+    return i
+
+
 class IdentityBank(nn.Module):
     def __init__(self, names: list[str], dim: int):
         super().__init__()
@@ -28,17 +43,7 @@ class IdentityBank(nn.Module):
         self.embeddings = nn.Parameter(torch.randn(len(names), dim) * 0.5)
 
     def index(self, style: str | int) -> int:
-        """Accept a name, an index, or an index written as text (CLI and UI pass strings)."""
-        if isinstance(style, str) and style in self.names:
-            return self.names.index(style)
-        try:
-            i = int(style)
-        except (TypeError, ValueError):
-            raise StyleError(f"unknown talking style {style!r}; choose one of: "
-                           f"{', '.join(self.names)} (or its index 0-{len(self.names) - 1}, or 'auto')") from None
-        if not 0 <= i < len(self.names):
-            raise StyleError(f"style index {i} out of range 0-{len(self.names) - 1}")
-        return i
+        return style_index(style, self.names)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.embeddings[idx]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -156,13 +157,19 @@ def write_obj(path: str | os.PathLike, vertices: np.ndarray, faces: list[list[in
 
 def write_obj_sequence(directory: str | os.PathLike, frames: np.ndarray, faces: list[list[int]],
                        prefix: str = "frame") -> list[str]:
-    """Write (T, V, 3) frames as ``prefix_00000.obj`` …, the layout most DCC importers take."""
+    """Write (T, V, 3) frames as ``prefix_00000.obj`` …, the layout most DCC importers take.
+    Frames of an earlier, longer sequence in the same folder are removed, or an importer
+    would play them on after this one."""
     os.makedirs(directory, exist_ok=True)
     paths = []
     for i, verts in enumerate(frames):
         p = os.path.join(directory, f"{prefix}_{i:05d}.obj")
         write_obj(p, verts, faces)
         paths.append(p)
+    for stale in Path(directory).glob(f"{prefix}_*.obj"):
+        number = stale.stem[len(prefix) + 1:]
+        if number.isdigit() and len(number) == 5 and int(number) >= len(frames):
+            stale.unlink()
     return paths
 
 

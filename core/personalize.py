@@ -19,6 +19,8 @@ import sys
 
 import numpy as np
 
+from .argtypes import positive_int, random_seed
+
 LIBRARY_FORMAT = "diffusiontalker-identities"
 
 DESCRIPTION = """\
@@ -43,8 +45,9 @@ def add_cli(sub) -> None:
                    help="identity library to create or extend (NAME.json + NAME.safetensors)")
     p.add_argument("--checkpoint", default=None, help="the model the identity is for (default: bundled)")
     p.add_argument("--motion", nargs="*", default=None, help="animation of each clip (.npz with 'offsets')")
-    p.add_argument("--iterations", type=int, default=200, help="optimisation steps with --motion (default: 200)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iterations", type=positive_int, default=200,
+                   help="optimisation steps with --motion (default: 200)")
+    p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(run=run)
 
@@ -177,9 +180,11 @@ def run(args) -> int:
                     motions.append(npz["offsets"])
             except (OSError, KeyError, ValueError) as exc:
                 raise DiffusionTalkerError(f"{path}: not an animation .npz with 'offsets' ({exc})") from None
-            if motions[-1].ndim != 3 or motions[-1].shape[1] != gen.num_vertices:
+            if motions[-1].ndim != 3 or motions[-1].shape[1:] != (gen.num_vertices, 3):
                 raise DiffusionTalkerError(f"{path}: offsets of shape {motions[-1].shape}, expected "
                                            f"(T, {gen.num_vertices}, 3)")
+            if not np.isfinite(motions[-1]).all():
+                raise DiffusionTalkerError(f"{path}: offsets hold NaN or infinite values")
         vector = fit_to_motion(gen, waves, motions, vector, args.iterations, args.seed)
         how = "audio + motion"
     add_identity(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how})

@@ -19,7 +19,7 @@ from .audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, load_audio, num_frames
 from .checkpoint import BUNDLED, load_checkpoint, sha256_of, paths_of
 from .diffusion import GaussianDiffusion
 from .errors import DiffusionTalkerError
-from .identity import nearest_identity
+from .identity import nearest_identity, style_index
 
 AUTO = "auto"
 WINDOW_SECONDS = 20.0  # longer audio is generated in overlapping windows of this length
@@ -138,10 +138,11 @@ class Generator:
         if isinstance(style, str) and style.lower() == AUTO:
             frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
             index = self._nearest_style(self.features(wave, 0, frames))
-        elif isinstance(style, str) and style in self.library:
-            return style, self.library[style]
-        else:
-            index = self.model.bank.index(style)
+        else:  # the checkpoint's styles, then the library's, by name or by index
+            name = self.identity_names[style_index(style, self.identity_names)]
+            if name in self.library:
+                return name, self.library[name]
+            index = self.model.bank.index(name)
         return self.identity_names[index], self.model.bank.embeddings[index]
 
     @torch.no_grad()

@@ -26,6 +26,8 @@ import os
 import sys
 import time
 
+from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int, random_seed, unit_interval
+
 READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
 
 DESCRIPTION = """\
@@ -48,22 +50,22 @@ def add_cli(sub) -> None:
     p.add_argument("--out", required=True, help="output folder; the checkpoint is OUT/NAME.{json,safetensors}")
     p.add_argument("--name", default="teacher", help="checkpoint name (default: teacher)")
     p.add_argument("--objective", choices=["diffusion", "regression"], default="diffusion")
-    p.add_argument("--iterations", type=int, default=3000, help="optimizer steps (default: 3000)")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per step and process (default: 8)")
-    p.add_argument("--window", type=float, default=3.0,
+    p.add_argument("--iterations", type=positive_int, default=3000, help="optimizer steps (default: 3000)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step and process (default: 8)")
+    p.add_argument("--window", type=positive_float, default=3.0,
                    help="seconds of each training window; a shorter clip is taken whole, padded in its batch "
                         "(default: 3)")
-    p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate, AdamW (default: 4e-4)")
-    p.add_argument("--encoder-lr", type=float, default=None,
+    p.add_argument("--lr", type=non_negative_float, default=4e-4, help="peak learning rate, AdamW (default: 4e-4)")
+    p.add_argument("--encoder-lr", type=non_negative_float, default=None,
                    help="peak learning rate of the audio encoder and phoneme head (default: --lr); a fine-tune "
                         "that teaches the encoder phonemes wants it higher than the rest's")
-    p.add_argument("--diffusion-steps", type=int, default=512, help="training timesteps T (default: 512)")
-    p.add_argument("--d-model", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--d-identity", type=int, default=64)
+    p.add_argument("--diffusion-steps", type=positive_int, default=512, help="training timesteps T (default: 512)")
+    p.add_argument("--d-model", type=positive_int, default=128)
+    p.add_argument("--layers", type=positive_int, default=4)
+    p.add_argument("--heads", type=positive_int, default=4)
+    p.add_argument("--d-identity", type=positive_int, default=64)
     p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default="mel")
-    p.add_argument("--audio-context-ms", type=int, default=0, metavar="MS",
+    p.add_argument("--audio-context-ms", type=non_negative_int, default=0, metavar="MS",
                    help="mel encoder only: a per-channel filter that lets each audio feature see MS further "
                         "ahead and behind, for the mouth's anticipation (default: 0, none); with --init it is "
                         "added to the checkpoint's encoder, starting at zero")
@@ -77,26 +79,28 @@ def add_cli(sub) -> None:
     p.add_argument("--regions", default=None,
                    help="JSON of vertex regions with a 'lips' list (default: ../shared/flame/FLAME_masks.json "
                         "for 5023-vertex data)")
-    p.add_argument("--lip-weight", type=float, default=4.0, help="loss weight of lip vertices (default: 4)")
-    p.add_argument("--velocity-weight", type=float, default=2.0, help="weight of the velocity loss (default: 2)")
+    p.add_argument("--lip-weight", type=non_negative_float, default=4.0,
+                   help="loss weight of lip vertices (default: 4)")
+    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0,
+                   help="weight of the velocity loss (default: 2)")
     add_shared_flags(p)
-    p.add_argument("--contrastive-weight", type=float, default=0.1, help="InfoNCE weight (default: 0.1)")
-    p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default: 0.1)")
-    p.add_argument("--phoneme-weight", type=float, default=0.0,
+    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1, help="InfoNCE weight (default: 0.1)")
+    p.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default: 0.1)")
+    p.add_argument("--phoneme-weight", type=non_negative_float, default=0.0,
                    help="weight of the phoneme term: the audio encoder's features name the phoneme heard at "
                         "each frame (needs phoneme timings, as SynthTalk has; default: 0, off; 1 with "
                         "--encoder-lr 1e-3 in a fine-tune of the demo's teacher: LVE -19%%, style unchanged, "
                         "docs/results.md)")
-    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
-    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default: 500)")
+    p.add_argument("--ema", type=unit_interval, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
+    p.add_argument("--save-every", type=positive_int, default=500, help="checkpoint every N steps (default: 500)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="fine-tune: start from this checkpoint's weights (same speakers and objective) with a "
                         "fresh optimiser and learning-rate schedule")
-    p.add_argument("--until", type=int, default=None,
+    p.add_argument("--until", type=positive_int, default=None,
                    help="stop (and save) after this step, e.g. to fit a cluster's time limit; continue "
                         "later with --resume")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(run=run)
 
@@ -104,11 +108,11 @@ def add_cli(sub) -> None:
 def add_shared_flags(p) -> None:
     """What ``train`` and ``distill`` both take: losses.py's optional mouth terms and
     SynthTalk's cross-speaker targets."""
-    p.add_argument("--style-weight", type=float, default=0.0,
+    p.add_argument("--style-weight", type=non_negative_float, default=0.0,
                    help="weight of the style term: each lip vertex's mean and spread over the window against "
                         "the truth's (default: 0, off; the demo used 2; 32 in distill raised style accuracy at the cost "
                         "of lip closure, docs/results.md; see losses.py)")
-    p.add_argument("--contact-weight", type=float, default=0.0,
+    p.add_argument("--contact-weight", type=non_negative_float, default=0.0,
                    help="weight of the lip-contact term: the lip gap where the truth's lips are together "
                         "(default: 0, off; the demo used 2, then 4: p/b/m closure 82%% -> 96%%)")
     p.add_argument("--mel-level", choices=["data", "clip"], default=None,
@@ -117,7 +121,7 @@ def add_shared_flags(p) -> None:
                         "default: the checkpoint's own, 'clip' for a new model; in distill it sets the student's. "
                         "On SynthTalk 'data' gave 6-11%% lower LVE and 15-18 points lower style accuracy on "
                         "the test split (docs/results.md)")
-    p.add_argument("--cross-speaker", type=float, default=0.0, metavar="SHARE",
+    p.add_argument("--cross-speaker", type=unit_interval, default=0.0, metavar="SHARE",
                    help="SynthTalk only: this share of windows gets another training speaker's motion for the "
                         "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
                         "(default: 0, off; the demo used 0.75: style accuracy 31%% -> 52%%; "
@@ -187,10 +191,12 @@ def run(args) -> int:
     from .objective import Objective
     from .errors import DiffusionTalkerError
     from .losses import loss_from_args
-    from .trainstate import ema_update, optimizer_state_tensors, restore_optimizer
+    from .outputs import writable_folder
+    from .trainstate import ema_update, optimizer_state_tensors, require_finite, restore_optimizer
 
     if args.resume and args.init:
         raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
+    writable_folder(args.out, "--out")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device, notes = resolve_device(args.device)
@@ -244,6 +250,8 @@ def run(args) -> int:
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
     else:
+        if args.d_model % args.heads or args.d_model % 2:
+            raise DiffusionTalkerError(f"--d-model {args.d_model} must be even and a multiple of --heads {args.heads}")
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])
         config = make_config(
             num_vertices=num_vertices, fps=fps, motion_scale=float(np.sqrt(np.mean(offsets ** 2))),
@@ -265,8 +273,9 @@ def run(args) -> int:
     # that had one group
     reader = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(READER)]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(READER)]
-    optimizer = torch.optim.AdamW([{"params": reader, "base_lr": args.encoder_lr or args.lr},
-                                   {"params": rest, "base_lr": args.lr}], weight_decay=0.01)
+    reader_lr = args.lr if args.encoder_lr is None else args.encoder_lr
+    optimizer = torch.optim.AdamW([{"params": reader, "base_lr": reader_lr}, {"params": rest, "base_lr": args.lr}],
+                                  weight_decay=0.01)
     start = 0
     if state is not None:
         ema.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
@@ -311,6 +320,7 @@ def run(args) -> int:
         generator.manual_seed(step_seed)
         torch.manual_seed(step_seed)
         losses = wrapped(*batch, generator)
+        require_finite(losses["loss"], step)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import torch
 
+from .errors import DiffusionTalkerError
+
+
+def require_finite(loss: torch.Tensor, step: int) -> None:
+    """Stop before a NaN or infinite loss reaches the weights: one such step poisons the
+    EMA and every checkpoint after it, and the run would still end as if it had trained."""
+    if not torch.isfinite(loss):
+        raise DiffusionTalkerError(f"the loss became {loss.item()} at step {step + 1}; stopped before it reached "
+                                   "the weights (the last saved checkpoint, if any, is untouched): try a lower --lr")
+
 
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:

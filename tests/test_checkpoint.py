@@ -48,6 +48,15 @@ def test_truncated_weights_with_matching_card_hash_are_refused(tiny_checkpoint):
         load_checkpoint(tiny_checkpoint)
 
 
+def test_a_checkpoint_of_a_diverged_run_is_refused(tiny_model, tmp_path):
+    """Saved with a correct hash, but NaN inside: it would animate every frame as NaN."""
+    with torch.no_grad():
+        tiny_model.denoiser.motion_out.bias[3] = float("nan")
+    path = save_checkpoint(tmp_path / "diverged", tiny_model)
+    with pytest.raises(CheckpointError, match="'denoiser.motion_out.bias' holds NaN or infinite values"):
+        load_checkpoint(path)
+
+
 def test_card_edited_to_another_shape_is_refused(tiny_checkpoint):
     _, card = paths_of(tiny_checkpoint)
     doc = json.loads(card.read_text())

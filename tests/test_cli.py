@@ -43,12 +43,17 @@ def test_generate_obj_sequence_at_another_fps(tmp_path, speech, tiny_checkpoint,
     assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint),
                  "--format", "obj", "--template", str(tiny_template), "--fps", "24", "--quiet"]) == 0
     assert len(list(out.glob("*.obj"))) == 24
+    (out / "notes.obj").write_text("the user's own")
+    assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint),
+                 "--format", "obj", "--template", str(tiny_template), "--fps", "12", "--quiet"]) == 0
+    assert sorted(p.name for p in out.glob("*.obj"))[-2:] == ["frame_00011.obj", "notes.obj"]  # no frame left over
+    assert len(list(out.glob("frame_*.obj"))) == 12
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--style", "zed"], "unknown talking style 'zed'"),
     (["--format", "obj"], "needs --template"),
-    (["--steps", "0"], "steps must be between 1 and 32"),
+    (["--steps", "40"], "steps must be between 1 and 32"),
 ])
 def test_bad_options_give_one_line(tmp_path, speech, tiny_checkpoint, capsys, extra, message):
     out = tmp_path / "x.npz"
@@ -56,6 +61,18 @@ def test_bad_options_give_one_line(tmp_path, speech, tiny_checkpoint, capsys, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]
     assert not out.exists()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_generating(tmp_path, speech, tiny_checkpoint, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    base = ["generate", str(speech), "--checkpoint", str(tiny_checkpoint), "--quiet"]
+    assert main([*base, "-o", str(tmp_path / "file.txt" / "x.npz")]) == 2
+    assert "file.txt is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "take.npz").mkdir()
+    assert main([*base, "-o", str(tmp_path / "take.npz")]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+    assert main([*base, "-o", str(tmp_path / "new" / "take")]) == 0  # numpy's .npz suffix, added
+    assert (tmp_path / "new" / "take.npz").is_file()
 
 
 def test_wrong_template_vertex_count(tmp_path, speech, tiny_checkpoint):
@@ -103,10 +120,14 @@ def test_bundled_checkpoint_with_flame(tmp_path, flame_dir):
 
 
 def test_blend_and_key_pose_options(tmp_path, speech, tiny_checkpoint, tiny_template):
+    from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.generate import blend_weights
 
     np.testing.assert_allclose(blend_weights("0:0,0.1:1", 30.0), [0, 1 / 3, 2 / 3, 1], atol=1e-6)
     assert blend_weights("0.25", 30.0) == 0.25
+    for bad in ("1.5", "-0.1", "nan", "0:0,2:1.2"):
+        with pytest.raises(DiffusionTalkerError, match="within 0-1"):
+            blend_weights(bad, 30.0)
     pose = tmp_path / "pose.obj"
     template = read_mesh(tiny_template)
     write_obj(pose, template.vertices + 0.002, template.faces)
@@ -129,3 +150,21 @@ def test_deformation_transfer_option(tmp_path, speech, tiny_checkpoint, tiny_tem
     assert main(args[:-2] + ["-o", str(plain)]) == 0
     # Transfer onto the same head it came from changes nothing.
     np.testing.assert_allclose(np.load(out)["offsets"], np.load(plain)["offsets"], atol=1e-6)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["train", "--data", "d", "--out", "o", "--batch-size", "0"], "--batch-size"),
+    (["train", "--data", "d", "--out", "o", "--lr", "nan"], "--lr"),
+    (["train", "--data", "d", "--out", "o", "--ema", "2"], "--ema"),
+    (["train", "--data", "d", "--out", "o", "--lip-weight", "-4"], "--lip-weight"),
+    (["distill", "--teacher", "t", "--data", "d", "--out", "o", "--iterations", "-1"], "--iterations"),
+    (["evaluate", "--checkpoint", "c", "--data", "d", "--max-clips", "0"], "--max-clips"),
+    (["generate", "a.wav", "-o", "x.npz", "--fps", "inf"], "--fps"),
+    (["generate", "a.wav", "-o", "x.npz", "--seed", "99999999999999999999"], "--seed"),
+    (["data", "synth", "--out", "o", "--workers", "-1"], "--workers"),
+])
+def test_impossible_numbers_are_refused_before_any_work(argv, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"argument {option}" in err and "Traceback" not in err

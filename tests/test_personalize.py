@@ -34,6 +34,13 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     assert main(["generate", clips[0], "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--library",
                  str(lib), "--style", "dora", "--quiet"]) == 0
     assert str(np.load(out)["style"]) == "dora"
+    by_index = tmp_path / "three.npz"  # the index --list-styles printed picks the same identity
+    assert main(["generate", clips[0], "-o", str(by_index), "--checkpoint", str(tiny_checkpoint), "--library",
+                 str(lib), "--style", "3", "--quiet"]) == 0
+    np.testing.assert_array_equal(np.load(by_index)["offsets"], np.load(out)["offsets"])
+    assert main(["generate", clips[0], "-o", str(by_index), "--checkpoint", str(tiny_checkpoint), "--library",
+                 str(lib), "--style", "zed", "--quiet"]) == 2
+    assert "choose one of: anna, ben, cleo, dora" in capsys.readouterr().err
     # A second identity extends the same library; a checkpoint style name is refused.
     assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 0
@@ -78,3 +85,16 @@ def test_tampered_library_is_refused(tmp_path, clips, tiny_checkpoint):
     (tmp_path / "styles.json").write_text(json.dumps({"format": "diffusiontalker-checkpoint"}))
     with pytest.raises(CheckpointError, match="not a DiffusionTalker identity library"):
         load_library(lib)
+
+
+def test_unusable_motion_is_refused_before_anything_is_stored(tmp_path, clips, tiny_checkpoint, capsys):
+    lib = tmp_path / "styles"
+    vertices = json.loads(tiny_checkpoint.read_text())["config"]["num_vertices"]
+    for name, offsets in (("nan", np.full((10, vertices, 3), np.nan, np.float32)),
+                          ("flat", np.zeros((10, vertices * 3), np.float32))):
+        np.savez(tmp_path / f"{name}.npz", offsets=offsets)
+        assert main(["personalize", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint",
+                     str(tiny_checkpoint), "--motion", str(tmp_path / f"{name}.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "offsets hold NaN or infinite values" in err and "offsets of shape (10, " in err
+    assert not (tmp_path / "styles.json").exists()

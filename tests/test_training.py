@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -138,6 +139,12 @@ def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
     seen = []
     gen.generate(_audio(dataset), 16000, style=0, progress=lambda i, n: seen.append(n))
     assert seen[-1] == 8
+    # a student goes on from its own 8 steps, not from the teacher's 32
+    more = ["distill", "--teacher", str(tmp_path / "student.json"), "--data", str(dataset), "--out",
+            str(tmp_path / "four"), "--iterations", "1", "--batch-size", "2", "--window", "0.6"]
+    assert main([*more, "--to-steps", "4"]) == 0
+    assert json.loads((tmp_path / "four" / "student.json").read_text())["card"]["distillation"]["rounds"] == [4]
+    assert main([*more, "--to-steps", "8"]) == 2 and main([*more, "--from-steps", "32", "--to-steps", "4"]) == 2
 
 
 def test_distillation_target_makes_one_step_land_on_two():
@@ -156,7 +163,23 @@ def test_distillation_target_makes_one_step_land_on_two():
 def test_bad_distillation_step_counts(teacher, dataset, tmp_path, capsys):
     assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
                  "--from-steps", "24", "--to-steps", "8"]) == 2
-    assert "power-of-two multiple" in capsys.readouterr().err
+    assert "cannot be halved down to --to-steps 8" in capsys.readouterr().err
+    assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
+                 "--to-steps", "32"]) == 2  # the teacher's own T
+    assert "nothing to distill" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_non_finite_loss_stops_the_run_with_one_message():
+    import torch
+
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.trainstate import require_finite
+
+    require_finite(torch.tensor(0.5), 0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(DiffusionTalkerError, match="at step 4"):
+            require_finite(torch.tensor(bad), 3)
 
 
 def test_regression_baseline_ignores_the_seed(dataset, tmp_path):
@@ -189,6 +212,12 @@ def test_evaluate_writes_json_and_markdown(dataset, teacher, tmp_path):
     assert "| style acc. by identity | spk00 | spk01 | spk02 |" in out_md.read_text()
     assert result["diversity_seeds_mm"] > 0 and result["bilabial_segments"] == 3
     assert "LVE" in out_md.read_text() and "same sentence truth" in out_md.read_text()
+    header, rule = [line for line in out_md.read_text().splitlines() if line.startswith("|")][:2]
+
+    def cells(line):  # a pipe escaped as \| is text, not a cell border
+        return len(re.split(r"(?<!\\)\|", line))
+
+    assert cells(header) == cells(rule)  # one cell per column, or the table does not render
 
 
 def test_evaluate_keeps_apart_checkpoints_of_the_same_name(dataset, teacher, tmp_path):

@@ -1,0 +1,34 @@
+"""argparse value types that refuse numbers no run can use.
+
+A zero batch, a NaN learning rate or a negative frame rate otherwise reaches torch and
+comes back as a traceback minutes later, or worse, as a run that "succeeds" and saves
+NaN weights. Checked here, the user gets argparse's one-line usage error at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _checked(kind, allowed, requirement: str):
+    """A parser of ``kind`` (int or float) that accepts finite values for which
+    ``allowed(value)`` holds, and otherwise says the ``requirement``."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+        if not math.isfinite(value) or not allowed(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+    return parse
+
+
+positive_int = _checked(int, lambda v: v >= 1, "at least 1")
+non_negative_int = _checked(int, lambda v: v >= 0, "0 or more")
+positive_float = _checked(float, lambda v: v > 0, "a finite number greater than 0")
+non_negative_float = _checked(float, lambda v: v >= 0, "a finite number, 0 or more")
+unit_interval = _checked(float, lambda v: 0 <= v <= 1, "between 0 and 1")
+# torch and numpy generators take seeds of 0 ... 2**63 - 1
+random_seed = _checked(int, lambda v: 0 <= v < 2 ** 63, "between 0 and 2**63 - 1")

@@ -1,0 +1,48 @@
+"""Where results go, checked before the work that makes them.
+
+Generation, evaluation and training can run for seconds to hours; a typo in an output
+path must not cost that time and end in a traceback. Each check names the path and
+what is wrong with it, and creates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import DiffusionTalkerError
+
+
+def _creatable(path: Path, what: str) -> None:
+    """``path`` can be made: its nearest existing ancestor is a folder we may write in."""
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DiffusionTalkerError(f"{what} {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise DiffusionTalkerError(f"{what} {path}: no permission to write in {ancestor}")
+
+
+def writable_file(path: str | os.PathLike, what: str = "output") -> Path:
+    path = Path(path).absolute()
+    if path.is_dir():
+        raise DiffusionTalkerError(f"{what} {path} is a folder; give a file name")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise DiffusionTalkerError(f"{what} {path}: no permission to overwrite it")
+    else:
+        _creatable(path, what)
+    return path
+
+
+def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
+    path = Path(path).absolute()
+    if path.exists() and not path.is_dir():
+        raise DiffusionTalkerError(f"{what} {path} is a file, not a folder")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise DiffusionTalkerError(f"{what} {path}: no permission to write in it")
+    else:
+        _creatable(path, what)
+    return path
