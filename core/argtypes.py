@@ -1,4 +1,4 @@
-"""argparse value types that refuse numbers no run can use.
+"""argparse value types that refuse numbers no run can use, and the flags commands share.
 
 A zero batch, a NaN learning rate or a negative frame rate otherwise reaches torch and
 comes back as a traceback minutes later, or worse, as a run that "succeeds" and saves
@@ -32,3 +32,22 @@ non_negative_float = _checked(float, lambda v: v >= 0, "a finite number, 0 or mo
 unit_interval = _checked(float, lambda v: 0 <= v <= 1, "between 0 and 1")
 # torch and numpy generators take seeds of 0 ... 2**63 - 1
 random_seed = _checked(int, lambda v: 0 <= v < 2 ** 63, "between 0 and 2**63 - 1")
+
+
+# ---- the flags several commands share, said once --------------------------------------------
+
+def add_seed_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--seed", type=random_seed, default=0,
+                   help=f"seed of {what}; the same seed repeats the run exactly (default: 0)")
+
+
+def add_device_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to run: auto takes a GPU when there is one; an unavailable device falls back to "
+                        "the CPU with a warning (default: auto)")
+
+
+def add_dataset_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk",
+                   help="layout of --data: SynthTalk (made by 'data synth'), or processed VOCASET or BIWI, laid out "
+                        "as core/data.py describes (default: synthtalk)")

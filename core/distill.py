@@ -21,7 +21,7 @@ import copy
 import os
 import sys
 
-from .argtypes import non_negative_float, positive_float, positive_int, random_seed
+from .argtypes import add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, positive_float, positive_int
 from .train import add_shared_flags, restyle_from_args, with_mel_level
 
 DESCRIPTION = """\
@@ -39,7 +39,7 @@ def add_cli(sub) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", required=True, help="teacher checkpoint (.json or .safetensors)")
     p.add_argument("--data", required=True, help="the dataset the teacher was trained on")
-    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
+    add_dataset_flag(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", default="student", help="checkpoint name (default: student)")
     p.add_argument("--from-steps", type=positive_int, default=None,
@@ -47,20 +47,21 @@ def add_cli(sub) -> None:
                         "own step count, so a distilled 8-step student goes on to 4, 2, 1)")
     p.add_argument("--to-steps", type=positive_int, default=8, help="final student steps (default: 8)")
     p.add_argument("--iterations", type=positive_int, default=300, help="optimizer steps per round (default: 300)")
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step (default: 8)")
     p.add_argument("--window", type=positive_float, default=3.0,
                    help="seconds of each window, as in train (default: 3)")
-    p.add_argument("--lr", type=non_negative_float, default=1e-4)
+    p.add_argument("--lr", type=non_negative_float, default=1e-4, help="learning rate, AdamW (default: 1e-4)")
     p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
-    p.add_argument("--lip-weight", type=non_negative_float, default=4.0)
-    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0)
+    p.add_argument("--lip-weight", type=non_negative_float, default=4.0, help="as in train (default: 4)")
+    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0, help="as in train (default: 2)")
     add_shared_flags(p)
-    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1)
-    p.add_argument("--temperature", type=positive_float, default=0.1)
+    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1,
+                   help="InfoNCE weight, which keeps the personaliser (--style auto) working (default: 0.1)")
+    p.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")
     p.add_argument("--keep-rounds", action="store_true", help="save the student of every round")
-    p.add_argument("--seed", type=random_seed, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    add_seed_flag(p, "the windows and the noise")
+    add_device_flag(p)
     p.set_defaults(run=run)
 
 

@@ -148,7 +148,19 @@ class PretrainedSpeechEncoder(nn.Module):
 
         model_cls, config_cls = (getattr(transformers, n) for n in _HF_CLASSES[kind])
         if pretrained is not None:
-            self.speech = model_cls.from_pretrained(pretrained)
+            from pathlib import Path
+
+            from .errors import DiffusionTalkerError
+
+            if Path(pretrained).exists() and not (Path(pretrained) / "config.json").is_file():
+                raise DiffusionTalkerError(f"--pretrained-encoder {pretrained}: not a folder holding a {kind} "
+                                           "model's config.json and weights")
+            try:
+                self.speech = model_cls.from_pretrained(pretrained)
+            except (OSError, ValueError) as exc:  # no such folder, and no hub (or no such id on it)
+                first = str(exc).strip().splitlines()[0]
+                raise DiffusionTalkerError(f"--pretrained-encoder {pretrained}: no local folder of that name, and "
+                                           f"it could not be fetched as a hub id ({first})") from None
         else:
             self.speech = model_cls(config_cls(**hf_config))
         self.speech.feature_extractor._freeze_parameters()

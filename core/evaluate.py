@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from .argtypes import positive_int
+from .argtypes import add_dataset_flag, add_device_flag, positive_int
 from .audio import SAMPLE_RATE
 from .regions import CLOSED_MM, lip_gap, mouth_landmarks
 
@@ -64,12 +64,13 @@ def add_cli(sub) -> None:
                    help="checkpoint to evaluate (repeat to compare several)")
     p.add_argument("--steps", type=positive_int, action="append", default=None,
                    help="sampler steps per checkpoint, in the same order (default: each one's own)")
-    p.add_argument("--data", required=True)
-    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
+    p.add_argument("--data", required=True, help="dataset root, as in train")
+    add_dataset_flag(p)
     p.add_argument("--split", default="test", help="test, test_unseen, val, ... (default: test)")
     p.add_argument("--regions", default=None, help="JSON with 'lve' and 'fdd' index lists")
     p.add_argument("--masks", default=None, help="JSON with a 'lips' list, for mouth opening (FLAME_masks.json)")
-    p.add_argument("--max-clips", type=positive_int, default=None, help="evaluate at most N clips (evenly chosen)")
+    p.add_argument("--max-clips", type=positive_int, default=None,
+                   help="evaluate at most N clips, evenly chosen (default: all)")
     p.add_argument("--seeds", type=positive_int, default=3, help="takes per clip for seed diversity (default: 3)")
     p.add_argument("--library", default=None,
                    help="identity library (from 'personalize'): clips of its speakers use their personal style")
@@ -77,7 +78,7 @@ def add_cli(sub) -> None:
                    help="skip identity diversity and style accuracy (one take per identity per clip)")
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--markdown", default=None, help="write a Markdown table here")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    add_device_flag(p)
     p.set_defaults(run=run)
 
 
@@ -334,7 +335,6 @@ def run(args) -> int:
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
     from .outputs import writable_file
-    from .personalize import load_library
     from .pipeline import Generator
     from .regions import default_region_file, load_regions
 
@@ -347,9 +347,11 @@ def run(args) -> int:
     region_file = args.regions or (default_region_file("vocaset_eval_regions.json") if num_vertices == 5023 else None)
     if region_file is None:
         raise DiffusionTalkerError("no evaluation regions: pass --regions with 'lve' and 'fdd' index lists")
-    regions = load_regions(region_file, num_vertices)
+    regions = load_regions(region_file, num_vertices, required=("lve", "fdd"))
     mask_file = args.masks or (default_region_file("FLAME_masks.json") if num_vertices == 5023 else None)
-    lips = mouth_landmarks(clips[0].template, load_regions(mask_file, num_vertices)["lips"]) if mask_file else None
+    lips = None
+    if mask_file:
+        lips = mouth_landmarks(clips[0].template, load_regions(mask_file, num_vertices, ("lips",))["lips"])
     reference_kind, references = style_references(args.dataset, args.data, regions["lve"], {args.split: split_clips})
     del split_clips  # only the chosen clips are needed from here on
     steps = args.steps or [None] * len(args.checkpoint)
@@ -363,7 +365,7 @@ def run(args) -> int:
     for path, card, n in zip(args.checkpoint, cards, steps):
         gen = Generator.load(path, args.device)
         if args.library:
-            gen.add_identities(*load_library(args.library)[:2])
+            gen.add_library(args.library)
         # checkpoints of the same file name (runs/a/demo.json, runs/b/demo.json) keep their folders
         shown = str(card) if names.count(card.name) > 1 else card.name
         label = f"{shown.removesuffix('.json')} ({n or gen.default_steps} steps)"

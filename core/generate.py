@@ -7,7 +7,7 @@ import math
 import os
 import sys
 
-from .argtypes import positive_float, positive_int, random_seed
+from .argtypes import add_device_flag, positive_float, positive_int, random_seed
 
 DESCRIPTION = """\
 Generate facial animation for a speech recording.
@@ -55,8 +55,7 @@ def add_cli(sub) -> None:
     p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="where to run; an unavailable device falls back to the CPU with a warning")
+    add_device_flag(p)
     p.add_argument("--template", default=None,
                    help="neutral head (.ply or .obj) with the checkpoint's vertex count; adds 'vertices'")
     p.add_argument("--transfer", choices=["offsets", "deformation"], default="offsets",
@@ -103,7 +102,7 @@ def run(args) -> int:
         raise DiffusionTalkerError("--key-pose needs --template (poses are meshes relative to the neutral)")
     generator = Generator.load(args.checkpoint, args.device)
     if args.library:
-        generator.add_identities(*load_library(args.library)[:2])
+        generator.add_library(args.library)
     for note in generator.warnings:
         print(f"warning: {note}", file=sys.stderr)
     template = None

@@ -96,7 +96,8 @@ def loss_from_args(args, template: np.ndarray, motion_scale: float, device) -> M
     contact terms where their weights are set (they need the 'lips' region)."""
     num_vertices = len(template)
     path = lip_region_file(args.regions, num_vertices)
-    lips = load_regions(path, num_vertices).get("lips") if path else None
+    # a file the user names must have 'lips'; FLAME's own masks are read when they are there
+    lips = load_regions(path, num_vertices, ("lips",) if args.regions else ()).get("lips") if path else None
     weights = torch.from_numpy(vertex_weights(num_vertices, lips, args.lip_weight))
     mouth = None
     if args.style_weight or args.contact_weight:

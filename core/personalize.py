@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from .argtypes import positive_int, random_seed
+from .argtypes import add_device_flag, add_seed_flag, positive_int
 
 LIBRARY_FORMAT = "diffusiontalker-identities"
 
@@ -47,8 +47,8 @@ def add_cli(sub) -> None:
     p.add_argument("--motion", nargs="*", default=None, help="animation of each clip (.npz with 'offsets')")
     p.add_argument("--iterations", type=positive_int, default=200,
                    help="optimisation steps with --motion (default: 200)")
-    p.add_argument("--seed", type=random_seed, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    add_seed_flag(p, "the fit to --motion")
+    add_device_flag(p)
     p.set_defaults(run=run)
 
 
@@ -117,25 +117,41 @@ def save_library(path, names: list[str], embeddings: np.ndarray, checkpoint_id: 
               {"names": names, "checkpoint": checkpoint_id, "sources": sources}, LIBRARY_FORMAT)
 
 
-def check_new_name(gen, name: str) -> None:
-    """A personal style never shadows a trained one: refuse a name the checkpoint has."""
+def check_style_name(name: str) -> str:
+    """``name`` stripped, if a style can be picked by it: numbers pick styles by index and
+    'auto' asks for the style to be found from the voice."""
     from .errors import DiffusionTalkerError
 
-    if name in gen.model.bank.names:
+    name = name.strip()
+    if not name:
+        raise DiffusionTalkerError("give the new style a name")
+    if name.isdigit() or name.lower() == "auto":
+        raise DiffusionTalkerError(f"'{name}' cannot name a style: numbers pick styles by index and 'auto' means "
+                                   "'find the style from the voice'; choose another name")
+    return name
+
+
+def check_new_name(gen, name: str, library) -> None:
+    """A personal style never shadows a trained one, and joins only a library of this
+    checkpoint's identity space (``Generator.add_library`` refuses another's)."""
+    from .checkpoint import paths_of
+    from .errors import DiffusionTalkerError
+
+    if check_style_name(name) in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
+    if paths_of(library)[1].is_file():
+        gen.add_library(library)
 
 
 def add_identity(library, name: str, vector, gen, source: dict) -> None:
     """Create ``library`` or add/replace ``name`` in it (see ``check_new_name``)."""
     from .checkpoint import paths_of
 
-    check_new_name(gen, name)
+    check_new_name(gen, name, library)
     names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
     if paths_of(library)[1].is_file():
         names, rows, doc = load_library(library)
         sources = doc.get("sources", {})
-        if doc.get("checkpoint") != gen.checkpoint_id():
-            print(f"warning: {library} was made for another checkpoint", file=sys.stderr)
     row = np.asarray(vector.detach().cpu().numpy() if hasattr(vector, "detach") else vector, np.float32)
     if name in names:
         rows[names.index(name)] = row
@@ -165,10 +181,11 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .pipeline import Generator
 
+    args.name = check_style_name(args.name)  # before loading anything
     if args.motion and len(args.motion) != len(args.clips):
         raise DiffusionTalkerError(f"give one --motion file per clip ({len(args.clips)}), got {len(args.motion)}")
     gen = Generator.load(args.checkpoint, args.device)
-    check_new_name(gen, args.name)  # before the work, not only when storing
+    check_new_name(gen, args.name, args.library)  # before the work, not only when storing
     waves = [load_audio(c) for c in args.clips]
     vector = embed_from_audio(gen, waves)
     how = "audio"

@@ -109,8 +109,17 @@ class Generator:
         tensors = paths_of(self.checkpoint_path)[0]
         return f"{tensors.name} sha256:{sha256_of(tensors)}"
 
-    def add_identities(self, names: list[str], embeddings: np.ndarray) -> None:
-        """Make personalised identities (an identity library file) selectable by name."""
+    def add_library(self, path) -> None:
+        """Make the identities of a library that ``personalize`` made for this checkpoint
+        selectable. An identity is a point in one model's identity space: in any other
+        model's (a fine-tune, a newer demo) it is an arbitrary style, so it is refused."""
+        from .personalize import load_library
+
+        names, embeddings, doc = load_library(path)
+        made_for = str(doc.get("checkpoint", "an unknown checkpoint"))
+        if made_for.rpartition("sha256:")[2] != self.checkpoint_id().rpartition("sha256:")[2]:
+            raise DiffusionTalkerError(f"{paths_of(path)[1]} was made for {made_for}, not for this checkpoint "
+                                       f"({self.checkpoint_id()}); run personalize again with this checkpoint")
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 

@@ -19,13 +19,20 @@ CLOSED_MM = 1.0  # lips nearer than this (gap change from the neutral) are toget
 SHARED_FLAME = Path(__file__).resolve().parents[1].parent / "shared" / "flame"
 
 
-def load_regions(path: str | os.PathLike, num_vertices: int | None = None) -> dict[str, np.ndarray]:
+def load_regions(path: str | os.PathLike, num_vertices: int | None = None,
+                 required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Index lists by name; ``required`` names must be there, or the file is refused."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DiffusionTalkerError(f"{path}: cannot read region lists ({exc})") from None
+    if not isinstance(raw, dict):
+        raise DiffusionTalkerError(f"{path}: expected a JSON object of region name -> vertex index list")
     regions = {name: np.asarray(idx, dtype=np.int64) for name, idx in raw.items() if isinstance(idx, list)}
+    missing = [name for name in required if name not in regions]
+    if missing:
+        raise DiffusionTalkerError(f"{path}: no {' or '.join(repr(m) for m in missing)} vertex list")
     if num_vertices is not None:
         for name, idx in regions.items():
             if idx.size and (idx.min() < 0 or idx.max() >= num_vertices):

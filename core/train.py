@@ -26,7 +26,8 @@ import os
 import sys
 import time
 
-from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int, random_seed, unit_interval
+from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
+                       positive_float, positive_int, unit_interval)
 
 READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
 
@@ -46,10 +47,12 @@ def add_cli(sub) -> None:
     p = sub.add_parser("train", help="train a teacher model (diffusion or regression baseline)",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="dataset root (SynthTalk, processed VOCASET or BIWI)")
-    p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk")
+    add_dataset_flag(p)
     p.add_argument("--out", required=True, help="output folder; the checkpoint is OUT/NAME.{json,safetensors}")
     p.add_argument("--name", default="teacher", help="checkpoint name (default: teacher)")
-    p.add_argument("--objective", choices=["diffusion", "regression"], default="diffusion")
+    p.add_argument("--objective", choices=["diffusion", "regression"], default="diffusion",
+                   help="diffusion: the DiffusionTalker teacher; regression: the deterministic baseline of "
+                        "docs/results.md, the same network without noise (default: diffusion)")
     p.add_argument("--iterations", type=positive_int, default=3000, help="optimizer steps (default: 3000)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step and process (default: 8)")
     p.add_argument("--window", type=positive_float, default=3.0,
@@ -60,11 +63,13 @@ def add_cli(sub) -> None:
                    help="peak learning rate of the audio encoder and phoneme head (default: --lr); a fine-tune "
                         "that teaches the encoder phonemes wants it higher than the rest's")
     p.add_argument("--diffusion-steps", type=positive_int, default=512, help="training timesteps T (default: 512)")
-    p.add_argument("--d-model", type=positive_int, default=128)
-    p.add_argument("--layers", type=positive_int, default=4)
-    p.add_argument("--heads", type=positive_int, default=4)
-    p.add_argument("--d-identity", type=positive_int, default=64)
-    p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default="mel")
+    p.add_argument("--d-model", type=positive_int, default=128, help="width of the network (default: 128)")
+    p.add_argument("--layers", type=positive_int, default=4, help="denoiser transformer blocks (default: 4)")
+    p.add_argument("--heads", type=positive_int, default=4, help="attention heads; must divide --d-model (default: 4)")
+    p.add_argument("--d-identity", type=positive_int, default=64, help="size of a talking identity (default: 64)")
+    p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default="mel",
+                   help="audio reader: log-mel trained from scratch, or HuBERT/wav2vec2 from --pretrained-encoder "
+                        "(default: mel)")
     p.add_argument("--audio-context-ms", type=non_negative_int, default=0, metavar="MS",
                    help="mel encoder only: a per-channel filter that lets each audio feature see MS further "
                         "ahead and behind, for the mouth's anticipation (default: 0, none); with --init it is "
@@ -100,8 +105,8 @@ def add_cli(sub) -> None:
     p.add_argument("--until", type=positive_int, default=None,
                    help="stop (and save) after this step, e.g. to fit a cluster's time limit; continue "
                         "later with --resume")
-    p.add_argument("--seed", type=random_seed, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    add_seed_flag(p, "the initial weights, the windows and the noise")
+    add_device_flag(p)
     p.set_defaults(run=run)
 
 
@@ -217,6 +222,9 @@ def run(args) -> int:
     num_vertices = clips[0].vertices.shape[1]
     ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
+    if args.encoder != "mel" and not (args.pretrained_encoder or args.resume or args.init) and main_rank:
+        print(f"warning: --encoder {args.encoder} without --pretrained-encoder starts from random weights: "
+              "it must learn speech from this data alone", file=sys.stderr)
     if args.phoneme_weight and not any(c.phonemes for c in clips):
         raise DiffusionTalkerError(f"--phoneme-weight needs phoneme timings; {args.data} has none "
                                    "(a forced aligner can make them for recorded speech)")

@@ -17,21 +17,11 @@ from bpy.props import CollectionProperty, IntProperty, StringProperty
 
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
-from ..core.personalize import check_new_name
+from ..core.personalize import check_new_name, check_style_name
 from . import operators, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
-from .props import AUTO_STYLE
 
 LIBRARY_NAME = "styles"  # the default library: styles.json + styles.safetensors in the extension's user folder
-
-
-def _style_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise DiffusionTalkerError("give the new style a name")
-    if name.lower() == AUTO_STYLE:
-        raise DiffusionTalkerError(f"'{AUTO_STYLE}' means 'infer from the audio'; choose another name")
-    return name
 
 
 def _generator(context, library: str):
@@ -96,13 +86,13 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
 
         paths = [os.path.join(bpy.path.abspath(self.directory), f.name) for f in self.files if f.name]
         try:
-            name = _style_name(self.style_name)
+            name = check_style_name(self.style_name)
             if not paths:
                 raise DiffusionTalkerError("choose one or more recordings of the voice")
             waves = [load_audio(path) for path in paths]
             library = _library(context)
             generator = _generator(context, library)
-            check_new_name(generator, name)  # before the work, not only when storing
+            check_new_name(generator, name, library)  # before the work, not only when storing
             vector = embed_from_audio(generator, waves)
             return _store(self, context, library, name, vector, generator,
                           {"clips": [os.path.basename(p) for p in paths], "from": "audio"})
@@ -134,12 +124,12 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
         from ..core.pipeline import resample_fps
 
         try:
-            name = _style_name(self.style_name)
+            name = check_style_name(self.style_name)
             obj = operators.target_mesh(context)
             audio, start_frame = operators.audio_source(operators.settings_of(None, context), context)
             library = _library(context)
             generator = _generator(context, library)
-            check_new_name(generator, name)  # before the work, not only when storing
+            check_new_name(generator, name, library)  # before the work, not only when storing
             check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
             timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context))
             motion = self._motion(context, obj, start_frame, timeline.scene_frames)

@@ -40,7 +40,6 @@ def load_generator(checkpoint: str, device: str, identity_library: str = ""):
     more, so re-loading on every click would double the wait; a library is small and
     re-reading it is cheap.
     """
-    from ..core.personalize import load_library
     from ..core.pipeline import Generator  # torch: imported on first use, not at add-on enable
 
     key = (checkpoint, device)
@@ -52,7 +51,7 @@ def load_generator(checkpoint: str, device: str, identity_library: str = ""):
         if _libraries.get(key) != version:
             generator.library.clear()
             if identity_library:
-                generator.add_identities(*load_library(identity_library)[:2])
+                generator.add_library(identity_library)
             _libraries[key] = version
         return generator
 

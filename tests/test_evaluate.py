@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,17 @@ def test_relative_style_forgives_what_all_takes_share_and_nothing_else():
     swapped = [moving(gains["C"]), moving(gains["B"]), moving(gains["A"])]
     assert relative_style_hits(swapped, names, refs, idx) == [False, True, False]
     assert relative_style_hits(shared_error, names, {"A": refs["A"]}, idx) == []
+
+
+def test_a_region_file_without_the_lists_asked_for_is_refused(tmp_path):
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.regions import load_regions
+
+    path = tmp_path / "regions.json"
+    path.write_text(json.dumps({"lve": [0, 1, 2], "note": "no fdd"}))
+    assert list(load_regions(path, 10, ("lve",))) == ["lve"]
+    with pytest.raises(DiffusionTalkerError, match="no 'fdd' vertex list"):
+        load_regions(path, 10, ("lve", "fdd"))
+    path.write_text("[1, 2]")
+    with pytest.raises(DiffusionTalkerError, match="expected a JSON object"):
+        load_regions(path)

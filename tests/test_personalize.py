@@ -47,6 +47,10 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     assert load_library(lib)[0] == ["dora", "eve"]
     assert main(["personalize", clips[1], "--name", "anna", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2
+    for unusable in ("3", "Auto", "  "):  # an index, the voice search, nothing
+        assert main(["personalize", clips[1], "--name", unusable, "--library", str(lib),
+                     "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert load_library(lib)[0] == ["dora", "eve"]
 
 
 def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
@@ -73,6 +77,24 @@ def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
                                                  mask, MotionLoss(), torch.Generator().manual_seed(5))["loss"])
 
     assert loss(fitted) < loss(start)
+
+
+def test_a_library_of_another_checkpoint_is_refused(tmp_path, clips, tiny_checkpoint, tiny_model, capsys):
+    from diffusiontalker.checkpoint import save_checkpoint
+
+    lib = tmp_path / "styles"
+    assert main(["personalize", clips[0], "--name", "dora", "--library", str(lib),
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    with torch.no_grad():
+        tiny_model.bank.embeddings.add_(0.1)  # a fine-tune: the same config, another identity space
+    other = save_checkpoint(tmp_path / "tuned", tiny_model)
+    capsys.readouterr()
+    assert main(["generate", clips[0], "-o", str(tmp_path / "x.npz"), "--checkpoint", str(other),
+                 "--library", str(lib), "--style", "dora", "--quiet"]) == 2
+    assert "was made for tiny.safetensors sha256:" in capsys.readouterr().err
+    assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib), "--checkpoint", str(other)]) == 2
+    assert "run personalize again with this checkpoint" in capsys.readouterr().err
+    assert load_library(lib)[0] == ["dora"] and not (tmp_path / "x.npz").exists()
 
 
 def test_tampered_library_is_refused(tmp_path, clips, tiny_checkpoint):
