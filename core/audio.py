@@ -77,6 +77,8 @@ def normalise(samples: np.ndarray) -> np.ndarray:
 def _read_file(path: str):
     import soundfile as sf
 
+    if os.path.isdir(path):
+        raise AudioError(f"{path} is a folder, not an audio file")
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
     try:

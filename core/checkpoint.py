@@ -76,6 +76,9 @@ def read_card(path: str | os.PathLike, fmt: str = FORMAT, required=("sha256", "c
     _, card_path = paths_of(path)
     what = "checkpoint" if fmt == FORMAT else "identity library"
     if not card_path.is_file():
+        given = Path(path)
+        if given.is_file() and given != card_path:  # e.g. an audio file passed where a checkpoint goes
+            raise CheckpointError(f"{given} is not a {what}: expected a .json card with a .safetensors file beside it")
         raise CheckpointError(f"{what} card not found: {card_path}")
     try:
         doc = json.loads(card_path.read_text(encoding="utf-8"))
@@ -98,7 +101,7 @@ def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
     from safetensors.torch import load_file
 
     tensors_path, card_path = paths_of(path)
-    doc = read_card(card_path, fmt, required)
+    doc = read_card(path, fmt, required)
     if not tensors_path.is_file():
         raise CheckpointError(f"tensor file not found: {tensors_path} (it belongs beside {card_path.name})")
     if sha256_of(tensors_path) != doc["sha256"]:

@@ -39,12 +39,13 @@ Make a talking identity from reference clips and add it to an identity library.
 def add_cli(sub) -> None:
     p = sub.add_parser("personalize", help="new talking identity from reference clips",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("clips", nargs="+", help="reference recordings of the speaker (wav, flac, ogg)")
+    p.add_argument("clips", nargs="*", help="reference recordings of the speaker (wav, flac, ogg)")
     p.add_argument("--name", required=True, help="the new identity's name")
     p.add_argument("--library", required=True,
                    help="identity library to create or extend (NAME.json + NAME.safetensors)")
     p.add_argument("--checkpoint", default=None, help="the model the identity is for (default: bundled)")
-    p.add_argument("--motion", nargs="*", default=None, help="animation of each clip (.npz with 'offsets')")
+    p.add_argument("--motion", nargs="+", default=None,
+                   help="animation of each clip (.npz with 'offsets'), in the clips' order; put it after the clips")
     p.add_argument("--iterations", type=positive_int, default=200,
                    help="optimisation steps with --motion (default: 200)")
     add_seed_flag(p, "the fit to --motion")
@@ -179,9 +180,21 @@ def run(args) -> int:
     from .audio import load_audio
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
+    from .outputs import writable_file
     from .pipeline import Generator
 
     args.name = check_style_name(args.name)  # before loading anything
+    if Path(args.library).is_dir() or str(args.library).endswith("/"):
+        raise DiffusionTalkerError(f"--library {args.library} is a folder; name the library file in it, "
+                                   f"e.g. {Path(args.library) / 'mine'} (mine.json + mine.safetensors)")
+    for path in paths_of(args.library):
+        writable_file(path, "--library")
+    recordings = [m for m in args.motion or [] if not m.endswith(".npz")]
+    if recordings:  # argparse gave --motion the clips that followed it
+        raise DiffusionTalkerError(f"--motion takes .npz animations, not {recordings[0]}: put the recordings "
+                                   "before --motion")
+    if not args.clips:
+        raise DiffusionTalkerError("give one or more recordings of the speaker")
     if args.motion and len(args.motion) != len(args.clips):
         raise DiffusionTalkerError(f"give one --motion file per clip ({len(args.clips)}), got {len(args.motion)}")
     gen = Generator.load(args.checkpoint, args.device)

@@ -104,3 +104,10 @@ def test_extra_tensors_are_kept_apart(tmp_path, tiny_model):
     doc, tensors = load_tensors(path)
     assert int(tensors["extra.step"]) == 5
     load_checkpoint(path)  # the extra tensors do not disturb strict loading
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_as_such(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="notes.txt is not a checkpoint: expected a .json card"):
+        load_checkpoint(text)

@@ -47,6 +47,9 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     assert load_library(lib)[0] == ["dora", "eve"]
     assert main(["personalize", clips[1], "--name", "anna", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert main(["personalize", clips[1], "--name", "fay", "--library", str(tmp_path),
+                 "--checkpoint", str(tiny_checkpoint)]) == 2  # a folder, not a library file
+    assert "is a folder; name the library file in it" in capsys.readouterr().err
     for unusable in ("3", "Auto", "  "):  # an index, the voice search, nothing
         assert main(["personalize", clips[1], "--name", unusable, "--library", str(lib),
                      "--checkpoint", str(tiny_checkpoint)]) == 2
@@ -119,4 +122,7 @@ def test_unusable_motion_is_refused_before_anything_is_stored(tmp_path, clips, t
                      str(tiny_checkpoint), "--motion", str(tmp_path / f"{name}.npz")]) == 2
     err = capsys.readouterr().err
     assert "offsets hold NaN or infinite values" in err and "offsets of shape (10, " in err
+    assert main(["personalize", "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint),
+                 "--motion", str(tmp_path / "nan.npz"), clips[0]]) == 2  # the clip went to --motion
+    assert "put the recordings before --motion" in capsys.readouterr().err
     assert not (tmp_path / "styles.json").exists()
