@@ -29,7 +29,10 @@ import time
 from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
                        positive_float, positive_int, unit_interval)
 
-READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
+READER = ("encoder.", "phoneme_head.")
+# flag -> (model config key, a new model's default); a resumed or fine-tuned run keeps its checkpoint's
+ARCHITECTURE = {"diffusion_steps": ("diffusion_steps", 512), "d_model": ("d_model", 128), "layers": ("n_layers", 4),
+                "heads": ("n_heads", 4), "d_identity": ("d_identity", 64), "encoder": ("encoder", "mel")}  # the parameters --encoder-lr applies to
 
 DESCRIPTION = """\
 Train a DiffusionTalker teacher (or a regression baseline) on a dataset.
@@ -62,12 +65,12 @@ def add_cli(sub) -> None:
     p.add_argument("--encoder-lr", type=non_negative_float, default=None,
                    help="peak learning rate of the audio encoder and phoneme head (default: --lr); a fine-tune "
                         "that teaches the encoder phonemes wants it higher than the rest's")
-    p.add_argument("--diffusion-steps", type=positive_int, default=512, help="training timesteps T (default: 512)")
-    p.add_argument("--d-model", type=positive_int, default=128, help="width of the network (default: 128)")
-    p.add_argument("--layers", type=positive_int, default=4, help="denoiser transformer blocks (default: 4)")
-    p.add_argument("--heads", type=positive_int, default=4, help="attention heads; must divide --d-model (default: 4)")
-    p.add_argument("--d-identity", type=positive_int, default=64, help="size of a talking identity (default: 64)")
-    p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default="mel",
+    p.add_argument("--diffusion-steps", type=positive_int, default=None, help="training timesteps T (default: 512)")
+    p.add_argument("--d-model", type=positive_int, default=None, help="width of the network (default: 128)")
+    p.add_argument("--layers", type=positive_int, default=None, help="denoiser transformer blocks (default: 4)")
+    p.add_argument("--heads", type=positive_int, default=None, help="attention heads; must divide --d-model (default: 4)")
+    p.add_argument("--d-identity", type=positive_int, default=None, help="size of a talking identity (default: 64)")
+    p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default=None,
                    help="audio reader: log-mel trained from scratch, or HuBERT/wav2vec2 from --pretrained-encoder "
                         "(default: mel)")
     p.add_argument("--audio-context-ms", type=non_negative_int, default=0, metavar="MS",
@@ -181,6 +184,24 @@ def restyle_from_args(args, clips, speakers: list[str], motion_scale: float):
     return CrossSpeakerTargets(Counterfactuals(args.data), clips, speakers, motion_scale, args.cross_speaker)
 
 
+def settle_architecture(args, config: dict | None = None) -> None:
+    """Fill the architecture flags: a new model's defaults, or with ``config`` (the
+    checkpoint a run resumes or fine-tunes) its values, refusing a flag that asks for
+    others: the model cannot change shape, and its card must say what it is."""
+    from .errors import DiffusionTalkerError
+
+    for flag, (key, default) in ARCHITECTURE.items():
+        given = getattr(args, flag)
+        if config is None:
+            setattr(args, flag, default if given is None else given)
+            continue
+        kept = config[key]["kind"] if key == "encoder" else config[key]
+        if given is not None and given != kept:
+            raise DiffusionTalkerError(f"--{flag.replace('_', '-')} {given}: the checkpoint's model has {kept}, and a "
+                                       "resumed or fine-tuned run keeps its model")
+        setattr(args, flag, kept)
+
+
 def run(args) -> int:
     import numpy as np
     import torch
@@ -222,7 +243,7 @@ def run(args) -> int:
     num_vertices = clips[0].vertices.shape[1]
     ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
-    if args.encoder != "mel" and not (args.pretrained_encoder or args.resume or args.init) and main_rank:
+    if args.encoder not in (None, "mel") and not (args.pretrained_encoder or args.resume or args.init) and main_rank:
         print(f"warning: --encoder {args.encoder} without --pretrained-encoder starts from random weights: "
               "it must learn speech from this data alone", file=sys.stderr)
     if args.phoneme_weight and not any(c.phonemes for c in clips):
@@ -234,6 +255,7 @@ def run(args) -> int:
         doc, state = load_tensors(ckpt)
         lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
         config = doc["config"]
+        settle_architecture(args, config)
         if encoder_config(args, config["encoder"], clips) != config["encoder"]:
             raise DiffusionTalkerError(f"--audio-context-ms or --mel-level does not match {ckpt}; a resumed run "
                                        "keeps its model (change one with --init)")
@@ -247,6 +269,7 @@ def run(args) -> int:
         source, init_doc = load_checkpoint(args.init)
         lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
         config = source.config
+        settle_architecture(args, config)
         if config["distilled"] or config["identities"] != speakers or config["objective"] != args.objective:
             kind = "distilled student" if config["distilled"] else f"{config['objective']} model"
             raise DiffusionTalkerError(f"{args.init}: a {kind} of speakers {', '.join(config['identities'])}; "
@@ -258,6 +281,7 @@ def run(args) -> int:
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
     else:
+        settle_architecture(args)
         if args.d_model % args.heads or args.d_model % 2:
             raise DiffusionTalkerError(f"--d-model {args.d_model} must be even and a multiple of --heads {args.heads}")
         offsets = np.concatenate([(c.vertices - c.template[None]).reshape(-1) for c in clips])

@@ -81,6 +81,11 @@ def test_fine_tuning_starts_from_the_given_weights(dataset, teacher, tmp_path, c
             np.testing.assert_array_equal(tuned[key], start[key], err_msg=key)
     card = json.loads((tmp_path / "teacher.json").read_text())["card"]
     assert "fine-tuned from teacher.json" in card["description"]
+    assert card["training"]["d_model"] == 32 and card["training"]["encoder"] == "mel"  # what the model is
+    for change in (["--d-model", "64"], ["--encoder", "hubert"]):  # the model cannot change shape on resume
+        assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--resume", "--iterations", "3",
+                     *TINY, *change]) == 2
+    assert "a resumed or fine-tuned run keeps its model" in capsys.readouterr().err
     assert card["init_card"] == json.loads(teacher.read_text())["card"]  # where its weights came from
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher), "--resume",
                  "--iterations", "1", *TINY]) == 2
