@@ -138,6 +138,8 @@ def run(args) -> int:
         out = {"offsets": offsets, "fps": np.float64(fps), "style": np.str_(take.style),
                "seed": np.int64(take.seed), "steps": np.int64(take.steps),
                "checkpoint": np.str_(generator.checkpoint_id())}
+        if args.blend_with is not None:  # a blended take is not the pure style its name says
+            out |= {"blend_with": np.str_(args.blend_with), "blend": np.str_(args.blend)}
         if template is not None:
             out["vertices"] = (template.vertices[None] + offsets).astype(np.float32)
         parent = os.path.dirname(os.path.abspath(args.output))

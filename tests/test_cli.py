@@ -136,6 +136,7 @@ def test_blend_and_key_pose_options(tmp_path, speech, tiny_checkpoint, tiny_temp
                  "--template", str(tiny_template), "--key-pose", f"0.5={pose}", "--blend-with", "cleo",
                  "--blend", "0:0,1:1"]) == 0
     np.testing.assert_allclose(np.load(out)["offsets"][15], 0.002, atol=1e-6)
+    assert str(np.load(out)["blend_with"]) == "cleo" and str(np.load(out)["blend"]) == "0:0,1:1"
     assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
                  "--template", str(tiny_template), "--key-pose", "soon"]) == 2
 

@@ -83,6 +83,8 @@ def default_template() -> Path:
 
 
 def load_rig(template_path: Path) -> Rig:
+    if not template_path.is_file():
+        raise DiffusionTalkerError(f"template not found: {template_path}")
     masks_path = template_path.with_name("FLAME_masks.json")
     if not masks_path.is_file():
         raise DiffusionTalkerError(f"{masks_path} not found: SynthTalk needs FLAME_masks.json beside the template")
