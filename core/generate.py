@@ -89,17 +89,24 @@ def run(args) -> int:
         return 0
     if args.audio is None or args.output is None:
         raise DiffusionTalkerError("generate needs a speech recording and -o OUTPUT (only --list-styles needs neither)")
+    if args.format == "obj" and args.template is None:
+        raise DiffusionTalkerError("--format obj needs --template (the neutral head the offsets apply to)")
     if args.format == "obj":
+        if args.output.endswith(".npz"):
+            raise DiffusionTalkerError(f"-o {args.output}: --format obj writes a folder of frames; give a folder name")
         writable_folder(args.output, "-o")
     else:  # numpy adds .npz to a name without it; say so, and check the file it will really write
         args.output = str(writable_file(args.output if args.output.endswith(".npz") else args.output + ".npz", "-o"))
-    if args.format == "obj" and args.template is None:
-        raise DiffusionTalkerError("--format obj needs --template (the neutral head the offsets apply to)")
     if args.fps is not None and args.fps > 1000:  # positive already; this many frames would not fit in memory
         raise DiffusionTalkerError(f"--fps {args.fps:g}: at most 1000 frames per second")
 
     if args.key_pose and args.template is None:
         raise DiffusionTalkerError("--key-pose needs --template (poses are meshes relative to the neutral)")
+    for unused, partner in ((args.blend != "0.5" and args.blend_with is None, "--blend without --blend-with"),
+                            (args.source_neutral and args.transfer != "deformation",
+                             "--source-neutral without --transfer deformation")):
+        if unused:
+            print(f"warning: {partner} changes nothing", file=sys.stderr)
     generator = Generator.load(args.checkpoint, args.device)
     if args.library:
         generator.add_library(args.library)

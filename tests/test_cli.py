@@ -63,7 +63,8 @@ def test_bad_options_give_one_line(tmp_path, speech, tiny_checkpoint, capsys, ex
     assert not out.exists()
 
 
-def test_an_output_that_cannot_be_written_is_refused_before_generating(tmp_path, speech, tiny_checkpoint, capsys):
+def test_an_output_that_cannot_be_written_is_refused_before_generating(tmp_path, speech, tiny_checkpoint, tiny_template,
+                                                                       capsys):
     (tmp_path / "file.txt").write_text("x")
     base = ["generate", str(speech), "--checkpoint", str(tiny_checkpoint), "--quiet"]
     assert main([*base, "-o", str(tmp_path / "file.txt" / "x.npz")]) == 2
@@ -73,6 +74,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_generating(tmp_path,
     assert "is a folder; give a file name" in capsys.readouterr().err
     assert main([*base, "-o", str(tmp_path / "new" / "take")]) == 0  # numpy's .npz suffix, added
     assert (tmp_path / "new" / "take.npz").is_file()
+    assert main([*base, "-o", str(tmp_path / "frames.npz"), "--format", "obj", "--template", str(tiny_template)]) == 2
+    assert "writes a folder of frames" in capsys.readouterr().err
+    assert main([*base, "-o", str(tmp_path / "b.npz"), "--blend", "0.3"]) == 0
+    assert "warning: --blend without --blend-with changes nothing" in capsys.readouterr().err
 
 
 def test_wrong_template_vertex_count(tmp_path, speech, tiny_checkpoint):

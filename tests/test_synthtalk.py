@@ -192,3 +192,20 @@ def test_cross_speaker_targets_swap_the_mouth_and_keep_the_recorded_face(tmp_pat
     assert main(["distill", "--teacher", str(out / "teacher.json"), "--data", str(tmp_path), "--out", str(out),
                  "--iterations", "1", "--batch-size", "2", "--window", "0.5", "--cross-speaker", "1"]) == 0
     assert json.loads((out / "student.json").read_text())["card"]["distillation"]["cross_speaker"] == 1.0
+
+
+def test_a_cancelled_build_leaves_no_half_dataset(tmp_path, monkeypatch):
+    from diffusiontalker.synthtalk import build
+
+    def cancelled(*_):  # the user presses Ctrl-C once the folders exist
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build.multiprocessing, "get_context", cancelled)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(tmp_path / "new", speakers=3, sentences=5, progress=False)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's own")
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(tmp_path / "mine", speakers=3, sentences=5, progress=False)
+    assert (tmp_path / "mine" / "notes.txt").is_file()  # a folder it did not make is not removed

@@ -13,6 +13,7 @@ import io
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -166,14 +167,27 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def build_dataset(out: str | os.PathLike, speakers: int = 10, sentences: int = 40, seed: int = 0,
                   template: str | os.PathLike | None = None, workers: int | None = None,
                   progress: bool = True) -> dict:
-    """Write the dataset under `out` and return its manifest (also written as synthtalk.json)."""
-    from tqdm import tqdm
-
+    """Write the dataset under `out` and return its manifest (also written as synthtalk.json).
+    A run that fails or is cancelled removes the folder if it made it, so no half-written
+    dataset is left to be mistaken for one."""
     styles = select_styles(speakers)
     template_path = Path(template) if template else default_template()
     rig = load_rig(template_path)
     splits, clips = plan(styles, sentences, seed)
     out = Path(out)
+    made = not out.exists()
+    try:
+        return _write(out, styles, rig, template_path, splits, clips, seed, workers, progress)
+    except BaseException:
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write(out: Path, styles, rig, template_path: Path, splits, clips, seed: int, workers: int | None,
+           progress: bool) -> dict:
+    from tqdm import tqdm
+
     for sub in ("vertices_npy", "wav", "phonemes"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     jobs = [Job(name, text, style, clip_seed, str(out)) for name, text, style, clip_seed in clips]
