@@ -19,7 +19,7 @@ def _checked(kind, allowed, requirement: str):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
-        if not math.isfinite(value) or not allowed(value):
+        if (kind is float and not math.isfinite(value)) or not allowed(value):
             raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
         return value
     return parse

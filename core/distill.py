@@ -78,7 +78,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from .batches import batch_sampler, clip_items, load_split
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from .checkpoint import load_checkpoint, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion, step_grid
     from .errors import DiffusionTalkerError
     from .identity import contrastive_loss
@@ -97,14 +97,20 @@ def run(args) -> int:
     # a student goes on from the steps it was distilled to (8 -> 4 -> 2 -> 1), never from the teacher's T
     most = config["sampling_steps"] if config["distilled"] else T
     n = args.from_steps or most
-    if n > most:
-        raise DiffusionTalkerError(f"--from-steps {n}: {args.teacher} samples in at most {most} steps")
+    if n > most or (config["distilled"] and n != most):  # a student knows its own grid only, not a coarser one
+        raise DiffusionTalkerError(f"--from-steps {n}: {args.teacher} samples in "
+                                   + (f"exactly {most} steps" if config["distilled"] else f"at most {most} steps"))
     if n <= args.to_steps:
         raise DiffusionTalkerError(f"nothing to distill: {n} steps are already no more than "
                                    f"--to-steps {args.to_steps}")
     if n % args.to_steps or (n // args.to_steps) & (n // args.to_steps - 1):
         raise DiffusionTalkerError(f"{n} steps cannot be halved down to --to-steps {args.to_steps}: "
                                    f"it must be {n} divided by a power of two")
+    kept = [n >> i for i in range(1, (n // args.to_steps).bit_length() - 1)] if args.keep_rounds else []
+    saved = [args.name] + [f"{args.name}_{k}steps" for k in kept]
+    if paths_of(args.teacher)[1].resolve() in [paths_of(os.path.join(args.out, s))[1].resolve() for s in saved]:
+        raise DiffusionTalkerError(f"the student would be saved over its teacher {args.teacher}: choose another "
+                                   "--name or --out")
     torch.manual_seed(args.seed)
     clips = load_split(args.dataset, args.data, "train")
     unknown = sorted({c.speaker for c in clips} - set(teacher.bank.names))

@@ -157,10 +157,11 @@ class PretrainedSpeechEncoder(nn.Module):
                                            "model's config.json and weights")
             try:
                 self.speech = model_cls.from_pretrained(pretrained)
-            except (OSError, ValueError) as exc:  # no such folder, and no hub (or no such id on it)
+            except (OSError, ValueError) as exc:  # unreadable weights; or no such folder, and no hub or id
                 first = str(exc).strip().splitlines()[0]
-                raise DiffusionTalkerError(f"--pretrained-encoder {pretrained}: no local folder of that name, and "
-                                           f"it could not be fetched as a hub id ({first})") from None
+                where = ("its weights could not be read" if Path(pretrained).exists() else
+                         "no local folder of that name, and it could not be fetched as a hub id")
+                raise DiffusionTalkerError(f"--pretrained-encoder {pretrained}: {where} ({first})") from None
         else:
             self.speech = model_cls(config_cls(**hf_config))
         self.speech.feature_extractor._freeze_parameters()

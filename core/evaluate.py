@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import time
 
@@ -332,10 +333,11 @@ def identity_table(results: dict[str, dict]) -> str:
 
 def run(args) -> int:
     from .batches import load_split
-    from .checkpoint import paths_of
+    from .checkpoint import paths_of, read_card
     from .errors import DiffusionTalkerError
     from .outputs import writable_file
-    from .pipeline import Generator
+    from .personalize import load_library
+    from .pipeline import Generator, check_library_fits
     from .regions import default_region_file, load_regions
 
     for path, what in ((args.json, "--json"), (args.markdown, "--markdown")):
@@ -361,6 +363,10 @@ def run(args) -> int:
     if len(set(zip(cards, steps))) < len(steps):
         raise DiffusionTalkerError("a checkpoint is given twice with the same --steps")
     names = [card.name for card in cards]
+    if args.library:  # every checkpoint, before the first one's evaluation is spent
+        library_doc = load_library(args.library)[2]
+        for card in cards:
+            check_library_fits(args.library, library_doc, read_card(card)["sha256"])
     results = {}
     for path, card, n in zip(args.checkpoint, cards, steps):
         gen = Generator.load(path, args.device)
@@ -376,6 +382,9 @@ def run(args) -> int:
                                              references)
     report = {"dataset": args.dataset, "data": args.data, "split": args.split, "regions": str(region_file),
               "style_reference": reference_kind, "results": results}
+    for path in (args.json, args.markdown):
+        if path:  # checked before the work; its folder is made now that there is something to put in it
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)

@@ -80,11 +80,15 @@ def run(args) -> int:
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import writable_file, writable_folder
     from .personalize import load_library
-    from .pipeline import Generator, resample_fps
+    from .pipeline import Generator, check_library_fits, resample_fps
 
     if args.list_styles:
-        names = read_card(args.checkpoint or BUNDLED)["config"]["identities"]
-        names += load_library(args.library)[0] if args.library else []
+        card = read_card(args.checkpoint or BUNDLED)
+        names = card["config"]["identities"]
+        if args.library:
+            library_names, _, library_doc = load_library(args.library)
+            check_library_fits(args.library, library_doc, card["sha256"])
+            names += library_names
         print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
         return 0
     if args.audio is None or args.output is None:

@@ -25,7 +25,23 @@ def _creatable(path: Path, what: str) -> None:
 
 
 def writable_file(path: str | os.PathLike, what: str = "output") -> Path:
+    return _checked(_file, path, what)
+
+
+def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
+    return _checked(_folder, path, what)
+
+
+def _checked(check, path, what: str) -> Path:
     path = Path(path).absolute()
+    try:
+        check(path, what)
+    except OSError as exc:  # e.g. a folder on the way that may not be searched
+        raise DiffusionTalkerError(f"{what} {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _file(path: Path, what: str) -> None:
     if path.is_dir():
         raise DiffusionTalkerError(f"{what} {path} is a folder; give a file name")
     if path.exists():
@@ -33,11 +49,9 @@ def writable_file(path: str | os.PathLike, what: str = "output") -> Path:
             raise DiffusionTalkerError(f"{what} {path}: no permission to overwrite it")
     else:
         _creatable(path, what)
-    return path
 
 
-def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
-    path = Path(path).absolute()
+def _folder(path: Path, what: str) -> None:
     if path.exists() and not path.is_dir():
         raise DiffusionTalkerError(f"{what} {path} is a file, not a folder")
     if path.is_dir():
@@ -45,4 +59,3 @@ def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Pat
             raise DiffusionTalkerError(f"{what} {path}: no permission to write in it")
     else:
         _creatable(path, what)
-    return path

@@ -180,16 +180,15 @@ def run(args) -> int:
     from .audio import load_audio
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
-    from .outputs import writable_file
+    from .outputs import writable_folder
     from .pipeline import Generator
 
     args.name = check_style_name(args.name)  # before loading anything
     if Path(args.library).is_dir() or str(args.library).endswith("/"):
         raise DiffusionTalkerError(f"--library {args.library} is a folder; name the library file in it, "
                                    f"e.g. {Path(args.library) / 'mine'} (mine.json + mine.safetensors)")
-    for path in paths_of(args.library):
-        writable_file(path, "--library")
-    recordings = [m for m in args.motion or [] if not m.endswith(".npz")]
+    writable_folder(paths_of(args.library)[1].parent, "--library's folder")  # files are replaced, not rewritten
+    recordings = [m for m in args.motion or [] if not m.lower().endswith(".npz")]
     if recordings:  # argparse gave --motion the clips that followed it
         raise DiffusionTalkerError(f"--motion takes .npz animations, not {recordings[0]}: put the recordings "
                                    "before --motion")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, load_audio, num_frames
-from .checkpoint import BUNDLED, load_checkpoint, sha256_of, paths_of
+from .checkpoint import BUNDLED, load_checkpoint, paths_of
 from .diffusion import GaussianDiffusion
 from .errors import DiffusionTalkerError
 from .identity import nearest_identity, style_index
@@ -65,6 +65,18 @@ def resample_fps(frames: np.ndarray, fps_in: float, fps_out: float) -> np.ndarra
     return frames[lo] * (1 - w) + frames[hi] * w
 
 
+def check_library_fits(path, library_doc: dict, checkpoint_sha256: str) -> None:
+    """An identity is a point in one model's identity space; in any other model's (a
+    fine-tune, a newer demo) it is an arbitrary style, so a library made for another
+    checkpoint is refused rather than used."""
+    made_for = str(library_doc.get("checkpoint", "an unknown checkpoint"))
+    if made_for.rpartition("sha256:")[2] != checkpoint_sha256:
+        raise DiffusionTalkerError(f"{paths_of(path)[1]} was made for {made_for}, not for this checkpoint "
+                                   f"(sha256:{checkpoint_sha256}); make the styles again for this checkpoint, into "
+                                   "a new library (diffusiontalker personalize --library NEW, or New Style in "
+                                   "Blender with another library file in the add-on's preferences)")
+
+
 @dataclass
 class Generator:
     model: torch.nn.Module
@@ -105,21 +117,17 @@ class Generator:
         return 1 if self.config["objective"] == "regression" else int(self.config["sampling_steps"])
 
     def checkpoint_id(self) -> str:
-        """'name sha256' of the tensor file, recorded in every output for provenance."""
-        tensors = paths_of(self.checkpoint_path)[0]
-        return f"{tensors.name} sha256:{sha256_of(tensors)}"
+        """'name sha256' of the tensor file, recorded in every output for provenance (the
+        hash loading verified, so no file is read again)."""
+        return f"{paths_of(self.checkpoint_path)[0].name} sha256:{self.card['sha256']}"
 
     def add_library(self, path) -> None:
         """Make the identities of a library that ``personalize`` made for this checkpoint
-        selectable. An identity is a point in one model's identity space: in any other
-        model's (a fine-tune, a newer demo) it is an arbitrary style, so it is refused."""
+        selectable (``check_library_fits``)."""
         from .personalize import load_library
 
         names, embeddings, doc = load_library(path)
-        made_for = str(doc.get("checkpoint", "an unknown checkpoint"))
-        if made_for.rpartition("sha256:")[2] != self.checkpoint_id().rpartition("sha256:")[2]:
-            raise DiffusionTalkerError(f"{paths_of(path)[1]} was made for {made_for}, not for this checkpoint "
-                                       f"({self.checkpoint_id()}); run personalize again with this checkpoint")
+        check_library_fits(path, doc, self.card["sha256"])
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 

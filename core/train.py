@@ -29,10 +29,11 @@ import time
 from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
                        positive_float, positive_int, unit_interval)
 
-READER = ("encoder.", "phoneme_head.")
+READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
 # flag -> (model config key, a new model's default); a resumed or fine-tuned run keeps its checkpoint's
-ARCHITECTURE = {"diffusion_steps": ("diffusion_steps", 512), "d_model": ("d_model", 128), "layers": ("n_layers", 4),
-                "heads": ("n_heads", 4), "d_identity": ("d_identity", 64), "encoder": ("encoder", "mel")}  # the parameters --encoder-lr applies to
+ARCHITECTURE = {"diffusion_steps": ("diffusion_steps", 512), "d_model": ("d_model", 128),
+                "layers": ("n_layers", 4), "heads": ("n_heads", 4), "d_identity": ("d_identity", 64),
+                "encoder": ("encoder", "mel")}
 
 DESCRIPTION = """\
 Train a DiffusionTalker teacher (or a regression baseline) on a dataset.
@@ -68,7 +69,8 @@ def add_cli(sub) -> None:
     p.add_argument("--diffusion-steps", type=positive_int, default=None, help="training timesteps T (default: 512)")
     p.add_argument("--d-model", type=positive_int, default=None, help="width of the network (default: 128)")
     p.add_argument("--layers", type=positive_int, default=None, help="denoiser transformer blocks (default: 4)")
-    p.add_argument("--heads", type=positive_int, default=None, help="attention heads; must divide --d-model (default: 4)")
+    p.add_argument("--heads", type=positive_int, default=None,
+                   help="attention heads; must divide --d-model (default: 4)")
     p.add_argument("--d-identity", type=positive_int, default=None, help="size of a talking identity (default: 64)")
     p.add_argument("--encoder", choices=["mel", "hubert", "wav2vec2"], default=None,
                    help="audio reader: log-mel trained from scratch, or HuBERT/wav2vec2 from --pretrained-encoder "
@@ -348,7 +350,7 @@ def run(args) -> int:
         batch = next(batches).to(device)
         # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
         # what an uninterrupted one would have done.
-        step_seed = (args.seed * 1_000_003 + rank) * 1_000_003 + step
+        step_seed = ((args.seed * 1_000_003 + rank) * 1_000_003 + step) % 2 ** 63  # large seeds fit torch's range
         generator.manual_seed(step_seed)
         torch.manual_seed(step_seed)
         losses = wrapped(*batch, generator)

@@ -20,6 +20,7 @@ from ..core.mesh import check_vertex_count
 
 _generators: dict[tuple[str, str], object] = {}
 _libraries: dict[tuple[str, str], tuple] = {}  # which library file (and version) each model holds
+_library_notes: dict[tuple[str, str], str] = {}  # why a model holds none of its library's styles
 _generators_lock = threading.Lock()
 
 
@@ -50,10 +51,20 @@ def load_generator(checkpoint: str, device: str, identity_library: str = ""):
         version = _library_version(identity_library) if identity_library else None
         if _libraries.get(key) != version:
             generator.library.clear()
+            _library_notes.pop(key, None)
             if identity_library:
-                generator.add_library(identity_library)
+                try:
+                    generator.add_library(identity_library)
+                except DiffusionTalkerError as exc:  # e.g. made for another checkpoint: the trained styles still work
+                    _library_notes[key] = f"personal styles unavailable: {exc}"
             _libraries[key] = version
         return generator
+
+
+def library_note(checkpoint: str, device: str) -> str | None:
+    """Why the model of (checkpoint, device) holds none of the preferences' library styles."""
+    with _generators_lock:
+        return _library_notes.get((checkpoint, device))
 
 
 def loaded_generator(checkpoint: str, device: str):
@@ -132,9 +143,11 @@ class GenerationJob:
                 progress=progress, cancel=self.cancel_event,
                 blend_style=req.blend_style or None, blend=req.blend, key_poses=req.key_poses,
             )
-            return Outcome(take=take, generator=generator, warnings=list(generator.warnings))
+            note = library_note(req.checkpoint, req.device)
+            return Outcome(take=take, generator=generator, warnings=list(generator.warnings) + ([note] if note else []))
         except DiffusionTalkerError as exc:
-            return Outcome(error=exc)
+            note = library_note(req.checkpoint, req.device)
+            return Outcome(error=type(exc)(f"{exc} ({note})") if note else exc)
         except Exception:  # noqa: BLE001 - a worker must always report back, or the UI waits forever
             return Outcome(crash=traceback.format_exc())
 

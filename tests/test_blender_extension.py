@@ -165,6 +165,10 @@ def test_personal_identity_library_adds_a_style(observed):
     assert run["search"] == ["My Voice"]
     assert run["error"] is None and "style My Voice" in run["report"]
     assert run["unknown"] is not None and "Nobody" in run["unknown"]
+    # a library made for another checkpoint: the trained styles still generate, its own styles say why not
+    assert run["trained_ok"] is None
+    assert run["old_voice"] is not None and "personal styles unavailable" in run["old_voice"]
+    assert "was made for old.safetensors" in run["old_voice"]
 
 
 def test_new_style_from_audio_is_stored_found_and_generated_with(observed):

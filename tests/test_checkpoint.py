@@ -111,3 +111,6 @@ def test_a_file_that_is_not_a_checkpoint_is_named_as_such(tmp_path):
     text.write_text("hello")
     with pytest.raises(CheckpointError, match="notes.txt is not a checkpoint: expected a .json card"):
         load_checkpoint(text)
+    (tmp_path / "half.safetensors").write_bytes(b"x")  # a checkpoint's tensors without their card
+    with pytest.raises(CheckpointError, match="checkpoint card not found: .*half.json"):
+        load_checkpoint(tmp_path / "half.safetensors")

@@ -167,6 +167,7 @@ def test_deformation_transfer_option(tmp_path, speech, tiny_checkpoint, tiny_tem
     (["evaluate", "--checkpoint", "c", "--data", "d", "--max-clips", "0"], "--max-clips"),
     (["generate", "a.wav", "-o", "x.npz", "--fps", "inf"], "--fps"),
     (["generate", "a.wav", "-o", "x.npz", "--seed", "99999999999999999999"], "--seed"),
+    (["generate", "a.wav", "-o", "x.npz", "--seed", "9" * 400], "--seed"),  # too large even to be a float
     (["data", "synth", "--out", "o", "--workers", "-1"], "--workers"),
 ])
 def test_impossible_numbers_are_refused_before_any_work(argv, option, capsys):

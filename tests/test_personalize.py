@@ -95,8 +95,10 @@ def test_a_library_of_another_checkpoint_is_refused(tmp_path, clips, tiny_checkp
     assert main(["generate", clips[0], "-o", str(tmp_path / "x.npz"), "--checkpoint", str(other),
                  "--library", str(lib), "--style", "dora", "--quiet"]) == 2
     assert "was made for tiny.safetensors sha256:" in capsys.readouterr().err
+    assert main(["generate", "--checkpoint", str(other), "--library", str(lib), "--list-styles"]) == 2
+    assert "was made for tiny.safetensors sha256:" in capsys.readouterr().err
     assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib), "--checkpoint", str(other)]) == 2
-    assert "run personalize again with this checkpoint" in capsys.readouterr().err
+    assert "make the styles again for this checkpoint, into a new library" in capsys.readouterr().err
     assert load_library(lib)[0] == ["dora"] and not (tmp_path / "x.npz").exists()
 
 

@@ -85,7 +85,7 @@ def test_fine_tuning_starts_from_the_given_weights(dataset, teacher, tmp_path, c
     for change in (["--d-model", "64"], ["--encoder", "hubert"]):  # the model cannot change shape on resume
         assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--resume", "--iterations", "3",
                      *TINY, *change]) == 2
-    assert "a resumed or fine-tuned run keeps its model" in capsys.readouterr().err
+        assert "a resumed or fine-tuned run keeps its model" in capsys.readouterr().err
     assert card["init_card"] == json.loads(teacher.read_text())["card"]  # where its weights came from
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher), "--resume",
                  "--iterations", "1", *TINY]) == 2
@@ -127,7 +127,7 @@ def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
     np.testing.assert_array_equal(tuned["phoneme_head.weight"], start["phoneme_head.weight"])
 
 
-def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
+def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path, capsys):
     regions = tmp_path / "regions.json"
     regions.write_text(json.dumps({"lips": list(range(8))}))
     assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
@@ -150,6 +150,9 @@ def test_progressive_distillation_to_eight_steps(dataset, teacher, tmp_path):
     assert main([*more, "--to-steps", "4"]) == 0
     assert json.loads((tmp_path / "four" / "student.json").read_text())["card"]["distillation"]["rounds"] == [4]
     assert main([*more, "--to-steps", "8"]) == 2 and main([*more, "--from-steps", "32", "--to-steps", "4"]) == 2
+    assert main([*more, "--from-steps", "4", "--to-steps", "2"]) == 2  # a student knows its own 8-step grid only
+    assert main([*more[:6], str(tmp_path), *more[7:], "--to-steps", "4"]) == 2  # would overwrite its teacher
+    assert "saved over its teacher" in capsys.readouterr().err
 
 
 def test_distillation_target_makes_one_step_land_on_two():

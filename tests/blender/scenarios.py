@@ -350,8 +350,15 @@ def _identity_library():
     error = error_of(audio=WAV, style="My Voice", mode="BASIS", basis_count=4, take="Mine", device="cpu")
     report = bpy.context.scene.diffusiontalker.last_report
     unknown = error_of(audio=WAV, style="Nobody", mode="BASIS", basis_count=4, take="Mine2", device="cpu")
+    foreign = os.path.join(WORK, "foreign")  # made for another checkpoint (a fine-tune, an older demo)
+    save_library(foreign, ["Old Voice"], embedding, "old.safetensors sha256:" + "0" * 64, {})
+    ext_prefs.identity_library = foreign + ".json"
+    trained_ok = error_of(audio=WAV, style=gen.model.bank.names[0], mode="BASIS", basis_count=4, take="Trained",
+                          device="cpu")
+    old_voice = error_of(audio=WAV, style="Old Voice", mode="BASIS", basis_count=4, take="Old", device="cpu")
     ext_prefs.identity_library = ""
-    return {"search": search, "error": error, "report": report, "unknown": unknown}
+    return {"search": search, "error": error, "report": report, "unknown": unknown, "trained_ok": trained_ok,
+            "old_voice": old_voice}
 
 
 def library_names(path) -> list:
