@@ -15,7 +15,6 @@ done with the clip's own phoneme timings).
 import argparse
 import sys
 
-import numpy as np
 import torch
 
 from diffusiontalker.batches import load_split

@@ -62,7 +62,7 @@ def plan(styles: list[Style], sentences: int, seed: int) -> tuple[dict[str, list
     n_train = sentences - n_val - n_test
     splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_unseen": []}
     clips = []
-    seen, unseen = styles[:-2], styles[-2:]
+    unseen = styles[-2:]
     for s_index, style in enumerate(styles):
         for number in range(1, sentences + 1):
             held = number > n_train
