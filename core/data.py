@@ -118,7 +118,8 @@ def synthtalk_manifest(root: str | os.PathLike) -> dict:
     """synthtalk.json of a SynthTalk folder: splits, speakers and their parameters."""
     path = Path(root) / "synthtalk.json"
     if not path.is_file():
-        raise DataError(f"{path} not found: not a SynthTalk folder (make one with 'diffusiontalker data synth')")
+        raise DataError(f"{path} not found: not a SynthTalk folder (make one with 'diffusiontalker data synth'; "
+                        "for processed VOCASET or BIWI pass --dataset vocaset or biwi)")
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
