@@ -65,6 +65,12 @@ def add_cli(sub) -> None:
     p.set_defaults(run=run)
 
 
+def student_path(args, steps: int) -> str:
+    """Where the student of ``steps`` goes: OUT/NAME for the last round, OUT/NAME_<k>steps
+    for the rounds --keep-rounds keeps."""
+    return os.path.join(args.out, args.name if steps == args.to_steps else f"{args.name}_{steps}steps")
+
+
 def distillation_target(diffusion, x_t, t, x_next, t_next):
     """The x0 whose single DDIM step from (x_t, t) reaches x_next at t_next."""
     shape = (-1, *([1] * (x_t.dim() - 1)))
@@ -106,9 +112,10 @@ def run(args) -> int:
     if n % args.to_steps or (n // args.to_steps) & (n // args.to_steps - 1):
         raise DiffusionTalkerError(f"{n} steps cannot be halved down to --to-steps {args.to_steps}: "
                                    f"it must be {n} divided by a power of two")
-    kept = [n >> i for i in range(1, (n // args.to_steps).bit_length() - 1)] if args.keep_rounds else []
-    saved = [args.name] + [f"{args.name}_{k}steps" for k in kept]
-    if paths_of(args.teacher)[1].resolve() in [paths_of(os.path.join(args.out, s))[1].resolve() for s in saved]:
+    start = n
+    rounds = [n >> i for i in range(1, (n // args.to_steps).bit_length())]  # the step counts reached, n/2 ... to
+    saved = {k: student_path(args, k) for k in rounds if args.keep_rounds or k == args.to_steps}
+    if paths_of(args.teacher)[1].resolve() in [paths_of(p)[1].resolve() for p in saved.values()]:
         raise DiffusionTalkerError(f"the student would be saved over its teacher {args.teacher}: choose another "
                                    "--name or --out")
     torch.manual_seed(args.seed)
@@ -127,7 +134,6 @@ def run(args) -> int:
     student = (copy.deepcopy(teacher) if encoder == config["encoder"]
                else teacher.reconfigured({**config, "encoder": encoder}).to(device))
     teacher.requires_grad_(False)
-    rounds = []
     while n > args.to_steps:
         half = n // 2
         grid = torch.tensor(step_grid(T, n) + [-1], device=device)
@@ -162,22 +168,20 @@ def run(args) -> int:
             optimizer.step()
             bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
         n = half
-        rounds.append(n)
         student.eval()
         student.config.update(sampling_steps=n, distilled=True)
         card = {
             "trained_on": doc["card"].get("trained_on", "unknown"),
             "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
-            "distillation": {"from_steps": args.from_steps or most, "rounds": rounds, "iterations_per_round":
+            "distillation": {"from_steps": start, "rounds": [k for k in rounds if k >= n], "iterations_per_round":
                              args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                              "style_weight": args.style_weight, "contact_weight": args.contact_weight,
                              "cross_speaker": args.cross_speaker, "mel_level": args.mel_level},
             "teacher_card": doc["card"],
             "note": args.note,
         }
-        if args.keep_rounds or n == args.to_steps:
-            name = args.name if n == args.to_steps else f"{args.name}_{n}steps"
-            path = save_checkpoint(os.path.join(args.out, name), student, card)
+        if n in saved:
+            path = save_checkpoint(saved[n], student, card)
             print(f"saved {n}-step student -> {path}", file=sys.stderr)
         teacher = copy.deepcopy(student).requires_grad_(False)
     return 0

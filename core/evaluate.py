@@ -336,7 +336,7 @@ def run(args) -> int:
     from .checkpoint import paths_of, read_card
     from .errors import DiffusionTalkerError
     from .outputs import writable_file
-    from .personalize import load_library
+    from .personalize import library_card
     from .pipeline import Generator, check_library_fits
     from .regions import default_region_file, load_regions
 
@@ -364,9 +364,9 @@ def run(args) -> int:
         raise DiffusionTalkerError("a checkpoint is given twice with the same --steps")
     names = [card.name for card in cards]
     if args.library:  # every checkpoint, before the first one's evaluation is spent
-        library_doc = load_library(args.library)[2]
+        library = library_card(args.library)
         for card in cards:
-            check_library_fits(args.library, library_doc, read_card(card)["sha256"])
+            check_library_fits(args.library, library, read_card(card)["sha256"])
     results = {}
     for path, card, n in zip(args.checkpoint, cards, steps):
         gen = Generator.load(path, args.device)

@@ -79,16 +79,16 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import writable_file, writable_folder
-    from .personalize import load_library
+    from .personalize import library_card
     from .pipeline import Generator, check_library_fits, resample_fps
 
     if args.list_styles:
         card = read_card(args.checkpoint or BUNDLED)
         names = card["config"]["identities"]
         if args.library:
-            library_names, _, library_doc = load_library(args.library)
-            check_library_fits(args.library, library_doc, card["sha256"])
-            names += library_names
+            library = library_card(args.library)
+            check_library_fits(args.library, library, card["sha256"])
+            names += library["names"]
         print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
         return 0
     if args.audio is None or args.output is None:

@@ -25,37 +25,25 @@ def _creatable(path: Path, what: str) -> None:
 
 
 def writable_file(path: str | os.PathLike, what: str = "output") -> Path:
-    return _checked(_file, path, what)
+    return _writable(path, what, folder=False)
 
 
 def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
-    return _checked(_folder, path, what)
+    return _writable(path, what, folder=True)
 
 
-def _checked(check, path, what: str) -> Path:
+def _writable(path, what: str, folder: bool) -> Path:
+    """``path`` is (or can be made as) a folder, or a file, that we may write."""
     path = Path(path).absolute()
     try:
-        check(path, what)
+        if not path.exists():
+            _creatable(path, what)
+        elif path.is_dir() != folder:
+            raise DiffusionTalkerError(f"{what} {path} is a file, not a folder" if folder else
+                                       f"{what} {path} is a folder; give a file name")
+        elif not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+            raise DiffusionTalkerError(f"{what} {path}: no permission to " + ("write in it" if folder else
+                                                                              "overwrite it"))
     except OSError as exc:  # e.g. a folder on the way that may not be searched
         raise DiffusionTalkerError(f"{what} {path}: {exc.strerror or exc}") from None
     return path
-
-
-def _file(path: Path, what: str) -> None:
-    if path.is_dir():
-        raise DiffusionTalkerError(f"{what} {path} is a folder; give a file name")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise DiffusionTalkerError(f"{what} {path}: no permission to overwrite it")
-    else:
-        _creatable(path, what)
-
-
-def _folder(path: Path, what: str) -> None:
-    if path.exists() and not path.is_dir():
-        raise DiffusionTalkerError(f"{what} {path} is a file, not a folder")
-    if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise DiffusionTalkerError(f"{what} {path}: no permission to write in it")
-    else:
-        _creatable(path, what)

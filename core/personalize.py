@@ -134,14 +134,15 @@ def check_style_name(name: str) -> str:
 
 def check_new_name(gen, name: str, library) -> None:
     """A personal style never shadows a trained one, and joins only a library of this
-    checkpoint's identity space (``Generator.add_library`` refuses another's)."""
+    checkpoint's identity space (``pipeline.check_library_fits``)."""
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
+    from .pipeline import check_library_fits
 
     if check_style_name(name) in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
     if paths_of(library)[1].is_file():
-        gen.add_library(library)
+        check_library_fits(library, library_card(library), gen.card["sha256"])
 
 
 def add_identity(library, name: str, vector, gen, source: dict) -> None:
@@ -161,6 +162,14 @@ def add_identity(library, name: str, vector, gen, source: dict) -> None:
         rows = np.concatenate([rows, row[None]])
     sources[name] = source
     save_library(library, names, rows, gen.checkpoint_id(), sources)
+
+
+def library_card(path) -> dict:
+    """A library's JSON card alone (its names and the checkpoint it was made for), for
+    checks and listings that need no embeddings."""
+    from .checkpoint import read_card
+
+    return read_card(path, LIBRARY_FORMAT, required=("sha256", "names"))
 
 
 def load_library(path) -> tuple[list[str], np.ndarray, dict]:

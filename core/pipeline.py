@@ -156,10 +156,10 @@ class Generator:
             frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
             index = self._nearest_style(self.features(wave, 0, frames))
         else:  # the checkpoint's styles, then the library's, by name or by index
-            name = self.identity_names[style_index(style, self.identity_names)]
+            index = style_index(style, self.identity_names)
+            name = self.identity_names[index]
             if name in self.library:
                 return name, self.library[name]
-            index = self.model.bank.index(name)
         return self.identity_names[index], self.model.bank.embeddings[index]
 
     @torch.no_grad()
