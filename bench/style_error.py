@@ -22,7 +22,12 @@ error is taken apart three ways:
 - *the shared mean offsets*: the accuracy with each clip's shared mean-offset error taken
   out (a bound, since it uses the truth), the share of that error's variance across clips
   in its two main directions, and how each direction follows the clip's pace (phonemes
-  per second) and its share of speech: what of the audio the model misreads.
+  per second) and its share of speech: what of the audio the model misreads;
+- *the identities' differences pushed* 1.5 times further from their mean signature: if
+  the model's identities were too alike, this would lift the judge;
+- *frame by frame*: the same nearest-truth rule on the motion itself (each take's mean
+  lip-vertex distance to every truth, which share the clip's timing), to show that the
+  signature is not the harder judge.
 
 A deterministic regression model reads the same audio with the same encoder, so giving
 it as a second checkpoint shows whether the shared error belongs to diffusion or to the
@@ -89,7 +94,8 @@ def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarr
     offsets = [(s - t[own_truth]).mean(axis=(0, 1)) for s, t in zip(made, truths)]  # shared, per vertex
     rows = {"as judged": [], "true mean offsets put in": [], "true spreads put in": [],
             "systematic offset removed": [], "true motion before the first sound put in": [],
-            "shared mean-offset error taken out": []}
+            "shared mean-offset error taken out": [], "identities' differences pushed ×1.5": [],
+            "frame by frame": []}
     shared, own, shared_means = [], [], []
     for i, (take, truth, opening) in enumerate(zip(made, truths, openings)):
         s, t = signatures(take), signatures(truth)
@@ -108,8 +114,11 @@ def report(made: list[np.ndarray], truths: list[np.ndarray], own_truth: np.ndarr
                             ("systematic offset removed", signatures(take - systematic)),
                             ("true motion before the first sound put in", signatures(anticipated)),
                             ("shared mean-offset error taken out",
-                             np.concatenate([s[:, :half], s[:, half:] - common[half:]], 1))):
+                             np.concatenate([s[:, :half], s[:, half:] - common[half:]], 1)),
+                            ("identities' differences pushed ×1.5", s.mean(0) + 1.5 * (s - s.mean(0)))):
             rows[row] += list(nearest_rows(judged, t) == own_truth)
+        frame_distance = np.linalg.norm(take[:, None] - truth[None], axis=-1).mean(axis=(2, 3))
+        rows["frame by frame"] += list(frame_distance.argmin(axis=1) == own_truth)
     return {"accuracy": {k: float(np.mean(v)) for k, v in rows.items()},
             "shared": float(np.mean(shared)), "own": float(np.mean(own)),
             "systematic_xyz_mm": (np.mean(offsets, axis=0).mean(0) * 1000).tolist(),
