@@ -18,6 +18,7 @@ SAMPLE_RATE = 16_000
 TARGET_RMS = 0.1  # about -20 dBFS: speech level with headroom
 SILENCE_PEAK = 1e-4  # below this peak (-80 dBFS) there is nothing to lip-sync
 DEFAULT_MAX_SECONDS = 600.0
+MIN_SECONDS = 0.1  # the encoders' analysis windows (25 ms, padded) need this much to read anything
 
 
 def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
@@ -49,6 +50,9 @@ def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFA
     if not np.all(np.isfinite(samples)):
         raise AudioError(f"{name}: audio contains NaN or infinite samples")
     seconds = samples.size / rate
+    if seconds < MIN_SECONDS:
+        raise AudioError(f"{name}: audio is {seconds * 1000:.0f} ms long; at least {MIN_SECONDS * 1000:.0f} ms "
+                         "of speech is needed")
     if seconds > max_seconds:
         raise AudioError(
             f"{name}: audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s "

@@ -77,6 +77,8 @@ def read_card(path: str | os.PathLike, fmt: str = FORMAT, required=("sha256", "c
     what = "checkpoint" if fmt == FORMAT else "identity library"
     if not card_path.is_file():
         given = Path(path)
+        if given.is_dir():
+            raise CheckpointError(f"{given} is a folder; choose the {what}'s .json card in it")
         if given.is_file() and given.suffix not in (".json", ".safetensors"):  # e.g. audio where a checkpoint goes
             raise CheckpointError(f"{given} is not a {what}: expected a .json card with a .safetensors file beside it")
         raise CheckpointError(f"{what} card not found: {card_path}")

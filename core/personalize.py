@@ -43,6 +43,8 @@ def add_cli(sub) -> None:
     p.add_argument("--name", required=True, help="the new identity's name")
     p.add_argument("--library", required=True,
                    help="identity library to create or extend (NAME.json + NAME.safetensors)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an identity of the same name in the library (default: refuse the name)")
     p.add_argument("--checkpoint", default=None, help="the model the identity is for (default: bundled)")
     p.add_argument("--motion", nargs="+", default=None,
                    help="animation of each clip (.npz with 'offsets'), in the clips' order; put it after the clips")
@@ -132,8 +134,9 @@ def check_style_name(name: str) -> str:
     return name
 
 
-def check_new_name(gen, name: str, library) -> None:
-    """A personal style never shadows a trained one, and joins only a library of this
+def check_new_name(gen, name: str, library, replace: bool = False) -> None:
+    """A personal style never shadows a trained one, replaces one of the library only when
+    asked to (a fitted style can cost minutes to remake), and joins only a library of this
     checkpoint's identity space (``pipeline.check_library_fits``)."""
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
@@ -142,14 +145,18 @@ def check_new_name(gen, name: str, library) -> None:
     if check_style_name(name) in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
     if paths_of(library)[1].is_file():
-        check_library_fits(library, library_card(library), gen.card["sha256"])
+        card = library_card(library)
+        check_library_fits(library, card, gen.card["sha256"])
+        if name in card["names"] and not replace:
+            raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
+                                       "name, or replace it (personalize --replace; Replace in Blender)")
 
 
-def add_identity(library, name: str, vector, gen, source: dict) -> None:
-    """Create ``library`` or add/replace ``name`` in it (see ``check_new_name``)."""
+def add_identity(library, name: str, vector, gen, source: dict, replace: bool = False) -> None:
+    """Create ``library`` or add ``name`` to it, or replace it (see ``check_new_name``)."""
     from .checkpoint import paths_of
 
-    check_new_name(gen, name, library)
+    check_new_name(gen, name, library, replace)
     names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
     if paths_of(library)[1].is_file():
         names, rows, doc = load_library(library)
@@ -206,7 +213,7 @@ def run(args) -> int:
     if args.motion and len(args.motion) != len(args.clips):
         raise DiffusionTalkerError(f"give one --motion file per clip ({len(args.clips)}), got {len(args.motion)}")
     gen = Generator.load(args.checkpoint, args.device)
-    check_new_name(gen, args.name, args.library)  # before the work, not only when storing
+    check_new_name(gen, args.name, args.library, args.replace)  # before the work, not only when storing
     waves = [load_audio(c) for c in args.clips]
     vector = embed_from_audio(gen, waves)
     how = "audio"
@@ -225,6 +232,7 @@ def run(args) -> int:
                 raise DiffusionTalkerError(f"{path}: offsets hold NaN or infinite values")
         vector = fit_to_motion(gen, waves, motions, vector, args.iterations, args.seed)
         how = "audio + motion"
-    add_identity(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how})
+    add_identity(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how},
+                 args.replace)
     print(f"identity '{args.name}' ({how}) -> {paths_of(args.library)[1]}", file=sys.stderr)
     return 0

@@ -29,14 +29,16 @@ def fcurves_of(datablock: bpy.types.ID, action_name: str):
         return action.fcurves
     slot = anim.action_slot
     if slot is None:
-        slot = next(iter(anim.action_suitable_slots), None) or action.slots.new(id_type=datablock.id_type, name=datablock.name)
+        # A slot another datablock animates through is theirs: writing into it would key both.
+        slot = next((s for s in anim.action_suitable_slots if not s.users()), None) \
+            or action.slots.new(id_type=datablock.id_type, name=datablock.name)
         anim.action_slot = slot
     layer = action.layers[0] if action.layers else action.layers.new("Layer")
     strip = layer.strips[0] if layer.strips else layer.strips.new(type="KEYFRAME")
     return strip.channelbag(slot, ensure=True).fcurves
 
 
-def _existing_fcurves(datablock: bpy.types.ID):
+def existing_fcurves(datablock: bpy.types.ID):
     """The F-curves already animating ``datablock`` (its action, in 4.4+ its slot), or None."""
     anim = datablock.animation_data
     if anim is None or anim.action is None:
@@ -51,13 +53,13 @@ def _existing_fcurves(datablock: bpy.types.ID):
 
 def find_fcurve(datablock: bpy.types.ID, data_path: str):
     """The curve animating ``data_path`` (index 0), or None when the property is not animated."""
-    collection = _existing_fcurves(datablock)
+    collection = existing_fcurves(datablock)
     return collection.find(data_path) if collection is not None else None
 
 
 def remove_fcurves(datablock: bpy.types.ID, data_paths: set[str]) -> int:
     """Delete the F-curves animating exactly these paths; every other curve stays."""
-    collection = _existing_fcurves(datablock)
+    collection = existing_fcurves(datablock)
     if collection is None:
         return 0
     doomed = [fc for fc in collection if fc.data_path in data_paths]

@@ -27,7 +27,10 @@ from .worker import GenerationJob, Request, loaded_generator
 from .writer import PER_FRAME, fit_frame_range, place_audio, scene_fps, sound_strip_source, write_take
 
 SETTING_NAMES = tuple(generation_properties(set()))
-MAX_TAKE_NAME = 50  # shape key names hold 63 characters; ".NNNNN" follows the take
+LAST_FRAME = 1048574  # Blender's last scene frame
+MAX_SCENE_FPS = 240.0
+MAX_TAKE_FRAMES = 36_000  # ten minutes at 60 fps: a basis-mode write then peaks at several GB
+MAX_TAKE_NAME = 50  # bytes: shape key names hold 63 bytes of UTF-8, and ".NNNNN" follows the take
 
 _active_job: GenerationJob | None = None  # at most one generation at a time, reachable by Cancel
 
@@ -48,6 +51,7 @@ class Plan:
     basis_count: int
     seed: int
     audio: str
+    strip_path: str  # as the user wrote it: a "//" path stays relative to the .blend
     add_strip: bool
 
 
@@ -55,15 +59,25 @@ def settings_of(op, context) -> dict:
     """The generation settings: the operator's where it sets them, else the scene's (all of
     the scene's when ``op`` is None, for operators that act on the panel's settings)."""
     scene_settings = context.scene.diffusiontalker
-    return {name: getattr(op if op and op.properties.is_property_set(name) else scene_settings, name)
-            for name in SETTING_NAMES}
+    given = {name for name in SETTING_NAMES if op and op.properties.is_property_set(name)}
+    settings = {name: getattr(op if name in given else scene_settings, name) for name in SETTING_NAMES}
+    if "audio_source" not in given:  # a script that names a file or a strip means that source
+        if given & {"audio", "start_frame"}:
+            settings["audio_source"] = "FILE"
+        elif "sound_strip" in given:
+            settings["audio_source"] = "STRIP"
+    return settings
 
 
-def target_mesh(context, name: str | None = None) -> bpy.types.Object:
+def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.types.Object:
+    """The head to act on; ``writing`` also refuses one whose shape keys could not be saved."""
     obj = bpy.data.objects.get(name) if name else context.active_object
     if obj is None or obj.type != "MESH":
         what = f"object '{name}'" if name else "the active object"
         raise SetupError(f"{what} must be a mesh with FLAME topology (select the head first)")
+    if writing and (obj.library or obj.data.library):
+        raise SetupError(f"'{obj.name}' is linked from {(obj.library or obj.data.library).filepath}; shape keys "
+                         "written to it would not be saved (Object > Relations > Make Local first)")
     if obj.mode == "EDIT":
         raise SetupError(f"'{obj.name}' is in Edit Mode; switch to Object Mode to write shape keys")
     return obj
@@ -83,6 +97,28 @@ def audio_source(s: dict, context) -> tuple[str, int]:
     if not os.path.isfile(audio):
         raise AudioError(f"audio file not found: {audio}")
     return audio, start_frame
+
+
+def check_span(scene, audio: str, start_frame: int) -> None:
+    """Refuse a take the scene cannot hold before any work: frames outside Blender's range,
+    or so many (a mistyped frame rate base, say) that writing them would exhaust memory."""
+    import soundfile
+
+    fps = scene_fps(scene)
+    if fps > MAX_SCENE_FPS:
+        raise SetupError(f"the scene runs at {fps:g} fps (Frame Rate {scene.render.fps} / Base "
+                         f"{scene.render.fps_base:g}); takes are written at up to {MAX_SCENE_FPS:g} fps")
+    try:
+        seconds = soundfile.info(audio).duration
+    except (RuntimeError, OSError):
+        return  # unreadable audio: loading it says why
+    frames = int(np.ceil(seconds * fps))
+    if frames > MAX_TAKE_FRAMES:
+        raise SetupError(f"{seconds:.0f} s of speech is {frames} frames at {fps:g} fps, over the limit of "
+                         f"{MAX_TAKE_FRAMES}; split the recording")
+    if start_frame < 0 or start_frame + frames - 1 > LAST_FRAME:
+        raise SetupError(f"the take would span frames {start_frame} to {start_frame + frames - 1}, outside "
+                         f"Blender's 0 to {LAST_FRAME}; choose another start frame")
 
 
 def device_of(s: dict, context) -> str:
@@ -154,9 +190,11 @@ def _prepare(op, context) -> tuple[Plan, Request]:
     s = settings_of(op, context)
     obj = target_mesh(context)
     take = s["take"].strip()
-    if not take or len(take) > MAX_TAKE_NAME:
-        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} characters")
+    if not take or len(take.encode()) > MAX_TAKE_NAME:
+        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} bytes long "
+                         "(letters outside ASCII take two to four bytes each)")
     audio, start_frame = audio_source(s, context)
+    check_span(context.scene, audio, start_frame)
     device = device_of(s, context)
     checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
@@ -172,6 +210,7 @@ def _prepare(op, context) -> tuple[Plan, Request]:
             key_poses = _key_poses(context, obj, take, start_frame, timeline)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], audio=audio,
+                strip_path=s["audio"] if s["audio"].startswith("//") else audio,
                 add_strip=s["audio_source"] == "FILE")
     request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, style=s["style"].strip() or "auto",
                       seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label,
@@ -207,7 +246,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     fit_frame_range(scene, plan.start_frame, summary.frames)
     if plan.add_strip:
-        place_audio(scene, plan.audio, plan.take, plan.start_frame)
+        place_audio(scene, plan.strip_path, plan.take, plan.start_frame)
     report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}, "
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
     if plan.mode != PER_FRAME:

@@ -13,7 +13,7 @@ import os
 
 import bpy
 import numpy as np
-from bpy.props import CollectionProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, IntProperty, StringProperty
 
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
@@ -34,7 +34,11 @@ def _generator(context, library: str):
 
 def _library(context) -> str:
     """The preferences' library, or where the default one goes (not created here)."""
-    return prefs.identity_library_path(context) or os.path.join(
+    chosen = prefs.identity_library_path(context)
+    if chosen and os.path.isdir(chosen):  # its two files would land beside the folder
+        raise DiffusionTalkerError(f"the identity library in the preferences is a folder ({chosen}); name a file "
+                                   f"in it, e.g. {os.path.join(chosen, LIBRARY_NAME + '.json')}")
+    return chosen or os.path.join(
         bpy.utils.extension_path_user(prefs.ROOT_PACKAGE, path=LIBRARY_NAME), LIBRARY_NAME + ".json")
 
 
@@ -44,7 +48,7 @@ def _store(op, context, library: str, name: str, vector, generator, source: dict
     from ..core.personalize import add_identity
 
     os.makedirs(os.path.dirname(library), exist_ok=True)
-    add_identity(library, name, vector, generator, source)
+    add_identity(library, name, vector, generator, source, op.replace)
     addon_prefs = prefs.preferences(context)
     if addon_prefs is not None and not addon_prefs.identity_library:
         addon_prefs.identity_library = library
@@ -65,6 +69,8 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
 
     style_name: StringProperty(name="Style Name", options={"SKIP_SAVE"},
                                description="Name of the new style, as Talking Style will offer it")
+    replace: BoolProperty(name="Replace", default=False, options={"SKIP_SAVE"},
+                          description="Replace a personal style of the same name (otherwise that name is refused)")
     directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"},
                               description="Folder of the chosen recordings")
     files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"},
@@ -92,7 +98,7 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
             waves = [load_audio(path) for path in paths]
             library = _library(context)
             generator = _generator(context, library)
-            check_new_name(generator, name, library)  # before the work, not only when storing
+            check_new_name(generator, name, library, self.replace)  # before the work, not only when storing
             vector = embed_from_audio(generator, waves)
             return _store(self, context, library, name, vector, generator,
                           {"clips": [os.path.basename(p) for p in paths], "from": "audio"})
@@ -108,6 +114,8 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
 
     style_name: StringProperty(name="Style Name", options={"SKIP_SAVE"},
                                description="Name of the new style, as Talking Style will offer it")
+    replace: BoolProperty(name="Replace", default=False, options={"SKIP_SAVE"},
+                          description="Replace a personal style of the same name (otherwise that name is refused)")
     iterations: IntProperty(name="Iterations", default=100, min=1, max=2000, options={"SKIP_SAVE"},
                             description="Optimisation steps fitting the style to the animation: more follows it "
                                         "more closely and takes longer")
@@ -125,11 +133,11 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
 
         try:
             name = check_style_name(self.style_name)
-            obj = operators.target_mesh(context)
+            obj = operators.target_mesh(context, writing=False)
             audio, start_frame = operators.audio_source(operators.settings_of(None, context), context)
             library = _library(context)
             generator = _generator(context, library)
-            check_new_name(generator, name, library)  # before the work, not only when storing
+            check_new_name(generator, name, library, self.replace)  # before the work, not only when storing
             check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
             timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context))
             motion = self._motion(context, obj, start_frame, timeline.scene_frames)

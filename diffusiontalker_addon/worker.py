@@ -19,36 +19,42 @@ from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 
 _generators: dict[tuple[str, str], object] = {}
+_checkpoints: dict[tuple[str, str], tuple] = {}  # the checkpoint files' version each model was loaded from
 _libraries: dict[tuple[str, str], tuple] = {}  # which library file (and version) each model holds
 _library_notes: dict[tuple[str, str], str] = {}  # why a model holds none of its library's styles
 _generators_lock = threading.Lock()
 
 
-def _library_version(identity_library: str) -> tuple:
-    """Path, size and modification time of both files: a New Style operator or the CLI
-    rewriting the library changes it, so the next generation sees the new style."""
+def _files_version(path) -> tuple:
+    """Path, size and modification time of a checkpoint's or library's two files: a file
+    rewritten (a New Style, a retrained checkpoint) or removed is noticed at the next use."""
     from ..core.checkpoint import paths_of
 
-    stats = [os.stat(p) if p.is_file() else None for p in paths_of(identity_library)]
-    return (identity_library, *((s.st_size, s.st_mtime_ns) if s else None for s in stats))
+    stats = [os.stat(p) if p.is_file() else None for p in paths_of(path)]
+    return (str(path), *((s.st_size, s.st_mtime_ns) if s else None for s in stats))
 
 
 def load_generator(checkpoint: str, device: str, identity_library: str = ""):
-    """One loaded model per (checkpoint, device) for the whole Blender session, holding
-    the styles of ``identity_library`` (re-read whenever that file changes).
+    """One loaded model per (checkpoint, device), re-loaded when the checkpoint's files
+    change, holding the styles of ``identity_library`` (re-read whenever that file changes).
 
     Loading takes seconds for a real checkpoint while a take of speech takes a few
     more, so re-loading on every click would double the wait; a library is small and
     re-reading it is cheap.
     """
+    from ..core.checkpoint import BUNDLED
     from ..core.pipeline import Generator  # torch: imported on first use, not at add-on enable
 
     key = (checkpoint, device)
     with _generators_lock:
-        if key not in _generators:
+        checkpoint_version = _files_version(checkpoint or BUNDLED)
+        if _checkpoints.get(key) != checkpoint_version:  # loading verifies the files again
+            _generators.pop(key, None)
+            _libraries.pop(key, None)
             _generators[key] = Generator.load(checkpoint=checkpoint or None, device=device)
+            _checkpoints[key] = checkpoint_version
         generator = _generators[key]
-        version = _library_version(identity_library) if identity_library else None
+        version = _files_version(identity_library) if identity_library else None
         if _libraries.get(key) != version:
             generator.library.clear()
             _library_notes.pop(key, None)

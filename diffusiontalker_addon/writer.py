@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
-from .animation import fcurves_of, remove_fcurves, set_keys
+from .animation import existing_fcurves, fcurves_of, remove_fcurves, set_keys
 from .basis import principal_basis
 
 PER_FRAME = "PER_FRAME"
@@ -36,11 +37,23 @@ def _value_path(name: str) -> str:
     return f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'
 
 
+def _take_pattern(take: str) -> re.Pattern:
+    return re.compile(re.escape(take) + r"\.(\d{5,}|pc\d{2,})")
+
+
 def take_key_names(obj: bpy.types.Object, take: str) -> list[str]:
     if obj.data.shape_keys is None:
         return []
-    pattern = re.compile(re.escape(take) + r"\.(\d{5}|pc\d{2,})")
+    pattern = _take_pattern(take)
     return [kb.name for kb in obj.data.shape_keys.key_blocks if pattern.fullmatch(kb.name)]
+
+
+def _take_curve_paths(key: bpy.types.Key, take: str) -> set[str]:
+    """Paths of the take's curves, also of keys already gone: Blender keeps a curve when
+    its shape key is deleted by hand, and a stale curve would block the new take's."""
+    pattern = re.compile(re.escape(f'key_blocks["{bpy.utils.escape_identifier(take)}.')
+                         + r'(\d{5,}|pc\d{2,})"\]\.value')
+    return {fc.data_path for fc in existing_fcurves(key) or () if pattern.fullmatch(fc.data_path)}
 
 
 def audio_strip_name(take: str) -> str:
@@ -49,11 +62,11 @@ def audio_strip_name(take: str) -> str:
 
 def remove_take(obj: bpy.types.Object, take: str) -> int:
     """Delete one take's shape keys and their curves; returns how many keys went."""
-    names = take_key_names(obj, take)
-    if not names:
-        return 0
     key = obj.data.shape_keys
-    remove_fcurves(key, {_value_path(n) for n in names})
+    if key is None:
+        return 0
+    names = take_key_names(obj, take)
+    remove_fcurves(key, {_value_path(n) for n in names} | _take_curve_paths(key, take))
     for name in names:
         obj.shape_key_remove(key.key_blocks[name])
     return len(names)
@@ -110,16 +123,28 @@ def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame:
     channel = old.channel if old else 1 + max((s.channel for s in strips), default=0)
     if old:
         strips.remove(old)
-    strips.new_sound(audio_strip_name(take), os.path.abspath(audio_path), channel, start_frame)
+    path = audio_path if audio_path.startswith("//") else os.path.abspath(audio_path)
+    strips.new_sound(audio_strip_name(take), path, channel, start_frame)
     scene.use_audio_scrub = True
 
 
 def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int]:
     """(audio file, frame the sound starts at) of an existing sound strip."""
-    strip = _strips(scene).get(name) if name else None
+    if not name:
+        raise LookupError("choose the sound strip to generate from")
+    strip = _strips(scene).get(name)
     if strip is None or strip.type != "SOUND" or strip.sound is None:
         raise LookupError(f"the scene has no sound strip named {name!r}")
-    return bpy.path.abspath(strip.sound.filepath, library=strip.sound.library), int(strip.frame_start)
+    sound = strip.sound
+    if sound.packed_file is None:
+        return bpy.path.abspath(sound.filepath, library=sound.library), int(strip.frame_start)
+    # Packed into the .blend (a render farm's usual case): read from a copy, since the
+    # original file may exist nowhere else.
+    copy = os.path.join(tempfile.gettempdir(), f"diffusiontalker-{bpy.path.clean_name(sound.name)}"
+                        f"{os.path.splitext(sound.filepath)[1] or '.wav'}")
+    with open(copy, "wb") as fh:
+        fh.write(sound.packed_file.data)
+    return copy, int(strip.frame_start)
 
 
 def fit_frame_range(scene: bpy.types.Scene, start_frame: int, frames: int) -> None:

@@ -55,6 +55,7 @@ def test_bad_files(tmp_path, make, message):
 
 @pytest.mark.parametrize("samples, message", [
     (np.zeros(0, np.float32), "empty"),
+    (np.full(160, 0.1, np.float32), "10 ms long; at least 100 ms"),  # too short for the encoders to read
     (np.zeros(SR, np.float32), "silent"),
     (np.array([0.1, np.nan, 0.2] * 100, np.float32), "NaN"),
     (np.array([0.1, np.inf, 0.2] * 100, np.float32), "NaN or infinite"),

@@ -249,3 +249,51 @@ def test_save_and_reload_keeps_everything(observed):
     assert run["differs"] == []
     assert [n for n in run["names"] if n.startswith("Saved.")] == [f"Saved.pc{k:02d}" for k in range(8)]
     assert run["seed"] == 11 and run["last_take"] == "Saved"
+
+
+def test_setups_that_cannot_give_a_good_take_are_refused_and_change_nothing(observed):
+    run = scenario(observed, "refused_setups")
+    assert "audio is 10 ms long; at least 100 ms" in run["short_audio"]
+    assert "1 to 50 bytes" in run["wide_take_name"]
+    assert "frames -100 to" in run["before_frame_0"] and "outside Blender's 0 to 1048574" in run["before_frame_0"]
+    assert "frames 1048500 to" in run["past_last_frame"]
+    assert "choose the sound strip" in run["no_strip_named"]
+    assert "is a folder; choose the checkpoint's .json card" in run["folder_checkpoint"]
+    assert "runs at 3000 fps" in run["fast_scene"] and "up to 240 fps" in run["fast_scene"]
+    assert run["unchanged"] and run["strips"] == {}
+
+
+def test_a_linked_head_is_refused_before_its_take_could_be_lost_on_save(observed):
+    run = scenario(observed, "linked_head")
+    assert "is linked from" in run["error"] and "character.blend" in run["error"] and "Make Local" in run["error"]
+    assert not run["keys"]
+
+
+def test_a_take_whose_key_was_deleted_by_hand_is_still_replaced(observed):
+    run = scenario(observed, "stale_curves")
+    assert run["orphans"] == ["Redo.pc01"]  # Blender kept the deleted key's curve
+    assert run["error"] is None
+    assert [n for n in run["names"] if n.startswith("Redo.")] == [f"Redo.pc{k:02d}" for k in range(4)]
+    assert run["curves"] == ["Redo.pc00", "Redo.pc01", "Redo.pc02", "Redo.pc03", "Smile"]
+    assert run["user_kept"]
+
+
+def test_named_audio_wins_packed_sound_works_and_relative_paths_stay_relative(observed):
+    run = scenario(observed, "strip_choices")
+    assert run["packed"] is None and run["packed_range"][0] == 40
+    assert run["file_given"] is None and run["file_range"][0] == 5  # not the saved Sound Strip source
+    assert run["file_strip"] == "//relative.wav"
+
+
+def test_a_checkpoint_changed_after_loading_is_checked_again(observed):
+    run = scenario(observed, "replaced_checkpoint")
+    assert run["first"] is None
+    assert run["tampered"] is not None and "checksum does not match" in run["tampered"]
+
+
+def test_a_style_name_in_use_is_refused_unless_replacing(observed):
+    run = scenario(observed, "style_from_audio")
+    assert "'From Audio' is already a style in" in run["bad"]["taken"] and "Replace" in run["bad"]["taken"]
+    assert "is a folder" in run["bad"]["folder"]
+    assert run["unchanged"]
+    assert run["replaced"] is None and run["changed"] and run["names_after"] == ["From Audio", "Second Voice"]

@@ -114,3 +114,5 @@ def test_a_file_that_is_not_a_checkpoint_is_named_as_such(tmp_path):
     (tmp_path / "half.safetensors").write_bytes(b"x")  # a checkpoint's tensors without their card
     with pytest.raises(CheckpointError, match="checkpoint card not found: .*half.json"):
         load_checkpoint(tmp_path / "half.safetensors")
+    with pytest.raises(CheckpointError, match="is a folder; choose the checkpoint's .json card in it"):
+        load_checkpoint(tmp_path)  # not "card not found: <folder>.json", a file nobody named

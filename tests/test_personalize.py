@@ -45,6 +45,14 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 0
     assert load_library(lib)[0] == ["dora", "eve"]
+    eve = load_library(lib)[1][1].copy()
+    assert main(["personalize", clips[0], "--name", "eve", "--library", str(lib),
+                 "--checkpoint", str(tiny_checkpoint)]) == 2  # a name in use is kept unless replacing
+    assert "'eve' is already a style in" in capsys.readouterr().err
+    np.testing.assert_array_equal(load_library(lib)[1][1], eve)
+    assert main(["personalize", clips[0], "--name", "eve", "--library", str(lib), "--replace",
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert load_library(lib)[0] == ["dora", "eve"] and not np.array_equal(load_library(lib)[1][1], eve)
     assert main(["personalize", clips[1], "--name", "anna", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2
     assert main(["personalize", clips[1], "--name", "fay", "--library", str(tmp_path),

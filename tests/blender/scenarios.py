@@ -288,7 +288,7 @@ def _cancel():
     outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
     reporter = Reporter()
     plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
-                          mode="BASIS", basis_count=4, seed=5, audio=WAV, add_strip=True)
+                          mode="BASIS", basis_count=4, seed=5, audio=WAV, strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
     threaded = worker.GenerationJob(request)  # and on the worker thread, the interactive path
     threaded.start()
@@ -318,7 +318,7 @@ def _threaded():
         polls += 1
         time.sleep(0.01)
     plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
-                          mode="BASIS", basis_count=4, seed=2, audio=WAV, add_strip=True)
+                          mode="BASIS", basis_count=4, seed=2, audio=WAV, strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
     return {"progress": sorted(set(seen)), "polls": polls, "status": runtime.status, "result": sorted(status),
             "keys": [kb.name for kb in head.data.shape_keys.key_blocks]}
@@ -415,13 +415,24 @@ def _style_from_audio():
            "auto": op_error(new, style_name="Auto", **CLIP),
            "trained": op_error(new, style_name=trained, **CLIP),
            "no_files": op_error(new, style_name="Nothing", directory=os.path.dirname(WAV), files=[]),
-           "missing": op_error(new, style_name="Missing", directory=WORK, files=[{"name": "nope.wav"}])}
+           "missing": op_error(new, style_name="Missing", directory=WORK, files=[{"name": "nope.wav"}]),
+           "taken": op_error(new, style_name="From Audio", **CLIP)}
+    ext_prefs.identity_library = WORK  # a folder: the library's files would land beside it
+    bad["folder"] = op_error(new, style_name="Beside", **CLIP)
+    ext_prefs.identity_library = library
     unchanged = library_fingerprint(library) == before and mesh_fingerprint(head) == mesh_before
+    import soundfile
+
+    speech, rate = soundfile.read(WAV)
+    soundfile.write(os.path.join(WORK, "backwards.wav"), speech[::-1], rate)  # another voice print
+    replaced = op_error(new, style_name="From Audio", replace=True, directory=WORK, files=[{"name": "backwards.wav"}])
+    changed = library_fingerprint(library) != before
     names = library_names(library)
     ext_prefs.identity_library = ""
     return {"first": first, "second": second, "library": library, "default": default, "names": names,
             "search": search, "used": used, "report": report, "used_second": used_second,
-            "report_second": report_second, "bad": bad, "trained": trained, "unchanged": unchanged}
+            "report_second": report_second, "bad": bad, "trained": trained, "unchanged": unchanged,
+            "replaced": replaced, "changed": changed, "names_after": library_names(library)}
 
 
 @record("style_from_animation")
@@ -593,6 +604,117 @@ def _round_trip():
              "fingerprint": mesh_fingerprint(head)}
     return {"differs": sorted(k for k in before if before[k] != after[k]), "names": after["names"], "seed": scene.diffusiontalker.seed,
             "last_take": scene.diffusiontalker.last_take}
+
+
+@record("refused_setups")
+def _refused_setups():
+    """Setups that cannot give a good take: each refused with its reason, the head untouched."""
+    import soundfile
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    head = load_head()
+    scene = bpy.context.scene
+    before = mesh_fingerprint(head)
+    blip = os.path.join(WORK, "blip.wav")
+    soundfile.write(blip, np.full(160, 0.1, np.float32), 16000)  # 10 ms
+    out = {"short_audio": error_of(audio=blip),
+           "wide_take_name": error_of(audio=WAV, take="\u3042" * 20),  # 20 characters, 60 bytes
+           "before_frame_0": error_of(audio=WAV, start_frame=-100),
+           "past_last_frame": error_of(audio=WAV, start_frame=1048500),
+           "no_strip_named": error_of(audio_source="STRIP", sound_strip=""),
+           "folder_checkpoint": None, "fast_scene": None}
+    ext_prefs.checkpoint = WORK
+    out["folder_checkpoint"] = error_of(audio=WAV)
+    ext_prefs.checkpoint = MOVING
+    scene.render.fps, scene.render.fps_base = 30, 0.01  # a mistyped 1.001: 3000 fps
+    out["fast_scene"] = error_of(audio=WAV)
+    scene.render.fps_base = 1.0
+    out["unchanged"] = mesh_fingerprint(head) == before and head.data.shape_keys is None
+    out["strips"] = sound_strips(scene)
+    return out
+
+
+@record("linked_head")
+def _linked_head():
+    """A head linked from another .blend: shape keys written to it would vanish on save."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    load_head()
+    library = os.path.join(WORK, "character.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=library)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    with bpy.data.libraries.load(library, link=True) as (source, target):
+        target.objects = ["Head"]
+    head = target.objects[0]
+    bpy.context.scene.collection.objects.link(head)
+    bpy.context.view_layer.objects.active = head
+    return {"error": error_of(audio=WAV, device="cpu"), "keys": head.data.shape_keys is not None}
+
+
+@record("stale_curves")
+def _stale_curves():
+    """A take's shape key deleted by hand leaves its F-curve behind; generating again must
+    still replace the take, and the user's own keys stay."""
+    head = head_with_user_animation()
+    bpy.ops.diffusiontalker.generate(audio=WAV, mode="BASIS", basis_count=4, take="Redo", seed=1, device="cpu")
+    head.active_shape_key_index = head.data.shape_keys.key_blocks.find("Redo.pc01")
+    bpy.ops.object.shape_key_remove()
+    orphans = [p for p in curves_by_key(head) if p == "Redo.pc01"]
+    user_before = user_state(head)
+    error = error_of(audio=WAV, mode="BASIS", basis_count=4, take="Redo", seed=2, device="cpu")
+    return {"orphans": orphans, "error": error, "names": [kb.name for kb in head.data.shape_keys.key_blocks],
+            "curves": sorted(curves_by_key(head)), "user_kept": user_state(head) == user_before}
+
+
+@record("strip_choices")
+def _strip_choices():
+    """What a batch script names wins over the panel saved in the .blend; a sound packed
+    into the .blend drives a take; a "//" path stays relative to the .blend."""
+    import shutil
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    load_head()
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    packed_source = os.path.join(WORK, "packed.wav")
+    shutil.copy(WAV, packed_source)
+    strip = strips.new_sound("Packed", packed_source, 2, 40)
+    strip.sound.pack()
+    os.remove(packed_source)
+    scene.diffusiontalker.audio_source, scene.diffusiontalker.sound_strip = "STRIP", "Packed"
+    packed = error_of(mode="BASIS", basis_count=4, take="FromPack", device="cpu")
+    packed_range = [scene.frame_start, scene.frame_end]
+    shutil.copy(WAV, os.path.join(WORK, "relative.wav"))
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(WORK, "strips.blend"))
+    file_given = error_of(audio="//relative.wav", start_frame=5, mode="BASIS", basis_count=4, take="FromFile",
+                          device="cpu")
+    added = strips.get("FromFile.audio")
+    return {"packed": packed, "packed_range": packed_range, "file_given": file_given,
+            "file_range": [scene.frame_start, scene.frame_end],
+            "file_strip": added.sound.filepath if added else None}
+
+
+@record("replaced_checkpoint")
+def _replaced_checkpoint():
+    """The checkpoint file changing under a loaded model: a tampered file is refused, not
+    ignored in favour of the copy in memory."""
+    import shutil
+    from bl_ext.user_default.diffusiontalker.core.checkpoint import paths_of
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    load_head()
+    copy = os.path.join(WORK, "copied")
+    for path, target in zip(paths_of(MOVING), paths_of(copy)):
+        shutil.copy(path, target)
+    ext_prefs.checkpoint = copy + ".json"
+    first = error_of(audio=WAV, mode="BASIS", basis_count=4, take="Copy", device="cpu")
+    tensors = paths_of(copy)[0]
+    data = bytearray(tensors.read_bytes())
+    data[-1] ^= 0xFF
+    tensors.write_bytes(bytes(data))
+    tampered = error_of(audio=WAV, mode="BASIS", basis_count=4, take="Copy", device="cpu")
+    ext_prefs.checkpoint = MOVING
+    return {"first": first, "tampered": tampered}
 
 
 with open(OUT, "w") as fh:
