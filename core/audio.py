@@ -21,15 +21,17 @@ DEFAULT_MAX_SECONDS = 600.0
 MIN_SECONDS = 0.1  # the encoders' analysis windows (25 ms, padded) need this much to read anything
 
 
-def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
+def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFAULT_MAX_SECONDS,
+               span: tuple[float, float] | None = None) -> np.ndarray:
     """Return 16 kHz mono float32 audio normalised to ``TARGET_RMS``.
 
     ``source`` is a path to a file soundfile can read (wav, flac, ogg, …) or an
     array of shape (N,) or (N, channels) with its ``sample_rate`` (the Blender add-on
-    passes audio it has already decoded).
+    passes audio it has already decoded). ``span`` (start, end) in seconds reads only
+    that part of a file: a sound strip trimmed to one line of a long recording.
     """
     if isinstance(source, (str, os.PathLike)):
-        samples, rate, name = _read_file(os.fspath(source))
+        samples, rate, name = _read_file(os.fspath(source), span)
     else:
         if sample_rate is None:
             raise AudioError("an audio array needs its sample_rate")
@@ -78,7 +80,7 @@ def normalise(samples: np.ndarray) -> np.ndarray:
     return (samples * (TARGET_RMS / max(rms, 1e-8))).astype(np.float32)
 
 
-def _read_file(path: str):
+def _read_file(path: str, span: tuple[float, float] | None = None):
     import soundfile as sf
 
     if os.path.isdir(path):
@@ -86,10 +88,16 @@ def _read_file(path: str):
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
     try:
-        samples, rate = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as fh:
+            rate = fh.samplerate
+            first, last = 0, fh.frames
+            if span is not None:  # clipped to the file
+                first, last = (min(max(0, int(round(t * rate))), fh.frames) for t in span)
+            fh.seek(first)
+            samples = fh.read(max(0, last - first), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError or TypeError by version
         raise AudioError(f"{path}: not a readable audio file (wav, flac or ogg expected): {exc}") from None
-    return samples, int(rate), path
+    return samples, int(rate), path if span is None else f"{path} ({span[0]:.2f}-{span[1]:.2f} s)"
 
 
 def num_frames(num_samples: int, fps: float) -> int:

@@ -174,7 +174,7 @@ class Generator:
     def generate(self, audio, sample_rate: int | None = None, style: str | int = AUTO, seed: int = 0,
                  steps: int | None = None, progress=None, cancel=None, max_seconds: float = DEFAULT_MAX_SECONDS,
                  blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
-                 key_radius: int = 6) -> Take:
+                 key_radius: int = 6, span: tuple[float, float] | None = None) -> Take:
         """Speech -> Take.
 
         ``style`` is an identity name, its index, "auto", or an embedding vector.
@@ -186,9 +186,10 @@ class Generator:
         through (diffusion in-painting, eased over ``key_radius`` frames). Audio longer
         than WINDOW_SECONDS is generated in overlapping windows, each in-painted with
         the end of the one before, so memory stays flat and no seam shows.
+        ``span`` (start, end) in seconds animates only that part of an audio file.
         """
         started = time.perf_counter()
-        wave = load_audio(audio, sample_rate, max_seconds=max_seconds)
+        wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
         frames = num_frames(len(wave), self.fps)
         steps = self.default_steps if steps is None else int(steps)
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])

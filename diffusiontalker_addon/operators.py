@@ -83,11 +83,13 @@ def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.t
     return obj
 
 
-def audio_source(s: dict, context) -> tuple[str, int]:
-    """(audio file, its start frame) from a file setting or a sound strip, checked to exist."""
+def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None]:
+    """(audio file, its start frame, the seconds of it heard or None for all) from a file
+    setting or a sound strip, checked to exist."""
+    span = None
     if s["audio_source"] == "STRIP":
         try:
-            audio, start_frame = sound_strip_source(context.scene, s["sound_strip"])
+            audio, start_frame, span = sound_strip_source(context.scene, s["sound_strip"])
         except LookupError as exc:
             raise AudioError(str(exc)) from None
     else:
@@ -96,10 +98,10 @@ def audio_source(s: dict, context) -> tuple[str, int]:
         audio, start_frame = os.path.abspath(bpy.path.abspath(s["audio"])), s["start_frame"]
     if not os.path.isfile(audio):
         raise AudioError(f"audio file not found: {audio}")
-    return audio, start_frame
+    return audio, start_frame, span
 
 
-def check_span(scene, audio: str, start_frame: int) -> None:
+def check_span(scene, audio: str, start_frame: int, span: tuple[float, float] | None) -> None:
     """Refuse a take the scene cannot hold before any work: frames outside Blender's range,
     or so many (a mistyped frame rate base, say) that writing them would exhaust memory."""
     import soundfile
@@ -109,7 +111,7 @@ def check_span(scene, audio: str, start_frame: int) -> None:
         raise SetupError(f"the scene runs at {fps:g} fps (Frame Rate {scene.render.fps} / Base "
                          f"{scene.render.fps_base:g}); takes are written at up to {MAX_SCENE_FPS:g} fps")
     try:
-        seconds = soundfile.info(audio).duration
+        seconds = soundfile.info(audio).duration if span is None else span[1] - span[0]
     except (RuntimeError, OSError):
         return  # unreadable audio: loading it says why
     frames = int(np.ceil(seconds * fps))
@@ -143,13 +145,13 @@ class Timeline:
         return {low, min(low + 1, self.model_frames - 1)} if position > low else {low}
 
 
-def take_timeline(audio: str, scene, checkpoint: str) -> Timeline:
+def take_timeline(audio: str, scene, checkpoint: str, span: tuple[float, float] | None = None) -> Timeline:
     """Decode the speech and map it onto the scene (the model's fps is on its card: no load)."""
     from ..core.audio import load_audio, num_frames
     from ..core.checkpoint import BUNDLED, read_card
     from ..core.pipeline import resample_fps
 
-    wave = load_audio(audio)
+    wave = load_audio(audio, span=span)
     model_fps = float(read_card(checkpoint or BUNDLED)["config"]["fps"])
     model_frames = num_frames(len(wave), model_fps)
     fps = scene_fps(scene)
@@ -193,8 +195,8 @@ def _prepare(op, context) -> tuple[Plan, Request]:
     if not take or len(take.encode()) > MAX_TAKE_NAME:
         raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} bytes long "
                          "(letters outside ASCII take two to four bytes each)")
-    audio, start_frame = audio_source(s, context)
-    check_span(context.scene, audio, start_frame)
+    audio, start_frame, span = audio_source(s, context)
+    check_span(context.scene, audio, start_frame, span)
     device = device_of(s, context)
     checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
@@ -203,7 +205,7 @@ def _prepare(op, context) -> tuple[Plan, Request]:
         check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
     blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}
     if blend_style or s["keep_key_poses"]:
-        timeline = take_timeline(audio, context.scene, checkpoint)
+        timeline = take_timeline(audio, context.scene, checkpoint, span)
         if blend_style:
             blend = _blend_weights(op, context, s, start_frame, timeline)
         if s["keep_key_poses"]:
@@ -212,7 +214,8 @@ def _prepare(op, context) -> tuple[Plan, Request]:
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], audio=audio,
                 strip_path=s["audio"] if s["audio"].startswith("//") else audio,
                 add_strip=s["audio_source"] == "FILE")
-    request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, style=s["style"].strip() or "auto",
+    request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, span=span,
+                      style=s["style"].strip() or "auto",
                       seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label,
                       blend_style=blend_style, blend=blend, key_poses=key_poses)
     return plan, request

@@ -134,12 +134,12 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
         try:
             name = check_style_name(self.style_name)
             obj = operators.target_mesh(context, writing=False)
-            audio, start_frame = operators.audio_source(operators.settings_of(None, context), context)
+            audio, start_frame, span = operators.audio_source(operators.settings_of(None, context), context)
             library = _library(context)
             generator = _generator(context, library)
             check_new_name(generator, name, library, self.replace)  # before the work, not only when storing
             check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
-            timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context))
+            timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context), span)
             motion = self._motion(context, obj, start_frame, timeline.scene_frames)
             motion = resample_fps(motion, timeline.scene_fps, timeline.model_fps)
             start = embed_from_audio(generator, [timeline.wave])

@@ -85,6 +85,7 @@ class Request:
     identity_library: str  # "" -> none; else its styles are selectable by name
     device: str
     audio: str
+    span: tuple[float, float] | None  # seconds of ``audio`` heard (a trimmed strip); None: all of it
     style: str
     seed: int
     steps: int
@@ -145,7 +146,7 @@ class GenerationJob:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
             take = generator.generate(
-                req.audio, style=req.style, seed=req.seed, steps=req.steps,
+                req.audio, span=req.span, style=req.style, seed=req.seed, steps=req.steps,
                 progress=progress, cancel=self.cancel_event,
                 blend_style=req.blend_style or None, blend=req.blend, key_poses=req.key_poses,
             )

@@ -128,23 +128,27 @@ def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame:
     scene.use_audio_scrub = True
 
 
-def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int]:
-    """(audio file, frame the sound starts at) of an existing sound strip."""
+def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tuple[float, float]]:
+    """(audio file, the first frame heard, the seconds of the file heard) of an existing
+    sound strip: a strip trimmed to one line of a long recording animates that line."""
     if not name:
         raise LookupError("choose the sound strip to generate from")
     strip = _strips(scene).get(name)
     if strip is None or strip.type != "SOUND" or strip.sound is None:
         raise LookupError(f"the scene has no sound strip named {name!r}")
     sound = strip.sound
+    fps = scene_fps(scene)
+    offset = getattr(strip, "sound_offset", 0.0)  # seconds; not in every Blender
+    span = tuple((frame - strip.frame_start) / fps + offset for frame in (strip.frame_final_start, strip.frame_final_end))
     if sound.packed_file is None:
-        return bpy.path.abspath(sound.filepath, library=sound.library), int(strip.frame_start)
+        return bpy.path.abspath(sound.filepath, library=sound.library), int(strip.frame_final_start), span
     # Packed into the .blend (a render farm's usual case): read from a copy, since the
     # original file may exist nowhere else.
     copy = os.path.join(tempfile.gettempdir(), f"diffusiontalker-{bpy.path.clean_name(sound.name)}"
                         f"{os.path.splitext(sound.filepath)[1] or '.wav'}")
     with open(copy, "wb") as fh:
         fh.write(sound.packed_file.data)
-    return copy, int(strip.frame_start)
+    return copy, int(strip.frame_final_start), span
 
 
 def fit_frame_range(scene: bpy.types.Scene, start_frame: int, frames: int) -> None:

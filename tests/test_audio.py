@@ -80,3 +80,17 @@ def test_frame_count_follows_duration():
     assert num_frames(SR * 2, 30.0) == 60
     assert num_frames(SR * 2, 25.0) == 50
     assert num_frames(10, 30.0) == 1
+
+
+def test_a_span_reads_only_that_part_of_a_file(tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "long.wav"
+    speech = speechlike(3.0)
+    sf.write(path, speech, SR)
+    part = load_audio(path, span=(1.0, 2.5))
+    assert len(part) == int(1.5 * SR)
+    np.testing.assert_allclose(part, load_audio(speech[SR:int(2.5 * SR)], SR), atol=1e-4)
+    assert len(load_audio(path, span=(2.5, 9.0))) == int(0.5 * SR)  # clipped to the file
+    with pytest.raises(AudioError, match=r"long.wav \(4.00-5.00 s\): audio is empty"):
+        load_audio(path, span=(4.0, 5.0))

@@ -274,7 +274,7 @@ class Reporter:
 
 def request_for(head, seed: int):
     return ext.diffusiontalker_addon.worker.Request(
-        checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, style="auto", seed=seed, steps=8,
+        checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, span=None, style="auto", seed=seed, steps=8,
         mesh_vertices=len(head.data.vertices), mesh_label="Head")
 
 
@@ -689,9 +689,14 @@ def _strip_choices():
     file_given = error_of(audio="//relative.wav", start_frame=5, mode="BASIS", basis_count=4, take="FromFile",
                           device="cpu")
     added = strips.get("FromFile.audio")
-    return {"packed": packed, "packed_range": packed_range, "file_given": file_given,
-            "file_range": [scene.frame_start, scene.frame_end],
-            "file_strip": added.sound.filepath if added else None}
+    file_range = [scene.frame_start, scene.frame_end]
+    line = strips.new_sound("Line", WAV, 3, 200)  # one line of a longer recording: 50 frames trimmed off
+    line.frame_offset_start = 50
+    trimmed = error_of(audio_source="STRIP", sound_strip="Line", mode="PER_FRAME", take="Trimmed", device="cpu")
+    return {"packed": packed, "packed_range": packed_range, "file_given": file_given, "file_range": file_range,
+            "file_strip": added.sound.filepath if added else None, "trimmed": trimmed,
+            "trimmed_range": [scene.frame_start, scene.frame_end],
+            "heard": [line.frame_final_start, line.frame_final_end]}
 
 
 @record("replaced_checkpoint")
