@@ -199,7 +199,11 @@ class Generator:
         track = identity[None].expand(frames, -1)
         if blend_style is not None:
             weights = torch.from_numpy(frame_weights(blend, frames)).to(self.device)[:, None]
-            track = torch.lerp(track, self._identity(blend_style, wave)[1][None], weights)
+            try:
+                second = self._identity(blend_style, wave)[1]
+            except DiffusionTalkerError as exc:  # say which of the two styles it is
+                raise type(exc)(f"blend style: {exc}") from None
+            track = torch.lerp(track, second[None], weights)
         poses = self._key_pose_targets(key_poses or {}, frames)
 
         regression = self.config["objective"] == "regression"

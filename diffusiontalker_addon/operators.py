@@ -78,8 +78,12 @@ def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.t
     if writing and (obj.library or obj.data.library):
         raise SetupError(f"'{obj.name}' is linked from {(obj.library or obj.data.library).filepath}; shape keys "
                          "written to it would not be saved (Object > Relations > Make Local first)")
-    if obj.mode == "EDIT":
-        raise SetupError(f"'{obj.name}' is in Edit Mode; switch to Object Mode to write shape keys")
+    if obj.mode != "OBJECT":
+        mode = obj.mode.replace("_", " ").title()
+        raise SetupError(f"'{obj.name}' is in {mode} Mode; switch to Object Mode to write shape keys")
+    if writing and obj.data.shape_keys is not None and not obj.data.shape_keys.use_relative:
+        raise SetupError(f"'{obj.name}' has absolute shape keys (Relative is off); a take is written as "
+                         "relative shape keys and would never show")
     return obj
 
 

@@ -209,7 +209,7 @@ def test_keyed_blend_weight_drifts_between_styles_as_the_model_does(observed):
     assert run["error"] is None
     assert run["blend_effect"] > 1e-4  # metres: the second style really changes the last frame
     assert max(run["shown_error"].values()) < 1e-5
-    assert run["unknown"] is not None and "Nobody" in run["unknown"] and run["unchanged"]
+    assert run["unknown"] is not None and "blend style: unknown talking style 'Nobody'" in run["unknown"] and run["unchanged"]
 
 
 def test_key_poses_keep_the_marked_frame_and_regenerate_the_rest(observed):
@@ -260,6 +260,8 @@ def test_setups_that_cannot_give_a_good_take_are_refused_and_change_nothing(obse
     assert "choose the sound strip" in run["no_strip_named"]
     assert "is a folder; choose the checkpoint's .json card" in run["folder_checkpoint"]
     assert "runs at 3000 fps" in run["fast_scene"] and "up to 240 fps" in run["fast_scene"]
+    assert "is in Sculpt Mode; switch to Object Mode" in run["sculpt_mode"]
+    assert "absolute shape keys (Relative is off)" in run["absolute_keys"] and run["absolute_unchanged"]
     assert run["unchanged"] and run["strips"] == {}
 
 

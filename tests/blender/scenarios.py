@@ -623,6 +623,9 @@ def _refused_setups():
            "past_last_frame": error_of(audio=WAV, start_frame=1048500),
            "no_strip_named": error_of(audio_source="STRIP", sound_strip=""),
            "folder_checkpoint": None, "fast_scene": None}
+    bpy.ops.object.mode_set(mode="SCULPT")
+    out["sculpt_mode"] = error_of(audio=WAV)
+    bpy.ops.object.mode_set(mode="OBJECT")
     ext_prefs.checkpoint = WORK
     out["folder_checkpoint"] = error_of(audio=WAV)
     ext_prefs.checkpoint = MOVING
@@ -630,6 +633,11 @@ def _refused_setups():
     out["fast_scene"] = error_of(audio=WAV)
     scene.render.fps_base = 1.0
     out["unchanged"] = mesh_fingerprint(head) == before and head.data.shape_keys is None
+    head.shape_key_add(name="Basis", from_mix=False)
+    head.data.shape_keys.use_relative = False
+    before = mesh_fingerprint(head)
+    out["absolute_keys"] = error_of(audio=WAV)
+    out["absolute_unchanged"] = mesh_fingerprint(head) == before
     out["strips"] = sound_strips(scene)
     return out
 
