@@ -28,7 +28,7 @@ def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFA
     ``source`` is a path to a file soundfile can read (wav, flac, ogg, …) or an
     array of shape (N,) or (N, channels) with its ``sample_rate`` (the Blender add-on
     passes audio it has already decoded). ``span`` (start, end) in seconds reads only
-    that part of a file: a sound strip trimmed to one line of a long recording.
+    of the audio (clipped to it): a sound strip trimmed to one line of a long recording.
     """
     if isinstance(source, (str, os.PathLike)):
         samples, rate, name = _read_file(os.fspath(source), span)
@@ -40,6 +40,10 @@ def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFA
             raise AudioError(f"{name}: samples must be numbers, got dtype {samples.dtype}")
         if samples.dtype.kind in "iu":  # integer PCM: scale to [-1, 1]
             samples = samples / float(np.iinfo(samples.dtype).max)
+        if rate > 0:
+            samples = samples[_span_slice(span, rate, len(samples))]
+    if span is not None:
+        name = f"{name} ({span[0]:.2f}-{span[1]:.2f} s)"
     if rate <= 0:
         raise AudioError(f"{name}: invalid sample rate {rate}")
     if samples.ndim == 2:
@@ -90,14 +94,20 @@ def _read_file(path: str, span: tuple[float, float] | None = None):
     try:
         with sf.SoundFile(path) as fh:
             rate = fh.samplerate
-            first, last = 0, fh.frames
-            if span is not None:  # clipped to the file
-                first, last = (min(max(0, int(round(t * rate))), fh.frames) for t in span)
-            fh.seek(first)
-            samples = fh.read(max(0, last - first), dtype="float32", always_2d=True)
+            part = _span_slice(span, rate, fh.frames)
+            fh.seek(part.start)  # only the part asked for is decoded: a strip may use a minute of an hour
+            samples = fh.read(part.stop - part.start, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError or TypeError by version
         raise AudioError(f"{path}: not a readable audio file (wav, flac or ogg expected): {exc}") from None
-    return samples, int(rate), path if span is None else f"{path} ({span[0]:.2f}-{span[1]:.2f} s)"
+    return samples, int(rate), path
+
+
+def _span_slice(span: tuple[float, float] | None, rate: int, total: int) -> slice:
+    """The samples of ``span`` seconds, clipped to the ``total`` there are; all without a span."""
+    if span is None:
+        return slice(0, total)
+    first, last = (min(max(0, int(round(t * rate))), total) for t in span)
+    return slice(first, max(first, last))
 
 
 def num_frames(num_samples: int, fps: float) -> int:

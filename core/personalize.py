@@ -142,7 +142,8 @@ def check_new_name(gen, name: str, library, replace: bool = False) -> None:
     from .errors import DiffusionTalkerError
     from .pipeline import check_library_fits
 
-    if check_style_name(name) in gen.model.bank.names:
+    name = check_style_name(name)
+    if name in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
     if paths_of(library)[1].is_file():
         card = library_card(library)
@@ -156,6 +157,7 @@ def add_identity(library, name: str, vector, gen, source: dict, replace: bool = 
     """Create ``library`` or add ``name`` to it, or replace it (see ``check_new_name``)."""
     from .checkpoint import paths_of
 
+    name = check_style_name(name)
     check_new_name(gen, name, library, replace)
     names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
     if paths_of(library)[1].is_file():

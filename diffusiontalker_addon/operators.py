@@ -50,8 +50,7 @@ class Plan:
     mode: str
     basis_count: int
     seed: int
-    audio: str
-    strip_path: str  # as the user wrote it: a "//" path stays relative to the .blend
+    strip_path: str  # the audio file for the take's sound strip; a "//" path stays relative to the .blend
     add_strip: bool
 
 
@@ -62,7 +61,10 @@ def settings_of(op, context) -> dict:
     given = {name for name in SETTING_NAMES if op and op.properties.is_property_set(name)}
     settings = {name: getattr(op if name in given else scene_settings, name) for name in SETTING_NAMES}
     if "audio_source" not in given:  # a script that names a file or a strip means that source
-        if given & {"audio", "start_frame"}:
+        if {"audio", "sound_strip"} <= given:
+            raise SetupError("both audio and sound_strip are given: say which to use with "
+                             "audio_source='FILE' or 'STRIP'")
+        if "audio" in given:
             settings["audio_source"] = "FILE"
         elif "sound_strip" in given:
             settings["audio_source"] = "STRIP"
@@ -80,7 +82,7 @@ def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.t
                          "written to it would not be saved (Object > Relations > Make Local first)")
     if obj.mode != "OBJECT":
         mode = obj.mode.replace("_", " ").title()
-        raise SetupError(f"'{obj.name}' is in {mode} Mode; switch to Object Mode to write shape keys")
+        raise SetupError(f"'{obj.name}' is in {mode} Mode; switch to Object Mode first")
     if writing and obj.data.shape_keys is not None and not obj.data.shape_keys.use_relative:
         raise SetupError(f"'{obj.name}' has absolute shape keys (Relative is off); a take is written as "
                          "relative shape keys and would never show")
@@ -115,9 +117,11 @@ def check_span(scene, audio: str, start_frame: int, span: tuple[float, float] | 
         raise SetupError(f"the scene runs at {fps:g} fps (Frame Rate {scene.render.fps} / Base "
                          f"{scene.render.fps_base:g}); takes are written at up to {MAX_SCENE_FPS:g} fps")
     try:
-        seconds = soundfile.info(audio).duration if span is None else span[1] - span[0]
+        seconds = soundfile.info(audio).duration
     except (RuntimeError, OSError):
         return  # unreadable audio: loading it says why
+    if span is not None:  # the part heard, within the file
+        seconds = max(0.0, min(span[1], seconds) - max(span[0], 0.0))
     frames = int(np.ceil(seconds * fps))
     if frames > MAX_TAKE_FRAMES:
         raise SetupError(f"{seconds:.0f} s of speech is {frames} frames at {fps:g} fps, over the limit of "
@@ -215,8 +219,8 @@ def _prepare(op, context) -> tuple[Plan, Request]:
         if s["keep_key_poses"]:
             key_poses = _key_poses(context, obj, take, start_frame, timeline)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
-                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], audio=audio,
-                strip_path=s["audio"] if s["audio"].startswith("//") else audio,
+                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"],
+                strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE")
     request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, span=span,
                       style=s["style"].strip() or "auto",

@@ -39,7 +39,7 @@ def generation_properties(options: set[str]) -> dict:
         "audio_source": EnumProperty(
             name="Audio Source", options=options, default="FILE",
             items=[("FILE", "File", "Generate from an audio file; it is added to the sequencer as a sound strip"),
-                   ("STRIP", "Sound Strip", "Generate from a sound strip already in the scene, starting where it starts")],
+                   ("STRIP", "Sound Strip", "Generate from a sound strip already in the scene: what it plays, from where it plays it")],
             description="Where the speech comes from"),
         "audio": StringProperty(
             name="Audio", subtype="FILE_PATH", options=options,
@@ -85,7 +85,7 @@ def generation_properties(options: set[str]) -> dict:
             description="Number of basis shape keys in Keyframed Basis mode: more is closer to the model's output"),
         "start_frame": IntProperty(
             name="Start Frame", default=1, options=options,
-            description="Scene frame where the speech and the animation begin (a sound strip source uses its own start)"),
+            description="Scene frame where the speech and the animation begin (a sound strip source starts where the strip plays)"),
         "take": StringProperty(
             name="Take", default="Take", options=options,
             description="Name prefix of the shape keys and sound strip; generating the same take again replaces it"),

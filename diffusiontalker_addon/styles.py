@@ -135,6 +135,7 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
             name = check_style_name(self.style_name)
             obj = operators.target_mesh(context, writing=False)
             audio, start_frame, span = operators.audio_source(operators.settings_of(None, context), context)
+            operators.check_span(context.scene, audio, start_frame, span)
             library = _library(context)
             generator = _generator(context, library)
             check_new_name(generator, name, library, self.replace)  # before the work, not only when storing

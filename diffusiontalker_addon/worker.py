@@ -51,6 +51,7 @@ def load_generator(checkpoint: str, device: str, identity_library: str = ""):
         if _checkpoints.get(key) != checkpoint_version:  # loading verifies the files again
             _generators.pop(key, None)
             _libraries.pop(key, None)
+            _library_notes.pop(key, None)
             _generators[key] = Generator.load(checkpoint=checkpoint or None, device=device)
             _checkpoints[key] = checkpoint_version
         generator = _generators[key]
@@ -74,9 +75,14 @@ def library_note(checkpoint: str, device: str) -> str | None:
 
 
 def loaded_generator(checkpoint: str, device: str):
-    """The cached model, or None: for UI code that must never block on a load."""
+    """The cached model, or None (also when its checkpoint changed on disk since): for UI
+    code that must never block on a load."""
+    from ..core.checkpoint import BUNDLED
+
+    key = (checkpoint, device)
     with _generators_lock:
-        return _generators.get((checkpoint, device))
+        current = _checkpoints.get(key) == _files_version(checkpoint or BUNDLED)
+        return _generators.get(key) if current else None
 
 
 @dataclass

@@ -10,6 +10,7 @@ frames x 5023 vertices would take minutes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -37,8 +38,11 @@ def _value_path(name: str) -> str:
     return f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'
 
 
+_TAKE_SUFFIX = r"\.(\d{5,}|pc\d{2,})"  # what follows the take's name in its shape keys' names
+
+
 def _take_pattern(take: str) -> re.Pattern:
-    return re.compile(re.escape(take) + r"\.(\d{5,}|pc\d{2,})")
+    return re.compile(re.escape(take) + _TAKE_SUFFIX)
 
 
 def take_key_names(obj: bpy.types.Object, take: str) -> list[str]:
@@ -51,8 +55,8 @@ def take_key_names(obj: bpy.types.Object, take: str) -> list[str]:
 def _take_curve_paths(key: bpy.types.Key, take: str) -> set[str]:
     """Paths of the take's curves, also of keys already gone: Blender keeps a curve when
     its shape key is deleted by hand, and a stale curve would block the new take's."""
-    pattern = re.compile(re.escape(f'key_blocks["{bpy.utils.escape_identifier(take)}.')
-                         + r'(\d{5,}|pc\d{2,})"\]\.value')
+    pattern = re.compile(re.escape(f'key_blocks["{bpy.utils.escape_identifier(take)}') + _TAKE_SUFFIX
+                         + re.escape('"].value'))
     return {fc.data_path for fc in existing_fcurves(key) or () if pattern.fullmatch(fc.data_path)}
 
 
@@ -136,19 +140,34 @@ def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tup
     strip = _strips(scene).get(name)
     if strip is None or strip.type != "SOUND" or strip.sound is None:
         raise LookupError(f"the scene has no sound strip named {name!r}")
-    sound = strip.sound
     fps = scene_fps(scene)
-    offset = getattr(strip, "sound_offset", 0.0)  # seconds; not in every Blender
-    span = tuple((frame - strip.frame_start) / fps + offset for frame in (strip.frame_final_start, strip.frame_final_end))
+    # Blender plays second (frame - frame_start) / fps - sound_offset of the file at a frame
+    # (a positive offset starts the sound later); frame_final_end is the first frame not heard.
+    offset = getattr(strip, "sound_offset", 0.0)
+    first = int(strip.frame_final_start)
+    heard_from = (first - strip.frame_start) / fps - offset
+    if heard_from < 0:  # the sound starts inside the strip: so does the take
+        first += int(np.ceil(-heard_from * fps - 1e-6))
+    span = tuple((frame - strip.frame_start) / fps - offset for frame in (first, strip.frame_final_end))
+    return _sound_file(strip.sound), first, span
+
+
+def _sound_file(sound: bpy.types.Sound) -> str:
+    """A file holding the sound. One packed into the .blend (a render farm's usual case)
+    is copied into Blender's own temporary folder, named by its content, so two sounds
+    never share a copy and the copies go when Blender exits."""
     if sound.packed_file is None:
-        return bpy.path.abspath(sound.filepath, library=sound.library), int(strip.frame_final_start), span
-    # Packed into the .blend (a render farm's usual case): read from a copy, since the
-    # original file may exist nowhere else.
-    copy = os.path.join(tempfile.gettempdir(), f"diffusiontalker-{bpy.path.clean_name(sound.name)}"
-                        f"{os.path.splitext(sound.filepath)[1] or '.wav'}")
-    with open(copy, "wb") as fh:
-        fh.write(sound.packed_file.data)
-    return copy, int(strip.frame_final_start), span
+        return bpy.path.abspath(sound.filepath, library=sound.library)
+    data = sound.packed_file.data
+    copy = os.path.join(bpy.app.tempdir or tempfile.gettempdir(), "diffusiontalker-"
+                        + hashlib.sha256(data).hexdigest()[:16] + (os.path.splitext(sound.filepath)[1] or ".wav"))
+    try:
+        if not os.path.isfile(copy):
+            with open(copy, "wb") as fh:
+                fh.write(data)
+    except OSError as exc:
+        raise LookupError(f"cannot unpack the sound '{sound.name}' to read it: {exc}") from None
+    return copy
 
 
 def fit_frame_range(scene: bpy.types.Scene, start_frame: int, frames: int) -> None:

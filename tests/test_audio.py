@@ -94,3 +94,8 @@ def test_a_span_reads_only_that_part_of_a_file(tmp_path):
     assert len(load_audio(path, span=(2.5, 9.0))) == int(0.5 * SR)  # clipped to the file
     with pytest.raises(AudioError, match=r"long.wav \(4.00-5.00 s\): audio is empty"):
         load_audio(path, span=(4.0, 5.0))
+
+
+def test_a_span_cuts_an_array_as_it_cuts_a_file():
+    speech = speechlike(1.0)
+    np.testing.assert_allclose(load_audio(speech, SR, span=(0.5, 1.0)), load_audio(speech[SR // 2:], SR), atol=1e-6)

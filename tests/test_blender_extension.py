@@ -285,9 +285,15 @@ def test_named_audio_wins_packed_sound_works_and_relative_paths_stay_relative(ob
     assert run["packed"] is None and run["packed_range"][0] == 40
     assert run["file_given"] is None and run["file_range"][0] == 5  # not the saved Sound Strip source
     assert run["file_strip"] == "//relative.wav"
-    # a trimmed strip animates what is heard, from where it is heard
-    assert run["trimmed"] is None and run["heard"][0] == 250
-    assert run["trimmed_range"][0] == 250 and abs(run["trimmed_range"][1] - (run["heard"][1] - 1)) <= 1
+    assert "both audio and sound_strip are given" in run["both"]
+
+
+def test_a_trimmed_or_offset_strip_animates_what_it_plays_from_where_it_plays(observed):
+    run = scenario(observed, "trimmed_strips")
+    for name, first in (("Line", 250), ("Late", 1012)):
+        take = run[name]
+        assert take["error"] is None and take["range"][0] == first
+        assert take["motion"] > 0.002 and max(take["shown_error"].values()) < 1e-6, name
 
 
 def test_a_checkpoint_changed_after_loading_is_checked_again(observed):

@@ -49,6 +49,12 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     assert main(["personalize", clips[0], "--name", "eve", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2  # a name in use is kept unless replacing
     assert "'eve' is already a style in" in capsys.readouterr().err
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.personalize import check_new_name
+    from diffusiontalker.pipeline import Generator
+
+    with pytest.raises(DiffusionTalkerError, match="'eve' is already a style in"):  # not a second 'eve'
+        check_new_name(Generator.load(tiny_checkpoint, "cpu"), "eve ", lib)
     np.testing.assert_array_equal(load_library(lib)[1][1], eve)
     assert main(["personalize", clips[0], "--name", "eve", "--library", str(lib), "--replace",
                  "--checkpoint", str(tiny_checkpoint)]) == 0
