@@ -6,12 +6,14 @@ same pages in and zeroes them again: training spent most of its time in the kern
 generation ran at half speed (docs/benchmarks.md). Serving them from the heap and never
 trimming it costs some resident memory, held until the process ends.
 
-The ``diffusiontalker`` command applies this at start; Blender is left alone, since it
-would change the allocator of the whole application.
+The ``diffusiontalker`` command applies this at start. Blender gets it only for work
+that blocks Blender meanwhile (``freed_memory_kept``), and glibc's defaults back after:
+the setting is the whole application's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
@@ -19,7 +21,19 @@ import sys
 # mallopt parameters, from glibc's <malloc.h>
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_DEFAULTS = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024}
 GLIBC_VARIABLES = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def _mallopt():
+    """glibc's ``mallopt``, or None where the user set glibc's variables (their choice
+    wins) or the C library is not glibc."""
+    if not sys.platform.startswith("linux") or any(name in os.environ for name in GLIBC_VARIABLES):
+        return None
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return mallopt
 
 
 def keep_freed_memory() -> bool:
@@ -30,10 +44,19 @@ def keep_freed_memory() -> bool:
     glibc: macOS and Windows have allocators of their own, and musl's ``mallopt``
     refuses every option.
     """
-    if not sys.platform.startswith("linux") or any(name in os.environ for name in GLIBC_VARIABLES):
-        return False
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is None:
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+@contextlib.contextmanager
+def freed_memory_kept():
+    """``keep_freed_memory`` for a block of work, then glibc's defaults again (the next
+    free hands the kept memory back). For a host application that waits on the block."""
+    kept = keep_freed_memory()
+    try:
+        yield kept
+    finally:
+        if kept:
+            mallopt = _mallopt()
+            for option, value in _DEFAULTS.items():
+                mallopt(option, value)

@@ -1,8 +1,8 @@
 """New talking styles made inside Blender, stored in the personal identity library.
 
 Both operators run on the main thread: from audio is a second of encoding; fitting to
-an animation is a short optimisation the user asked to wait for, shown on the
-window's progress indicator. The library file is written last, after everything
+an animation is an optimisation the user asked to wait for (a minute or more on a
+CPU), shown on the window's progress indicator. The library file is written last, after everything
 has been checked and computed, so an error changes nothing: not the library, not
 the preferences, not the scene's frame.
 """
@@ -15,6 +15,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, CollectionProperty, IntProperty, StringProperty
 
+from ..core.allocator import freed_memory_kept
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 from ..core.personalize import check_new_name, check_style_name
@@ -161,14 +162,15 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
         from ..core.personalize import fit_to_motion
 
         wm = context.window_manager
-        if context.window is None:  # background mode: no progress indicator to drive
-            return fit_to_motion(generator, [wave], [motion], start, self.iterations, seed=0)
-        wm.progress_begin(0, self.iterations)
-        try:
-            return fit_to_motion(generator, [wave], [motion], start, self.iterations, seed=0,
-                                 progress=lambda done, total: wm.progress_update(done))
-        finally:
-            wm.progress_end()
+        with freed_memory_kept():  # Blender waits on the fit, so only the fit sees the setting
+            if context.window is None:  # background mode: no progress indicator to drive
+                return fit_to_motion(generator, [wave], [motion], start, self.iterations, seed=0)
+            wm.progress_begin(0, self.iterations)
+            try:
+                return fit_to_motion(generator, [wave], [motion], start, self.iterations, seed=0,
+                                     progress=lambda done, total: wm.progress_update(done))
+            finally:
+                wm.progress_end()
 
 
 CLASSES = (DIFFUSIONTALKER_OT_style_from_audio, DIFFUSIONTALKER_OT_style_from_animation)

@@ -16,17 +16,25 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gl
 PROBE = textwrap.dedent("""
     import os, sys
     import numpy as np
-    from diffusiontalker.allocator import keep_freed_memory
+    from diffusiontalker.allocator import freed_memory_kept, keep_freed_memory
 
     def resident():
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-    took = keep_freed_memory() if sys.argv[1] == "keep" else None
-    before = resident()
-    block = np.ones(64 << 20, dtype=np.uint8)  # a training batch's size, touched
-    del block
-    print(took, (resident() - before) >> 20)
+    def held_after_use():
+        before = resident()
+        block = np.ones(64 << 20, dtype=np.uint8)  # a training batch's size, touched
+        del block
+        return (resident() - before) >> 20
+
+    if sys.argv[1] == "scoped":  # kept inside the block; after it, glibc's defaults again
+        with freed_memory_kept() as took:
+            inside = held_after_use()
+        print(took, inside, held_after_use())
+    else:
+        took = keep_freed_memory() if sys.argv[1] == "keep" else None
+        print(took, held_after_use())
 """)
 
 
@@ -41,6 +49,14 @@ def test_freed_memory_is_kept_only_once_the_setting_is_on():
     assert probe("plain")[1] < 16  # glibc's default: the 64 MB block went back to the kernel
     took, kept_mb = probe("keep")
     assert took == "True" and kept_mb > 48
+
+
+def test_a_block_keeps_freed_memory_and_hands_it_back_after():
+    clean = {name: value for name, value in os.environ.items() if name not in GLIBC_VARIABLES}
+    took, inside, after = subprocess.run([sys.executable, "-c", PROBE, "scoped"], env=clean, capture_output=True,
+                                         text=True, check=True).stdout.split()
+    assert took == "True" and int(inside) > 48
+    assert int(after) < -48  # the next use and free after the block gave the kept 64 MB back
 
 
 def test_the_users_own_glibc_variables_win():
