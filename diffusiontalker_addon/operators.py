@@ -103,6 +103,8 @@ def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None
         if not s["audio"]:
             raise AudioError("choose an audio file to generate from")
         audio, start_frame = os.path.abspath(bpy.path.abspath(s["audio"])), s["start_frame"]
+    if os.path.isdir(audio):
+        raise AudioError(f"{audio} is a folder, not an audio file")
     if not os.path.isfile(audio):
         raise AudioError(f"audio file not found: {audio}")
     return audio, start_frame, span
@@ -204,14 +206,14 @@ def _prepare(op, context) -> tuple[Plan, Request]:
     if not take or len(take.encode()) > MAX_TAKE_NAME:
         raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} bytes long "
                          "(letters outside ASCII take two to four bytes each)")
-    audio, start_frame, span = audio_source(s, context)
-    check_span(context.scene, audio, start_frame, span)
     device = device_of(s, context)
     checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
     cached = loaded_generator(checkpoint, device)
-    if cached is not None:  # fail before the wait when we already know the model's topology
+    if cached is not None:  # the wrong head first (before the audio), when the model's topology is known
         check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
+    audio, start_frame, span = audio_source(s, context)
+    check_span(context.scene, audio, start_frame, span)
     blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}
     if blend_style or s["keep_key_poses"]:
         timeline = take_timeline(audio, context.scene, checkpoint, span)

@@ -258,6 +258,7 @@ def test_setups_that_cannot_give_a_good_take_are_refused_and_change_nothing(obse
     assert "frames -100 to" in run["before_frame_0"] and "outside Blender's 0 to 1048574" in run["before_frame_0"]
     assert "frames 1048500 to" in run["past_last_frame"]
     assert "choose the sound strip" in run["no_strip_named"]
+    assert "is a folder, not an audio file" in run["folder_audio"]
     assert "is a folder; choose the checkpoint's .json card" in run["folder_checkpoint"]
     assert "runs at 3000 fps" in run["fast_scene"] and "up to 240 fps" in run["fast_scene"]
     assert "is in Sculpt Mode; switch to Object Mode" in run["sculpt_mode"]

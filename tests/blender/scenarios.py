@@ -622,6 +622,7 @@ def _refused_setups():
            "before_frame_0": error_of(audio=WAV, start_frame=-100),
            "past_last_frame": error_of(audio=WAV, start_frame=1048500),
            "no_strip_named": error_of(audio_source="STRIP", sound_strip=""),
+           "folder_audio": error_of(audio=WORK),
            "folder_checkpoint": None, "fast_scene": None}
     bpy.ops.object.mode_set(mode="SCULPT")
     out["sculpt_mode"] = error_of(audio=WAV)
