@@ -51,6 +51,7 @@ class Plan:
     mode: str
     basis_count: int
     seed: int
+    blend_style: str  # "" for none; the report names it, as the take is not its style alone
     strip_path: str  # the audio file for the take's sound strip; a "//" path stays relative to the .blend
     add_strip: bool
 
@@ -222,7 +223,7 @@ def _prepare(op, context) -> tuple[Plan, Request]:
         if s["keep_key_poses"]:
             key_poses = _key_poses(context, obj, take, start_frame, timeline)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
-                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"],
+                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE")
     request = Request(checkpoint=checkpoint, identity_library=library, device=device, audio=audio, span=span,
@@ -261,7 +262,8 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     fit_frame_range(scene, plan.start_frame, summary.frames)
     if plan.add_strip:
         place_audio(scene, plan.strip_path, plan.take, plan.start_frame)
-    report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}, "
+    blended = f" blended with {plan.blend_style}" if plan.blend_style else ""
+    report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}{blended}, "
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
     if plan.mode != PER_FRAME:
         report += f"; basis error {summary.rms_error * 1000:.3f} mm RMS, {summary.max_error * 1000:.3f} mm max"

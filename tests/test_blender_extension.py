@@ -206,6 +206,7 @@ def test_new_style_from_animation_fits_the_mesh_motion(observed):
 def test_keyed_blend_weight_drifts_between_styles_as_the_model_does(observed):
     run = scenario(observed, "blend")
     assert run["animatable"] and run["weights"] == [0.0, 1.0]
+    assert f"style {run['first']} blended with {run['second']}," in run["report"]
     assert run["error"] is None
     assert run["blend_effect"] > 1e-4  # metres: the second style really changes the last frame
     assert max(run["shown_error"].values()) < 1e-5

@@ -288,7 +288,7 @@ def _cancel():
     outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
     reporter = Reporter()
     plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
-                          mode="BASIS", basis_count=4, seed=5, strip_path=WAV, add_strip=True)
+                          mode="BASIS", basis_count=4, seed=5, blend_style="", strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
     threaded = worker.GenerationJob(request)  # and on the worker thread, the interactive path
     threaded.start()
@@ -318,7 +318,7 @@ def _threaded():
         polls += 1
         time.sleep(0.01)
     plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
-                          mode="BASIS", basis_count=4, seed=2, strip_path=WAV, add_strip=True)
+                          mode="BASIS", basis_count=4, seed=2, blend_style="", strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
     return {"progress": sorted(set(seen)), "polls": polls, "status": runtime.status, "result": sorted(status),
             "keys": [kb.name for kb in head.data.shape_keys.key_blocks]}
@@ -490,6 +490,7 @@ def _blend():
         scene.frame_set(f)
         weights.append(settings.blend_weight)
     error = error_of(audio=WAV, style=first, seed=6, mode="PER_FRAME", take="Mix", start_frame=1, device="cpu")
+    report = settings.last_report
     expected = gen.generate(WAV, style=first, seed=6, blend_style=second, blend=np.array(weights)).offsets
     unblended = gen.generate(WAV, style=first, seed=6).offsets
     checks = (0, frames // 2, frames - 1)
@@ -499,7 +500,7 @@ def _blend():
     settings.blend_style = ""
     return {"error": error, "weights": [weights[0], weights[-1]], "shown_error": shown_error,
             "blend_effect": float(np.abs(expected[-1] - unblended[-1]).max()), "unknown": unknown,
-            "unchanged": mesh_fingerprint(head) == head_before,
+            "unchanged": mesh_fingerprint(head) == head_before, "report": report, "first": first, "second": second,
             "animatable": settings.bl_rna.properties["blend_weight"].is_animatable}
 
 
