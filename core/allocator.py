@@ -7,8 +7,10 @@ generation ran at half speed (docs/benchmarks.md). Serving them from the heap an
 trimming it costs some resident memory, held until the process ends.
 
 The ``diffusiontalker`` command applies this at start. Blender gets it only for work
-that blocks Blender meanwhile (``freed_memory_kept``), and glibc's defaults back after:
-the setting is the whole application's.
+that blocks Blender meanwhile (``freed_memory_kept``), and glibc's default values back
+after, since the setting is the whole application's. (Any such call leaves glibc's
+adaptive mmap threshold off for good: afterwards blocks over 128 KiB are always mapped
+afresh, as at start-up.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 # mallopt parameters, from glibc's <malloc.h>
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_KEEP = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1}
 _DEFAULTS = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024}
 GLIBC_VARIABLES = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
 
@@ -44,19 +47,22 @@ def keep_freed_memory() -> bool:
     glibc: macOS and Windows have allocators of their own, and musl's ``mallopt``
     refuses every option.
     """
-    mallopt = _mallopt()
-    return mallopt is not None and bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return _apply(_mallopt(), _KEEP)
+
+
+def _apply(mallopt, values: dict) -> bool:
+    return mallopt is not None and all([bool(mallopt(option, value)) for option, value in values.items()])
 
 
 @contextlib.contextmanager
 def freed_memory_kept():
-    """``keep_freed_memory`` for a block of work, then glibc's defaults again (the next
-    free hands the kept memory back). For a host application that waits on the block."""
-    kept = keep_freed_memory()
+    """``keep_freed_memory`` for a block of work, then glibc's default values again (the
+    next free hands the kept memory back). For a host application that waits on the
+    block; not for nesting."""
+    mallopt = _mallopt()
+    kept = _apply(mallopt, _KEEP)
     try:
         yield kept
     finally:
         if kept:
-            mallopt = _mallopt()
-            for option, value in _DEFAULTS.items():
-                mallopt(option, value)
+            _apply(mallopt, _DEFAULTS)

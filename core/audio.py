@@ -40,7 +40,7 @@ def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFA
             raise AudioError(f"{name}: samples must be numbers, got dtype {samples.dtype}")
         if samples.dtype.kind in "iu":  # integer PCM: scale to [-1, 1]
             samples = samples / float(np.iinfo(samples.dtype).max)
-        if rate > 0:
+        if span is not None and rate > 0 and samples.ndim:
             samples = samples[_span_slice(span, rate, len(samples))]
     if span is not None:
         name = f"{name} ({span[0]:.2f}-{span[1]:.2f} s)"

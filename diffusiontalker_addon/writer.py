@@ -141,15 +141,21 @@ def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tup
     if strip is None or strip.type != "SOUND" or strip.sound is None:
         raise LookupError(f"the scene has no sound strip named {name!r}")
     fps = scene_fps(scene)
-    # Blender plays second (frame - frame_start) / fps - sound_offset of the file at a frame
-    # (a positive offset starts the sound later); frame_final_end is the first frame not heard.
+    # At a frame Blender plays second (frame - frame_start + animation_offset_start) / fps
+    # - sound_offset of the file: a hard split's right part keeps its place in the file in
+    # animation_offset_start, and a positive Sound Offset starts the sound later.
+    # frame_final_end is the first frame not heard.
     offset = getattr(strip, "sound_offset", 0.0)
+
+    def second(frame):
+        return (frame - strip.frame_start + strip.animation_offset_start) / fps - offset
+
     first = int(strip.frame_final_start)
-    heard_from = (first - strip.frame_start) / fps - offset
-    if heard_from < 0:  # the sound starts inside the strip: so does the take
-        first += int(np.ceil(-heard_from * fps - 1e-6))
-    span = tuple((frame - strip.frame_start) / fps - offset for frame in (first, strip.frame_final_end))
-    return _sound_file(strip.sound), first, span
+    if second(first) < 0:  # the sound starts inside the strip: so does the take
+        first += int(np.ceil(-second(first) * fps - 1e-3))  # float32 offsets of whole frames land on them
+    if first >= strip.frame_final_end:
+        raise LookupError(f"the sound strip {name!r} ends before its sound starts (Sound Offset {offset:g} s)")
+    return _sound_file(strip.sound), first, (second(first), second(strip.frame_final_end))
 
 
 def _sound_file(sound: bpy.types.Sound) -> str:
@@ -162,9 +168,11 @@ def _sound_file(sound: bpy.types.Sound) -> str:
     copy = os.path.join(bpy.app.tempdir or tempfile.gettempdir(), "diffusiontalker-"
                         + hashlib.sha256(data).hexdigest()[:16] + (os.path.splitext(sound.filepath)[1] or ".wav"))
     try:
-        if not os.path.isfile(copy):
-            with open(copy, "wb") as fh:
+        if not os.path.isfile(copy) or os.path.getsize(copy) != len(data):
+            partial = copy + ".part"  # renamed into place whole: a failed write is never reused
+            with open(partial, "wb") as fh:
                 fh.write(data)
+            os.replace(partial, copy)
     except OSError as exc:
         raise LookupError(f"cannot unpack the sound '{sound.name}' to read it: {exc}") from None
     return copy

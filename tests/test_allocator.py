@@ -28,10 +28,25 @@ PROBE = textwrap.dedent("""
         del block
         return (resident() - before) >> 20
 
-    if sys.argv[1] == "scoped":  # kept inside the block; after it, glibc's defaults again
+    def mapped_while_held():  # MB of a 64 MB block that glibc serves by mmap (hblkhd), not from its heap
+        import ctypes
+
+        class Info(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                        "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+        mallinfo2.restype = Info
+        before = mallinfo2().hblkhd
+        block = np.ones(64 << 20, dtype=np.uint8)
+        mapped = (mallinfo2().hblkhd - before) >> 20
+        del block
+        return mapped
+
+    if sys.argv[1] == "scoped":  # kept inside the block; after it, glibc's default values again
         with freed_memory_kept() as took:
-            inside = held_after_use()
-        print(took, inside, held_after_use())
+            inside, mapped_inside = held_after_use(), mapped_while_held()
+        print(took, inside, held_after_use(), mapped_inside, mapped_while_held())
     else:
         took = keep_freed_memory() if sys.argv[1] == "keep" else None
         print(took, held_after_use())
@@ -53,10 +68,11 @@ def test_freed_memory_is_kept_only_once_the_setting_is_on():
 
 def test_a_block_keeps_freed_memory_and_hands_it_back_after():
     clean = {name: value for name, value in os.environ.items() if name not in GLIBC_VARIABLES}
-    took, inside, after = subprocess.run([sys.executable, "-c", PROBE, "scoped"], env=clean, capture_output=True,
-                                         text=True, check=True).stdout.split()
-    assert took == "True" and int(inside) > 48
+    took, inside, after, mapped_inside, mapped_after = subprocess.run(
+        [sys.executable, "-c", PROBE, "scoped"], env=clean, capture_output=True, text=True, check=True).stdout.split()
+    assert took == "True" and int(inside) > 48 and int(mapped_inside) == 0  # served from the heap, kept
     assert int(after) < -48  # the next use and free after the block gave the kept 64 MB back
+    assert int(mapped_after) >= 64  # and large blocks are mapped afresh again, as glibc does by default
 
 
 def test_the_users_own_glibc_variables_win():

@@ -292,7 +292,8 @@ def test_named_audio_wins_packed_sound_works_and_relative_paths_stay_relative(ob
 
 def test_a_trimmed_or_offset_strip_animates_what_it_plays_from_where_it_plays(observed):
     run = scenario(observed, "trimmed_strips")
-    for name, first in (("Line", 250), ("Late", 1012)):
+    assert "'Never' ends before its sound starts (Sound Offset 10 s)" in run["never"]
+    for name, first in (("Line", 250), ("Late", 1012), ("Whole.001", 2060)):
         take = run[name]
         assert take["error"] is None and take["range"][0] == first
         assert take["motion"] > 0.002 and max(take["shown_error"].values()) < 1e-6, name

@@ -721,17 +721,25 @@ def _trimmed_strips():
     line.sound_offset = 0.25  # and the sound starts a quarter second later
     late = strips.new_sound("Late", WAV, 3, 1000)
     late.sound_offset = 0.5  # untrimmed, but silent for its first half second
+    whole = strips.new_sound("Whole", WAV, 4, 2001)
+    for strip in strips:
+        strip.select = strip == whole
+    bpy.ops.sequencer.split(frame=2060, channel=4, type="HARD", side="RIGHT")  # Shift+K: its right part
     gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
     out = {}
-    for strip, first, heard_from in ((line, 250, 50 / fps - 0.25), (late, 1012, 0.0)):
+    for strip, first, heard in ((line, 250, (50 / fps - 0.25, (line.frame_final_end - 200) / fps - 0.25)),
+                                (late, 1012, (0.0, (late.frame_final_end - 1000) / fps - 0.5)),  # cut at its end
+                                (strips["Whole.001"], 2060, (59 / fps, 99.0))):  # from where it was split
         error = error_of(audio_source="STRIP", sound_strip=strip.name, mode="PER_FRAME", take=strip.name,
                          seed=3, style=gen.identity_names[0], device="cpu")
-        heard = (heard_from, (strip.frame_final_end - strip.frame_start) / fps - strip.sound_offset)
         take = gen.generate(WAV, span=heard, seed=3, style=gen.identity_names[0])
         expected = resample_fps(take.offsets, take.fps, fps)
         shown = {f: float(np.abs(evaluated_offsets(head, first + f) - expected[f]).max()) for f in (0, 30)}
         out[strip.name] = {"error": error, "range": [scene.frame_start, scene.frame_end], "shown_error": shown,
                            "motion": float(np.abs(expected).max())}
+    never = strips.new_sound("Never", WAV, 5, 3000)
+    never.sound_offset = 10.0  # later than the strip lasts: nothing of it is ever heard
+    out["never"] = error_of(audio_source="STRIP", sound_strip="Never", take="Never", device="cpu")
     return out
 
 
