@@ -51,6 +51,7 @@ def keep_freed_memory() -> bool:
 
 
 def _apply(mallopt, values: dict) -> bool:
+    """Set every option (a list, not a generator: one refused does not skip the rest)."""
     return mallopt is not None and all([bool(mallopt(option, value)) for option, value in values.items()])
 
 

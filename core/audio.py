@@ -27,8 +27,9 @@ def load_audio(source, sample_rate: int | None = None, max_seconds: float = DEFA
 
     ``source`` is a path to a file soundfile can read (wav, flac, ogg, …) or an
     array of shape (N,) or (N, channels) with its ``sample_rate`` (the Blender add-on
-    passes audio it has already decoded). ``span`` (start, end) in seconds reads only
-    of the audio (clipped to it): a sound strip trimmed to one line of a long recording.
+    passes audio it has already decoded). ``span`` (start, end) in seconds keeps only
+    that part of the audio (clipped to it): a sound strip trimmed to one line of a long
+    recording.
     """
     if isinstance(source, (str, os.PathLike)):
         samples, rate, name = _read_file(os.fspath(source), span)
@@ -84,13 +85,18 @@ def normalise(samples: np.ndarray) -> np.ndarray:
     return (samples * (TARGET_RMS / max(rms, 1e-8))).astype(np.float32)
 
 
-def _read_file(path: str, span: tuple[float, float] | None = None):
-    import soundfile as sf
-
+def check_audio_file(path: str) -> None:
+    """Refuse a path that is no file before any decoding (the add-on asks before its work)."""
     if os.path.isdir(path):
         raise AudioError(f"{path} is a folder, not an audio file")
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
+
+
+def _read_file(path: str, span: tuple[float, float] | None = None):
+    import soundfile as sf
+
+    check_audio_file(path)
     try:
         with sf.SoundFile(path) as fh:
             rate = fh.samplerate

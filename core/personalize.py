@@ -15,6 +15,7 @@ Identities are stored in an identity library (safetensors + JSON) that ``generat
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -134,10 +135,23 @@ def check_style_name(name: str) -> str:
     return name
 
 
-def check_new_name(gen, name: str, library, replace: bool = False) -> None:
-    """A personal style never shadows a trained one, replaces one of the library only when
-    asked to (a fitted style can cost minutes to remake), and joins only a library of this
-    checkpoint's identity space (``pipeline.check_library_fits``)."""
+def check_library_path(library, what: str) -> None:
+    """A library is a file pair named by the user; given a folder, its files would land
+    beside it, under the folder's name."""
+    from pathlib import Path
+
+    from .errors import DiffusionTalkerError
+
+    if Path(library).is_dir() or str(library).endswith(("/", os.sep)):
+        raise DiffusionTalkerError(f"{what} {library} is a folder; name the library file in it, "
+                                   f"e.g. {Path(library) / 'mine'} (mine.json + mine.safetensors)")
+
+
+def check_new_name(gen, name: str, library, replace: bool = False) -> str:
+    """``name`` stripped, once sure that a personal style by it never shadows a trained
+    one, replaces one of the library only when asked to (a fitted style can cost minutes
+    to remake), and joins only a library of this checkpoint's identity space
+    (``pipeline.check_library_fits``)."""
     from .checkpoint import paths_of
     from .errors import DiffusionTalkerError
     from .pipeline import check_library_fits
@@ -151,14 +165,14 @@ def check_new_name(gen, name: str, library, replace: bool = False) -> None:
         if name in card["names"] and not replace:
             raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
                                        "name, or replace it (personalize --replace; Replace in Blender)")
+    return name
 
 
 def add_identity(library, name: str, vector, gen, source: dict, replace: bool = False) -> None:
     """Create ``library`` or add ``name`` to it, or replace it (see ``check_new_name``)."""
     from .checkpoint import paths_of
 
-    name = check_style_name(name)
-    check_new_name(gen, name, library, replace)
+    name = check_new_name(gen, name, library, replace)
     names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
     if paths_of(library)[1].is_file():
         names, rows, doc = load_library(library)
@@ -202,9 +216,7 @@ def run(args) -> int:
     from .pipeline import Generator
 
     args.name = check_style_name(args.name)  # before loading anything
-    if Path(args.library).is_dir() or str(args.library).endswith("/"):
-        raise DiffusionTalkerError(f"--library {args.library} is a folder; name the library file in it, "
-                                   f"e.g. {Path(args.library) / 'mine'} (mine.json + mine.safetensors)")
+    check_library_path(args.library, "--library")
     writable_folder(paths_of(args.library)[1].parent, "--library's folder")  # files are replaced, not rewritten
     recordings = [m for m in args.motion or [] if not m.lower().endswith(".npz")]
     if recordings:  # argparse gave --motion the clips that followed it

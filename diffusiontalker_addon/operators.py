@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 
 from ..core.allocator import freed_memory_kept
+from ..core.audio import check_audio_file
 from ..core.errors import AudioError, Cancelled, DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 from . import prefs
@@ -104,10 +105,7 @@ def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None
         if not s["audio"]:
             raise AudioError("choose an audio file to generate from")
         audio, start_frame = os.path.abspath(bpy.path.abspath(s["audio"])), s["start_frame"]
-    if os.path.isdir(audio):
-        raise AudioError(f"{audio} is a folder, not an audio file")
-    if not os.path.isfile(audio):
-        raise AudioError(f"audio file not found: {audio}")
+    check_audio_file(audio)
     return audio, start_frame, span
 
 
@@ -311,8 +309,8 @@ class DIFFUSIONTALKER_OT_generate(bpy.types.Operator):
             return {"CANCELLED"}
         from tqdm import tqdm
 
-        # Blender waits on this call (a batch script, a render farm), so the allocator
-        # setting that doubles the CLI's speed touches nothing else.
+        # Blender waits on this call (a batch script, a render farm), so the CLI's allocator
+        # setting (docs/benchmarks.md) touches nothing else.
         with tqdm(desc="DiffusionTalker", unit="step", file=sys.stderr, leave=False) as bar, freed_memory_kept():
             def progress(done, total):
                 bar.total = total

@@ -18,7 +18,7 @@ from bpy.props import BoolProperty, CollectionProperty, IntProperty, StringPrope
 from ..core.allocator import freed_memory_kept
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
-from ..core.personalize import check_new_name, check_style_name
+from ..core.personalize import check_library_path, check_new_name, check_style_name
 from . import operators, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
 
@@ -36,9 +36,8 @@ def _generator(context, library: str):
 def _library(context) -> str:
     """The preferences' library, or where the default one goes (not created here)."""
     chosen = prefs.identity_library_path(context)
-    if chosen and os.path.isdir(chosen):  # its two files would land beside the folder
-        raise DiffusionTalkerError(f"the identity library in the preferences is a folder ({chosen}); name a file "
-                                   f"in it, e.g. {os.path.join(chosen, LIBRARY_NAME + '.json')}")
+    if chosen:
+        check_library_path(chosen, "the preferences' identity library")
     return chosen or os.path.join(
         bpy.utils.extension_path_user(prefs.ROOT_PACKAGE, path=LIBRARY_NAME), LIBRARY_NAME + ".json")
 
