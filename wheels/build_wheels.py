@@ -28,7 +28,7 @@ WHEELS = ROOT / "wheels"
 MANIFEST = ROOT / "blender_manifest.toml"
 PYTHON = "3.11"
 # What core/ imports at run time (pyproject's dependencies, less numpy; see above).
-REQUIREMENTS = ["torch==2.13.0", "soundfile>=0.12", "soxr>=0.3", "safetensors>=0.4", "tqdm>=4.66"]
+REQUIREMENTS = ["torch==2.13.0", "soundfile>=0.12", "av>=12", "soxr>=0.3", "safetensors>=0.4", "tqdm>=4.66"]
 # Blender platform -> (pip platform tags, extra index). Linux and Windows take torch from the
 # CPU index: PyPI's Linux torch pulls ~3 GB of CUDA libraries, too big for an extension.
 PLATFORMS = {
