@@ -12,7 +12,7 @@
   what its generator makes k do with the clip's own phoneme timings
   ("counterfactual"); elsewhere, k's recording of the same sentence ("same sentence"),
   compared by signature because k said it at another pace. The second is a weak judge:
-  with it even SynthTalk's generator scores only 68.8% (bench/style_metric_ceiling.py).
+  with it even SynthTalk's generator scores only 68.8% (research/style_metric_ceiling.py).
   "Own style" asks the same of the take made with the style evaluated (the clip's
   speaker, or what ``style_of`` chose): is it nearest its speaker's truth?
   "Relative style" judges the identities' *differences*: take k's signature minus the
@@ -54,7 +54,7 @@ Lip and upper-face regions default to ../shared/flame/vocaset_eval_regions.json
 ('lve' 428 vertices, 'fdd' 1501) for 5023-vertex data; pass --regions otherwise.
 Style accuracy on SynthTalk is judged against what its generator makes each speaker
 do with the clip's own audio; on other datasets, against each speaker's recording of
-the same sentence (a weaker judge: see bench/style_metric_ceiling.py).
+the same sentence (a weaker judge: see research/style_metric_ceiling.py).
 """
 
 

@@ -1,6 +1,6 @@
 """Where does a take's talking style come from: the identity embedding or the voice?
 
-    .venv/bin/python bench/diagnose_identity.py --data data/synthtalk [--checkpoint CK] [--sentence sentence37]
+    .venv/bin/python research/diagnose_identity.py --data data/synthtalk [--checkpoint CK] [--sentence sentence37]
 
 For one held-out sentence said by every training speaker, compares style signatures
 (the ones ``evaluate`` uses for style accuracy) three ways: the ground truth of

@@ -1,6 +1,6 @@
 """How well a checkpoint's audio encoder reads speech: linear probes on its frozen features.
 
-    .venv/bin/python bench/encoder_probe.py --data data/synthtalk \
+    .venv/bin/python research/encoder_probe.py --data data/synthtalk \
         --checkpoint core/assets/demo.json --checkpoint runs/ph/B/demo.json
 
 Two ridge-regression probes, fitted on training clips and scored on test clips:

@@ -1,6 +1,6 @@
 """New talking identities for speakers the model never saw, measured (issue 6).
 
-    .venv/bin/python bench/eval_personalisation.py --data data/synthtalk [--checkpoint CK] [--iterations 40]
+    .venv/bin/python research/eval_personalisation.py --data data/synthtalk [--checkpoint CK] [--iterations 40]
 
 SynthTalk's held-out speakers (``test_unseen``) say sentences 33-40. The first half are
 their reference clips: a new identity is made from them as ``diffusiontalker

@@ -1,6 +1,6 @@
 """What stands between a checkpoint and the style-accuracy target: where its style error lives.
 
-    .venv/bin/python bench/style_error.py --data data/synthtalk \
+    .venv/bin/python research/style_error.py --data data/synthtalk \
         --checkpoint core/assets/demo.json --checkpoint runs/baseline/baseline.json
 
 ``evaluate`` judges a take made with identity k right when its style signature (each
@@ -133,7 +133,7 @@ def add_clip_flags(p: argparse.ArgumentParser) -> None:
 
 def judged_clips(args):
     """(SynthTalk's generator, the clips judged, the judged lip region, per clip every
-    speaker's truth over that region): what every style bench compares takes with."""
+    speaker's truth over that region): what every style diagnostic compares takes with."""
     truth = Counterfactuals(args.data)
     clips = pick_evenly(load_split("synthtalk", args.data, args.split), args.max_clips)
     idx = load_regions(default_region_file("vocaset_eval_regions.json"), clips[0].vertices.shape[1])["lve"]

@@ -1,6 +1,6 @@
 """How close each identity's takes must come to its speaker for the style judge, and how close they come.
 
-    .venv/bin/python bench/style_margins.py --data data/synthtalk --max-clips 32 \
+    .venv/bin/python research/style_margins.py --data data/synthtalk --max-clips 32 \
         [--checkpoint core/assets/demo.json]
 
 ``evaluate``'s style judge calls a take made with identity k right when its style

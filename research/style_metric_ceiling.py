@@ -1,6 +1,6 @@
 """How high can style accuracy go, depending on what a take is judged against?
 
-    .venv/bin/python bench/style_metric_ceiling.py --data data/synthtalk [--split test] [--max-clips 8]
+    .venv/bin/python research/style_metric_ceiling.py --data data/synthtalk [--split test] [--max-clips 8]
 
 A perfect model would, given speaker j's recording and speaker k's identity, move
 exactly as speaker k would to that recording. On SynthTalk that take can be made: it is
@@ -28,7 +28,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="a SynthTalk dataset")
     p.add_argument("--split", default="test")
-    p.add_argument("--max-clips", type=int, default=8, help="clips, evenly chosen (default: 8, as in docs/results.md)")
+    p.add_argument("--max-clips", type=int, default=8, help="clips, evenly chosen (default: 8, as in research/notebook.md)")
     args = p.parse_args()
     split = load_split("synthtalk", args.data, args.split)
     clips = pick_evenly(split, args.max_clips)

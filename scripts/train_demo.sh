@@ -7,7 +7,7 @@
 # so this replays the same run. It was then fine-tuned twice with the mouth terms of
 # core/losses.py (style and lip contact; --init starts a fresh schedule from a checkpoint),
 # then four times more with SynthTalk's cross-speaker targets (--cross-speaker: another
-# speaker's motion for the same audio; tuned5 and tuned6 are runs B and B2 of docs/results.md),
+# speaker's motion for the same audio; tuned5 and tuned6 are runs B and B2 of research/notebook.md),
 # then twice with a mel encoder that hears 300 ms further ahead and behind (--audio-context-ms;
 # tuned7 and tuned8 are runs E and E2), and the student was distilled with the same terms.
 set -euo pipefail

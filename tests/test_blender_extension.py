@@ -59,7 +59,7 @@ def test_package_holds_library_and_addon_but_no_development_files(package):
                    "core/pipeline.py", "core/assets/demo.safetensors", "core/assets/demo.json"):
         assert needed in names
     for name in names:
-        assert not name.startswith(("tests/", "docs/", "bench/", ".git", ".venv/", ".shim/", "wheels/"))
+        assert not name.startswith(("tests/", "docs/", "bench/", "research/", ".git", ".venv/", ".shim/", "wheels/"))
         assert "__pycache__" not in name and not name.endswith((".pyc", ".whl"))
 
 

@@ -4,7 +4,7 @@ Style accuracy asks whether a take made with speaker k's identity moves like spe
 On captured data the nearest available truth is speaker k saying the same sentence, but
 at k's own pace and with k's own pauses, so it also differs in everything the audio
 dictates: against it, even the generator that made SynthTalk scores only 68.8% on its
-test split (``bench/style_metric_ceiling.py``), which no model can beat. SynthTalk is made by a
+test split (``research/style_metric_ceiling.py``), which no model can beat. SynthTalk is made by a
 known program from stored parameters, so the exact truth exists: speaker k's
 articulation driven by this clip's own phoneme timings.
 """
