@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except DiffusionTalkerError as exc:
         print(f"diffusiontalker {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk that fills up, a folder that cannot be made: the file and why, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"diffusiontalker {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"diffusiontalker {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -88,7 +88,7 @@ def run(args) -> int:
     from .diffusion import GaussianDiffusion, step_grid
     from .errors import DiffusionTalkerError
     from .identity import contrastive_loss
-    from .pipeline import resolve_device
+    from .device import resolve_device
     from .losses import loss_from_args
     from .outputs import writable_folder
     from .trainstate import require_finite

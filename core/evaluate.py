@@ -336,8 +336,8 @@ def run(args) -> int:
     from .checkpoint import paths_of, read_card
     from .errors import DiffusionTalkerError
     from .outputs import writable_file
-    from .personalize import library_card
-    from .pipeline import Generator, check_library_fits
+    from .library import check_library_fits, library_card
+    from .pipeline import Generator
     from .regions import default_region_file, load_regions
 
     for path, what in ((args.json, "--json"), (args.markdown, "--markdown")):

@@ -17,7 +17,7 @@ head (5023 vertices for the bundled checkpoint). Give --template to also get
 absolute vertex positions (template + offsets), which .obj output needs.
 
 Without --checkpoint the bundled demo checkpoint is used; read its card
-(docs/checkpoint.md) to see what it was trained on before judging the result.
+(the "card" of core/assets/demo.json; README, "The bundled checkpoint") to see what it was trained on before judging the result.
 """
 
 EPILOG = """\
@@ -79,8 +79,8 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import writable_file, writable_folder
-    from .personalize import library_card
-    from .pipeline import Generator, check_library_fits, resample_fps
+    from .library import check_library_fits, library_card
+    from .pipeline import Generator, resample_fps
 
     if args.list_styles:
         card = read_card(args.checkpoint or BUNDLED)

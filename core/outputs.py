@@ -47,3 +47,14 @@ def _writable(path, what: str, folder: bool) -> Path:
     except OSError as exc:  # e.g. a folder on the way that may not be searched
         raise DiffusionTalkerError(f"{what} {path}: {exc.strerror or exc}") from None
     return path
+
+
+def portable(path) -> str:
+    """``path`` as a card records it: relative to the working folder when inside it, else
+    its last part. A card travels with its checkpoint to other machines, where this
+    machine's absolute paths mean nothing and say who made it where."""
+    path = Path(path).absolute()
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.name

@@ -21,8 +21,7 @@ import sys
 import numpy as np
 
 from .argtypes import add_device_flag, add_seed_flag, positive_int
-
-LIBRARY_FORMAT = "diffusiontalker-identities"
+from .library import add_identity, check_library_path, check_new_name, check_style_name
 
 DESCRIPTION = """\
 Make a talking identity from reference clips and add it to an identity library.
@@ -110,100 +109,6 @@ def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progre
     for p, flag in zip(model.parameters(), trainable):
         p.requires_grad_(flag)
     return identity.detach()
-
-
-def save_library(path, names: list[str], embeddings: np.ndarray, checkpoint_id: str, sources: dict) -> None:
-    import torch
-
-    from .checkpoint import save_pair
-
-    save_pair(path, {"embeddings": torch.from_numpy(np.asarray(embeddings, np.float32))},
-              {"names": names, "checkpoint": checkpoint_id, "sources": sources}, LIBRARY_FORMAT)
-
-
-def check_style_name(name: str) -> str:
-    """``name`` stripped, if a style can be picked by it: numbers pick styles by index and
-    'auto' asks for the style to be found from the voice."""
-    from .errors import DiffusionTalkerError
-
-    name = name.strip()
-    if not name:
-        raise DiffusionTalkerError("give the new style a name")
-    if name.isdigit() or name.lower() == "auto":
-        raise DiffusionTalkerError(f"'{name}' cannot name a style: numbers pick styles by index and 'auto' means "
-                                   "'find the style from the voice'; choose another name")
-    return name
-
-
-def check_library_path(library, what: str) -> None:
-    """A library is a file pair named by the user; given a folder, its files would land
-    beside it, under the folder's name."""
-    from pathlib import Path
-
-    from .errors import DiffusionTalkerError
-
-    if Path(library).is_dir() or str(library).endswith(("/", os.sep)):
-        raise DiffusionTalkerError(f"{what} {library} is a folder; name the library file in it, "
-                                   f"e.g. {Path(library) / 'mine'} (mine.json + mine.safetensors)")
-
-
-def check_new_name(gen, name: str, library, replace: bool = False) -> str:
-    """``name`` stripped, once sure that a personal style by it never shadows a trained
-    one, replaces one of the library only when asked to (a fitted style can cost minutes
-    to remake), and joins only a library of this checkpoint's identity space
-    (``pipeline.check_library_fits``)."""
-    from .checkpoint import paths_of
-    from .errors import DiffusionTalkerError
-    from .pipeline import check_library_fits
-
-    name = check_style_name(name)
-    if name in gen.model.bank.names:
-        raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
-    if paths_of(library)[1].is_file():
-        card = library_card(library)
-        check_library_fits(library, card, gen.card["sha256"])
-        if name in card["names"] and not replace:
-            raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
-                                       "name, or replace it (personalize --replace; Replace in Blender)")
-    return name
-
-
-def add_identity(library, name: str, vector, gen, source: dict, replace: bool = False) -> None:
-    """Create ``library`` or add ``name`` to it, or replace it (see ``check_new_name``)."""
-    from .checkpoint import paths_of
-
-    name = check_new_name(gen, name, library, replace)
-    names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
-    if paths_of(library)[1].is_file():
-        names, rows, doc = load_library(library)
-        sources = doc.get("sources", {})
-    row = np.asarray(vector.detach().cpu().numpy() if hasattr(vector, "detach") else vector, np.float32)
-    if name in names:
-        rows[names.index(name)] = row
-    else:
-        names.append(name)
-        rows = np.concatenate([rows, row[None]])
-    sources[name] = source
-    save_library(library, names, rows, gen.checkpoint_id(), sources)
-
-
-def library_card(path) -> dict:
-    """A library's JSON card alone (its names and the checkpoint it was made for), for
-    checks and listings that need no embeddings."""
-    from .checkpoint import read_card
-
-    return read_card(path, LIBRARY_FORMAT, required=("sha256", "names"))
-
-
-def load_library(path) -> tuple[list[str], np.ndarray, dict]:
-    from .checkpoint import load_tensors
-    from .errors import CheckpointError
-
-    doc, tensors = load_tensors(path, LIBRARY_FORMAT, required=("sha256", "names"))
-    embeddings = tensors.get("embeddings")
-    if embeddings is None or embeddings.dim() != 2 or len(embeddings) != len(doc["names"]):
-        raise CheckpointError(f"{path}: identity library tensors do not match its names")
-    return list(doc["names"]), embeddings.numpy(), doc
 
 
 def run(args) -> int:

@@ -17,9 +17,11 @@ import torch
 
 from .audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, load_audio, num_frames
 from .checkpoint import BUNDLED, load_checkpoint, paths_of
+from .device import resolve_device
 from .diffusion import GaussianDiffusion
 from .errors import DiffusionTalkerError
 from .identity import nearest_identity, style_index
+from .library import check_library_fits, load_library
 
 AUTO = "auto"
 WINDOW_SECONDS = 20.0  # longer audio is generated in overlapping windows of this length
@@ -38,20 +40,6 @@ class Take:
     compute_seconds: float
 
 
-def resolve_device(requested: str = "auto") -> tuple[str, list[str]]:
-    """(device, warnings): a device that is not available falls back to the CPU with a warning."""
-    requested = (requested or "auto").lower()
-    has_cuda = torch.cuda.is_available()
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if requested == "auto":
-        return ("cuda" if has_cuda else "mps" if has_mps else "cpu"), []
-    if requested == "cpu" or (requested == "cuda" and has_cuda) or (requested == "mps" and has_mps):
-        return requested, []
-    if requested not in ("cuda", "mps"):
-        return "cpu", [f"unknown device {requested!r}; using the CPU"]
-    return "cpu", [f"{requested} is not available on this machine; using the CPU"]
-
-
 def resample_fps(frames: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
     """Linear re-timing of (T, ...) frames, keeping the clip's duration."""
     if abs(fps_in - fps_out) < 1e-6 or len(frames) < 2:
@@ -63,18 +51,6 @@ def resample_fps(frames: np.ndarray, fps_in: float, fps_out: float) -> np.ndarra
     hi = np.minimum(lo + 1, len(frames) - 1)
     w = (pos - lo).reshape(-1, *([1] * (frames.ndim - 1))).astype(frames.dtype)
     return frames[lo] * (1 - w) + frames[hi] * w
-
-
-def check_library_fits(path, library_doc: dict, checkpoint_sha256: str) -> None:
-    """An identity is a point in one model's identity space; in any other model's (a
-    fine-tune, a newer demo) it is an arbitrary style, so a library made for another
-    checkpoint is refused rather than used."""
-    made_for = str(library_doc.get("checkpoint", "an unknown checkpoint"))
-    if made_for.rpartition("sha256:")[2] != checkpoint_sha256:
-        raise DiffusionTalkerError(f"{paths_of(path)[1]} was made for {made_for}, not for this checkpoint "
-                                   f"(sha256:{checkpoint_sha256}); make the styles again for this checkpoint, into "
-                                   "a new library (diffusiontalker personalize --library NEW, or New Style in "
-                                   "Blender with another library file in the add-on's preferences)")
 
 
 @dataclass
@@ -124,8 +100,6 @@ class Generator:
     def add_library(self, path) -> None:
         """Make the identities of a library that ``personalize`` made for this checkpoint
         selectable (``check_library_fits``)."""
-        from .personalize import load_library
-
         names, embeddings, doc = load_library(path)
         check_library_fits(path, doc, self.card["sha256"])
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):

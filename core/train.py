@@ -29,6 +29,7 @@ import time
 from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
                        positive_float, positive_int, unit_interval)
 
+PATH_FLAGS = ("data", "out", "init", "pretrained_encoder", "regions")  # recorded portably on the card
 READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
 # flag -> (model config key, a new model's default); a resumed or fine-tuned run keeps its checkpoint's
 ARCHITECTURE = {"diffusion_steps": ("diffusion_steps", 512), "d_model": ("d_model", 128),
@@ -214,12 +215,12 @@ def run(args) -> int:
     from .checkpoint import load_checkpoint, load_tensors, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion
     from .model import TalkerModel, make_config
-    from .pipeline import resolve_device
+    from .device import resolve_device
     from .batches import batch_sampler, clip_items, load_split, phoneme_list
     from .objective import Objective
     from .errors import DiffusionTalkerError
     from .losses import loss_from_args
-    from .outputs import writable_folder
+    from .outputs import portable, writable_folder
     from .trainstate import ema_update, optimizer_state_tensors, require_finite, restore_optimizer
 
     if args.resume and args.init:
@@ -330,11 +331,12 @@ def run(args) -> int:
         extras.update({f"raw.{k}": v for k, v in model.state_dict().items()})
         extras.update(optimizer_state_tensors(optimizer))
         save_checkpoint(ckpt, ema, card={
-            "trained_on": f"{args.dataset} at {os.path.abspath(args.data)} ({len(clips)} training clips, "
+            "trained_on": f"{args.dataset} '{portable(args.data)}' ({len(clips)} training clips, "
                           f"{len(speakers)} speakers)",
             "description": f"{args.objective} teacher, {step} steps"
                            + (f", fine-tuned from {lineage['init']}" if lineage else ""),
-            "training": {k: v for k, v in vars(args).items() if k != "run"} | {"step": step, "world_size": world},
+            "training": {k: portable(v) if k in PATH_FLAGS and v else v for k, v in vars(args).items() if k != "run"}
+                        | {"step": step, "world_size": world},
             **lineage,
         }, extra_tensors=extras)
 

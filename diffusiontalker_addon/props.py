@@ -21,7 +21,7 @@ def _style_search(self, context, edit_text):
     loaded) and the personal identity library."""
     from ..core.checkpoint import BUNDLED, read_card
     from ..core.errors import DiffusionTalkerError
-    from ..core.personalize import load_library
+    from ..core.library import load_library
 
     names = [AUTO_STYLE]
     try:
@@ -68,8 +68,9 @@ def generation_properties(options: set[str]) -> dict:
             name="Seed", default=0, min=0, options=options,
             description="Random seed of the diffusion sampler: the same seed gives the same animation"),
         "steps": IntProperty(
-            name="Steps", default=8, min=1, max=1000, options=options,
-            description="Denoising steps: 8 for the distilled model; more is slower and rarely better"),
+            name="Steps", default=0, min=0, max=1000, options=options,
+            description="Denoising steps; 0 uses the checkpoint's own (8 for the distilled demo), as the "
+                        "command line does. More is slower and rarely better"),
         "device": EnumProperty(
             name="Device", default="PREFS", options=options,
             items=[("PREFS", "Preferences", "Use the default device from the add-on preferences")] + prefs.DEVICES,

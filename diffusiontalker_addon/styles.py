@@ -18,7 +18,7 @@ from bpy.props import BoolProperty, CollectionProperty, IntProperty, StringPrope
 from ..core.allocator import freed_memory_kept
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
-from ..core.personalize import check_library_path, check_new_name, check_style_name
+from ..core.library import check_library_path, check_new_name, check_style_name
 from . import operators, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
 
@@ -45,7 +45,7 @@ def _library(context) -> str:
 def _store(op, context, library: str, name: str, vector, generator, source: dict) -> set[str]:
     """Add the style to the library; the default library becomes the preference so that
     the style search and Generate see it."""
-    from ..core.personalize import add_identity
+    from ..core.library import add_identity
 
     os.makedirs(os.path.dirname(library), exist_ok=True)
     add_identity(library, name, vector, generator, source, op.replace)
@@ -75,7 +75,7 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
                               description="Folder of the chosen recordings")
     files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"},
                               description="The chosen recordings of the voice (one or more)")
-    filter_glob: StringProperty(default="*.wav;*.flac;*.ogg", options={"HIDDEN"},
+    filter_glob: StringProperty(default="*.wav;*.flac;*.ogg;*.mp3;*.m4a;*.aac;*.mp4", options={"HIDDEN"},
                                 description="Audio files the browser lists")
 
     @classmethod

@@ -94,7 +94,7 @@ class Request:
     span: tuple[float, float] | None  # seconds of ``audio`` heard (a trimmed strip); None: all of it
     style: str
     seed: int
-    steps: int
+    steps: int  # 0: the checkpoint's own sampler
     mesh_vertices: int  # read on the main thread: the worker may not look at bpy data
     mesh_label: str
     blend_style: str = ""  # "" -> no second style
@@ -152,7 +152,7 @@ class GenerationJob:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
             take = generator.generate(
-                req.audio, span=req.span, style=req.style, seed=req.seed, steps=req.steps,
+                req.audio, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
                 progress=progress, cancel=self.cancel_event,
                 blend_style=req.blend_style or None, blend=req.blend, key_poses=req.key_poses,
             )

@@ -120,6 +120,8 @@ def test_per_frame_keys_show_the_model_output_at_the_scene_fps(observed):
     assert strip["type"] == "SOUND" and strip["frame_start"] == 10 and Path(strip["file"]) == WAV
     assert run["user_before"] == run["user_after"] and run["smile_at_1"] == pytest.approx(0.25)
     assert run["last_take"] == "TakeA"
+    # the panel and a script sample as the command line does: the checkpoint's own steps
+    assert run["steps_defaults"] == [0, 0] and f"{run['model_steps']} steps" in run["last_report"]
 
 
 def test_basis_mode_replaces_the_take_and_is_close_to_the_model(observed):

@@ -8,7 +8,8 @@ import torch
 from conftest import speechlike
 from diffusiontalker.cli import main
 from diffusiontalker.errors import CheckpointError
-from diffusiontalker.personalize import fit_to_motion, load_library
+from diffusiontalker.library import load_library
+from diffusiontalker.personalize import fit_to_motion
 from diffusiontalker.pipeline import Generator
 
 
@@ -50,7 +51,7 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
                  "--checkpoint", str(tiny_checkpoint)]) == 2  # a name in use is kept unless replacing
     assert "'eve' is already a style in" in capsys.readouterr().err
     from diffusiontalker.errors import DiffusionTalkerError
-    from diffusiontalker.personalize import check_new_name
+    from diffusiontalker.library import check_new_name
     from diffusiontalker.pipeline import Generator
 
     with pytest.raises(DiffusionTalkerError, match="'eve' is already a style in"):  # not a second 'eve'

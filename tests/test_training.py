@@ -46,6 +46,9 @@ def test_teacher_checkpoint_records_what_it_was_trained_on(teacher, dataset):
     assert doc["config"]["identities"] == ["spk00", "spk01", "spk02"]
     assert doc["config"]["num_vertices"] == 40 and doc["config"]["diffusion_steps"] == 32
     assert "synthtalk" in doc["card"]["trained_on"] and doc["card"]["training"]["step"] == 6
+    # the card travels with the checkpoint: no path of the machine it was trained on
+    assert str(dataset) not in json.dumps(doc["card"]) and str(teacher.parent) not in json.dumps(doc["card"])
+    assert f"'{dataset.name}'" in doc["card"]["trained_on"] and doc["card"]["training"]["out"] == teacher.parent.name
     assert 0.001 < doc["config"]["motion_scale"] < 0.01  # RMS of the fixture's offsets
     take = Generator.load(teacher, "cpu").generate(_audio(dataset), 16000, style="spk01")
     assert take.offsets.shape[1:] == (40, 3) and np.isfinite(take.offsets).all()

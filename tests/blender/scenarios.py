@@ -234,7 +234,10 @@ def _per_frame():
             "curve_count": sum(n.startswith("TakeA.") for n in curves),
             "frame_range": [scene.frame_start, scene.frame_end], "strips": sound_strips(scene),
             "user_before": before, "user_after": after, "shown_error": shown, "smile_at_1": smile_at_1,
-            "last_take": scene.diffusiontalker.last_take}
+            "last_take": scene.diffusiontalker.last_take, "last_report": scene.diffusiontalker.last_report,
+            "model_steps": take.steps, "steps_defaults": [
+                bpy.ops.diffusiontalker.generate.get_rna_type().properties["steps"].default,
+                type(scene.diffusiontalker).bl_rna.properties["steps"].default]}
 
 
 @record("basis_and_takes")
@@ -339,7 +342,7 @@ def _strip_source():
 
 @record("identity_library")
 def _identity_library():
-    from bl_ext.user_default.diffusiontalker.core.personalize import save_library
+    from bl_ext.user_default.diffusiontalker.core.library import save_library
 
     gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
     embedding = gen.model.bank.embeddings[1].detach().cpu().numpy()[None] * 0.5
@@ -362,7 +365,7 @@ def _identity_library():
 
 
 def library_names(path) -> list:
-    from bl_ext.user_default.diffusiontalker.core.personalize import load_library
+    from bl_ext.user_default.diffusiontalker.core.library import load_library
 
     return load_library(path)[0]
 
