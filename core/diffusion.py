@@ -59,11 +59,13 @@ class GaussianDiffusion:
         self.post_c0 = torch.tensor(betas * np.sqrt(ab_prev) / (1 - ab))
         self.post_ct = torch.tensor((1 - ab_prev) * np.sqrt(1 - betas) / (1 - ab))
 
-    # ᾱ for t in [-1, T-1]; t = -1 is the clean sample.
     def ab(self, t: torch.Tensor) -> torch.Tensor:
+        """ᾱ for t in [-1, T-1] (t = -1 is the clean sample), float32 on t's device. The
+        float64 table is indexed on the CPU: some devices (Apple's MPS) have no float64."""
         t = torch.as_tensor(t)
-        vals = self.alpha_bar.to(t.device)[t.clamp(min=0)]
-        return torch.where(t < 0, torch.ones_like(vals), vals).float()
+        index = t.detach().cpu()
+        vals = torch.where(index < 0, 1.0, self.alpha_bar[index.clamp(min=0)])
+        return vals.float().to(t.device)
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         a = self.ab(t).view(-1, *([1] * (x0.dim() - 1)))
@@ -76,6 +78,15 @@ class GaussianDiffusion:
         eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
         return a_n.sqrt() * x0 + (1 - a_n).sqrt() * eps
 
+    def distillation_target(self, x_t: torch.Tensor, t: torch.Tensor, x_next: torch.Tensor,
+                            t_next: torch.Tensor) -> torch.Tensor:
+        """The x0 whose single DDIM step from (x_t, t) reaches x_next at t_next: what a
+        progressive-distillation student learns where its teacher took two steps."""
+        shape = (-1, *([1] * (x_t.dim() - 1)))
+        a_t, a_n = self.ab(t).view(shape), self.ab(t_next).view(shape)
+        r = ((1 - a_n) / (1 - a_t)).sqrt()
+        return (x_next - r * x_t) / (a_n.sqrt() - r * a_t.sqrt())
+
     def training_loss(self, model_fn: ModelFn, x0: torch.Tensor, mask: torch.Tensor, loss_fn,
                       generator=None) -> dict:
         """x0-prediction loss at a uniformly drawn timestep; ``loss_fn(pred, target, mask)``
@@ -84,6 +95,16 @@ class GaussianDiffusion:
         t = torch.randint(0, self.num_steps, (B,), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         return loss_fn(model_fn(self.q_sample(x0, t, noise), t), x0, mask)
+
+    def sample(self, model_fn: ModelFn, shape, steps: int, generator: torch.Generator, device="cpu",
+               progress=None, cancel=None, ancestral: bool = False) -> torch.Tensor:
+        """The sampler for ``steps``: the full ancestral chain when asked for (a teacher at
+        all T steps), deterministic DDIM on ``step_grid`` otherwise."""
+        if ancestral:
+            if steps != self.num_steps:
+                raise ValueError(f"the ancestral chain runs all {self.num_steps} steps, not {steps}")
+            return self.ancestral_sample(model_fn, shape, generator, device, progress, cancel)
+        return self.ddim_sample(model_fn, shape, steps, generator, device, progress, cancel)
 
     @torch.no_grad()
     def ancestral_sample(self, model_fn: ModelFn, shape, generator: torch.Generator, device="cpu",

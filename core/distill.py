@@ -21,7 +21,7 @@ import copy
 import os
 import sys
 
-from .argtypes import add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, positive_float, positive_int
+from .argtypes import add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, positive_int
 from .train import add_shared_flags, restyle_from_args, with_mel_level
 
 DESCRIPTION = """\
@@ -47,17 +47,8 @@ def add_cli(sub) -> None:
                         "own step count, so a distilled 8-step student goes on to 4, 2, 1)")
     p.add_argument("--to-steps", type=positive_int, default=8, help="final student steps (default: 8)")
     p.add_argument("--iterations", type=positive_int, default=300, help="optimizer steps per round (default: 300)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step (default: 8)")
-    p.add_argument("--window", type=positive_float, default=3.0,
-                   help="seconds of each window, as in train (default: 3)")
     p.add_argument("--lr", type=non_negative_float, default=1e-4, help="learning rate, AdamW (default: 1e-4)")
-    p.add_argument("--regions", default=None, help="vertex regions JSON with 'lips' (see train --help)")
-    p.add_argument("--lip-weight", type=non_negative_float, default=4.0, help="as in train (default: 4)")
-    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0, help="as in train (default: 2)")
     add_shared_flags(p)
-    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1,
-                   help="InfoNCE weight, which keeps the personaliser (--style auto) working (default: 0.1)")
-    p.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")
     p.add_argument("--keep-rounds", action="store_true", help="save the student of every round")
     add_seed_flag(p, "the windows and the noise")
@@ -69,14 +60,6 @@ def student_path(args, steps: int) -> str:
     """Where the student of ``steps`` goes: OUT/NAME for the last round, OUT/NAME_<k>steps
     for the rounds --keep-rounds keeps."""
     return os.path.join(args.out, args.name if steps == args.to_steps else f"{args.name}_{steps}steps")
-
-
-def distillation_target(diffusion, x_t, t, x_next, t_next):
-    """The x0 whose single DDIM step from (x_t, t) reaches x_next at t_next."""
-    shape = (-1, *([1] * (x_t.dim() - 1)))
-    a_t, a_n = diffusion.ab(t).view(shape), diffusion.ab(t_next).view(shape)
-    r = ((1 - a_n) / (1 - a_t)).sqrt()
-    return (x_next - r * x_t) / (a_n.sqrt() - r * a_t.sqrt())
 
 
 def run(args) -> int:
@@ -91,7 +74,7 @@ def run(args) -> int:
     from .device import resolve_device
     from .losses import loss_from_args
     from .outputs import writable_folder
-    from .trainstate import require_finite
+    from .trainstate import optimisation_step
 
     writable_folder(args.out, "--out")
     device, notes = resolve_device(args.device)
@@ -154,18 +137,14 @@ def run(args) -> int:
                 x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
                 x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
                                              t_mid, t_next)
-                target = distillation_target(diffusion, x_t, t, x_next, t_next)
+                target = diffusion.distillation_target(x_t, t, x_next, t_next)
             feats = student.encode_audio(wave, motion.shape[1], mask)
             pred = student.denoise(x_t, t, feats, student.bank(style), mask)
             losses = loss_fn(pred, target, mask, truth=motion)
             c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, voice,
                                  args.temperature)
             loss = losses["loss"] + args.contrastive_weight * c
-            require_finite(loss, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimizer.step()
+            optimisation_step(optimizer, loss, student, step)
             bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
         n = half
         student.eval()

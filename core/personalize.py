@@ -15,7 +15,6 @@ Identities are stored in an identity library (safetensors + JSON) that ``generat
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import numpy as np

@@ -212,10 +212,9 @@ class Generator:
                 x = model_fn(torch.zeros(shape, device=self.device), torch.zeros(1, dtype=torch.long,
                                                                                  device=self.device))
                 step_progress(1, 1)
-            elif ancestral:
-                x = diffusion.ancestral_sample(model_fn, shape, generator, self.device, step_progress, cancel)
             else:
-                x = diffusion.ddim_sample(model_fn, shape, steps, generator, self.device, step_progress, cancel)
+                x = diffusion.sample(model_fn, shape, steps, generator, self.device, step_progress, cancel,
+                                     ancestral)
             motion[a:b] = (x[0] * scale).float().cpu().numpy()
         return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps,
                     len(wave) / SAMPLE_RATE, time.perf_counter() - started)

@@ -59,10 +59,6 @@ def add_cli(sub) -> None:
                    help="diffusion: the DiffusionTalker teacher; regression: the deterministic baseline of "
                         "docs/results.md, the same network without noise (default: diffusion)")
     p.add_argument("--iterations", type=positive_int, default=3000, help="optimizer steps (default: 3000)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step and process (default: 8)")
-    p.add_argument("--window", type=positive_float, default=3.0,
-                   help="seconds of each training window; a shorter clip is taken whole, padded in its batch "
-                        "(default: 3)")
     p.add_argument("--lr", type=non_negative_float, default=4e-4, help="peak learning rate, AdamW (default: 4e-4)")
     p.add_argument("--encoder-lr", type=non_negative_float, default=None,
                    help="peak learning rate of the audio encoder and phoneme head (default: --lr); a fine-tune "
@@ -87,16 +83,7 @@ def add_cli(sub) -> None:
                         "SynthTalk it cost 3 points of style and 9 of relative style, docs/results.md)")
     p.add_argument("--pretrained-encoder", default=None,
                    help="local folder (or hub id, where reachable) with HuBERT/wav2vec2 weights")
-    p.add_argument("--regions", default=None,
-                   help="JSON of vertex regions with a 'lips' list (default: ../shared/flame/FLAME_masks.json "
-                        "for 5023-vertex data)")
-    p.add_argument("--lip-weight", type=non_negative_float, default=4.0,
-                   help="loss weight of lip vertices (default: 4)")
-    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0,
-                   help="weight of the velocity loss (default: 2)")
     add_shared_flags(p)
-    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1, help="InfoNCE weight (default: 0.1)")
-    p.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--phoneme-weight", type=non_negative_float, default=0.0,
                    help="weight of the phoneme term: the audio encoder's features name the phoneme heard at "
                         "each frame (needs phoneme timings, as SynthTalk has; default: 0, off; 1 with "
@@ -117,8 +104,23 @@ def add_cli(sub) -> None:
 
 
 def add_shared_flags(p) -> None:
-    """What ``train`` and ``distill`` both take: losses.py's optional mouth terms and
-    SynthTalk's cross-speaker targets."""
+    """What ``train`` and ``distill`` both take, with the same meaning and default: the
+    windows, the losses (losses.py's optional mouth terms too) and SynthTalk's
+    cross-speaker targets."""
+    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step and process (default: 8)")
+    p.add_argument("--window", type=positive_float, default=3.0,
+                   help="seconds of each training window; a shorter clip is taken whole, padded in its batch "
+                        "(default: 3)")
+    p.add_argument("--regions", default=None,
+                   help="JSON of vertex regions with a 'lips' list (default: ../shared/flame/FLAME_masks.json "
+                        "for 5023-vertex data)")
+    p.add_argument("--lip-weight", type=non_negative_float, default=4.0,
+                   help="loss weight of lip vertices (default: 4)")
+    p.add_argument("--velocity-weight", type=non_negative_float, default=2.0,
+                   help="weight of the velocity loss (default: 2)")
+    p.add_argument("--contrastive-weight", type=non_negative_float, default=0.1, help="InfoNCE weight; in distill it keeps the style found from the voice (--style auto) working "
+                        "(default: 0.1)")
+    p.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default: 0.1)")
     p.add_argument("--style-weight", type=non_negative_float, default=0.0,
                    help="weight of the style term: each lip vertex's mean and spread over the window against "
                         "the truth's (default: 0, off; the demo used 2; 32 in distill raised style accuracy at the cost "
@@ -221,7 +223,7 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .losses import loss_from_args
     from .outputs import portable, writable_folder
-    from .trainstate import ema_update, optimizer_state_tensors, require_finite, restore_optimizer
+    from .trainstate import ema_update, optimisation_step, optimizer_state_tensors, restore_optimizer
 
     if args.resume and args.init:
         raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
@@ -356,11 +358,7 @@ def run(args) -> int:
         generator.manual_seed(step_seed)
         torch.manual_seed(step_seed)
         losses = wrapped(*batch, generator)
-        require_finite(losses["loss"], step)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        optimisation_step(optimizer, losses["loss"], model, step)
         ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
         if main_rank:
             bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items()})

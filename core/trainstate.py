@@ -19,6 +19,16 @@ def require_finite(loss: torch.Tensor, step: int) -> None:
                                    "the weights (the last saved checkpoint, if any, is untouched): try a lower --lr")
 
 
+def optimisation_step(optimizer, loss: torch.Tensor, model: torch.nn.Module, step: int) -> None:
+    """One update, the same for a teacher and a student: refuse a non-finite loss, then
+    backward, clip the gradient norm at 1 (a rare huge window must not undo a run) and step."""
+    require_finite(loss, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):

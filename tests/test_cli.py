@@ -72,6 +72,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_generating(tmp_path,
     (tmp_path / "take.npz").mkdir()
     assert main([*base, "-o", str(tmp_path / "take.npz")]) == 2
     assert "is a folder; give a file name" in capsys.readouterr().err
+    # a folder the system will not make (even for root): one line naming it, no traceback, nothing written
+    assert main([*base, "-o", "/proc/no-such-folder/take.npz"]) in (1, 2)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: " in err[0] and "/proc/no-such-folder" in err[0]
     assert main([*base, "-o", str(tmp_path / "new" / "take")]) == 0  # numpy's .npz suffix, added
     assert (tmp_path / "new" / "take.npz").is_file()
     assert main([*base, "-o", str(tmp_path / "frames.npz"), "--format", "obj", "--template", str(tiny_template)]) == 2

@@ -162,12 +162,11 @@ def test_distillation_target_makes_one_step_land_on_two():
     import torch
 
     from diffusiontalker.diffusion import GaussianDiffusion
-    from diffusiontalker.distill import distillation_target
 
     d = GaussianDiffusion(64)
     x_t, x_next = torch.randn(3, 4, 6), torch.randn(3, 4, 6)
     t, t_next = torch.tensor([63, 31, 7]), torch.tensor([31, 15, -1])
-    target = distillation_target(d, x_t, t, x_next, t_next)
+    target = d.distillation_target(x_t, t, x_next, t_next)
     torch.testing.assert_close(d.ddim_step(x_t, target, t, t_next), x_next, atol=1e-4, rtol=1e-4)
 
 
