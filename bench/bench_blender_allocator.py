@@ -27,7 +27,7 @@ def measure(kept: bool, iterations: int) -> dict:
 
     from diffusiontalker.allocator import GLIBC_VARIABLES, freed_memory_kept
     from diffusiontalker.audio import load_audio
-    from diffusiontalker.personalize import embed_from_audio, fit_to_motion
+    from diffusiontalker.new_style import embed_from_audio, fit_to_motion
     from diffusiontalker.pipeline import Generator
 
     assert not any(name in os.environ for name in GLIBC_VARIABLES)

@@ -74,7 +74,7 @@ def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | No
 def read_card(path: str | os.PathLike, fmt: str = FORMAT, required=("sha256", "config")) -> dict:
     """The JSON card alone (cheap: for listing styles without loading tensors)."""
     _, card_path = paths_of(path)
-    what = "checkpoint" if fmt == FORMAT else "identity library"
+    what = "checkpoint" if fmt == FORMAT else "style library"
     if not card_path.is_file():
         given = Path(path)
         if given.is_dir():

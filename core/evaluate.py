@@ -74,7 +74,7 @@ def add_cli(sub) -> None:
                    help="evaluate at most N clips, evenly chosen (default: all)")
     p.add_argument("--seeds", type=positive_int, default=3, help="takes per clip for seed diversity (default: 3)")
     p.add_argument("--library", default=None,
-                   help="identity library (from 'personalize'): clips of its speakers use their personal style")
+                   help="style library (from 'new-style'): clips of its speakers use their personal style")
     p.add_argument("--no-identities", action="store_true",
                    help="skip identity diversity and style accuracy (one take per identity per clip)")
     p.add_argument("--json", default=None, help="write the results as JSON here")

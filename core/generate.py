@@ -40,7 +40,7 @@ def add_cli(sub) -> None:
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint .json or .safetensors (default: the bundled demo checkpoint)")
     p.add_argument("--style", default="auto",
-                   help="talking style: a name or index from the checkpoint's identity library, "
+                   help="talking style: a name or index from the checkpoint's styles, "
                         "or 'auto' to find the closest style from the audio (default: auto)")
     p.add_argument("--blend-with", default=None, metavar="STYLE",
                    help="a second style to mix in (name or index)")
@@ -50,7 +50,7 @@ def add_cli(sub) -> None:
     p.add_argument("--key-pose", action="append", default=[], metavar="SECONDS=MESH",
                    help="hold the face in MESH's pose at that time (repeatable; needs --template)")
     p.add_argument("--library", default=None,
-                   help="identity library made by 'diffusiontalker personalize' (adds its styles)")
+                   help="style library made by 'diffusiontalker new-style' (adds its styles)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
     p.add_argument("--steps", type=positive_int, default=None,

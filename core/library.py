@@ -30,7 +30,7 @@ def check_library_fits(path, library_doc: dict, checkpoint_sha256: str) -> None:
     if made_for.rpartition("sha256:")[2] != checkpoint_sha256:
         raise DiffusionTalkerError(f"{paths_of(path)[1]} was made for {made_for}, not for this checkpoint "
                                    f"(sha256:{checkpoint_sha256}); make the styles again for this checkpoint, into "
-                                   "a new library (diffusiontalker personalize --library NEW, or New Style in "
+                                   "a new library (diffusiontalker new-style --library NEW, or New Style in "
                                    "Blender with another library file in the add-on's preferences)")
 
 
@@ -72,11 +72,11 @@ def check_new_name(gen, name: str, library, replace: bool = False) -> str:
         check_library_fits(library, card, gen.card["sha256"])
         if name in card["names"] and not replace:
             raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
-                                       "name, or replace it (personalize --replace; Replace in Blender)")
+                                       "name, or replace it (new-style --replace; Replace in Blender)")
     return name
 
 
-def add_identity(library, name: str, vector, gen, source: dict, replace: bool = False) -> None:
+def add_style(library, name: str, vector, gen, source: dict, replace: bool = False) -> None:
     """Create ``library`` or add ``name`` to it, or replace it (see ``check_new_name``)."""
     name = check_new_name(gen, name, library, replace)
     names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
@@ -103,5 +103,5 @@ def load_library(path) -> tuple[list[str], np.ndarray, dict]:
     doc, tensors = load_tensors(path, LIBRARY_FORMAT, required=("sha256", "names"))
     embeddings = tensors.get("embeddings")
     if embeddings is None or embeddings.dim() != 2 or len(embeddings) != len(doc["names"]):
-        raise CheckpointError(f"{path}: identity library tensors do not match its names")
+        raise CheckpointError(f"{path}: style library tensors do not match its names")
     return list(doc["names"]), embeddings.numpy(), doc

@@ -98,7 +98,7 @@ class Generator:
         return f"{paths_of(self.checkpoint_path)[0].name} sha256:{self.card['sha256']}"
 
     def add_library(self, path) -> None:
-        """Make the identities of a library that ``personalize`` made for this checkpoint
+        """Make the identities of a library that ``new-style`` made for this checkpoint
         selectable (``check_library_fits``)."""
         names, embeddings, doc = load_library(path)
         check_library_fits(path, doc, self.card["sha256"])

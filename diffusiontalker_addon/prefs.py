@@ -32,9 +32,9 @@ class DiffusionTalkerPreferences(bpy.types.AddonPreferences):
         description="Where inference runs unless a generation picks a device itself",
     )
     identity_library: StringProperty(
-        name="Personal Identity Library",
+        name="Personal Style Library",
         subtype="FILE_PATH",
-        description="Your own talking styles (an identity library made by 'diffusiontalker personalize' or the "
+        description="Your own talking styles (a style library made by 'diffusiontalker new-style' or the "
                     "New Style buttons), offered by name next to the checkpoint's",
     )
 

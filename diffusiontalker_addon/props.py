@@ -18,7 +18,7 @@ AUTO_STYLE = "auto"
 
 def _style_search(self, context, edit_text):
     """Identity names for the style field, from the checkpoint's card (no model weights are
-    loaded) and the personal identity library."""
+    loaded) and the personal style library."""
     from ..core.checkpoint import BUNDLED, read_card
     from ..core.errors import DiffusionTalkerError
     from ..core.library import load_library

@@ -45,10 +45,10 @@ def _library(context) -> str:
 def _store(op, context, library: str, name: str, vector, generator, source: dict) -> set[str]:
     """Add the style to the library; the default library becomes the preference so that
     the style search and Generate see it."""
-    from ..core.library import add_identity
+    from ..core.library import add_style
 
     os.makedirs(os.path.dirname(library), exist_ok=True)
-    add_identity(library, name, vector, generator, source, op.replace)
+    add_style(library, name, vector, generator, source, op.replace)
     addon_prefs = prefs.preferences(context)
     if addon_prefs is not None and not addon_prefs.identity_library:
         addon_prefs.identity_library = library
@@ -88,7 +88,7 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
 
     def execute(self, context):
         from ..core.audio import load_audio
-        from ..core.personalize import embed_from_audio
+        from ..core.new_style import embed_from_audio
 
         paths = [os.path.join(bpy.path.abspath(self.directory), f.name) for f in self.files if f.name]
         try:
@@ -128,7 +128,7 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        from ..core.personalize import embed_from_audio
+        from ..core.new_style import embed_from_audio
         from ..core.pipeline import resample_fps
 
         try:
@@ -158,7 +158,7 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
             return np.stack([evaluated_offsets(context, obj, start_frame + i, rest) for i in range(frames)])
 
     def _fit(self, context, generator, wave, motion, start):
-        from ..core.personalize import fit_to_motion
+        from ..core.new_style import fit_to_motion
 
         wm = context.window_manager
         with freed_memory_kept():  # Blender waits on the fit, so only the fit sees the setting

@@ -19,7 +19,7 @@ import torch
 
 from diffusiontalker.batches import load_split
 from diffusiontalker.evaluate import evaluate_checkpoint, markdown_table, own_style, sentence_of, style_references
-from diffusiontalker.personalize import embed_from_audio, fit_to_motion
+from diffusiontalker.new_style import embed_from_audio, fit_to_motion
 from diffusiontalker.pipeline import Generator
 from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
 

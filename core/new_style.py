@@ -1,6 +1,7 @@
-"""``diffusiontalker personalize``: a new talking identity from a few reference clips.
+"""``diffusiontalker new-style``: a new talking style from a few reference clips.
 
-Two ways, as DiffusionTalker's identity library allows:
+A style is what the paper calls a talking identity: a row of its identity library.
+Two ways to make one:
 - from audio alone: the personaliser's embeddings of the clips, averaged in direction
   and given the typical length of a library row (the contrastive loss only shaped
   directions, the denoiser also sees lengths);
@@ -8,7 +9,7 @@ Two ways, as DiffusionTalker's identity library allows:
   the audio estimate, the embedding is optimised against the frozen model so that
   the diffusion loss of that motion is lowest: the identity that best explains how
   this person moves.
-Identities are stored in an identity library (safetensors + JSON) that ``generate
+Styles are stored in a style library (``library.py``) (safetensors + JSON) that ``generate
 --library`` and the Blender panel load beside the checkpoint's own.
 """
 
@@ -20,14 +21,14 @@ import sys
 import numpy as np
 
 from .argtypes import add_device_flag, add_seed_flag, positive_int
-from .library import add_identity, check_library_path, check_new_name, check_style_name
+from .library import add_style, check_library_path, check_new_name, check_style_name
 
 DESCRIPTION = """\
-Make a talking identity from reference clips and add it to an identity library.
+Make a talking style from reference clips and add it to a style library.
 
-  diffusiontalker personalize --name alice --library styles/mine alice1.wav alice2.wav
-  diffusiontalker personalize --name alice --library styles/mine a1.wav a2.wav \\
-      --motion a1.npz a2.npz            # with animation: fit the identity to it
+  diffusiontalker new-style --name alice --library styles/mine alice1.wav alice2.wav
+  diffusiontalker new-style --name alice --library styles/mine a1.wav a2.wav \\
+      --motion a1.npz a2.npz            # with animation: fit the style to it
 
 --motion files are .npz with 'offsets' (T, V, 3) at the checkpoint's fps (as
 'generate' writes them), one per clip, in the same order. Use the library with
@@ -36,15 +37,15 @@ Make a talking identity from reference clips and add it to an identity library.
 
 
 def add_cli(sub) -> None:
-    p = sub.add_parser("personalize", help="new talking identity from reference clips",
+    p = sub.add_parser("new-style", help="new talking style from reference clips (a voice, or its animation)",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("clips", nargs="*", help="reference recordings of the speaker (wav, flac, ogg)")
-    p.add_argument("--name", required=True, help="the new identity's name")
+    p.add_argument("clips", nargs="*", help="reference recordings of the speaker (wav, flac, ogg, mp3, m4a, ...)")
+    p.add_argument("--name", required=True, help="the new style's name")
     p.add_argument("--library", required=True,
-                   help="identity library to create or extend (NAME.json + NAME.safetensors)")
+                   help="style library to create or extend (NAME.json + NAME.safetensors)")
     p.add_argument("--replace", action="store_true",
-                   help="replace an identity of the same name in the library (default: refuse the name)")
-    p.add_argument("--checkpoint", default=None, help="the model the identity is for (default: bundled)")
+                   help="replace a style of the same name in the library (default: refuse the name)")
+    p.add_argument("--checkpoint", default=None, help="the model the style is for (default: bundled)")
     p.add_argument("--motion", nargs="+", default=None,
                    help="animation of each clip (.npz with 'offsets'), in the clips' order; put it after the clips")
     p.add_argument("--iterations", type=positive_int, default=200,
@@ -150,7 +151,7 @@ def run(args) -> int:
                 raise DiffusionTalkerError(f"{path}: offsets hold NaN or infinite values")
         vector = fit_to_motion(gen, waves, motions, vector, args.iterations, args.seed)
         how = "audio + motion"
-    add_identity(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how},
+    add_style(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how},
                  args.replace)
-    print(f"identity '{args.name}' ({how}) -> {paths_of(args.library)[1]}", file=sys.stderr)
+    print(f"style '{args.name}' ({how}) -> {paths_of(args.library)[1]}", file=sys.stderr)
     return 0

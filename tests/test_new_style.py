@@ -9,7 +9,7 @@ from conftest import speechlike
 from diffusiontalker.cli import main
 from diffusiontalker.errors import CheckpointError
 from diffusiontalker.library import load_library
-from diffusiontalker.personalize import fit_to_motion
+from diffusiontalker.new_style import fit_to_motion
 from diffusiontalker.pipeline import Generator
 
 
@@ -25,7 +25,7 @@ def clips(tmp_path):
 
 def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpoint, capsys):
     lib = tmp_path / "styles"
-    assert main(["personalize", *clips, "--name", "dora", "--library", str(lib),
+    assert main(["new-style", *clips, "--name", "dora", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 0
     names, rows, doc = load_library(lib)
     assert names == ["dora"] and rows.shape == (1, 8) and doc["sources"]["dora"]["from"] == "audio"
@@ -43,11 +43,11 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
                  str(lib), "--style", "zed", "--quiet"]) == 2
     assert "choose one of: anna, ben, cleo, dora" in capsys.readouterr().err
     # A second identity extends the same library; a checkpoint style name is refused.
-    assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib),
+    assert main(["new-style", clips[1], "--name", "eve", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 0
     assert load_library(lib)[0] == ["dora", "eve"]
     eve = load_library(lib)[1][1].copy()
-    assert main(["personalize", clips[0], "--name", "eve", "--library", str(lib),
+    assert main(["new-style", clips[0], "--name", "eve", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2  # a name in use is kept unless replacing
     assert "'eve' is already a style in" in capsys.readouterr().err
     from diffusiontalker.errors import DiffusionTalkerError
@@ -57,16 +57,16 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     with pytest.raises(DiffusionTalkerError, match="'eve' is already a style in"):  # not a second 'eve'
         check_new_name(Generator.load(tiny_checkpoint, "cpu"), "eve ", lib)
     np.testing.assert_array_equal(load_library(lib)[1][1], eve)
-    assert main(["personalize", clips[0], "--name", "eve", "--library", str(lib), "--replace",
+    assert main(["new-style", clips[0], "--name", "eve", "--library", str(lib), "--replace",
                  "--checkpoint", str(tiny_checkpoint)]) == 0
     assert load_library(lib)[0] == ["dora", "eve"] and not np.array_equal(load_library(lib)[1][1], eve)
-    assert main(["personalize", clips[1], "--name", "anna", "--library", str(lib),
+    assert main(["new-style", clips[1], "--name", "anna", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2
-    assert main(["personalize", clips[1], "--name", "fay", "--library", str(tmp_path),
+    assert main(["new-style", clips[1], "--name", "fay", "--library", str(tmp_path),
                  "--checkpoint", str(tiny_checkpoint)]) == 2  # a folder, not a library file
     assert "is a folder; name the library file in it" in capsys.readouterr().err
     for unusable in ("3", "Auto", "  "):  # an index, the voice search, nothing
-        assert main(["personalize", clips[1], "--name", unusable, "--library", str(lib),
+        assert main(["new-style", clips[1], "--name", unusable, "--library", str(lib),
                      "--checkpoint", str(tiny_checkpoint)]) == 2
     assert load_library(lib)[0] == ["dora", "eve"]
 
@@ -101,7 +101,7 @@ def test_a_library_of_another_checkpoint_is_refused(tmp_path, clips, tiny_checkp
     from diffusiontalker.checkpoint import save_checkpoint
 
     lib = tmp_path / "styles"
-    assert main(["personalize", clips[0], "--name", "dora", "--library", str(lib),
+    assert main(["new-style", clips[0], "--name", "dora", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 0
     with torch.no_grad():
         tiny_model.bank.embeddings.add_(0.1)  # a fine-tune: the same config, another identity space
@@ -112,20 +112,20 @@ def test_a_library_of_another_checkpoint_is_refused(tmp_path, clips, tiny_checkp
     assert "was made for tiny.safetensors sha256:" in capsys.readouterr().err
     assert main(["generate", "--checkpoint", str(other), "--library", str(lib), "--list-styles"]) == 2
     assert "was made for tiny.safetensors sha256:" in capsys.readouterr().err
-    assert main(["personalize", clips[1], "--name", "eve", "--library", str(lib), "--checkpoint", str(other)]) == 2
+    assert main(["new-style", clips[1], "--name", "eve", "--library", str(lib), "--checkpoint", str(other)]) == 2
     assert "make the styles again for this checkpoint, into a new library" in capsys.readouterr().err
     assert load_library(lib)[0] == ["dora"] and not (tmp_path / "x.npz").exists()
 
 
 def test_tampered_library_is_refused(tmp_path, clips, tiny_checkpoint):
     lib = tmp_path / "styles"
-    main(["personalize", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint)])
+    main(["new-style", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint)])
     tensors = tmp_path / "styles.safetensors"
     tensors.write_bytes(tensors.read_bytes()[:-4] + b"\0\0\0\0")
     with pytest.raises(CheckpointError, match="checksum does not match"):
         load_library(lib)
     (tmp_path / "styles.json").write_text(json.dumps({"format": "diffusiontalker-checkpoint"}))
-    with pytest.raises(CheckpointError, match="not a DiffusionTalker identity library"):
+    with pytest.raises(CheckpointError, match="not a DiffusionTalker style library"):
         load_library(lib)
 
 
@@ -135,11 +135,11 @@ def test_unusable_motion_is_refused_before_anything_is_stored(tmp_path, clips, t
     for name, offsets in (("nan", np.full((10, vertices, 3), np.nan, np.float32)),
                           ("flat", np.zeros((10, vertices * 3), np.float32))):
         np.savez(tmp_path / f"{name}.npz", offsets=offsets)
-        assert main(["personalize", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint",
+        assert main(["new-style", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint",
                      str(tiny_checkpoint), "--motion", str(tmp_path / f"{name}.npz")]) == 2
     err = capsys.readouterr().err
     assert "offsets hold NaN or infinite values" in err and "offsets of shape (10, " in err
-    assert main(["personalize", "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint),
+    assert main(["new-style", "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint),
                  "--motion", str(tmp_path / "nan.npz"), clips[0]]) == 2  # the clip went to --motion
     assert "put the recordings before --motion" in capsys.readouterr().err
     assert not (tmp_path / "styles.json").exists()
