@@ -19,8 +19,9 @@ from ..core.allocator import freed_memory_kept
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 from ..core.library import check_library_path, check_new_name, check_style_name
-from . import operators, prefs
+from . import inputs, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
+from .worker import active_job
 
 LIBRARY_NAME = "styles"  # the default library: styles.json + styles.safetensors in the extension's user folder
 
@@ -29,7 +30,7 @@ def _generator(context, library: str):
     """The cached model (holding the library's current styles, if the library exists yet)."""
     from .worker import load_generator
 
-    device = operators.device_of(operators.settings_of(None, context), context)
+    device = inputs.device_of(inputs.settings_of(None, context), context)
     return load_generator(prefs.checkpoint_path(context), device, library if os.path.isfile(library) else "")
 
 
@@ -80,7 +81,7 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return operators._active_job is None  # the cached model is in use by the generation
+        return active_job() is None  # the cached model is in use by the generation
 
     def invoke(self, context, event):
         context.window_manager.fileselect_add(self)
@@ -122,7 +123,7 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return operators._active_job is None
+        return active_job() is None
 
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self)
@@ -133,14 +134,14 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
 
         try:
             name = check_style_name(self.style_name)
-            obj = operators.target_mesh(context, writing=False)
-            audio, start_frame, span = operators.audio_source(operators.settings_of(None, context), context)
-            operators.check_span(context.scene, audio, start_frame, span)
+            obj = inputs.target_mesh(context, writing=False)
+            audio, start_frame, span = inputs.audio_source(inputs.settings_of(None, context), context)
+            inputs.check_span(context.scene, audio, start_frame, span)
             library = _library(context)
             generator = _generator(context, library)
             check_new_name(generator, name, library, self.replace)  # before the work, not only when storing
             check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
-            timeline = operators.take_timeline(audio, context.scene, prefs.checkpoint_path(context), span)
+            timeline = inputs.take_timeline(audio, context.scene, prefs.checkpoint_path(context), span)
             motion = self._motion(context, obj, start_frame, timeline.scene_frames)
             motion = resample_fps(motion, timeline.scene_fps, timeline.model_fps)
             start = embed_from_audio(generator, [timeline.wave])

@@ -85,18 +85,33 @@ def loaded_generator(checkpoint: str, device: str):
         return _generators.get(key) if current else None
 
 
+_active_job = None  # at most one generation at a time: the operators', reachable by Cancel and the style buttons
+
+
+def active_job() -> "GenerationJob | None":
+    """The generation running now, if any; while it runs the cached model is in use."""
+    return _active_job
+
+
+def set_active_job(job: "GenerationJob | None") -> "GenerationJob | None":
+    global _active_job
+    _active_job = job
+    return job
+
+
 @dataclass
 class Request:
     checkpoint: str  # "" -> the checkpoint bundled with the extension
     identity_library: str  # "" -> none; else its styles are selectable by name
     device: str
-    audio: str
+    audio: object  # a file path, or its 16 kHz wave (an array) where the main thread had to decode it already
     span: tuple[float, float] | None  # seconds of ``audio`` heard (a trimmed strip); None: all of it
     style: str
     seed: int
     steps: int  # 0: the checkpoint's own sampler
     mesh_vertices: int  # read on the main thread: the worker may not look at bpy data
     mesh_label: str
+    sample_rate: int | None = None  # a wave's (core.audio.SAMPLE_RATE); None for a file
     blend_style: str = ""  # "" -> no second style
     blend: object = 0.0  # weight of blend_style: a number or per-frame weights at the model's fps
     key_poses: dict = field(default_factory=dict)  # model frame -> (V, 3) offsets the take passes through
@@ -152,7 +167,7 @@ class GenerationJob:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
             take = generator.generate(
-                req.audio, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
+                req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
                 progress=progress, cancel=self.cancel_event,
                 blend_style=req.blend_style or None, blend=req.blend, key_poses=req.key_poses,
             )

@@ -284,14 +284,15 @@ def request_for(head, seed: int):
 @record("cancel")
 def _cancel():
     head = bpy.data.objects["Head"]
-    worker, operators = ext.diffusiontalker_addon.worker, ext.diffusiontalker_addon.operators
+    worker, operators, inputs = (ext.diffusiontalker_addon.worker, ext.diffusiontalker_addon.operators,
+                                 ext.diffusiontalker_addon.inputs)
     before = mesh_fingerprint(head)
     request = request_for(head, seed=5)
     job = worker.GenerationJob(request)  # mid-run: Cancel pressed after the first denoising step
     outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
     reporter = Reporter()
-    plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
-                          mode="BASIS", basis_count=4, seed=5, blend_style="", strip_path=WAV, add_strip=True)
+    plan = inputs.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
+                       mode="BASIS", basis_count=4, seed=5, blend_style="", strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
     threaded = worker.GenerationJob(request)  # and on the worker thread, the interactive path
     threaded.start()
@@ -310,7 +311,8 @@ def _threaded():
     import time
 
     head = head_with_user_animation()
-    operators, worker = ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker
+    operators, worker, inputs = (ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker,
+                                 ext.diffusiontalker_addon.inputs)
     runtime = bpy.context.window_manager.diffusiontalker
     job = worker.GenerationJob(request_for(head, seed=2))
     job.start()
@@ -320,8 +322,8 @@ def _threaded():
         seen.append(round(runtime.progress, 3))
         polls += 1
         time.sleep(0.01)
-    plan = operators.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
-                          mode="BASIS", basis_count=4, seed=2, blend_style="", strip_path=WAV, add_strip=True)
+    plan = inputs.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
+                       mode="BASIS", basis_count=4, seed=2, blend_style="", strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
     return {"progress": sorted(set(seen)), "polls": polls, "status": runtime.status, "result": sorted(status),
             "keys": [kb.name for kb in head.data.shape_keys.key_blocks]}

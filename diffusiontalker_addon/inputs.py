@@ -1,0 +1,227 @@
+"""What a generation is asked to do, gathered from the operator, the panel and the scene.
+
+Everything here reads Blender state on the main thread and turns it into plain data:
+a ``Plan`` (where the finished take goes) and a worker ``Request`` (what the model
+runs on), or one ``SetupError``/``AudioError`` before any work starts. The operators
+(operators.py) only schedule the request and apply its outcome.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from ..core.audio import SAMPLE_RATE, check_audio_file
+from ..core.errors import AudioError, DiffusionTalkerError
+from ..core.mesh import check_vertex_count
+from . import prefs
+from .capture import frame_kept, key_pose_frames, sampled_setting, take_share
+from .props import generation_properties
+from .worker import Request, loaded_generator
+from .writer import scene_fps, sound_strip_source
+
+SETTING_NAMES = tuple(generation_properties(set()))
+LAST_FRAME = 1048574  # Blender's last scene frame
+MAX_SCENE_FPS = 240.0
+MAX_TAKE_FRAMES = 36_000  # ten minutes at 60 fps: a basis-mode write then peaks at several GB
+MAX_TAKE_NAME = 50  # bytes: shape key names hold 63 bytes of UTF-8, and ".NNNNN" follows the take
+
+
+class SetupError(DiffusionTalkerError):
+    """The scene is not ready: no suitable active object, or a bad take name."""
+
+
+@dataclass
+class Plan:
+    """Where the finished take goes; names, not references, because the user keeps working meanwhile."""
+
+    scene: str
+    object: str
+    take: str
+    start_frame: int
+    mode: str
+    basis_count: int
+    seed: int
+    blend_style: str  # "" for none; the report names it, as the take is not its style alone
+    strip_path: str  # the audio file for the take's sound strip; a "//" path stays relative to the .blend
+    add_strip: bool
+
+
+def settings_of(op, context) -> dict:
+    """The generation settings: the operator's where it sets them, else the scene's (all of
+    the scene's when ``op`` is None, for operators that act on the panel's settings)."""
+    scene_settings = context.scene.diffusiontalker
+    given = {name for name in SETTING_NAMES if op and op.properties.is_property_set(name)}
+    settings = {name: getattr(op if name in given else scene_settings, name) for name in SETTING_NAMES}
+    if "audio_source" not in given:  # a script that names a file or a strip means that source
+        if {"audio", "sound_strip"} <= given:
+            raise SetupError("both audio and sound_strip are given: say which to use with "
+                             "audio_source='FILE' or 'STRIP'")
+        if "audio" in given:
+            settings["audio_source"] = "FILE"
+        elif "sound_strip" in given:
+            settings["audio_source"] = "STRIP"
+    return settings
+
+
+def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.types.Object:
+    """The head to act on; ``writing`` also refuses one whose shape keys could not be saved."""
+    obj = bpy.data.objects.get(name) if name else context.active_object
+    if obj is None or obj.type != "MESH":
+        what = f"object '{name}'" if name else "the active object"
+        raise SetupError(f"{what} must be a mesh with FLAME topology (select the head first)")
+    if writing and (obj.library or obj.data.library):
+        raise SetupError(f"'{obj.name}' is linked from {(obj.library or obj.data.library).filepath}; shape keys "
+                         "written to it would not be saved (Object > Relations > Make Local first)")
+    if obj.mode != "OBJECT":
+        mode = obj.mode.replace("_", " ").title()
+        raise SetupError(f"'{obj.name}' is in {mode} Mode; switch to Object Mode first")
+    if writing and obj.data.shape_keys is not None and not obj.data.shape_keys.use_relative:
+        raise SetupError(f"'{obj.name}' has absolute shape keys (Relative is off); a take is written as "
+                         "relative shape keys and would never show")
+    return obj
+
+
+def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None]:
+    """(audio file, its start frame, the seconds of it heard or None for all) from a file
+    setting or a sound strip, checked to exist."""
+    span = None
+    if s["audio_source"] == "STRIP":
+        try:
+            audio, start_frame, span = sound_strip_source(context.scene, s["sound_strip"])
+        except LookupError as exc:
+            raise AudioError(str(exc)) from None
+    else:
+        if not s["audio"]:
+            raise AudioError("choose an audio file to generate from")
+        audio, start_frame = os.path.abspath(bpy.path.abspath(s["audio"])), s["start_frame"]
+    check_audio_file(audio)
+    return audio, start_frame, span
+
+
+def check_span(scene, audio: str, start_frame: int, span: tuple[float, float] | None) -> None:
+    """Refuse a take the scene cannot hold before any work: frames outside Blender's range,
+    or so many (a mistyped frame rate base, say) that writing them would exhaust memory."""
+    import soundfile
+
+    fps = scene_fps(scene)
+    if fps > MAX_SCENE_FPS:
+        raise SetupError(f"the scene runs at {fps:g} fps (Frame Rate {scene.render.fps} / Base "
+                         f"{scene.render.fps_base:g}); takes are written at up to {MAX_SCENE_FPS:g} fps")
+    try:
+        seconds = soundfile.info(audio).duration
+    except (RuntimeError, OSError):
+        return  # unreadable audio: loading it says why
+    if span is not None:  # the part heard, within the file
+        seconds = max(0.0, min(span[1], seconds) - max(span[0], 0.0))
+    frames = int(np.ceil(seconds * fps))
+    if frames > MAX_TAKE_FRAMES:
+        raise SetupError(f"{seconds:.0f} s of speech is {frames} frames at {fps:g} fps, over the limit of "
+                         f"{MAX_TAKE_FRAMES}; split the recording")
+    if start_frame < 0 or start_frame + frames - 1 > LAST_FRAME:
+        raise SetupError(f"the take would span frames {start_frame} to {start_frame + frames - 1}, outside "
+                         f"Blender's 0 to {LAST_FRAME}; choose another start frame")
+
+
+def device_of(s: dict, context) -> str:
+    return prefs.default_device(context) if s["device"] == "PREFS" else s["device"]
+
+
+@dataclass
+class Timeline:
+    """How a take's model frames lie on the scene's frames, known before generating."""
+
+    wave: np.ndarray  # the speech, 16 kHz, as the model hears it
+    model_fps: float
+    model_frames: int
+    scene_fps: float
+    scene_frames: int  # what the take will span once resampled to the scene
+
+    def model_frames_at(self, offset: int) -> set[int]:
+        """The model frames that the resampled take mixes at scene frame start + ``offset``
+        (two where the frame rates differ), so that pinning them pins that scene frame."""
+        position = min(offset * self.model_fps / self.scene_fps, self.model_frames - 1)
+        low = int(np.floor(position))
+        return {low, min(low + 1, self.model_frames - 1)} if position > low else {low}
+
+
+def take_timeline(audio: str, scene, checkpoint: str, span: tuple[float, float] | None = None) -> Timeline:
+    """Decode the speech and map it onto the scene (the model's fps is on its card: no load)."""
+    from ..core.audio import load_audio, num_frames
+    from ..core.checkpoint import BUNDLED, read_card
+    from ..core.pipeline import resample_fps
+
+    wave = load_audio(audio, span=span)
+    model_fps = float(read_card(checkpoint or BUNDLED)["config"]["fps"])
+    model_frames = num_frames(len(wave), model_fps)
+    fps = scene_fps(scene)
+    return Timeline(wave, model_fps, model_frames, fps, len(resample_fps(np.zeros(model_frames), model_fps, fps)))
+
+
+def _blend_weights(op, context, s: dict, start_frame: int, timeline: Timeline):
+    """Blend Weight per model frame: the scene's keyed curve sampled at every frame of the
+    take, unless the operator was given a number."""
+    if op.properties.is_property_set("blend_weight"):
+        return s["blend_weight"]
+    from ..core.pipeline import resample_fps
+
+    frames = start_frame + np.arange(timeline.scene_frames)
+    weights = sampled_setting(context.scene, "diffusiontalker.blend_weight", s["blend_weight"], frames)
+    return resample_fps(weights, timeline.scene_fps, timeline.model_fps)
+
+
+def _key_poses(context, obj, take: str, start_frame: int, timeline: Timeline) -> dict:
+    """Model frame -> offsets that keep each marked frame looking as it does now.
+
+    The take's keys are about to be replaced while the user's own keys (and other
+    takes) stay and keep adding on top, so what must be kept is the current take's
+    share of the pose, not the whole pose: pinning the whole pose would count the
+    user's keys twice. With no take yet, that share is nothing and the new take rests
+    at the marked frames, letting the user's keys show exactly.
+    """
+    poses = {}
+    with frame_kept(context.scene):
+        for frame in key_pose_frames(context.scene, start_frame, start_frame + timeline.scene_frames - 1):
+            share = take_share(context, obj, take, frame)
+            for model_frame in timeline.model_frames_at(frame - start_frame):
+                poses[model_frame] = share
+    return poses
+
+
+def prepare(op, context) -> tuple[Plan, Request]:
+    s = settings_of(op, context)
+    obj = target_mesh(context)
+    take = s["take"].strip()
+    if not take or len(take.encode()) > MAX_TAKE_NAME:
+        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} bytes long "
+                         "(letters outside ASCII take two to four bytes each)")
+    device = device_of(s, context)
+    checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
+    label = f"Object '{obj.name}'"
+    cached = loaded_generator(checkpoint, device)
+    if cached is not None:  # the wrong head first (before the audio), when the model's topology is known
+        check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
+    audio, start_frame, span = audio_source(s, context)
+    check_span(context.scene, audio, start_frame, span)
+    blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}
+    heard = (audio, span, None)  # the worker decodes the file, off the main thread
+    if blend_style or s["keep_key_poses"]:
+        timeline = take_timeline(audio, context.scene, checkpoint, span)
+        heard = (timeline.wave, None, SAMPLE_RATE)  # decoded here already: the worker takes the wave as it is
+        if blend_style:
+            blend = _blend_weights(op, context, s, start_frame, timeline)
+        if s["keep_key_poses"]:
+            key_poses = _key_poses(context, obj, take, start_frame, timeline)
+    plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
+                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
+                strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
+                add_strip=s["audio_source"] == "FILE")
+    request = Request(checkpoint=checkpoint, identity_library=library, device=device,
+                      audio=heard[0], span=heard[1], sample_rate=heard[2],
+                      style=s["style"].strip() or "auto",
+                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label,
+                      blend_style=blend_style, blend=blend, key_poses=key_poses)
+    return plan, request
