@@ -43,12 +43,35 @@ def existing_fcurves(datablock: bpy.types.ID):
     anim = datablock.animation_data
     if anim is None or anim.action is None:
         return None
+    return action_fcurves(anim.action, anim.action_slot if _LAYERED else None)
+
+
+def action_fcurves(action: bpy.types.Action, slot):
+    """The F-curves ``action`` holds for ``slot`` (4.4+; None when it holds none), or all of
+    its curves where actions have no slots; an NLA strip's curves are found the same way."""
     if not _LAYERED:
-        return anim.action.fcurves
+        return action.fcurves
     from bpy_extras.anim_utils import action_get_channelbag_for_slot
 
-    channelbag = anim.action_slot and action_get_channelbag_for_slot(anim.action, anim.action_slot)
+    channelbag = slot and action_get_channelbag_for_slot(action, slot)
     return channelbag.fcurves if channelbag else None
+
+
+def copied_action(datablock: bpy.types.ID, name: str):
+    """(a copy of the action animating ``datablock``, the copy's slot for it or None before 4.4).
+
+    A copy keeps every keyframe, handle, easing and curve modifier exactly, which
+    rebuilding curves key by key would not. Slots of other datablocks are left out: the
+    copy animates this one only.
+    """
+    anim = datablock.animation_data
+    action = anim.action.copy()
+    action.name = name
+    if not _LAYERED:
+        return action, None
+    for slot in [s for s in action.slots if s.identifier != anim.action_slot.identifier]:
+        action.slots.remove(slot)
+    return action, action.slots[anim.action_slot.identifier]
 
 
 def find_fcurve(datablock: bpy.types.ID, data_path: str):

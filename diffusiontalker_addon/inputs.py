@@ -48,6 +48,7 @@ class Plan:
     blend_style: str  # "" for none; the report names it, as the take is not its style alone
     strip_path: str  # the audio file for the take's sound strip; a "//" path stays relative to the .blend
     add_strip: bool
+    mute_other_takes: bool = True  # a plan made without the setting writes as a new take does by default
 
 
 def settings_of(op, context) -> dict:
@@ -218,7 +219,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
-                add_strip=s["audio_source"] == "FILE")
+                add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"])
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",

@@ -21,6 +21,7 @@ from ..core.mesh import check_vertex_count
 from .capture import KEY_POSE_PREFIX, key_pose_frames
 from .inputs import Plan, prepare, target_mesh
 from .props import generation_properties
+from .takes import settle_new_take
 from .worker import GenerationJob, active_job, set_active_job
 from .writer import PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
 
@@ -50,6 +51,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     take = outcome.take
     offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
+    settle_new_take(scene, obj, plan, take, summary.frames)
     fit_frame_range(scene, plan.start_frame, summary.frames)
     if plan.add_strip:
         place_audio(scene, plan.strip_path, plan.take, plan.start_frame)

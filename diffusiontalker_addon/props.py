@@ -90,6 +90,10 @@ def generation_properties(options: set[str]) -> dict:
         "take": StringProperty(
             name="Take", default="Take", options=options,
             description="Name prefix of the shape keys and sound strip; generating the same take again replaces it"),
+        "mute_other_takes": BoolProperty(
+            name="Mute Other Takes", default=True, options=options,
+            description="Mute the head's other takes (shape keys and sound strips) when a take is written, so it "
+                        "shows alone; off layers the new take on top of them"),
     }
 
 

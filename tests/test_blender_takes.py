@@ -1,0 +1,108 @@
+"""Managing takes in real Blender: the list, solo and mute, delete, bake, layering.
+
+The Blender side (tests/blender/takes_scenarios.py) runs in its own fresh Python for
+the reasons tests/test_blender_extension.py gives, and uses a tiny random model on a
+second of speech so that it takes seconds, not minutes.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from test_blender_extension import FLAME, ROOT, WAV, package, pytestmark  # noqa: F401 - a fixture and the skip
+from test_blender_extension import scenario as run
+
+TOLERANCE = 1e-5  # metres
+
+
+@pytest.fixture(scope="module")
+def observed(package, tmp_path_factory) -> dict:  # noqa: F811 - package is the fixture imported above
+    if not FLAME.is_file():
+        pytest.skip(f"FLAME template not found at {FLAME} (see ../shared/flame/README.md)")
+    work = tmp_path_factory.mktemp("takes")
+    out = work / "observed.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "blender" / "takes_scenarios.py"), str(package), str(FLAME), str(WAV),
+         str(work), str(out)],
+        capture_output=True, text=True, timeout=600, cwd=work,
+        env=dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user")))
+    assert result.returncode == 0 and out.is_file(), result.stdout[-4000:] + result.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_three_takes_are_listed_and_only_the_latest_plays(observed):
+    three = run(observed, "three_takes")
+    frames = three["per_frame_keys"]
+    assert frames > 10
+    assert [(t["name"], t["mode"], t["style"], t["seed"], t["start"], t["frames"]) for t in three["listed"]] == [
+        ("A", "BASIS", "anna", 1, 1, frames), ("B", "PER_FRAME", "ben", 2, 1, frames),
+        ("C", "BASIS", "cleo", 3, 1, frames)]
+    assert [t["keys"] for t in three["listed"]] == [6, frames, 6]
+    assert three["rows"] == ["A.pc00", "B.00000", "C.pc00"]  # the list shows one row per take
+    assert [t["muted"] for t in three["listed"]] == [True, True, False]
+    assert three["strips"] == {"A.audio": True, "B.audio": True, "C.audio": False}
+    assert three["others"] > 100 * TOLERANCE  # the earlier takes would show if they played
+    assert three["latest_alone"] < TOLERANCE
+
+
+def test_solo_mute_and_unmute_change_what_the_mesh_shows(observed):
+    switching = run(observed, "switching")
+    assert switching["solo_a_muted"] == {"A": False, "B": True, "C": True}
+    assert switching["solo_a_strips"] == {"A.audio": False, "B.audio": True, "C.audio": True}
+    for shows in ("solo_a", "none", "b", "b_and_c"):
+        assert switching[shows] < TOLERANCE, shows
+    assert switching["smile_kept"]
+
+
+def test_bad_input_is_one_clear_message_and_changes_nothing(observed):
+    switching = run(observed, "switching")
+    for name, message in switching["refusals"].items():
+        assert message is not None, name
+    for name in ("take_solo", "take_mute", "take_delete", "take_bake"):
+        assert "'Head' has no take named 'Nope' (its takes: A, B, C)" in switching["refusals"][name]
+    assert "object 'Missing' must be a mesh" in switching["refusals"]["no_object"]
+    assert "the active object must be a mesh" in switching["refusals"]["not_a_mesh"]
+    assert switching["unchanged"]
+
+
+def test_delete_removes_exactly_the_take(observed):
+    deleted = run(observed, "delete")
+    assert deleted["b_keys"] > 10 and deleted["b_left"] == [] and deleted["b_curves_left"] == []
+    assert deleted["kept"] == {"Smile": True, "A": True, "C": True}  # bit-identical keys and curves
+    assert set(deleted["names"]) == {"Basis", "Smile", "A", "C"}
+    assert deleted["listed"] == ["A", "C"] and deleted["records"] == ["A", "C"]
+    assert deleted["strips"] == {"A.audio": True, "C.audio": False}
+
+
+def test_bake_moves_a_take_into_its_own_action_that_plays_the_same(observed):
+    baked = run(observed, "bake")
+    assert baked["motion"] > 100 * TOLERANCE
+    assert baked["changed"] < 1e-6
+    assert baked["tracks"] == [["C", [["C", "C"]]]]
+    assert baked["action_curves"] == baked["c_paths"] and len(baked["c_paths"]) == 6
+    assert baked["left_in_shared"] == [] and baked["smile_in_shared"] and baked["smile_kept"]
+    assert [t["name"] for t in baked["listed"]] == ["A", "C"] and baked["listed"][1]["style"] == "cleo"
+    assert "no curves in the action of 'Head'" in baked["again"]
+    assert baked["solo_a"] < TOLERANCE
+
+
+def test_a_baked_take_made_again_or_deleted_leaves_no_action_behind(observed):
+    baked = run(observed, "bake")
+    remade = baked["remade"]
+    assert remade["tracks"] == [] and not remade["action"]
+    assert remade["alone"] < TOLERANCE
+    assert [(t["name"], t["style"], t["seed"], t["keys"]) for t in remade["listed"]] == [
+        ("A", "anna", 1, 6), ("C", "ben", 4, 5)]
+    deleted = baked["deleted"]
+    assert deleted["tracks"] == [] and not deleted["action"] and deleted["keys"] == []
+    assert deleted["listed"] == ["A"] and deleted["smile_kept"]
+
+
+def test_mute_other_takes_off_keeps_layering(observed):
+    layering = run(observed, "layering")
+    assert layering["x_size"] > 100 * TOLERANCE
+    assert layering["both"] < TOLERANCE
+    assert layering["layered"] == {"X": False, "Y": False, "Z": False}
+    assert layering["last"] == {"X": True, "Y": True, "Z": True, "W": False}
