@@ -9,7 +9,6 @@ producing a silently wrong face.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,28 +16,9 @@ from pathlib import Path
 
 import torch
 
+from .card import BUNDLED, FORMAT, FORMAT_VERSION, paths_of, read_card, sha256_of
 from .errors import CheckpointError
 from .model import TalkerModel
-
-FORMAT = "diffusiontalker-checkpoint"
-FORMAT_VERSION = 1
-BUNDLED = Path(__file__).resolve().parent / "assets" / "demo.json"
-
-
-def paths_of(path: str | os.PathLike) -> tuple[Path, Path]:
-    """(tensors, card) for a path given as either file of the pair, or without suffix."""
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
-    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields: dict,
               fmt: str = FORMAT) -> Path:
@@ -69,31 +49,6 @@ def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | No
     tensors = dict(model.state_dict())
     tensors.update({f"extra.{k}": v for k, v in (extra_tensors or {}).items()})
     return save_pair(path, tensors, {"config": model.config, "card": card or {}})
-
-
-def read_card(path: str | os.PathLike, fmt: str = FORMAT, required=("sha256", "config")) -> dict:
-    """The JSON card alone (cheap: for listing styles without loading tensors)."""
-    _, card_path = paths_of(path)
-    what = "checkpoint" if fmt == FORMAT else "style library"
-    if not card_path.is_file():
-        given = Path(path)
-        if given.is_dir():
-            raise CheckpointError(f"{given} is a folder; choose the {what}'s .json card in it")
-        if given.is_file() and given.suffix not in (".json", ".safetensors"):  # e.g. audio where a checkpoint goes
-            raise CheckpointError(f"{given} is not a {what}: expected a .json card with a .safetensors file beside it")
-        raise CheckpointError(f"{what} card not found: {card_path}")
-    try:
-        doc = json.loads(card_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{card_path}: not a valid {what} card ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != fmt:
-        raise CheckpointError(f"{card_path}: not a DiffusionTalker {what} card")
-    if doc.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{card_path}: written by a newer version of DiffusionTalker; please update")
-    for key in required:
-        if key not in doc:
-            raise CheckpointError(f"{card_path}: {what} card lacks '{key}'")
-    return doc
 
 
 def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .errors import Cancelled
+from .errors import check_cancel
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -111,7 +111,7 @@ class GaussianDiffusion:
                          progress=None, cancel=None) -> torch.Tensor:
         x = torch.randn(shape, generator=generator).to(device)
         for i, t in enumerate(range(self.num_steps - 1, -1, -1)):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
             x0 = model_fn(x, tt)
             mean = self.post_c0[t].float() * x0 + self.post_ct[t].float() * x
@@ -129,15 +129,10 @@ class GaussianDiffusion:
         x = torch.randn(shape, generator=generator).to(device) if x_start is None else x_start
         grid = step_grid(self.num_steps, steps) + [-1]
         for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:])):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
             x0 = model_fn(x, tt)
             x = self.ddim_step(x, x0, tt, torch.full_like(tt, t_next))
             if progress:
                 progress(i + 1, steps)
         return x
-
-
-def _check_cancel(cancel) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("generation cancelled; nothing was written")

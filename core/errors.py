@@ -22,5 +22,11 @@ class Cancelled(DiffusionTalkerError):
     """The user stopped a generation; nothing was written."""
 
 
+def check_cancel(cancel) -> None:
+    """Stop long work between two of its steps once the user asked (``cancel``: a threading.Event or None)."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled; nothing was written")
+
+
 class StyleError(DiffusionTalkerError):
     """A talking style that is not in the identity library."""

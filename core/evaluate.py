@@ -370,6 +370,8 @@ def run(args) -> int:
     results = {}
     for path, card, n in zip(args.checkpoint, cards, steps):
         gen = Generator.load(path, args.device)
+        for note in gen.warnings:
+            print(f"warning: {note}", file=sys.stderr)
         if args.library:
             gen.add_library(args.library)
         # checkpoints of the same file name (runs/a/demo.json, runs/b/demo.json) keep their folders

@@ -80,7 +80,8 @@ def run(args) -> int:
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import writable_file, writable_folder
     from .library import check_library_fits, library_card
-    from .pipeline import Generator, resample_fps
+    from .pipeline import Generator
+    from .timing import resample_fps
 
     if args.list_styles:
         card = read_card(args.checkpoint or BUNDLED)

@@ -13,14 +13,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .checkpoint import load_tensors, paths_of, read_card, save_pair
+from .card import LIBRARY_FORMAT, library_card, paths_of
 from .errors import CheckpointError, DiffusionTalkerError
 
-# The on-disk name from before styles were called styles; kept so existing libraries load.
-LIBRARY_FORMAT = "diffusiontalker-identities"
-
+# torch (through .checkpoint) is imported only by what reads or writes embeddings: Blender's
+# main thread checks names and paths with this module, and importing torch there freezes it.
 
 def check_library_fits(path, library_doc: dict, checkpoint_sha256: str) -> None:
     """A style is a point in one model's identity space; in any other model's (a
@@ -30,11 +28,14 @@ def check_library_fits(path, library_doc: dict, checkpoint_sha256: str) -> None:
     if made_for.rpartition("sha256:")[2] != checkpoint_sha256:
         raise DiffusionTalkerError(f"{paths_of(path)[1]} was made for {made_for}, not for this checkpoint "
                                    f"(sha256:{checkpoint_sha256}); make the styles again for this checkpoint, into "
-                                   "a new library (diffusiontalker new-style --library NEW, or New Style in "
-                                   "Blender with another library file in the add-on's preferences)")
+                                   "a new library")
 
 
 def save_library(path, names: list[str], embeddings: np.ndarray, checkpoint_id: str, sources: dict) -> None:
+    import torch
+
+    from .checkpoint import save_pair
+
     save_pair(path, {"embeddings": torch.from_numpy(np.asarray(embeddings, np.float32))},
               {"names": names, "checkpoint": checkpoint_id, "sources": sources}, LIBRARY_FORMAT)
 
@@ -59,11 +60,11 @@ def check_library_path(library, what: str) -> None:
                                    f"e.g. {Path(library) / 'mine'} (mine.json + mine.safetensors)")
 
 
-def check_new_name(gen, name: str, library, replace: bool = False) -> str:
+def check_new_name(gen, name: str, library, replace: bool = False, how_to_replace: str = "") -> str:
     """``name`` stripped, once sure that a personal style by it never shadows a trained
     one, replaces one of the library only when asked to (a fitted style can cost minutes
     to remake), and joins only a library of this checkpoint's identity space
-    (``check_library_fits``)."""
+    (``check_library_fits``). ``how_to_replace`` names the caller's own switch for it."""
     name = check_style_name(name)
     if name in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
@@ -72,7 +73,7 @@ def check_new_name(gen, name: str, library, replace: bool = False) -> str:
         check_library_fits(library, card, gen.card["sha256"])
         if name in card["names"] and not replace:
             raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
-                                       "name, or replace it (new-style --replace; Replace in Blender)")
+                                       f"name, or replace it{f' ({how_to_replace})' if how_to_replace else ''}")
     return name
 
 
@@ -93,13 +94,9 @@ def add_style(library, name: str, vector, gen, source: dict, replace: bool = Fal
     save_library(library, names, rows, gen.checkpoint_id(), sources)
 
 
-def library_card(path) -> dict:
-    """A library's JSON card alone (its names and the checkpoint it was made for), for
-    checks and listings that need no embeddings."""
-    return read_card(path, LIBRARY_FORMAT, required=("sha256", "names"))
-
-
 def load_library(path) -> tuple[list[str], np.ndarray, dict]:
+    from .checkpoint import load_tensors
+
     doc, tensors = load_tensors(path, LIBRARY_FORMAT, required=("sha256", "names"))
     embeddings = tensors.get("embeddings")
     if embeddings is None or embeddings.dim() != 2 or len(embeddings) != len(doc["names"]):

@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from .argtypes import add_device_flag, add_seed_flag, positive_int
+from .errors import check_cancel
 from .library import add_style, check_library_path, check_new_name, check_style_name
 
 DESCRIPTION = """\
@@ -66,15 +67,15 @@ def embed_from_audio(gen, waves) -> "torch.Tensor":
         return direction * gen.model.bank.embeddings.norm(dim=1).mean()
 
 
-def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progress=None):
+def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progress=None, cancel=None):
     """Optimise one identity vector against the frozen model's diffusion loss.
 
     ``motions`` are (T, V, 3) offsets at the model's fps, one per recording;
-    ``progress(done, total)`` is called after each step."""
+    ``progress(done, total)`` is called after each step, and ``cancel`` (an Event)
+    stops the fit between steps with ``Cancelled``, the model as it was."""
     import torch
 
     from .diffusion import GaussianDiffusion
-    from .losses import MotionLoss
 
     model = gen.model
     trainable = [p.requires_grad for p in model.parameters()]
@@ -89,11 +90,25 @@ def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progre
             x0 = torch.from_numpy(np.asarray(offsets[:n], np.float32).reshape(n, -1) / scale)[None].to(gen.device)
             data.append((feats[:, :n], x0))
     identity = start.detach().clone().requires_grad_(True)
+    try:
+        return _fit(model, diffusion, data, identity, iterations, seed, progress, cancel)
+    finally:
+        for p, flag in zip(model.parameters(), trainable):
+            p.requires_grad_(flag)
+
+
+def _fit(model, diffusion, data, identity, iterations, seed, progress, cancel):
+    """The optimisation loop, apart so that the model's flags are restored however it ends (a cancel)."""
+    import torch
+
+    from .losses import MotionLoss
+
     optimizer = torch.optim.Adam([identity], lr=0.02)
     generator = torch.Generator().manual_seed(seed)
     draws = 8  # timesteps per clip and step: one noisy timestep alone gives too noisy a gradient
     loss_fn = MotionLoss()
     for step in range(iterations):
+        check_cancel(cancel)
         loss = 0.0
         for feats, x0 in data:
             feats, x0 = feats.expand(draws, -1, -1), x0.expand(draws, -1, -1)
@@ -106,8 +121,6 @@ def fit_to_motion(gen, waves, motions, start, iterations: int, seed: int, progre
         optimizer.step()
         if progress:
             progress(step + 1, iterations)
-    for p, flag in zip(model.parameters(), trainable):
-        p.requires_grad_(flag)
     return identity.detach()
 
 
@@ -132,7 +145,9 @@ def run(args) -> int:
     if args.motion and len(args.motion) != len(args.clips):
         raise DiffusionTalkerError(f"give one --motion file per clip ({len(args.clips)}), got {len(args.motion)}")
     gen = Generator.load(args.checkpoint, args.device)
-    check_new_name(gen, args.name, args.library, args.replace)  # before the work, not only when storing
+    for note in gen.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    check_new_name(gen, args.name, args.library, args.replace, "--replace")  # before the work, not only when storing
     waves = [load_audio(c) for c in args.clips]
     vector = embed_from_audio(gen, waves)
     how = "audio"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,19 +39,6 @@ class Take:
     compute_seconds: float
 
 
-def resample_fps(frames: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
-    """Linear re-timing of (T, ...) frames, keeping the clip's duration."""
-    if abs(fps_in - fps_out) < 1e-6 or len(frames) < 2:
-        return frames
-    duration = len(frames) / fps_in
-    t_out = np.arange(max(1, int(round(duration * fps_out)))) / fps_out
-    pos = np.clip(t_out * fps_in, 0, len(frames) - 1)
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, len(frames) - 1)
-    w = (pos - lo).reshape(-1, *([1] * (frames.ndim - 1))).astype(frames.dtype)
-    return frames[lo] * (1 - w) + frames[hi] * w
-
-
 @dataclass
 class Generator:
     model: torch.nn.Module
@@ -64,9 +50,7 @@ class Generator:
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike | None = None, device: str = "auto") -> "Generator":
-        resolved, notes = resolve_device(device)
-        for note in notes:
-            warnings.warn(note, RuntimeWarning, stacklevel=2)
+        resolved, notes = resolve_device(device)  # said once, by whoever shows ``warnings`` (CLI, add-on)
         path = BUNDLED if checkpoint is None else checkpoint
         model, card = load_checkpoint(path, resolved)
         return cls(model, card, resolved, str(paths_of(path)[1]), notes)

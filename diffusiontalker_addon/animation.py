@@ -16,14 +16,20 @@ _INTERPOLATION = {item.identifier: item.value for item in bpy.types.Keyframe.bl_
 
 
 def fcurves_of(datablock: bpy.types.ID, action_name: str):
-    """The F-curve collection animating ``datablock``, creating action/slot/layer as needed.
+    """The F-curve collection animating ``datablock`` alone, creating action/slot/layer as needed.
 
     An action the user already assigned is reused (their keys live there too), so
-    our curves sit beside theirs and theirs are never replaced.
+    our curves sit beside theirs and theirs are never replaced. Curves that also
+    animate another datablock (one action shared before 4.4, one slot since) are
+    first swapped for a copy, named ``action_name``: keys written there would move both.
     """
     anim = datablock.animation_data or datablock.animation_data_create()
     if anim.action is None:
         anim.action = bpy.data.actions.new(action_name)
+    elif _animates_others(datablock, anim):
+        anim.action, slot = copied_action(datablock, action_name)
+        if slot is not None:
+            anim.action_slot = slot
     action = anim.action
     if not _LAYERED:
         return action.fcurves
@@ -36,6 +42,13 @@ def fcurves_of(datablock: bpy.types.ID, action_name: str):
     layer = action.layers[0] if action.layers else action.layers.new("Layer")
     strip = layer.strips[0] if layer.strips else layer.strips.new(type="KEYFRAME")
     return strip.channelbag(slot, ensure=True).fcurves
+
+
+def _animates_others(datablock: bpy.types.ID, anim) -> bool:
+    if _LAYERED:
+        return anim.action_slot is not None and any(user != datablock for user in anim.action_slot.users())
+    users = bpy.data.user_map(subset=[anim.action], value_types={datablock.id_type})[anim.action]
+    return bool(users - {datablock})
 
 
 def existing_fcurves(datablock: bpy.types.ID):

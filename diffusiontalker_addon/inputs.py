@@ -8,19 +8,22 @@ runs on), or one ``SetupError``/``AudioError`` before any work starts. The opera
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
-from ..core.audio import SAMPLE_RATE, check_audio_file
+from ..core.audio import SAMPLE_RATE, check_audio_file, load_audio, num_frames
+from ..core.card import BUNDLED, paths_of, read_card
 from ..core.errors import AudioError, DiffusionTalkerError
 from ..core.mesh import check_vertex_count
+from ..core.timing import resample_fps
 from . import prefs
 from .capture import frame_kept, key_pose_frames, sampled_setting, take_share
 from .props import generation_properties
-from .worker import Request, loaded_generator
+from .worker import Request
 from .writer import scene_fps, sound_strip_source
 
 SETTING_NAMES = tuple(generation_properties(set()))
@@ -127,6 +130,18 @@ def check_span(scene, audio: str, start_frame: int, span: tuple[float, float] | 
                          f"Blender's 0 to {LAST_FRAME}; choose another start frame")
 
 
+def model_vertices(checkpoint: str) -> int:
+    """The checkpoint's vertex count, from its card: no model load, no torch (the panel asks at every redraw)."""
+    path = checkpoint or str(BUNDLED)
+    card = paths_of(path)[1]
+    return _card_vertices(path, card.stat().st_mtime_ns if card.is_file() else 0)
+
+
+@functools.lru_cache(maxsize=8)
+def _card_vertices(path: str, modified: int) -> int:
+    return int(read_card(path)["config"]["num_vertices"])
+
+
 def device_of(s: dict, context) -> str:
     return prefs.default_device(context) if s["device"] == "PREFS" else s["device"]
 
@@ -151,10 +166,6 @@ class Timeline:
 
 def take_timeline(audio: str, scene, checkpoint: str, span: tuple[float, float] | None = None) -> Timeline:
     """Decode the speech and map it onto the scene (the model's fps is on its card: no load)."""
-    from ..core.audio import load_audio, num_frames
-    from ..core.checkpoint import BUNDLED, read_card
-    from ..core.pipeline import resample_fps
-
     wave = load_audio(audio, span=span)
     model_fps = float(read_card(checkpoint or BUNDLED)["config"]["fps"])
     model_frames = num_frames(len(wave), model_fps)
@@ -167,8 +178,6 @@ def _blend_weights(op, context, s: dict, start_frame: int, timeline: Timeline):
     take, unless the operator was given a number."""
     if op.properties.is_property_set("blend_weight"):
         return s["blend_weight"]
-    from ..core.pipeline import resample_fps
-
     frames = start_frame + np.arange(timeline.scene_frames)
     weights = sampled_setting(context.scene, "diffusiontalker.blend_weight", s["blend_weight"], frames)
     return resample_fps(weights, timeline.scene_fps, timeline.model_fps)
@@ -202,9 +211,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
     device = device_of(s, context)
     checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
-    cached = loaded_generator(checkpoint, device)
-    if cached is not None:  # the wrong head first (before the audio), when the model's topology is known
-        check_vertex_count(len(obj.data.vertices), cached.num_vertices, label)
+    check_vertex_count(len(obj.data.vertices), model_vertices(checkpoint), label)  # the wrong head before the audio
     audio, start_frame, span = audio_source(s, context)
     check_span(context.scene, audio, start_frame, span)
     blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}

@@ -1,90 +1,70 @@
-"""The Generate Lip Sync operator, its Cancel, the seed dice and the key-pose marker.
+"""The Generate Lip Sync operator, its Cancel, the seed button and the key-pose marker.
 
-Interactively the model runs on a worker thread and a modal timer drains its
-queue, so Blender stays usable and Esc/Cancel work; nothing touches the mesh
-until the take is complete, so a cancel leaves it exactly as it was. In background
-mode (``blender -b``) timers never fire, so ``execute`` runs the same job in place.
-Either way the whole write happens in one operator call: one undo step.
+The model runs as a worker job (running.py): interactively on a worker thread while
+Blender stays usable, in background mode (``blender -b``) in place. Nothing touches
+the mesh until the take is complete, so a cancel leaves it exactly as it was, and the
+whole write happens in one operator call: one undo step.
 """
 
 from __future__ import annotations
 
 import random
-import sys
-import traceback
 
 import bpy
 
-from ..core.allocator import freed_memory_kept
-from ..core.errors import Cancelled, DiffusionTalkerError
+from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
+from ..core.timing import resample_fps
 from .capture import KEY_POSE_PREFIX, key_pose_frames
+from .dependencies import torch_ready
 from .inputs import Plan, prepare, target_mesh
 from .props import generation_properties
+from .running import JobOperator, report_outcome
 from .takes import settle_new_take
-from .worker import GenerationJob, active_job, set_active_job
-from .writer import PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
+from .worker import active_job, generation_job
+from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
+
+
+def _last_result(scene, take: str, report: str, failed: bool) -> None:
+    """What the panel's result box shows: the latest attempt, so a failure never leaves an older success there."""
+    settings = scene.diffusiontalker
+    settings.last_take, settings.last_report, settings.last_failed = take, report, failed
+
 
 def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     """Report the outcome and, if it is a take, write it: the only place bpy data changes."""
-    if outcome.crash:
-        print(outcome.crash, file=sys.stderr)
-        op.report({"ERROR"}, "DiffusionTalker failed unexpectedly; the traceback is in the system console")
-        return {"CANCELLED"}
-    if isinstance(outcome.error, Cancelled):
-        op.report({"INFO"}, "Generation cancelled; nothing was changed")
-        return {"CANCELLED"}
-    if outcome.error:
-        op.report({"ERROR"}, str(outcome.error))
-        return {"CANCELLED"}
-    for warning in outcome.warnings:
-        op.report({"WARNING"}, warning)
+    scene = bpy.data.scenes.get(plan.scene) or context.scene
+    refused = report_outcome(op, outcome)
+    if refused is not None:
+        _last_result(scene, plan.take, str(outcome.error or "failed unexpectedly; see the system console"), True)
+        return refused
     try:
-        scene = bpy.data.scenes.get(plan.scene) or context.scene
         obj = target_mesh(context, plan.object)
         check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
+        _last_result(scene, plan.take, str(exc), True)
         return {"CANCELLED"}
-    from ..core.pipeline import resample_fps  # torch is loaded by now: the take came from it
-
-    take = outcome.take
+    take = outcome.result
     offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     settle_new_take(scene, obj, plan, take, summary.frames)
     fit_frame_range(scene, plan.start_frame, summary.frames)
-    if plan.add_strip:
-        place_audio(scene, plan.strip_path, plan.take, plan.start_frame)
+    if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
+        summary.notes.append(NO_SOUND)
+    for note in summary.notes:
+        op.report({"WARNING"}, note)
     blended = f" blended with {plan.blend_style}" if plan.blend_style else ""
     report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}{blended}, "
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
     if plan.mode != PER_FRAME:
         report += f"; basis error {summary.rms_error * 1000:.3f} mm RMS, {summary.max_error * 1000:.3f} mm max"
-    settings = scene.diffusiontalker
-    settings.last_take, settings.last_report = plan.take, report
+    _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
     return {"FINISHED"}
 
 
-def poll_job(job: GenerationJob, runtime):
-    """Move the worker's news onto the panel's state; the outcome once the job has ended."""
-    progress, outcome = job.drain()
-    if progress is not None:
-        done, total = progress
-        runtime.progress = done / max(total, 1)
-        if not job.cancel_event.is_set():
-            runtime.status = f"Denoising step {done} of {total}"
-    return outcome
-
-
-def _redraw(context) -> None:
-    for window in context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
-
-
-class DIFFUSIONTALKER_OT_generate(bpy.types.Operator):
+class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     """Generate lip-sync animation for the active FLAME-topology mesh from speech"""
 
     bl_idname = "diffusiontalker.generate"
@@ -94,74 +74,26 @@ class DIFFUSIONTALKER_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return active_job() is None
+        return active_job() is None and torch_ready(cls)
 
     def execute(self, context):
-        try:
-            plan, request = prepare(self, context)
-        except DiffusionTalkerError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        from tqdm import tqdm
-
-        # Blender waits on this call (a batch script, a render farm), so the CLI's allocator
-        # setting (docs/benchmarks.md) touches nothing else.
-        with tqdm(desc="DiffusionTalker", unit="step", file=sys.stderr, leave=False) as bar, freed_memory_kept():
-            def progress(done, total):
-                bar.total = total
-                bar.update(done - bar.n)
-
-            outcome = GenerationJob(request).run(progress)
-        return apply_outcome(self, context, plan, outcome)
+        return self._start(context, wait=True)
 
     def invoke(self, context, event):
-        if bpy.app.background:
-            return self.execute(context)
+        return self._start(context, wait=False)
+
+    def _start(self, context, wait: bool) -> set[str]:
         try:
             self._plan, request = prepare(self, context)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
+            take = self.take if self.properties.is_property_set("take") else context.scene.diffusiontalker.take
+            _last_result(context.scene, take, str(exc), True)
             return {"CANCELLED"}
-        set_active_job(GenerationJob(request)).start()
-        runtime = context.window_manager.diffusiontalker
-        runtime.running, runtime.progress, runtime.status = True, 0.0, "Loading model…"
-        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
-        context.window_manager.modal_handler_add(self)
-        context.workspace.status_text_set("DiffusionTalker: generating lip sync (Esc to cancel)")
-        return {"RUNNING_MODAL"}
+        return self.run_job(context, generation_job(request), "Loading model…", wait)
 
-    def modal(self, context, event):
-        runtime = context.window_manager.diffusiontalker
-        if event.type == "ESC" and event.value == "PRESS":
-            active_job().cancel()
-            runtime.status = "Cancelling…"
-            return {"RUNNING_MODAL"}
-        if event.type != "TIMER":  # any timer will do: draining an idle queue costs nothing
-            return {"PASS_THROUGH"}
-        outcome = poll_job(active_job(), runtime)
-        _redraw(context)
-        if outcome is None:
-            return {"PASS_THROUGH"}
-        self._stop(context)
-        try:
-            return apply_outcome(self, context, self._plan, outcome)
-        except Exception:  # noqa: BLE001 - a modal operator that raises leaves Blender's UI stuck
-            traceback.print_exc()
-            self.report({"ERROR"}, "writing the animation failed; the traceback is in the system console")
-            return {"CANCELLED"}
-
-    def cancel(self, context):  # Blender calls this when the window closes mid-run
-        active_job().cancel()
-        active_job().wait(timeout=10)
-        self._stop(context)
-
-    def _stop(self, context):
-        set_active_job(None)
-        context.window_manager.event_timer_remove(self._timer)
-        runtime = context.window_manager.diffusiontalker
-        runtime.running, runtime.status = False, ""
-        context.workspace.status_text_set(None)
-        _redraw(context)
+    def finish(self, context, outcome) -> set[str]:
+        return apply_outcome(self, context, self._plan, outcome)
 
 
 class DIFFUSIONTALKER_OT_cancel(bpy.types.Operator):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import bpy
 
+from ..core.errors import DiffusionTalkerError
+from . import prefs
+from .dependencies import torch_missing
+from .inputs import model_vertices
 from .writer import BASIS
 
 
@@ -21,6 +27,13 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
+        missing = torch_missing()
+        if missing is not None:  # nothing below can work; say why instead
+            box = layout.box()
+            box.alert = True
+            for i, line in enumerate(textwrap.wrap(missing, 36)):
+                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+            return
         settings = context.scene.diffusiontalker
         runtime = context.window_manager.diffusiontalker
         layout.use_property_split = True
@@ -52,6 +65,14 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         obj = context.active_object
         if obj is None or obj.type != "MESH":
             layout.label(text="Select a FLAME-topology mesh", icon="ERROR")
+        else:
+            try:
+                wanted = model_vertices(prefs.checkpoint_path(context))
+            except DiffusionTalkerError:
+                wanted = None  # Generate names the checkpoint's problem
+            if wanted is not None and len(obj.data.vertices) != wanted:
+                layout.label(text=f"{obj.name} has {len(obj.data.vertices)} vertices; the model animates "
+                                  f"{wanted} (FLAME topology)", icon="ERROR")
 
         if runtime.running:
             layout.progress(factor=runtime.progress, type="BAR", text=runtime.status or "Generating…")
@@ -60,7 +81,10 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
             layout.operator("diffusiontalker.generate", icon="SPEAKER")
         if settings.last_report:
             box = layout.box()
-            box.label(text=f"Last take: {settings.last_take}", icon="CHECKMARK")
+            if settings.last_failed:
+                box.label(text=f"Take {settings.last_take} failed:", icon="ERROR")
+            else:
+                box.label(text=f"Last take: {settings.last_take}", icon="CHECKMARK")
             for line in settings.last_report.split("; "):
                 box.label(text=line)
 

@@ -19,15 +19,14 @@ AUTO_STYLE = "auto"
 def _style_search(self, context, edit_text):
     """Identity names for the style field, from the checkpoint's card (no model weights are
     loaded) and the personal style library."""
-    from ..core.checkpoint import BUNDLED, read_card
+    from ..core.card import BUNDLED, library_card, read_card
     from ..core.errors import DiffusionTalkerError
-    from ..core.library import load_library
 
     names = [AUTO_STYLE]
     try:
         names += list(read_card(prefs.checkpoint_path(context) or BUNDLED)["config"].get("identities", []))
         library = prefs.identity_library_path(context)
-        names += load_library(library)[0] if library else []
+        names += library_card(library)["names"] if library else []
     except DiffusionTalkerError:
         pass  # the Generate button reports the file's problem; a search list cannot
     return [n for n in names if edit_text.lower() in n.lower()]
@@ -102,16 +101,17 @@ class DiffusionTalkerSettings(bpy.types.PropertyGroup):
         **generation_properties(set()),
         "last_take": StringProperty(name="Last Take", description="Take written by the last generation"),
         "last_report": StringProperty(name="Last Result", description="What the last generation made"),
+        "last_failed": BoolProperty(name="Last Failed", description="The last generation made nothing (its report says why)"),
     }
 
 
 class DiffusionTalkerRuntime(bpy.types.PropertyGroup):
     """Live state of a running generation; on the window manager, so never saved."""
 
-    running: BoolProperty(name="Running", description="A generation is running")
+    running: BoolProperty(name="Running", description="A generation or a style is being made")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR",
-                            description="Fraction of denoising steps done")
-    status: StringProperty(name="Status", description="What the running generation is doing")
+                            description="Fraction of the running job done")
+    status: StringProperty(name="Status", description="What the running job is doing")
 
 
 def register():

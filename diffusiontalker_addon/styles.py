@@ -1,77 +1,137 @@
-"""New talking styles made inside Blender, stored in the personal identity library.
+"""New talking styles made inside Blender, stored in the personal style library.
 
-Both operators run on the main thread: from audio is a second of encoding; fitting to
-an animation is an optimisation the user asked to wait for (a minute or more on a
-CPU), shown on the window's progress indicator. The library file is written last, after everything
-has been checked and computed, so an error changes nothing: not the library, not
-the preferences, not the scene's frame.
+Both operators gather what Blender knows on the main thread (the name, the head's
+motion, the library's place) and leave the model work (loading it, encoding the
+voice, the fit) to a worker job with progress and Cancel, as Generate does. The
+library file is written last, after everything has been checked and computed, so an
+error or a cancel changes nothing: not the library, not the preferences, not the
+scene's frame.
+
+A library made without a place chosen in the preferences lives in Blender's own
+configuration folder, shared by every Blender version and left alone when the
+extension is removed: a fitted style can take minutes to make again.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import bpy
 import numpy as np
 from bpy.props import BoolProperty, CollectionProperty, IntProperty, StringProperty
 
-from ..core.allocator import freed_memory_kept
-from ..core.errors import DiffusionTalkerError
+from ..core.card import paths_of
+from ..core.errors import DiffusionTalkerError, check_cancel
+from ..core.library import check_library_path, check_style_name
 from ..core.mesh import check_vertex_count
-from ..core.library import check_library_path, check_new_name, check_style_name
+from ..core.timing import resample_fps
 from . import inputs, prefs
 from .capture import evaluated_offsets, frame_kept, rest_coordinates
-from .worker import active_job
+from .dependencies import torch_ready
+from .running import JobOperator, report_outcome
+from .worker import Job, Outcome, active_job, load_generator
 
-LIBRARY_NAME = "styles"  # the default library: styles.json + styles.safetensors in the extension's user folder
+LIBRARY_NAME = "styles"  # the default library's files: styles.json + styles.safetensors
 
 
-def _generator(context, library: str):
-    """The cached model (holding the library's current styles, if the library exists yet)."""
-    from .worker import load_generator
+def default_library() -> str:
+    """Blender's configuration root (~/.config/blender on Linux), beside its version folders."""
+    return os.path.join(os.path.dirname(bpy.utils.resource_path("USER")), "diffusiontalker", LIBRARY_NAME + ".json")
 
-    device = inputs.device_of(inputs.settings_of(None, context), context)
-    return load_generator(prefs.checkpoint_path(context), device, library if os.path.isfile(library) else "")
+
+def _old_default_library() -> str:
+    """Where versions before 0.2 kept it: inside the extension, so removing the extension deleted it."""
+    return os.path.join(bpy.utils.extension_path_user(prefs.ROOT_PACKAGE, path=LIBRARY_NAME), LIBRARY_NAME + ".json")
+
+
+def migrate_library(context) -> str | None:
+    """Copy a library from the old default place to the new one, once, and point the
+    preferences at it; the new path when something was moved."""
+    old, new = _old_default_library(), default_library()
+    addon_prefs = prefs.preferences(context)
+    if not os.path.isfile(old) or os.path.exists(new) or addon_prefs is None:
+        return None
+    if addon_prefs.identity_library and bpy.path.abspath(addon_prefs.identity_library) != old:
+        return None  # the user chose another library; the old default is not theirs to lose
+    os.makedirs(os.path.dirname(new), exist_ok=True)
+    for source, target in zip(paths_of(old), paths_of(new)):
+        shutil.copy2(source, target)
+    addon_prefs.identity_library = new
+    return new
 
 
 def _library(context) -> str:
     """The preferences' library, or where the default one goes (not created here)."""
     chosen = prefs.identity_library_path(context)
     if chosen:
-        check_library_path(chosen, "the preferences' identity library")
-    return chosen or os.path.join(
-        bpy.utils.extension_path_user(prefs.ROOT_PACKAGE, path=LIBRARY_NAME), LIBRARY_NAME + ".json")
+        check_library_path(chosen, "the preferences' style library")
+    return chosen or default_library()
 
 
-def _store(op, context, library: str, name: str, vector, generator, source: dict) -> set[str]:
-    """Add the style to the library; the default library becomes the preference so that
-    the style search and Generate see it."""
-    from ..core.library import add_style
-
-    os.makedirs(os.path.dirname(library), exist_ok=True)
-    add_style(library, name, vector, generator, source, op.replace)
-    addon_prefs = prefs.preferences(context)
-    if addon_prefs is not None and not addon_prefs.identity_library:
-        addon_prefs.identity_library = library
-    op.report({"INFO"}, f"New style '{name}' ({source['from']}) in {library}")
-    return {"FINISHED"}
-
-
-def _refuse(op, exc: DiffusionTalkerError) -> set[str]:
-    op.report({"ERROR"}, str(exc))
-    return {"CANCELLED"}
-
-
-class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
-    """Make a talking style from recordings of a voice and add it to your identity library"""
-
-    bl_idname = "diffusiontalker.style_from_audio"
-    bl_label = "New Style from Audio…"
+class _StyleJobOperator(JobOperator):
+    """What both New Style operators share: the dialog's fields, the model to fit with,
+    and storing the style once the job has made it."""
 
     style_name: StringProperty(name="Style Name", options={"SKIP_SAVE"},
                                description="Name of the new style, as Talking Style will offer it")
     replace: BoolProperty(name="Replace", default=False, options={"SKIP_SAVE"},
                           description="Replace a personal style of the same name (otherwise that name is refused)")
+
+    @classmethod
+    def poll(cls, context):
+        return active_job() is None and torch_ready(cls)  # one job at a time holds the cached model
+
+    def execute(self, context):
+        try:
+            name = check_style_name(self.style_name)
+            library = _library(context)
+            work = self.prepare(context, name, library)
+        except DiffusionTalkerError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._library = library
+        return self.run_job(context, Job(work), "Loading model…", wait=not getattr(self, "_clicked", False))
+
+    def model_work(self, context, name: str, library: str, make_style, source: dict):
+        """The job: load the model, check the name against it, ``make_style(job, generator,
+        progress)`` -> vector, then store it; everything slow happens off the main thread."""
+        from ..core.library import add_style, check_new_name
+
+        checkpoint, device = prefs.checkpoint_path(context), inputs.device_of(inputs.settings_of(None, context), context)
+        replace = self.replace
+
+        def work(job: Job, progress) -> Outcome:
+            progress(0, 1, "Loading model…")
+            generator = load_generator(checkpoint, device, library if os.path.isfile(library) else "")
+            check_new_name(generator, name, library, replace, "tick Replace in the New Style dialog")  # before the work, not only when storing
+            vector = make_style(job, generator, progress)
+            check_cancel(job.cancel_event)
+            os.makedirs(os.path.dirname(library), exist_ok=True)
+            add_style(library, name, vector, generator, source, replace)
+            return Outcome(result=(name, source), generator=generator, warnings=list(generator.warnings))
+
+        return work
+
+    def finish(self, context, outcome) -> set[str]:
+        """The default library becomes the preference, so that the style search and Generate see it."""
+        refused = report_outcome(self, outcome)
+        if refused is not None:
+            return refused
+        name, source = outcome.result
+        addon_prefs = prefs.preferences(context)
+        if addon_prefs is not None and not addon_prefs.identity_library:
+            addon_prefs.identity_library = self._library
+        self.report({"INFO"}, f"New style '{name}' ({source['from']}) in {self._library}")
+        return {"FINISHED"}
+
+
+class DIFFUSIONTALKER_OT_style_from_audio(_StyleJobOperator, bpy.types.Operator):
+    """Make a talking style from recordings of a voice and add it to your personal style library"""
+
+    bl_idname = "diffusiontalker.style_from_audio"
+    bl_label = "New Style from Audio…"
+
     directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"},
                               description="Folder of the chosen recordings")
     files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"},
@@ -79,77 +139,72 @@ class DIFFUSIONTALKER_OT_style_from_audio(bpy.types.Operator):
     filter_glob: StringProperty(default="*.wav;*.flac;*.ogg;*.mp3;*.m4a;*.aac;*.mp4", options={"HIDDEN"},
                                 description="Audio files the browser lists")
 
-    @classmethod
-    def poll(cls, context):
-        return active_job() is None  # the cached model is in use by the generation
-
     def invoke(self, context, event):
+        self._clicked = True
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context):
-        from ..core.audio import load_audio
-        from ..core.new_style import embed_from_audio
+    def prepare(self, context, name: str, library: str):
+        from ..core.audio import check_audio_file
 
         paths = [os.path.join(bpy.path.abspath(self.directory), f.name) for f in self.files if f.name]
-        try:
-            name = check_style_name(self.style_name)
-            if not paths:
-                raise DiffusionTalkerError("choose one or more recordings of the voice")
-            waves = [load_audio(path) for path in paths]
-            library = _library(context)
-            generator = _generator(context, library)
-            check_new_name(generator, name, library, self.replace)  # before the work, not only when storing
-            vector = embed_from_audio(generator, waves)
-            return _store(self, context, library, name, vector, generator,
-                          {"clips": [os.path.basename(p) for p in paths], "from": "audio"})
-        except DiffusionTalkerError as exc:
-            return _refuse(self, exc)
+        if not paths:
+            raise DiffusionTalkerError("choose one or more recordings of the voice")
+        for path in paths:
+            check_audio_file(path)
+
+        def make_style(job, generator, progress):
+            from ..core.audio import load_audio
+            from ..core.new_style import embed_from_audio
+
+            waves = []
+            for done, path in enumerate(paths):
+                progress(done, len(paths), f"Reading {os.path.basename(path)}…")
+                check_cancel(job.cancel_event)
+                waves.append(load_audio(path))
+            progress(len(paths), len(paths), "Encoding the voice…")
+            return embed_from_audio(generator, waves)
+
+        return self.model_work(context, name, library, make_style,
+                               {"clips": [os.path.basename(p) for p in paths], "from": "audio"})
 
 
-class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
-    """Make a talking style that moves like the active mesh's animation does to the panel's audio, and add it to your identity library"""
+class DIFFUSIONTALKER_OT_style_from_animation(_StyleJobOperator, bpy.types.Operator):
+    """Make a talking style that moves like the active mesh's animation does to the panel's audio, and add it to your personal style library"""
 
     bl_idname = "diffusiontalker.style_from_animation"
     bl_label = "New Style from This Animation"
 
-    style_name: StringProperty(name="Style Name", options={"SKIP_SAVE"},
-                               description="Name of the new style, as Talking Style will offer it")
-    replace: BoolProperty(name="Replace", default=False, options={"SKIP_SAVE"},
-                          description="Replace a personal style of the same name (otherwise that name is refused)")
     iterations: IntProperty(name="Iterations", default=100, min=1, max=2000, options={"SKIP_SAVE"},
                             description="Optimisation steps fitting the style to the animation: more follows it "
                                         "more closely and takes longer")
 
-    @classmethod
-    def poll(cls, context):
-        return active_job() is None
-
     def invoke(self, context, event):
+        self._clicked = True
         return context.window_manager.invoke_props_dialog(self)
 
-    def execute(self, context):
-        from ..core.new_style import embed_from_audio
-        from ..core.pipeline import resample_fps
+    def prepare(self, context, name: str, library: str):
+        obj = inputs.target_mesh(context, writing=False)
+        audio, start_frame, span = inputs.audio_source(inputs.settings_of(None, context), context)
+        inputs.check_span(context.scene, audio, start_frame, span)
+        checkpoint = prefs.checkpoint_path(context)
+        check_vertex_count(len(obj.data.vertices), inputs.model_vertices(checkpoint), f"Object '{obj.name}'")
+        timeline = inputs.take_timeline(audio, context.scene, checkpoint, span)
+        motion = self._motion(context, obj, start_frame, timeline.scene_frames)  # bpy: here, not in the job
+        motion = resample_fps(motion, timeline.scene_fps, timeline.model_fps)
+        iterations = self.iterations
 
-        try:
-            name = check_style_name(self.style_name)
-            obj = inputs.target_mesh(context, writing=False)
-            audio, start_frame, span = inputs.audio_source(inputs.settings_of(None, context), context)
-            inputs.check_span(context.scene, audio, start_frame, span)
-            library = _library(context)
-            generator = _generator(context, library)
-            check_new_name(generator, name, library, self.replace)  # before the work, not only when storing
-            check_vertex_count(len(obj.data.vertices), generator.num_vertices, f"Object '{obj.name}'")
-            timeline = inputs.take_timeline(audio, context.scene, prefs.checkpoint_path(context), span)
-            motion = self._motion(context, obj, start_frame, timeline.scene_frames)
-            motion = resample_fps(motion, timeline.scene_fps, timeline.model_fps)
+        def make_style(job, generator, progress):
+            from ..core.new_style import embed_from_audio, fit_to_motion
+
+            progress(0, iterations, "Encoding the voice…")
             start = embed_from_audio(generator, [timeline.wave])
-            vector = self._fit(context, generator, timeline.wave, motion, start)
-            return _store(self, context, library, name, vector, generator,
-                          {"clips": [os.path.basename(audio)], "from": f"animation of '{obj.name}'"})
-        except DiffusionTalkerError as exc:
-            return _refuse(self, exc)
+            return fit_to_motion(generator, [timeline.wave], [motion], start, iterations, seed=0,
+                                 progress=lambda done, total: progress(done, total, f"Fitting: step {done} of {total}"),
+                                 cancel=job.cancel_event)
+
+        return self.model_work(context, name, library, make_style,
+                               {"clips": [os.path.basename(audio)], "from": f"animation of '{obj.name}'"})
 
     @staticmethod
     def _motion(context, obj, start_frame: int, frames: int):
@@ -158,21 +213,19 @@ class DIFFUSIONTALKER_OT_style_from_animation(bpy.types.Operator):
         with frame_kept(context.scene):
             return np.stack([evaluated_offsets(context, obj, start_frame + i, rest) for i in range(frames)])
 
-    def _fit(self, context, generator, wave, motion, start):
-        from ..core.new_style import fit_to_motion
-
-        wm = context.window_manager
-        with freed_memory_kept():  # Blender waits on the fit, so only the fit sees the setting
-            if context.window is None:  # background mode: no progress indicator to drive
-                return fit_to_motion(generator, [wave], [motion], start, self.iterations, seed=0)
-            wm.progress_begin(0, self.iterations)
-            try:
-                return fit_to_motion(generator, [wave], [motion], start, self.iterations, seed=0,
-                                     progress=lambda done, total: wm.progress_update(done))
-            finally:
-                wm.progress_end()
-
 
 CLASSES = (DIFFUSIONTALKER_OT_style_from_audio, DIFFUSIONTALKER_OT_style_from_animation)
 
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+_register, _unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
+def register():
+    _register()
+    try:
+        migrate_library(bpy.context)
+    except OSError as exc:  # the old library stays where it was; enabling must not fail over it
+        print(f"DiffusionTalker: could not move the style library to {default_library()}: {exc}")
+
+
+def unregister():
+    _unregister()

@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..core.card import BUNDLED, paths_of
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 
@@ -28,8 +29,6 @@ _generators_lock = threading.Lock()
 def _files_version(path) -> tuple:
     """Path, size and modification time of a checkpoint's or library's two files: a file
     rewritten (a New Style, a retrained checkpoint) or removed is noticed at the next use."""
-    from ..core.checkpoint import paths_of
-
     stats = [os.stat(p) if p.is_file() else None for p in paths_of(path)]
     return (str(path), *((s.st_size, s.st_mtime_ns) if s else None for s in stats))
 
@@ -42,7 +41,6 @@ def load_generator(checkpoint: str, device: str, identity_library: str = ""):
     more, so re-loading on every click would double the wait; a library is small and
     re-reading it is cheap.
     """
-    from ..core.checkpoint import BUNDLED
     from ..core.pipeline import Generator  # torch: imported on first use, not at add-on enable
 
     key = (checkpoint, device)
@@ -74,29 +72,80 @@ def library_note(checkpoint: str, device: str) -> str | None:
         return _library_notes.get((checkpoint, device))
 
 
-def loaded_generator(checkpoint: str, device: str):
-    """The cached model, or None (also when its checkpoint changed on disk since): for UI
-    code that must never block on a load."""
-    from ..core.checkpoint import BUNDLED
-
-    key = (checkpoint, device)
-    with _generators_lock:
-        current = _checkpoints.get(key) == _files_version(checkpoint or BUNDLED)
-        return _generators.get(key) if current else None
+_active_job = None  # at most one job at a time: it holds the cached model; Cancel and the buttons reach it here
 
 
-_active_job = None  # at most one generation at a time: the operators', reachable by Cancel and the style buttons
-
-
-def active_job() -> "GenerationJob | None":
-    """The generation running now, if any; while it runs the cached model is in use."""
+def active_job() -> "Job | None":
+    """The job running now, if any; while it runs the cached model is in use."""
     return _active_job
 
 
-def set_active_job(job: "GenerationJob | None") -> "GenerationJob | None":
+def set_active_job(job: "Job | None") -> "Job | None":
     global _active_job
     _active_job = job
     return job
+
+
+@dataclass
+class Outcome:
+    result: object | None = None  # what the job made: a core.pipeline.Take, a new style's name…
+    generator: object | None = None
+    error: DiffusionTalkerError | None = None  # the user's to fix; shown as it is
+    crash: str | None = None  # a bug: the formatted traceback
+    warnings: list[str] = field(default_factory=list)
+
+
+class Job:
+    """One piece of model work, run either on a worker thread (start/drain) or in place (run).
+
+    ``work`` does it: it may load the model, reports ``progress(done, total, status)``
+    and stops with ``core.errors.Cancelled`` once ``cancel_event`` is set; loading
+    torch and the model happens there too, so the interface never waits on it.
+    """
+
+    def __init__(self, work: Callable[["Job", Callable], Outcome]):
+        self.work = work
+        self.cancel_event = threading.Event()
+        self._events: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_threaded, name="diffusiontalker", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def drain(self) -> tuple[tuple | None, Outcome | None]:
+        """Latest (done, total, status) progress and the outcome once finished; never blocks."""
+        progress, outcome = None, None
+        while True:
+            try:
+                kind, payload = self._events.get_nowait()
+            except queue.Empty:
+                return progress, outcome
+            if kind == "progress":
+                progress = payload
+            else:
+                outcome = payload
+
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        """Block until the threaded run ends (tests, shutdown); None on timeout."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.drain()[1]
+
+    def run(self, progress: Callable | None = None) -> Outcome:
+        try:
+            return self.work(self, progress or (lambda done, total, status="": None))
+        except DiffusionTalkerError as exc:
+            return Outcome(error=exc)
+        except Exception:  # noqa: BLE001 - a worker must always report back, or the UI waits forever
+            return Outcome(crash=traceback.format_exc())
+
+    def _run_threaded(self) -> None:
+        outcome = self.run(progress=lambda done, total, status="": self._events.put(("progress", (done, total, status))))
+        self._events.put(("done", outcome))
 
 
 @dataclass
@@ -117,68 +166,23 @@ class Request:
     key_poses: dict = field(default_factory=dict)  # model frame -> (V, 3) offsets the take passes through
 
 
-@dataclass
-class Outcome:
-    take: object | None = None  # core.pipeline.Take
-    generator: object | None = None
-    error: DiffusionTalkerError | None = None  # the user's to fix; shown as it is
-    crash: str | None = None  # a bug: the formatted traceback
-    warnings: list[str] = field(default_factory=list)
-
-
-class GenerationJob:
-    """One generation, run either on a worker thread (start/drain) or in place (run)."""
-
-    def __init__(self, request: Request):
-        self.request = request
-        self.cancel_event = threading.Event()
-        self._events: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run_threaded, name="diffusiontalker", daemon=True)
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    def drain(self) -> tuple[tuple[int, int] | None, Outcome | None]:
-        """Latest (done, total) progress and the outcome once finished; never blocks."""
-        progress, outcome = None, None
-        while True:
-            try:
-                kind, payload = self._events.get_nowait()
-            except queue.Empty:
-                return progress, outcome
-            if kind == "progress":
-                progress = payload
-            else:
-                outcome = payload
-
-    def wait(self, timeout: float | None = None) -> Outcome | None:
-        """Block until the threaded run ends (tests, shutdown); None on timeout."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.drain()[1]
-
-    def run(self, progress: Callable[[int, int], None] | None = None) -> Outcome:
-        req = self.request
+def generation_job(req: Request) -> Job:
+    """Generate a take; a library the model cannot use is named beside the outcome."""
+    def work(job: Job, progress) -> Outcome:
+        progress(0, 1, "Loading model…")
         try:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
             take = generator.generate(
                 req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
-                progress=progress, cancel=self.cancel_event,
-                blend_style=req.blend_style or None, blend=req.blend, key_poses=req.key_poses,
+                progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
+                cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
+                key_poses=req.key_poses,
             )
-            note = library_note(req.checkpoint, req.device)
-            return Outcome(take=take, generator=generator, warnings=list(generator.warnings) + ([note] if note else []))
         except DiffusionTalkerError as exc:
             note = library_note(req.checkpoint, req.device)
-            return Outcome(error=type(exc)(f"{exc} ({note})") if note else exc)
-        except Exception:  # noqa: BLE001 - a worker must always report back, or the UI waits forever
-            return Outcome(crash=traceback.format_exc())
+            raise type(exc)(f"{exc} ({note})") if note else exc
+        note = library_note(req.checkpoint, req.device)
+        return Outcome(result=take, generator=generator, warnings=list(generator.warnings) + ([note] if note else []))
 
-    def _run_threaded(self) -> None:
-        outcome = self.run(progress=lambda done, total: self._events.put(("progress", (done, total))))
-        self._events.put(("done", outcome))
+    return Job(work)

@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
@@ -32,6 +32,7 @@ class WriteSummary:
     shape_keys: int
     rms_error: float = 0.0  # metres; keyframed basis only
     max_error: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the user should know of how it was written
 
 
 def _value_path(name: str) -> str:
@@ -79,13 +80,18 @@ def remove_take(obj: bpy.types.Object, take: str) -> int:
 def write_take(obj: bpy.types.Object, offsets: np.ndarray, take: str, start_frame: int,
                mode: str, basis_count: int = 32, seed: int = 0) -> WriteSummary:
     """Replace ``take`` on ``obj`` by (N, V, 3) offsets already at the scene's frame rate."""
-    remove_take(obj, take)
     if obj.data.shape_keys is None:
         obj.shape_key_add(name="Basis", from_mix=False)
     key = obj.data.shape_keys
+    notes = []
+    shared = key.animation_data.action if key.animation_data else None
+    curves = fcurves_of(key, f"{obj.name}ShapeKeys")  # before removing: a shared action is copied first
+    if shared is not None and key.animation_data.action != shared:
+        notes.append(f"'{obj.name}' shared the shape-key animation '{shared.name}' with other objects; "
+                     f"it now has its own copy '{key.animation_data.action.name}', so the take moves it alone")
+    remove_take(obj, take)
     neutral = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
     key.reference_key.data.foreach_get("co", neutral)
-    curves = fcurves_of(key, f"{obj.name}ShapeKeys")
     frames = start_frame + np.arange(len(offsets), dtype=np.float32)
 
     if mode == PER_FRAME:
@@ -95,7 +101,7 @@ def write_take(obj: bpy.types.Object, offsets: np.ndarray, take: str, start_fram
             block = _add_shape_key(obj, f"{take}.{i:05d}", neutral + offsets[i].ravel())
             set_keys(curves.new(_value_path(block.name), index=0),
                      np.array([frame - 1, frame, frame + 1]), np.array([0.0, 1.0, 0.0]), "LINEAR")
-        return WriteSummary(frames=len(offsets), shape_keys=len(offsets))
+        return WriteSummary(frames=len(offsets), shape_keys=len(offsets), notes=notes)
 
     if mode != BASIS:
         raise ValueError(f"unknown output mode {mode!r}")
@@ -105,7 +111,7 @@ def write_take(obj: bpy.types.Object, offsets: np.ndarray, take: str, start_fram
         block.slider_min = -1.0  # weights are scaled into [-1, 1]; the default floor is 0
         set_keys(curves.new(_value_path(block.name), index=0), frames, basis.weights[:, k], "BEZIER")
     return WriteSummary(frames=len(offsets), shape_keys=len(basis.shapes),
-                        rms_error=basis.rms_error, max_error=basis.max_error)
+                        rms_error=basis.rms_error, max_error=basis.max_error, notes=notes)
 
 
 def _add_shape_key(obj: bpy.types.Object, name: str, coordinates: np.ndarray) -> bpy.types.ShapeKey:
@@ -120,8 +126,14 @@ def _strips(scene: bpy.types.Scene):
     return editor.strips if hasattr(editor, "strips") else editor.sequences  # renamed in 4.4
 
 
-def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame: int) -> None:
-    """(Re)place the take's sound strip at the start frame so scrubbing plays the speech."""
+NO_SOUND = "this Blender is built without audio (Audaspace), so the take has no sound strip"
+
+
+def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame: int) -> bool:
+    """(Re)place the take's sound strip at the start frame so scrubbing plays the speech;
+    False where Blender cannot hold sound strips (the bpy module of 4.2 is built so)."""
+    if not bpy.app.build_options.audaspace:
+        return False
     strips = _strips(scene)
     old = strips.get(audio_strip_name(take))
     channel = old.channel if old else 1 + max((s.channel for s in strips), default=0)
@@ -130,6 +142,7 @@ def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame:
     path = audio_path if audio_path.startswith("//") else os.path.abspath(audio_path)
     strips.new_sound(audio_strip_name(take), path, channel, start_frame)
     scene.use_audio_scrub = True
+    return True
 
 
 def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tuple[float, float]]:

@@ -86,6 +86,19 @@ def scenario(observed, name) -> dict:
     return value
 
 
+def has_audio(observed) -> bool:
+    """Whether this Blender can hold sound strips: PyPI's bpy 4.2 is built without audio
+    (Audaspace); Blender itself and every later bpy have it."""
+    blender = scenario(observed, "install")
+    assert blender["audio"] or blender["version"][:2] == [4, 2]
+    return blender["audio"]
+
+
+def needs_audio(observed) -> None:
+    if not has_audio(observed):
+        pytest.skip("this Blender is built without audio (Audaspace), so it cannot hold sound strips")
+
+
 def test_installs_and_enables(observed):
     installed = scenario(observed, "install")
     assert installed["enabled"] == ["bl_ext.user_default.diffusiontalker"]
@@ -116,8 +129,11 @@ def test_per_frame_keys_show_the_model_output_at_the_scene_fps(observed):
     assert run["curves"][f"TakeA.{frames - 1:05d}"] == [[last - 1, 0.0], [last, 1.0], [last + 1, 0.0]]
     assert run["frame_range"] == [10, last]
     assert max(run["shown_error"].values()) < 1e-6  # metres: what Blender shows is the model's frame
-    strip = run["strips"]["TakeA.audio"]
-    assert strip["type"] == "SOUND" and strip["frame_start"] == 10 and Path(strip["file"]) == WAV
+    if has_audio(observed):
+        strip = run["strips"]["TakeA.audio"]
+        assert strip["type"] == "SOUND" and strip["frame_start"] == 10 and Path(strip["file"]) == WAV
+    else:  # the take is still written, and the user is told why it has no sound
+        assert run["strips"] == {} and "built without audio" in observed["stdout"]
     assert run["user_before"] == run["user_after"] and run["smile_at_1"] == pytest.approx(0.25)
     assert run["last_take"] == "TakeA"
     # the panel and a script sample as the command line does: the checkpoint's own steps
@@ -137,16 +153,19 @@ def test_basis_mode_replaces_the_take_and_is_close_to_the_model(observed):
     assert run["user_before"] == run["user_after"]
     assert run["take_a_kept"]  # a second take leaves the first alone
     assert [n for n in run["all_names"] if n.startswith("TakeB.")] == [f"TakeB.pc{k:02d}" for k in range(6)]
-    assert sorted(run["strips"]) == ["TakeA.audio", "TakeB.audio"]
-    assert run["strips"]["TakeA.audio"]["channel"] != run["strips"]["TakeB.audio"]["channel"]
+    if has_audio(observed):
+        assert sorted(run["strips"]) == ["TakeA.audio", "TakeB.audio"]
+        assert run["strips"]["TakeA.audio"]["channel"] != run["strips"]["TakeB.audio"]["channel"]
     assert run["frame_range"][0] == 100
 
 
 def test_cancel_leaves_the_mesh_exactly_as_it_was(observed):
     run = scenario(observed, "cancel")
     assert run["error"] == "Cancelled" and run["threaded_error"] == "Cancelled"
-    assert run["status"] == ["CANCELLED"] and run["reports"] == [[["INFO"], "Generation cancelled; nothing was changed"]]
+    assert run["status"] == ["CANCELLED"] and run["reports"] == [[["INFO"], "Cancelled; nothing was changed"]]
     assert run["unchanged"] and "TakeC.audio" not in run["strips"]
+    # the model loads inside the job (off Blender's main thread), and the panel is told so first
+    assert run["statuses"][:2] == ["Loading model…", "Denoising step 1 of 8"]
 
 
 def test_worker_thread_reports_progress_then_the_take(observed):
@@ -157,6 +176,7 @@ def test_worker_thread_reports_progress_then_the_take(observed):
 
 
 def test_existing_sound_strip_drives_the_take_without_a_duplicate(observed):
+    needs_audio(observed)
     run = scenario(observed, "strip_source")
     assert list(run["strips"]) == ["Dialogue"]
     assert run["frame_range"][0] == 50
@@ -176,11 +196,35 @@ def test_personal_identity_library_adds_a_style(observed):
 def test_new_style_from_audio_is_stored_found_and_generated_with(observed):
     run = scenario(observed, "style_from_audio")
     assert run["first"] is None and run["second"] is None
-    assert run["library"] == run["default"]  # no library was set: one in the extension's user folder
+    # no library was set: one in Blender's configuration root, which removing the extension leaves alone
+    assert run["library"] == run["default"] and run["outside_extension"]
     assert run["names"] == ["From Audio", "Second Voice"]
     assert run["search"] == ["From Audio"]
     assert run["used"] is None and "style From Audio" in run["report"]
     assert run["used_second"] is None and "style Second Voice" in run["report_second"]  # a changed library is re-read
+
+
+def test_a_library_in_the_old_default_place_moves_out_of_the_extension_once(observed):
+    run = scenario(observed, "library_migration")
+    assert run["made"] is None and run["moved"] == run["default"] == run["preference"]
+    assert run["same_files"] and run["names"] == ["Old Voice"]
+    assert run["again"] is None  # once: the new place exists now
+    assert run["chosen_elsewhere"] is None and run["preference_kept"]
+
+
+def test_the_result_box_shows_the_latest_attempt(observed):
+    run = scenario(observed, "last_result")
+    assert run["made"] is None and run["good"][:2] == ["Good", False] and run["good"][2].startswith("Good: ")
+    assert "audio file not found" in run["refused"]
+    assert run["after"][:2] == ["Bad", True] and "audio file not found" in run["after"][2]
+
+
+def test_the_main_thread_never_imports_torch(observed):
+    run = scenario(observed, "main_thread")
+    assert not run["torch_before"] and not run["torch_after"]
+    assert run["search"][0] == "auto" and len(run["search"]) > 1 and run["request_audio"]
+    # the wrong head is named from the checkpoint's card, before any model is loaded
+    assert "has 8 vertices but the checkpoint was trained on 5023-vertex meshes" in run["wrong_head"]
 
 
 def test_new_style_from_audio_refuses_bad_input_and_changes_nothing(observed):
@@ -233,7 +277,9 @@ def test_unavailable_device_falls_back_to_cpu_with_a_warning(observed):
     if run["cuda_available"]:
         pytest.skip("this machine has CUDA, so there is no fallback to see")
     assert run["error"] is None
-    assert "cuda is not available on this machine; using the CPU" in observed["stdout"]
+    # said once (it was printed twice), blaming the CPU-only torch rather than the machine
+    assert observed["stdout"].count("CUDA is not available: torch ") == 1
+    assert "is a CPU-only build (install the extension's CUDA zip" in observed["stdout"]
 
 
 def test_one_generation_is_one_undo_step(observed):
@@ -284,7 +330,18 @@ def test_a_take_whose_key_was_deleted_by_hand_is_still_replaced(observed):
     assert run["user_kept"]
 
 
+def test_a_take_on_one_of_two_heads_sharing_an_action_moves_that_head_only(observed):
+    run = scenario(observed, "shared_action")
+    assert run["errors"] == [None, None]
+    assert run["head_untouched"] and run["twin_kept"] and run["separate"]
+    take = [f"Take.pc{k:02d}" for k in range(4)]
+    assert run["twin_curves"] == ["Smile", *take] and run["head_curves"] == ["Smile", *take]
+    assert run["twin_smile"] == [[1.0, 0.25], [40.0, 0.75]]  # its copy keeps the user's keys
+    assert "it now has its own copy" in observed["stdout"]
+
+
 def test_named_audio_wins_packed_sound_works_and_relative_paths_stay_relative(observed):
+    needs_audio(observed)
     run = scenario(observed, "strip_choices")
     assert run["packed"] is None and run["packed_range"][0] == 40
     assert run["file_given"] is None and run["file_range"][0] == 5  # not the saved Sound Strip source
@@ -293,6 +350,7 @@ def test_named_audio_wins_packed_sound_works_and_relative_paths_stay_relative(ob
 
 
 def test_a_trimmed_or_offset_strip_animates_what_it_plays_from_where_it_plays(observed):
+    needs_audio(observed)
     run = scenario(observed, "trimmed_strips")
     assert "'Never' ends before its sound starts (Sound Offset 10 s)" in run["never"]
     for name, first in (("Line", 250), ("Late", 1012), ("Whole.001", 2060)):
@@ -309,7 +367,8 @@ def test_a_checkpoint_changed_after_loading_is_checked_again(observed):
 
 def test_a_style_name_in_use_is_refused_unless_replacing(observed):
     run = scenario(observed, "style_from_audio")
-    assert "'From Audio' is already a style in" in run["bad"]["taken"] and "Replace" in run["bad"]["taken"]
+    assert "'From Audio' is already a style in" in run["bad"]["taken"] and "tick Replace" in run["bad"]["taken"]
+    assert "--" not in run["bad"]["taken"]  # Blender's messages name Blender's switches, not the command line's
     assert "is a folder" in run["bad"]["folder"]
     assert run["unchanged"]
     assert run["replaced"] is None and run["changed"] and run["names_after"] == ["From Audio", "Second Voice"]

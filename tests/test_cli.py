@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -179,3 +180,20 @@ def test_impossible_numbers_are_refused_before_any_work(argv, option, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"argument {option}" in err and "Traceback" not in err
+
+
+def test_a_missing_gpu_is_warned_about_once_and_the_reason_named(tmp_path, capsys, monkeypatch):
+    import torch
+
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    wav = Path(__file__).resolve().parents[1] / "core" / "assets" / "example.wav"
+    assert main(["generate", str(wav), "-o", str(tmp_path / "take.npz"), "--device", "cuda", "--steps", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("CUDA is not available") == 1 and "is a CPU-only build" in err
+    monkeypatch.setattr(torch.version, "cuda", "12.8")  # a CUDA build on a machine without the GPU
+    from diffusiontalker.device import resolve_device
+
+    assert resolve_device("cuda") == ("cpu", [f"CUDA is not available: torch {torch.__version__} (built for "
+                                              "CUDA 12.8) finds no NVIDIA GPU or driver; using the CPU"])

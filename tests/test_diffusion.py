@@ -93,3 +93,33 @@ def test_full_chain_when_steps_equal_training_steps(tiny_checkpoint):
     seen = []
     take = gen.generate(speechlike(0.5), 16000, style=0, steps=32, progress=lambda i, n: seen.append(n))
     assert take.steps == 32 and seen[-1] == 32 and len(seen) == 32
+
+
+class _Float32OnlyDevice(torch.utils._python_dispatch.TorchDispatchMode):
+    """A stand-in for a device without float64 (Apple's MPS): float64 may live only in the
+    schedule's tables, indexed on the CPU; it must never meet the sample or the model's
+    activations (float32 tensors of two or more dimensions), nor be one of them."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+        if any(t.dtype == torch.float64 for t in tensors) and any(t.dim() >= 2 for t in tensors):
+            raise AssertionError(f"{func}: float64 on a float32-only device")
+        return out
+
+
+def test_sampling_and_the_fitting_loss_run_on_a_float32_only_device(tiny_checkpoint):
+    from diffusiontalker.new_style import fit_to_motion
+
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    wave = speechlike(1.0)
+    with _Float32OnlyDevice():
+        take = gen.generate(wave, 16000, seed=0, steps=4)
+        chain = gen.generate(wave, 16000, seed=0, steps=gen.config["diffusion_steps"])  # the ancestral chain
+        fitted = fit_to_motion(gen, [wave], [take.offsets], gen.model.bank.embeddings[0], iterations=2, seed=0)
+    assert take.offsets.dtype == np.float32 and np.isfinite(take.offsets).all() and np.isfinite(chain.offsets).all()
+    assert fitted.dtype == torch.float32
+    # the stand-in does catch the mistake it is for: a float64 table applied on the device
+    d = GaussianDiffusion(100)
+    with pytest.raises(AssertionError, match="float64 on a float32-only device"), _Float32OnlyDevice():
+        d.alpha_bar[torch.tensor([5, 7])].view(-1, 1, 1) * torch.ones(2, 3, 4)

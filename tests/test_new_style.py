@@ -49,7 +49,7 @@ def test_identity_from_audio_is_usable_by_generate(tmp_path, clips, tiny_checkpo
     eve = load_library(lib)[1][1].copy()
     assert main(["new-style", clips[0], "--name", "eve", "--library", str(lib),
                  "--checkpoint", str(tiny_checkpoint)]) == 2  # a name in use is kept unless replacing
-    assert "'eve' is already a style in" in capsys.readouterr().err
+    assert "'eve' is already a style in" in (err := capsys.readouterr().err) and "(--replace)" in err
     from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.library import check_new_name
     from diffusiontalker.pipeline import Generator
@@ -95,6 +95,30 @@ def test_fitting_to_motion_explains_it_better(tiny_checkpoint, clips):
                                                  mask, MotionLoss(), torch.Generator().manual_seed(5))["loss"])
 
     assert loss(fitted) < loss(start)
+
+
+def test_a_cancelled_fit_stops_between_steps_and_leaves_the_model_as_it_was(tiny_checkpoint, clips):
+    import threading
+
+    from diffusiontalker.audio import load_audio
+    from diffusiontalker.errors import Cancelled
+
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    gen.model.requires_grad_(True)  # a model that is being trained keeps its flags after the fit
+    wave = load_audio(clips[0])
+    target = gen.generate(wave, 16000, seed=0).offsets
+    cancel, ticks = threading.Event(), []
+
+    def progress(done, total):
+        ticks.append(done)
+        if done == 2:
+            cancel.set()  # Cancel pressed during the second step
+
+    with pytest.raises(Cancelled):
+        fit_to_motion(gen, [wave], [target], gen.model.bank.embeddings[0], iterations=50, seed=0,
+                      progress=progress, cancel=cancel)
+    assert ticks == [1, 2]
+    assert all(p.requires_grad for p in gen.model.parameters())
 
 
 def test_a_library_of_another_checkpoint_is_refused(tmp_path, clips, tiny_checkpoint, tiny_model, capsys):

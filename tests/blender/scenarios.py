@@ -67,12 +67,12 @@ def mesh_fingerprint(obj) -> str:
 
 
 def _fcurves(key):
-    from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
     anim = key.animation_data
     if anim is None or anim.action is None:
         return []
-    if hasattr(anim, "action_slot"):
+    if hasattr(anim, "action_slot"):  # 4.4+: the curves live in the slot's channelbag
+        from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
         bag = action_get_channelbag_for_slot(anim.action, anim.action_slot)
         return list(bag.fcurves) if bag else []
     return list(anim.action.fcurves)
@@ -116,14 +116,37 @@ def _install():
     bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
     return {"enabled": [name for name in bpy.context.preferences.addons.keys() if name.endswith(".diffusiontalker")],
             "operator": hasattr(bpy.types, "DIFFUSIONTALKER_OT_generate"),
-            "panel": hasattr(bpy.types, "DIFFUSIONTALKER_PT_lip_sync")}
+            "panel": hasattr(bpy.types, "DIFFUSIONTALKER_PT_lip_sync"),
+            "version": list(bpy.app.version), "audio": bpy.app.build_options.audaspace}
 
 
 ext = sys.modules.get("bl_ext.user_default.diffusiontalker")
 
 
+@record("main_thread")
+def _main_thread():
+    """All that Blender's main thread does before a job starts (enabling, the style search,
+    gathering a generation's inputs and checks) must not import torch: that alone takes
+    seconds, and the interface would freeze on it."""
+    before = "torch" in sys.modules
+    bpy.ops.wm.read_homefile(use_empty=True)
+    head = load_head()
+    settings = bpy.context.scene.diffusiontalker
+    settings.audio, settings.take = WAV, "Probe"
+    search = ext.diffusiontalker_addon.props._style_search(None, bpy.context, "")
+    plan, request = ext.diffusiontalker_addon.inputs.prepare(None, bpy.context)
+    bpy.ops.mesh.primitive_cube_add()
+    try:
+        ext.diffusiontalker_addon.inputs.prepare(None, bpy.context)
+        wrong = None
+    except Exception as exc:  # noqa: BLE001 - the message is the observation
+        wrong = str(exc)
+    return {"torch_before": before, "torch_after": "torch" in sys.modules, "search": search,
+            "request_audio": request.audio == WAV and plan.object == head.name, "wrong_head": wrong}
+
+
 def resample_fps(*args):
-    from bl_ext.user_default.diffusiontalker.core.pipeline import resample_fps as resample
+    from bl_ext.user_default.diffusiontalker.core.timing import resample_fps as resample
 
     return resample(*args)
 
@@ -172,6 +195,19 @@ def _bad_input():
             "cube_has_keys": cube.data.shape_keys is not None,
             "missing_audio": missing_audio, "no_audio": no_audio, "not_mesh": not_mesh,
             "missing_checkpoint": missing_checkpoint, "head_unchanged": before_head == mesh_fingerprint(head)}
+
+
+@record("last_result")
+def _last_result():
+    """The panel's result box shows the latest attempt: a failure never leaves an older success there."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    load_head()
+    settings = bpy.context.scene.diffusiontalker
+    made = error_of(audio=WAV, take="Good", mode="BASIS", basis_count=4, device="cpu")
+    good = [settings.last_take, settings.last_failed, settings.last_report]
+    refused = error_of(audio=os.path.join(WORK, "nope.wav"), take="Bad")
+    return {"made": made, "good": good, "refused": refused,
+            "after": [settings.last_take, settings.last_failed, settings.last_report]}
 
 
 SMILE_OFFSET = 0.003
@@ -288,17 +324,25 @@ def _cancel():
                                  ext.diffusiontalker_addon.inputs)
     before = mesh_fingerprint(head)
     request = request_for(head, seed=5)
-    job = worker.GenerationJob(request)  # mid-run: Cancel pressed after the first denoising step
-    outcome = job.run(progress=lambda done, total: job.cancel() if done >= 1 else None)
+    job = worker.generation_job(request)  # mid-run: Cancel pressed after the first denoising step
+    statuses = []
+
+    def progress(done, total, status):
+        statuses.append(status)
+        if done >= 1:
+            job.cancel()
+
+    outcome = job.run(progress)
     reporter = Reporter()
     plan = inputs.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
                        mode="BASIS", basis_count=4, seed=5, blend_style="", strip_path=WAV, add_strip=True)
     status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
-    threaded = worker.GenerationJob(request)  # and on the worker thread, the interactive path
+    threaded = worker.generation_job(request)  # and on the worker thread, the interactive path
     threaded.start()
     threaded.cancel()
     threaded_outcome = threaded.wait(timeout=120)
     return {"error": type(outcome.error).__name__, "status": sorted(status), "reports": reporter.reports,
+            "statuses": statuses,
             "unchanged": before == mesh_fingerprint(head),
             "threaded_error": type(threaded_outcome.error).__name__ if threaded_outcome else "timeout",
             "strips": sorted(sound_strips(bpy.context.scene))}
@@ -311,14 +355,14 @@ def _threaded():
     import time
 
     head = head_with_user_animation()
-    operators, worker, inputs = (ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker,
-                                 ext.diffusiontalker_addon.inputs)
+    operators, worker, inputs, running = (ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker,
+                                          ext.diffusiontalker_addon.inputs, ext.diffusiontalker_addon.running)
     runtime = bpy.context.window_manager.diffusiontalker
-    job = worker.GenerationJob(request_for(head, seed=2))
+    job = worker.generation_job(request_for(head, seed=2))
     job.start()
     seen, polls, outcome = [], 0, None
     while outcome is None and polls < 6000:
-        outcome = operators.poll_job(job, runtime)
+        outcome = running.poll_job(job, runtime)
         seen.append(round(runtime.progress, 3))
         polls += 1
         time.sleep(0.01)
@@ -399,6 +443,30 @@ def shown(obj, frame) -> np.ndarray:
 CLIP = {"directory": os.path.dirname(WAV), "files": [{"name": os.path.basename(WAV)}]}
 
 
+@record("library_migration")
+def _library_migration():
+    """A library in the old default place (inside the extension, deleted with it) moves out once."""
+    from bl_ext.user_default.diffusiontalker.core.checkpoint import paths_of
+
+    styles = ext.diffusiontalker_addon.styles
+    old = os.path.join(bpy.utils.extension_path_user("bl_ext.user_default.diffusiontalker", path="styles"),
+                       "styles.json")
+    ext_prefs.identity_library = old
+    made = op_error(bpy.ops.diffusiontalker.style_from_audio, style_name="Old Voice", **CLIP)
+    old_files = library_fingerprint(old)
+    moved = styles.migrate_library(bpy.context)
+    observed = {"made": made, "moved": moved, "default": styles.default_library(),
+                "preference": ext_prefs.identity_library, "same_files": library_fingerprint(moved) == old_files,
+                "names": library_names(moved), "again": styles.migrate_library(bpy.context)}
+    ext_prefs.identity_library = "/elsewhere/mine.json"  # a library the user chose elsewhere is theirs: untouched
+    for path in paths_of(moved):
+        os.remove(path)
+    observed["chosen_elsewhere"] = styles.migrate_library(bpy.context)
+    observed["preference_kept"] = ext_prefs.identity_library == "/elsewhere/mine.json"
+    ext_prefs.identity_library = ""
+    return observed
+
+
 @record("style_from_audio")
 def _style_from_audio():
     head = head_with_user_animation()
@@ -407,8 +475,8 @@ def _style_from_audio():
     new = bpy.ops.diffusiontalker.style_from_audio
     first = op_error(new, style_name="From Audio", **CLIP)
     library = ext_prefs.identity_library
-    default = os.path.join(bpy.utils.extension_path_user("bl_ext.user_default.diffusiontalker", path="styles"),
-                           "styles.json")
+    default = os.path.join(os.path.dirname(bpy.utils.resource_path("USER")), "diffusiontalker", "styles.json")
+    extension_folder = bpy.utils.extension_path_user("bl_ext.user_default.diffusiontalker")
     search = ext.diffusiontalker_addon.props._style_search(None, bpy.context, "from")
     used = error_of(audio=WAV, style="From Audio", mode="BASIS", basis_count=4, take="Styled", device="cpu")
     report = bpy.context.scene.diffusiontalker.last_report
@@ -435,6 +503,7 @@ def _style_from_audio():
     names = library_names(library)
     ext_prefs.identity_library = ""
     return {"first": first, "second": second, "library": library, "default": default, "names": names,
+            "outside_extension": not os.path.abspath(library).startswith(os.path.abspath(extension_folder)),
             "search": search, "used": used, "report": report, "used_second": used_second,
             "report_second": report_second, "bad": bad, "trained": trained, "unchanged": unchanged,
             "replaced": replaced, "changed": changed, "names_after": library_names(library)}
@@ -680,6 +749,29 @@ def _stale_curves():
             "curves": sorted(curves_by_key(head)), "user_kept": user_state(head) == user_before}
 
 
+@record("shared_action")
+def _shared_action():
+    """Two heads animated by one action (assigned in the Dope Sheet, or duplicated without
+    copying actions; since 4.4 through one slot): a take on one must not key the other."""
+    head = head_with_user_animation()
+    twin = load_head("Twin")
+    twin.shape_key_add(name="Basis", from_mix=False)
+    twin.shape_key_add(name="Smile", from_mix=False)
+    shared, anim = head.data.shape_keys.animation_data, twin.data.shape_keys.animation_data_create()
+    anim.action = shared.action
+    if hasattr(anim, "action_slot"):
+        anim.action_slot = shared.action_slot
+    head_before = curves_by_key(head)
+    twin_error = error_of(audio=WAV, mode="BASIS", basis_count=4, take="Take", device="cpu")
+    twin_curves, head_after_twin = curves_by_key(twin), curves_by_key(head)
+    bpy.context.view_layer.objects.active = head
+    head_error = error_of(audio=WAV, mode="BASIS", basis_count=4, take="Take", seed=1, device="cpu")
+    return {"errors": [twin_error, head_error], "head_untouched": head_after_twin == head_before,
+            "twin_curves": sorted(twin_curves), "twin_smile": twin_curves.get("Smile"),
+            "twin_kept": curves_by_key(twin) == twin_curves, "head_curves": sorted(curves_by_key(head)),
+            "separate": anim.action != shared.action}
+
+
 @record("strip_choices")
 def _strip_choices():
     """What a batch script names wins over the panel saved in the .blend; a sound packed
@@ -727,9 +819,7 @@ def _trimmed_strips():
     late = strips.new_sound("Late", WAV, 3, 1000)
     late.sound_offset = 0.5  # untrimmed, but silent for its first half second
     whole = strips.new_sound("Whole", WAV, 4, 2001)
-    for strip in strips:
-        strip.select = strip == whole
-    bpy.ops.sequencer.split(frame=2060, channel=4, type="HARD", side="RIGHT")  # Shift+K: its right part
+    whole.split(frame=2060, split_method="HARD")  # Shift+K: its right part is Whole.001
     gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
     out = {}
     for strip, first, heard in ((line, 250, (50 / fps - 0.25, (line.frame_final_end - 200) / fps - 0.25)),
