@@ -8,6 +8,7 @@ instead of failing with a traceback on the first import.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 
@@ -28,3 +29,22 @@ def torch_ready(operator) -> bool:
     if missing is not None:
         operator.poll_message_set(missing)
     return missing is None
+
+
+@functools.lru_cache(maxsize=1)  # the panel asks at every redraw; the installed torch does not change meanwhile
+def torch_build() -> tuple[str, bool] | None:
+    """(what the installed torch can run on, whether that includes CUDA), read from its
+    package metadata: importing torch to ask would freeze the preferences for seconds.
+    None when torch is missing (``torch_missing`` says why)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("torch")
+    except metadata.PackageNotFoundError:
+        return None
+    version, requires = dist.version, " ".join(dist.requires or [])
+    if "+cu" in version or "nvidia-" in requires or "cuda-toolkit" in requires:
+        return f"torch {version}: CPU and NVIDIA GPUs (CUDA)", True
+    if sys.platform == "darwin":
+        return f"torch {version}: CPU and Apple-silicon GPUs (MPS)", False
+    return f"torch {version}: CPU only (the CUDA zip brings GPU support on Linux and Windows)", False

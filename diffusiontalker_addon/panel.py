@@ -8,7 +8,7 @@ import bpy
 
 from ..core.errors import DiffusionTalkerError
 from . import prefs
-from .dependencies import torch_missing
+from .dependencies import torch_build, torch_missing
 from .inputs import model_vertices
 from .writer import BASIS
 
@@ -57,6 +57,10 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         row.operator("diffusiontalker.randomize_seed", text="", icon="FILE_REFRESH")
         col.prop(settings, "steps")
         col.prop(settings, "device")
+        device = prefs.default_device(context) if settings.device == "PREFS" else settings.device
+        build = torch_build()
+        if device == "cuda" and build is not None and not build[1]:
+            col.label(text=build[0], icon="ERROR")  # said before the run falls back to the CPU
         col.prop(settings, "mode")
         if settings.mode == BASIS:
             col.prop(settings, "basis_count")

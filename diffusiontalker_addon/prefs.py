@@ -42,6 +42,11 @@ class DiffusionTalkerPreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.prop(self, "checkpoint")
         layout.prop(self, "device")
+        from .dependencies import torch_build
+
+        build = torch_build()
+        if build is not None:
+            layout.label(text=build[0], icon="INFO")
         layout.prop(self, "identity_library")
 
 

@@ -222,6 +222,8 @@ def test_the_result_box_shows_the_latest_attempt(observed):
 def test_the_main_thread_never_imports_torch(observed):
     run = scenario(observed, "main_thread")
     assert not run["torch_before"] and not run["torch_after"]
+    # the Device menu's note, read from torch's metadata: this CPU-only build cannot use CUDA, and says so
+    assert run["build"] == ["torch 2.13.0+cpu: CPU only (the CUDA zip brings GPU support on Linux and Windows)", False]
     assert run["search"][0] == "auto" and len(run["search"]) > 1 and run["request_audio"]
     # the wrong head is named from the checkpoint's card, before any model is loaded
     assert "has 8 vertices but the checkpoint was trained on 5023-vertex meshes" in run["wrong_head"]

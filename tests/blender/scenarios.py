@@ -142,6 +142,7 @@ def _main_thread():
     except Exception as exc:  # noqa: BLE001 - the message is the observation
         wrong = str(exc)
     return {"torch_before": before, "torch_after": "torch" in sys.modules, "search": search,
+            "build": ext.diffusiontalker_addon.dependencies.torch_build(),
             "request_audio": request.audio == WAV and plan.object == head.name, "wrong_head": wrong}
 
 
