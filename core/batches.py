@@ -106,15 +106,18 @@ def collate(windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], voices: li
 
 
 def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float, seed: int, start: int = 0,
-                  restyle=None):
+                  restyle=None, augment=None):
     """Endless batches, deterministic by (seed, step): resuming at ``start`` continues the
     same sequence a run without interruption would have seen. ``restyle(index, first
     frame, motion, speaker, rng) -> (style, motion)`` may give a window another
-    speaker's motion (SynthTalk's cross-speaker targets)."""
+    speaker's motion (SynthTalk's cross-speaker targets). ``augment(wave, motion,
+    phones, rng) -> (wave, motion, phones)`` may change a window's audio (augment.py);
+    it draws from a generator of its own, so the windows are those of a run without it."""
     frames = max(2, int(round(seconds * fps)))
     step = start
     while True:
         rng = np.random.default_rng([seed, step])
+        sound = np.random.default_rng([seed, step, 1])
         chosen = rng.integers(0, len(items), batch_size)
         windows, voices, styles = [], [], []
         for i in chosen:
@@ -122,6 +125,8 @@ def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float
             style = items[i].speaker
             if restyle is not None:
                 style, motion = restyle(int(i), first, motion, style, rng)
+            if augment is not None:
+                wave, motion, phones = augment(wave, motion, phones, sound)
             windows.append((wave, motion, phones))
             voices.append(items[i].speaker)
             styles.append(style)

@@ -66,6 +66,7 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from .augment import augmenter
     from .batches import batch_sampler, clip_items, load_split
     from .checkpoint import load_checkpoint, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion, step_grid
@@ -110,6 +111,7 @@ def run(args) -> int:
     items = clip_items(clips, teacher.bank.names, config["motion_scale"])
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     restyle = restyle_from_args(args, clips, teacher.bank.names, config["motion_scale"])
+    augment = augmenter(args.augment, config["fps"])
     diffusion = GaussianDiffusion(T)
     generator = torch.Generator().manual_seed(args.seed)
     encoder = with_mel_level(config["encoder"], args.mel_level, clips)
@@ -123,7 +125,7 @@ def run(args) -> int:
         student.train()
         optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
         batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n,
-                                restyle=restyle)
+                                restyle=restyle, augment=augment)
         bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
         for step in bar:
             wave, motion, mask, voice, style, _ = next(batches).to(device)
@@ -155,7 +157,8 @@ def run(args) -> int:
             "distillation": {"from_steps": start, "rounds": [k for k in rounds if k >= n], "iterations_per_round":
                              args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                              "style_weight": args.style_weight, "contact_weight": args.contact_weight,
-                             "cross_speaker": args.cross_speaker, "mel_level": args.mel_level},
+                             "cross_speaker": args.cross_speaker, "mel_level": args.mel_level,
+                             "augment": args.augment},
             "teacher_card": doc["card"],
             "note": args.note,
         }

@@ -139,6 +139,12 @@ def add_shared_flags(p) -> None:
                         "same audio, conditioned on that speaker, so a style is learnt apart from the voice "
                         "(default: 0, off; the demo used 0.75: style accuracy 31%% -> 52%%; "
                         "see synthtalk/counterfactual.py)")
+    p.add_argument("--augment", type=unit_interval, default=0.0, metavar="PROB",
+                   help="audio augmentation: each of tempo (the motion re-timed with it), pitch and formants, "
+                        "room reverb, noise at 5-30 dB SNR, telephone band and a lossy codec (mp3, aac, opus) "
+                        "is applied to a training window's audio with probability PROB, so the audio reader "
+                        "learns the phonetics rather than one synthesizer's voice; 0.3 changes 88%% of windows "
+                        "(default: 0, off; needs pedalboard; see augment.py)")
 
 
 def encoder_config(args, encoder: dict, clips) -> dict:
@@ -214,6 +220,7 @@ def run(args) -> int:
     from torch.nn.parallel import DistributedDataParallel
     from tqdm import tqdm
 
+    from .augment import augmenter
     from .checkpoint import load_checkpoint, load_tensors, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion
     from .model import TalkerModel, make_config
@@ -299,6 +306,7 @@ def run(args) -> int:
             phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary)
         del offsets
     restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
+    augment = augmenter(args.augment, fps)
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     # a fine-tune trains the checkpoint's own model; anything else is built from the config
     model = (source.train() if source is not None
@@ -325,7 +333,7 @@ def run(args) -> int:
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start,
-                            restyle=restyle)
+                            restyle=restyle, augment=augment)
     generator = torch.Generator()
 
     def save(step: int) -> None:

@@ -72,6 +72,34 @@ def test_resume_repeats_an_uninterrupted_run_exactly(dataset, teacher, tmp_path)
         np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+def test_an_augmented_run_resumes_exactly_and_its_windows_are_augmented(dataset, tmp_path):
+    from diffusiontalker.augment import Augmenter
+    from diffusiontalker.batches import batch_sampler, clip_items, load_split
+
+    augmented = ["--augment", "0.5", "--iterations", "4"]
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "straight"), *TINY, *augmented]) == 0
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "resumed"), *TINY, *augmented,
+                 "--until", "2"]) == 0
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "resumed"), *TINY, *augmented,
+                 "--resume"]) == 0
+    resumed, straight = weights(tmp_path / "resumed" / "teacher.json"), weights(tmp_path / "straight" / "teacher.json")
+    for key in straight:
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    card = json.loads((tmp_path / "straight" / "teacher.json").read_text())["card"]
+    assert card["training"]["augment"] == 0.5
+    # the same windows as without augmentation, their audio changed, each wave still covering its frames
+    items = clip_items(load_split("synthtalk", dataset, "train"), ["spk00", "spk01", "spk02"], 1.0)
+    plain = next(batch_sampler(items, 8, 0.6, 30.0, seed=4))
+    changed = next(batch_sampler(items, 8, 0.6, 30.0, seed=4, augment=Augmenter(1.0, 30.0)))
+    assert plain.voice.tolist() == changed.voice.tolist()
+    assert not np.allclose(plain.wave[:, :8000].numpy(), changed.wave[:, :8000].numpy(), atol=1e-3)
+    frames = changed.mask.sum(dim=1).numpy()
+    assert set(frames.tolist()) != {18}  # tempo re-timed the motion of 0.6 s windows
+    audible = (changed.wave.abs() > 0).numpy()
+    last = np.array([np.flatnonzero(row).max() for row in audible])
+    assert (last < np.round(frames / 30.0 * 16000)).all()  # no audio beyond a window's own frames
+
+
 def test_fine_tuning_starts_from_the_given_weights(dataset, teacher, tmp_path, capsys):
     # learning rate 0: the fine-tuned weights must be exactly the ones it started from
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(teacher),
