@@ -1,0 +1,258 @@
+"""Fit the FLAME template onto a head of any topology.
+
+A take moves FLAME's 5023 vertices; a character's head has its own. Registration
+puts every FLAME vertex on the character's surface once, so motion can be carried
+across by position (``core/binding.py`` binds the character's vertices to the
+fitted template, ``core/transfer.py`` moves them).
+
+The fit, in the template's frame (y up, +z out of the face; the caller turns the
+head into it):
+
+1. *Landmarks.* FLAME's are computed from the template and its masks (nose tip,
+   mouth corners, the middle of each lip). On the character only the nose tip is
+   found automatically (the most forward point of the upper part of the mesh, which
+   holds for a human-proportioned head or bust, not for a long-nosed creature or a
+   full body), together with the top of the head for the first scale. Anything else
+   (or everything, on a stylised head) the user names as character vertex indices.
+2. *Rigid, then affine.* Closest-point alignment of FLAME's face mask, first as a
+   similarity, then affine so a face 30% wider is met by stretch and not by bending.
+3. *Non-rigid ICP.* Per-vertex displacements from the affine fit, pulled to the
+   closest surface points (point-to-plane, normals must agree so the underside of
+   the upper lip is not pulled onto the lower lip) and held smooth by a membrane
+   term whose stiffness falls from stiff to supple over the rounds. Eyeballs take
+   no data term: a character's eyes are often separate objects or absent, so each
+   eyeball moves with its eye region instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DiffusionTalkerError
+from .surface import edges, nearest, triangles, vertex_normals
+from .synthtalk.regions import find_regions
+
+LANDMARKS = ("nose_tip", "mouth_left", "mouth_right", "upper_lip", "lower_lip")
+STIFFNESS = (30.0, 10.0, 3.0, 1.0, 0.3)  # membrane weight per round, against a data weight of 1 a vertex
+ICP_STEPS = 3        # closest-point updates per stiffness
+LANDMARK_WEIGHT = 20.0
+SEARCH_POINTS = 20_000  # character vertices the fit searches (a random sample of denser heads)
+
+
+class RegistrationError(DiffusionTalkerError):
+    """A head or landmark list the template cannot be fitted to."""
+
+
+@dataclass
+class Template:
+    """FLAME's neutral, its triangles and the masks and landmarks the fit needs."""
+
+    vertices: np.ndarray
+    tris: np.ndarray
+    masks: dict[str, np.ndarray]
+    landmarks: dict[str, int]
+    lower_weight: np.ndarray   # from synthtalk.regions: 0 upper lip ... 1 lower lip
+    mouth: np.ndarray
+    mouth_line_y: float
+
+
+def load_template(vertices: np.ndarray, faces, masks: dict) -> Template:
+    v = np.asarray(vertices, np.float64)
+    regions = find_regions(v, faces, masks)
+    for name in ("face", "nose", "left_eye_region", "right_eye_region"):
+        if name not in masks:
+            raise RegistrationError(f"the FLAME masks lack '{name}' (use FLAME_masks.json)")
+    nose = np.asarray(masks["nose"])
+    marks = {"nose_tip": int(nose[np.argmax(v[nose, 2])]), "mouth_left": int(regions.corners[0]),
+             "mouth_right": int(regions.corners[1]), "upper_lip": regions.upper_mid,
+             "lower_lip": regions.lower_mid}
+    return Template(v, triangles(faces), {k: np.asarray(m, np.int64) for k, m in masks.items()}, marks,
+                    regions.lower_weight, regions.mouth, regions.mouth_line_y)
+
+
+@dataclass
+class Fit:
+    flame: np.ndarray    # (V_flame, 3) template vertices on the character, in its units
+    linear: np.ndarray   # (3, 3) the global part: template point x lands near x @ linear + origin
+    origin: np.ndarray   # (3,)
+
+
+def fit(template: Template, vertices: np.ndarray, faces, landmarks: dict[str, int] | None = None,
+        seed: int = 0) -> Fit:
+    """Register ``template`` onto the character mesh (vertices in the template's orientation)."""
+    target = np.asarray(vertices, np.float64)
+    tris = triangles(faces)
+    if len(target) < 100 or len(tris) == 0:
+        raise RegistrationError(f"a head needs a surface of triangles or quads ({len(target)} vertices "
+                                f"and {len(tris)} triangles given)")
+    if not np.isfinite(target).all():
+        raise RegistrationError("the head has vertices at non-finite positions")
+    normals = vertex_normals(target, tris)
+    marks = _target_landmarks(template, target, landmarks)
+    if normals[marks["nose_tip"], 2] < 0:
+        normals = -normals  # inside-out winding: the nose tip's normal must face forward
+    rng = np.random.default_rng(seed)
+    sample = np.arange(len(target))
+    if len(target) > SEARCH_POINTS:
+        sample = np.sort(rng.choice(len(target), SEARCH_POINTS, replace=False))
+    search = (target[sample], normals[sample])
+
+    linear, origin = _initial_alignment(template, target, marks)
+    linear, origin = _global_icp(template, search, marks, target, linear, origin)
+    moved = _nonrigid(template, search, marks, target, template.vertices @ linear + origin)
+    return Fit(moved, linear, origin)
+
+
+def _target_landmarks(template: Template, target: np.ndarray, given: dict[str, int] | None) -> dict[str, int]:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(LANDMARKS))
+    if unknown:
+        raise RegistrationError(f"unknown landmark {', '.join(unknown)}; known: {', '.join(LANDMARKS)}")
+    for name, index in given.items():
+        if not 0 <= int(index) < len(target):
+            raise RegistrationError(f"landmark {name} names vertex {index} of a {len(target)}-vertex head")
+    if "nose_tip" not in given:
+        y = target[:, 1]
+        upper = np.flatnonzero(y > y.max() - 0.6 * (y.max() - y.min()))
+        given["nose_tip"] = int(upper[np.argmax(target[upper, 2])])
+    return {k: int(v) for k, v in given.items()}
+
+
+def _initial_alignment(template: Template, target: np.ndarray, marks: dict[str, int]):
+    """Uniform scale from the nose-to-crown height, the noses put together."""
+    src = template.vertices
+    nose_s, nose_t = src[template.landmarks["nose_tip"]], target[marks["nose_tip"]]
+    scale = (target[:, 1].max() - nose_t[1]) / (src[:, 1].max() - nose_s[1])
+    if len(marks) >= 3:  # enough given points for a similarity of their own
+        names = sorted(marks)
+        scale, rot, _ = _similarity(src[[template.landmarks[n] for n in names]], target[[marks[n] for n in names]],
+                                    np.ones(len(names)))
+        linear = scale * rot
+    else:
+        linear = scale * np.eye(3)
+    return linear, nose_t - nose_s @ linear
+
+
+def _correspondences(points: np.ndarray, point_normals: np.ndarray, search):
+    """Closest surface points (on the tangent plane of the nearest searched vertex), a 0/1
+    weight (0 where normals disagree or the gap is far beyond the typical) and that vertex."""
+    target, normals = search
+    index, _ = nearest(target, points)
+    n = normals[index]
+    closest = points - n * ((points - target[index]) * n).sum(1, keepdims=True)
+    gap = np.linalg.norm(closest - points, axis=1)
+    agree = (point_normals * n).sum(1) > 0.5
+    typical = np.median(gap[agree]) if agree.any() else 0.0
+    weight = (agree & (gap <= 3.0 * typical + 1e-9)).astype(np.float64)
+    return closest, weight, index
+
+
+def _global_icp(template: Template, search, marks, target, linear, origin, steps: int = 12):
+    """Similarity, then affine, closest-point fit of the head without its eyeballs. The
+    pairs run both ways (template to character and back) so the fit must cover the
+    character's face and not only touch it: one-way pairs let a stretched face slide."""
+    body = np.setdiff1d(np.arange(len(template.vertices)),
+                        np.concatenate([template.masks["left_eyeball"], template.masks["right_eyeball"]]))
+    mark_src = template.vertices[[template.landmarks[n] for n in marks]]
+    mark_dst = target[list(marks.values())]
+    back = np.linspace(0, len(search[0]) - 1, min(len(search[0]), len(body))).astype(np.int64)
+    back_search = (search[0][back], search[1][back])
+    for step in range(steps):
+        placed = template.vertices @ linear + origin
+        normals = vertex_normals(placed, template.tris)[body]
+        closest, weight, _ = _correspondences(placed[body], normals, search)
+        _, back_weight, back_index = _correspondences(back_search[0], back_search[1], (placed[body], normals))
+        back_src = template.vertices[body][back_index]
+        back_weight *= len(body) / len(back_index)
+        pts = np.concatenate([template.vertices[body], back_src, mark_src])
+        dst = np.concatenate([closest, back_search[0], mark_dst])
+        w = np.concatenate([weight, back_weight, np.full(len(mark_src), LANDMARK_WEIGHT)])
+        if step < steps // 2:
+            scale, rot, shift = _similarity(pts, dst, w)
+            linear, origin = scale * rot, shift
+        else:
+            linear, origin = _affine(pts, dst, w)
+    return linear, origin
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray):
+    """Weighted Umeyama: scale, rotation (row-vector convention) and shift with dst ≈ s src R + t."""
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    a, b = src - mu_s, dst - mu_d
+    cov = (a * w[:, None]).T @ b
+    u, sing, vt = np.linalg.svd(cov)
+    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ fix @ vt
+    scale = float(np.trace(np.diag(sing) @ fix) / max(float(w @ (a ** 2).sum(1)), 1e-30))
+    return scale, rot, mu_d - scale * mu_s @ rot
+
+
+def _affine(src: np.ndarray, dst: np.ndarray, w: np.ndarray):
+    homog = np.concatenate([src, np.ones((len(src), 1))], axis=1)
+    sw = np.sqrt(w)[:, None]
+    solution = np.linalg.lstsq(homog * sw, dst * sw, rcond=None)[0]
+    return solution[:3], solution[3]
+
+
+def _nonrigid(template: Template, search, marks, target, start: np.ndarray) -> np.ndarray:
+    n = len(start)
+    edge_list = edges(template.tris)
+    eyeballs = [template.masks[k] for k in ("left_eyeball", "right_eyeball")]
+    eye_regions = [template.masks[k] for k in ("left_eye_region", "right_eye_region")]
+    free = np.ones(n, bool)
+    free[np.concatenate(eyeballs)] = False
+    mark_ids = np.array([template.landmarks[k] for k in marks])
+    mark_pos = target[list(marks.values())]
+    shift = np.zeros_like(start)
+    for stiffness in STIFFNESS:
+        for _ in range(ICP_STEPS):
+            placed = start + shift
+            closest, weight, _ = _correspondences(placed, vertex_normals(placed, template.tris), search)
+            weight[~free] = 0.0
+            goal = closest - start
+            weight[mark_ids] = LANDMARK_WEIGHT
+            goal[mark_ids] = mark_pos - start[mark_ids]
+            shift = _membrane_solve(edge_list, weight, goal, stiffness, shift)
+    for ball, region in zip(eyeballs, eye_regions):
+        shift[ball] = shift[region].mean(0)
+    return start + shift
+
+
+def _membrane_solve(edge_list: np.ndarray, weight: np.ndarray, goal: np.ndarray, stiffness: float,
+                    guess: np.ndarray, iterations: int = 400, tol: float = 1e-6) -> np.ndarray:
+    """Conjugate gradients on (W + stiffness L + eps) d = W goal, L the edge graph
+    Laplacian; the tiny eps keeps a piece without data (an eyeball) where it was."""
+    a, b = edge_list[:, 0], edge_list[:, 1]
+    n = len(weight)
+    degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+    eps = 1e-4
+    diag = weight + eps + stiffness * degree
+
+    def apply(x):
+        diff = x[a] - x[b]
+        out = (weight + eps)[:, None] * x
+        for c in range(x.shape[1]):
+            out[:, c] += stiffness * (np.bincount(a, diff[:, c], n) - np.bincount(b, diff[:, c], n))
+        return out
+
+    x = guess.copy()
+    r = weight[:, None] * goal + eps * guess - apply(x)
+    z = r / diag[:, None]
+    p = z.copy()
+    rz = (r * z).sum(0)
+    norm0 = np.linalg.norm(weight[:, None] * goal, axis=0) + 1e-30
+    for _ in range(iterations):
+        ap = apply(p)
+        alpha = rz / np.maximum((p * ap).sum(0), 1e-300)
+        x += alpha * p
+        r -= alpha * ap
+        if (np.linalg.norm(r, axis=0) / norm0).max() < tol:
+            break
+        z = r / diag[:, None]
+        rz_new = (r * z).sum(0)
+        p = z + (rz_new / np.maximum(rz, 1e-300)) * p
+        rz = rz_new
+    return x

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+
+from conftest import FLAME_DIR
+from diffusiontalker.binding import SIDES, bind, template_sides
+from diffusiontalker.errors import DiffusionTalkerError
+from diffusiontalker.registration import RegistrationError, fit
+from diffusiontalker.surface import closest_on_triangles, nearest
+from diffusiontalker.transfer import Registration, lip_pair, register, transfer
+
+pytestmark = pytest.mark.skipif(not (FLAME_DIR / "FLAME_sample.ply").is_file(), reason="needs ../shared/flame")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from heads import flame, remeshed, speech_motion
+    mesh, masks, template = flame(FLAME_DIR)
+    vertices, faces = remeshed(mesh.vertices, mesh.faces)
+    return template, vertices, faces, register(template, vertices, faces), speech_motion(mesh.vertices, mesh.faces, masks)
+
+
+def test_nearest_is_exact_near_and_far_from_the_points():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(3000, 3))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    queries = np.concatenate([points[:500] + 0.01 * rng.normal(size=(500, 3)), 3 * rng.normal(size=(200, 3))])
+    index, d2 = nearest(points, queries)
+    full = ((queries[:, None] - points[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(d2, full.min(1), atol=1e-12)
+    np.testing.assert_allclose(full[np.arange(len(queries)), index], full.min(1), atol=1e-12)
+
+
+def test_closest_point_on_a_triangle_inside_and_beyond_an_edge():
+    corners = np.array([[[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]] * 2)
+    w, d2 = closest_on_triangles(np.array([[0.2, 0.3, 0.5], [2.0, -1.0, 0.0]]), corners)
+    np.testing.assert_allclose(w[0], [0.5, 0.2, 0.3])
+    np.testing.assert_allclose(d2, [0.25, 2.0])
+    np.testing.assert_allclose(w[1], [0, 1, 0])
+
+
+def test_the_template_lands_on_a_remeshed_wider_head(fitted):
+    template, vertices, faces, registration, _ = fitted
+    truth = template.vertices * [1.3, 1.0, 1.0]
+    error_mm = 1000 * np.linalg.norm(registration.fit.flame - truth, axis=1)
+    assert np.mean(error_mm[template.masks["lips"]]) < 2.0
+    assert np.mean(error_mm[template.masks["face"]]) < 3.0
+    assert registration.fit.linear[0, 0] == pytest.approx(1.3, abs=0.1)
+
+
+def test_character_lips_and_lids_bind_to_their_own_side(fitted):
+    """Near the corners a vertex may go either way; clearly-upper or -lower ones never cross."""
+    template, vertices, _, registration, _ = fitted
+    flame_side, clear = template_sides(template)
+    began = np.arange(len(template.vertices))  # the remesh's first vertices began as FLAME's
+    for upper, lower in (("upper_lip", "lower_lip"), ("left_upper_lid", "left_lower_lid"),
+                         ("right_upper_lid", "right_lower_lid")):
+        for own, opposite in ((upper, lower), (lower, upper)):
+            mine = began[flame_side == SIDES.index(own)]
+            bound = registration.binding.side[mine]
+            assert np.mean(bound == SIDES.index(own)) > 0.9, own
+            assert not np.any(bound[clear[mine]] == SIDES.index(opposite)), own
+
+
+@pytest.mark.parametrize("mode", ["deformation", "offsets"])
+def test_the_transferred_lips_open_and_close_with_flames(fitted, mode):
+    template, _, _, registration, motion = fitted
+    moved = transfer(motion, registration, template, mode)
+    upper, lower = lip_pair(registration, template)
+    flame_gap = motion[:, template.landmarks["upper_lip"], 1] - motion[:, template.landmarks["lower_lip"], 1]
+    gap = moved[:, upper, 1].mean(1) - moved[:, lower, 1].mean(1)
+    assert np.corrcoef(flame_gap, gap)[0, 1] >= 0.9
+    closed = flame_gap < flame_gap.min() + 0.0005  # bilabials: FLAME's lips back together
+    assert closed.sum() >= 5
+    assert np.abs(gap - flame_gap)[closed].max() < 0.0005
+
+
+def test_parts_far_from_the_template_keep_still(fitted):
+    """A prop floating 20 cm in front of the face (or hair, or shoulders) takes none of the motion."""
+    template, vertices, faces, registration, motion = fitted
+    n = len(vertices)
+    prop = vertices[:3] + [0.0, 0.0, 0.2]
+    bound = bind(template, registration.fit, np.concatenate([vertices, prop]), faces + [[n, n + 1, n + 2]])
+    np.testing.assert_array_equal(bound.reach[n:], 0.0)
+    assert np.mean(bound.reach[:n] == 1.0) > 0.95
+    moved = transfer(motion, Registration(registration.fit, bound), template)
+    assert np.abs(moved[:, n:]).max() == 0.0
+
+
+def test_a_registration_round_trips_through_npz_without_pickles(fitted, tmp_path):
+    template, vertices, _, registration, motion = fitted
+    registration.save(tmp_path / "head.npz")
+    again = Registration.load(tmp_path / "head.npz", num_vertices=len(vertices))
+    np.testing.assert_array_equal(transfer(motion[:3], again, template), transfer(motion[:3], registration, template))
+    with pytest.raises(DiffusionTalkerError, match="fitted with"):
+        Registration.load(tmp_path / "head.npz", num_vertices=len(vertices) - 1)
+    arrays = registration.arrays()
+    del arrays["binding.reach"]
+    with pytest.raises(DiffusionTalkerError, match="lacks binding.reach"):
+        Registration.from_arrays(arrays)
+
+
+def test_landmarks_given_by_the_user_are_checked_and_used(fitted):
+    template, vertices, faces, _, _ = fitted
+    with pytest.raises(RegistrationError, match="unknown landmark chin"):
+        fit(template, vertices, faces, {"chin": 3})
+    with pytest.raises(RegistrationError, match="names vertex"):
+        fit(template, vertices, faces, {"nose_tip": len(vertices)})
+    marks = {name: index for name, index in template.landmarks.items()}  # the remesh keeps FLAME's first ids
+    placed = fit(template, vertices, faces, marks)
+    for name, index in marks.items():
+        assert np.linalg.norm(placed.flame[index] - vertices[index]) < 0.002, name
+
+
+def test_a_mesh_without_a_surface_is_refused(fitted):
+    template = fitted[0]
+    with pytest.raises(RegistrationError, match="needs a surface"):
+        fit(template, np.zeros((50, 3)), [])
