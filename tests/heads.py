@@ -54,3 +54,27 @@ def speech_motion(vertices, faces, masks, fps=30.0, phone_s=0.12):
     controls["brow"] = np.zeros(n)
     controls["blink"] = np.exp(-((np.arange(n) - n // 2) / 2.0) ** 2)
     return animate(rig, controls, style) - rig.template[None].astype(np.float32)
+
+
+def arkit_keys(vertices, faces, masks):
+    """ARKit-named shape keys for a FLAME head, made from SynthTalk's articulation rig: each
+    key one control at full strength (split into left and right halves where ARKit
+    splits it), and mouthClose the corrective that shuts the lips on an open jaw."""
+    rig = build_rig(vertices, find_regions(vertices, faces, masks))
+    style = Style("test", "en")
+    rest = {k: np.zeros(1) for k in ("active", "close", "labiodental", "compress", "lips", "round", "spread",
+                                     "jaw", "brow", "blink")}
+
+    def pose(**controls):
+        return animate(rig, {**rest, **{k: np.full(1, v) for k, v in controls.items()}}, style)[0] - rig.template
+
+    left, right = (1 + rig.side)[:, None] / 2, (1 - rig.side)[:, None] / 2
+    lips = rig.fields["lips"]
+    up, down = np.where(lips > 0, lips, 0.0), np.where(lips < 0, lips, 0.0)
+    keys = {"jawOpen": pose(jaw=1.0), "mouthClose": pose(jaw=1.0, close=1.0) - pose(jaw=1.0),
+            "mouthFunnel": rig.fields["round"], "mouthRollLower": rig.fields["labiodental"],
+            "mouthPucker": rig.fields["pout"]}
+    for name, field in (("mouthStretch", rig.fields["spread"]), ("mouthSmile", rig.fields["smile"]),
+                        ("mouthUpperUp", up), ("mouthLowerDown", down), ("eyeBlink", rig.fields["blink"])):
+        keys[f"{name}_L"], keys[f"{name}_R"] = field * left, field * right
+    return {name: delta.astype(np.float32) for name, delta in keys.items()}

@@ -1,0 +1,80 @@
+"""A take on a head of another topology: does it open and close with FLAME's, and how
+long does fitting take?
+
+    .venv/bin/python bench/bench_any_head.py [--checkpoint CK] [--audio WAV] [--seed 0]
+
+The bundled model animates the audio (core/assets/example.wav by default) on FLAME.
+The heads are FLAME_sample.ply remeshed (every triangle split in four, once or twice,
+every vertex slid up to a third of the way to a neighbour, so no vertex is FLAME's)
+and widened by 30%. Each is registered from scratch with automatic landmarks, the
+take carried across in both modes, and the lip aperture (mid upper lip over mid lower
+lip) compared frame by frame: its correlation with FLAME's, and how far it stays from
+FLAME's at the frames where FLAME's lips are back together (p, b, m). The take also drives a FLAME head carrying
+ARKit-named keys (tests/heads.py), and the lips rebuilt from the solved weights are
+compared with the take's. Times are wall
+clock and process CPU time on this machine, which may be shared. The results go to docs/benchmarks.md.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from heads import arkit_keys, flame, remeshed  # noqa: E402
+
+from diffusiontalker.checkpoint import BUNDLED  # noqa: E402
+from diffusiontalker.pipeline import Generator  # noqa: E402
+from diffusiontalker.regions import SHARED_FLAME  # noqa: E402
+from diffusiontalker.rig_solve import flame_basis, solve_weights  # noqa: E402
+from diffusiontalker.transfer import lip_pair, register, transfer  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=str(BUNDLED))
+    parser.add_argument("--audio", default=str(ROOT / "core" / "assets" / "example.wav"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    mesh, masks, template = flame(SHARED_FLAME)
+    take = Generator.load(args.checkpoint, device="cpu").generate(args.audio, seed=args.seed)
+    offsets = take.offsets
+    up, low = template.landmarks["upper_lip"], template.landmarks["lower_lip"]
+    flame_gap = offsets[:, up, 1] - offsets[:, low, 1]
+    closed = flame_gap < flame_gap.min() + 0.0005
+    print(f"take: {len(offsets)} frames, FLAME aperture {1000 * flame_gap.min():.2f}..{1000 * flame_gap.max():.2f} mm,"
+          f" {closed.sum()} frames closed (within 0.5 mm of its tightest)")
+
+    keys = arkit_keys(mesh.vertices, mesh.faces, masks)
+    start = time.perf_counter()
+    weights = solve_weights(offsets, flame_basis(keys, template), template)
+    solved = time.perf_counter() - start
+    rebuilt = sum(weights[name][:, None, None] * keys[name][None] for name in weights)
+    lips = template.masks["lips"]
+    print(f"ARKit rig ({len(keys)} keys from SynthTalk's articulation): solved in {solved:.2f} s, lip vertices "
+          f"{1000 * np.linalg.norm(rebuilt[:, lips] - offsets[:, lips], axis=-1).mean():.3f} mm mean error "
+          f"(the take moves them {1000 * np.linalg.norm(offsets[:, lips], axis=-1).mean():.3f} mm on average)")
+
+    vertices, faces = mesh.vertices, mesh.faces
+    for splits in (1, 2):
+        vertices, faces = remeshed(vertices, faces, widen=1.3 if splits == 1 else 1.0, seed=splits)
+        start, cpu = time.perf_counter(), time.process_time()
+        registration = register(template, vertices, faces)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        upper, lower = lip_pair(registration, template)
+        for mode in ("deformation", "offsets"):
+            moved = transfer(offsets, registration, template, mode)
+            gap = moved[:, upper, 1].mean(1) - moved[:, lower, 1].mean(1)
+            print(f"{len(vertices)} vertices, registered in {seconds:.1f} s ({cpu:.1f} s CPU); {mode}: aperture correlation "
+                  f"{np.corrcoef(flame_gap, gap)[0, 1]:.4f}, at FLAME's closures within "
+                  f"{1000 * np.abs(gap - flame_gap)[closed].max():.2f} mm (max), range "
+                  f"{1000 * gap.min():.2f}..{1000 * gap.max():.2f} mm")
+
+
+if __name__ == "__main__":
+    main()
