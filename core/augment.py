@@ -211,10 +211,7 @@ class Augmenter:
         chosen = {kind for kind, coin in zip(KINDS, coins) if coin < self.probability and kind in self.kinds}
         level = math.sqrt(np.mean(np.square(wave, dtype=np.float64)))
         if "tempo" in chosen:
-            frames = max(2, round(len(motion) / rng.uniform(*TEMPO)))
-            motion, phones = retime(motion, phones, frames)
-            # the wave is stretched by the motion's rounded ratio, so they stay aligned to the sample
-            wave = tempo(wave, len(wave) / round(frames / self.fps * SAMPLE_RATE))
+            wave, motion, phones = self.retimed(wave, motion, phones, rng)
         if "voice" in chosen:
             wave = voice(wave, rng.uniform(-SEMITONES, SEMITONES), math.exp(rng.uniform(*np.log(FORMANTS))))
         if "reverb" in chosen:
@@ -228,6 +225,22 @@ class Augmenter:
             wave = codec(wave, name, int(rng.integers(CODECS[name][1][0], CODECS[name][1][1] + 1)))
         now = math.sqrt(np.mean(np.square(wave, dtype=np.float64)))
         return (wave * (level / now) if now > 0 else wave).astype(np.float32), motion, phones
+
+
+    def retimed(self, wave: np.ndarray, motion: np.ndarray, phones: np.ndarray, rng: np.random.Generator):
+        """Window, motion and phoneme labels at another tempo. A slowed window is cut back to
+        its frames, at a random place, so that --window stays the longest a batch gets."""
+        window = len(motion)
+        frames = max(2, round(window / rng.uniform(*TEMPO)))
+        motion, phones = retime(motion, phones, frames)
+        # the wave is stretched by the motion's rounded ratio, so they stay aligned to the sample
+        wave = tempo(wave, len(wave) / round(frames / self.fps * SAMPLE_RATE))
+        if frames > window:
+            first = int(rng.integers(0, frames - window + 1))
+            start = round(first / self.fps * SAMPLE_RATE)
+            wave = _fit(wave[start:], round(window / self.fps * SAMPLE_RATE))
+            motion, phones = motion[first:first + window], phones[first:first + window]
+        return wave, motion, phones
 
 
 def augmenter(probability: float, fps: float) -> Augmenter | None:

@@ -2,7 +2,8 @@
 # Set up .venv for DiffusionTalker. torch is installed first and pinned, so that pip
 # takes the local CPU build instead of pulling a multi-GB CUDA build for a dependency.
 #   bash scripts/setup.sh          # run the tool
-#   bash scripts/setup.sh --dev    # also tests, training data (espeak-ng), real Blender (bpy) and bpy type stubs
+#   bash scripts/setup.sh --dev    # also tests, training data (espeak-ng), real Blender (bpy) and bpy type stubs,
+#                                  # and the other tested Blender versions (scripts/blender_versions.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -21,4 +22,5 @@ if [ -n "$extras" ] && ! ldconfig -p 2>/dev/null | grep -q libespeak-ng; then
     echo "note: install espeak-ng (e.g. 'sudo apt-get install espeak-ng') to build SynthTalk data" >&2
   fi
 fi
+[ -n "$extras" ] && bash scripts/blender_versions.sh
 echo "DiffusionTalker is set up in .venv" >&2

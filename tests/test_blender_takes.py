@@ -32,6 +32,12 @@ def observed(package, tmp_path_factory) -> dict:  # noqa: F811 - package is the 
     return json.loads(out.read_text())
 
 
+def sounds(observed, strips: dict) -> dict:
+    """The sound strips a take operator should leave: none in a Blender without audio
+    (tests/test_blender_extension.py's has_audio says which one that may be)."""
+    return strips if observed["audio"] else {}
+
+
 def test_three_takes_are_listed_and_only_the_latest_plays(observed):
     three = run(observed, "three_takes")
     frames = three["per_frame_keys"]
@@ -42,7 +48,7 @@ def test_three_takes_are_listed_and_only_the_latest_plays(observed):
     assert [t["keys"] for t in three["listed"]] == [6, frames, 6]
     assert three["rows"] == ["A.pc00", "B.00000", "C.pc00"]  # the list shows one row per take
     assert [t["muted"] for t in three["listed"]] == [True, True, False]
-    assert three["strips"] == {"A.audio": True, "B.audio": True, "C.audio": False}
+    assert three["strips"] == sounds(observed, {"A.audio": True, "B.audio": True, "C.audio": False})
     assert three["others"] > 100 * TOLERANCE  # the earlier takes would show if they played
     assert three["latest_alone"] < TOLERANCE
 
@@ -50,7 +56,7 @@ def test_three_takes_are_listed_and_only_the_latest_plays(observed):
 def test_solo_mute_and_unmute_change_what_the_mesh_shows(observed):
     switching = run(observed, "switching")
     assert switching["solo_a_muted"] == {"A": False, "B": True, "C": True}
-    assert switching["solo_a_strips"] == {"A.audio": False, "B.audio": True, "C.audio": True}
+    assert switching["solo_a_strips"] == sounds(observed, {"A.audio": False, "B.audio": True, "C.audio": True})
     for shows in ("solo_a", "none", "b", "b_and_c"):
         assert switching[shows] < TOLERANCE, shows
     assert switching["smile_kept"]
@@ -73,7 +79,7 @@ def test_delete_removes_exactly_the_take(observed):
     assert deleted["kept"] == {"Smile": True, "A": True, "C": True}  # bit-identical keys and curves
     assert set(deleted["names"]) == {"Basis", "Smile", "A", "C"}
     assert deleted["listed"] == ["A", "C"] and deleted["records"] == ["A", "C"]
-    assert deleted["strips"] == {"A.audio": True, "C.audio": False}
+    assert deleted["strips"] == sounds(observed, {"A.audio": True, "C.audio": False})
 
 
 def test_bake_moves_a_take_into_its_own_action_that_plays_the_same(observed):

@@ -169,7 +169,8 @@ def digest(obj, names) -> str:
 
 def strips() -> dict:
     editor = bpy.context.scene.sequence_editor
-    return {s.name: s.mute for s in (editor.strips if editor else [])}
+    return {s.name: s.mute for s in ((editor.strips if hasattr(editor, "strips") else editor.sequences)  # 4.4 renamed
+                                     if editor else [])}
 
 
 def state(obj) -> str:
@@ -309,7 +310,7 @@ def layering():
             "last": {t["name"]: t["muted"] for t in listed(head)}}
 
 
-observed = {}
+observed = {"audio": bpy.app.build_options.audaspace}  # PyPI's bpy 4.2 is built without it: no sound strips
 for run in scenarios:
     try:
         observed[run.__name__] = run()
