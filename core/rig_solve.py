@@ -114,10 +114,11 @@ def _template_points_on(vertices: np.ndarray, faces, points: np.ndarray) -> tupl
     return tris[cand[pick, best]], w[pick, best]
 
 
-def solve_weights(offsets: np.ndarray, basis: dict[str, np.ndarray], template: Template,
+def solve_weights(offsets: np.ndarray, basis: dict[str, np.ndarray], template: Template | None,
                   allow=None, scale: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Per-frame weights in 0..1 (then times the user's ``scale``) of the ``allow``ed keys
-    reproducing the (T, V_flame, 3) take on the template's face."""
+    reproducing the (T, V_flame, 3) take on the template's face (on every vertex alike
+    when there is no template to name the face and lips)."""
     names = [n for n in basis if allow is None or n in allow]
     if allow is not None:
         unknown = sorted(set(allow) - set(basis))
@@ -125,8 +126,11 @@ def solve_weights(offsets: np.ndarray, basis: dict[str, np.ndarray], template: T
             raise DiffusionTalkerError(f"no shape key named {', '.join(unknown)} on the head")
     if not names:
         raise DiffusionTalkerError("no shape keys to drive: the head has none that the take can use")
-    rows = template.masks["face"]
-    emphasis = np.where(np.isin(rows, template.masks["lips"]), np.sqrt(LIP_WEIGHT), 1.0)[:, None]
+    if template is None:
+        rows, emphasis = np.arange(np.shape(offsets)[1]), np.ones((np.shape(offsets)[1], 1))
+    else:
+        rows = template.masks["face"]
+        emphasis = np.where(np.isin(rows, template.masks["lips"]), np.sqrt(LIP_WEIGHT), 1.0)[:, None]
     matrix = np.stack([(basis[n][rows] * emphasis).ravel() for n in names], 1)          # (3R, K)
     goals = (np.asarray(offsets, np.float64)[:, rows] * emphasis).reshape(len(offsets), -1)  # (T, 3R)
     weights = bounded_least_squares(matrix.T @ matrix, goals @ matrix)

@@ -4,7 +4,7 @@ Sub-modules that touch ``bpy`` are imported in ``register`` so that the pure
 numpy part (``basis``) and the torch-only ``worker`` stay importable without Blender.
 """
 
-_MODULE_NAMES = ("props", "prefs", "operators", "styles", "panel", "takes")
+_MODULE_NAMES = ("props", "prefs", "operators", "styles", "panel", "takes", "targets")
 
 
 def _modules():

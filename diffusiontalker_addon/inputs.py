@@ -52,6 +52,7 @@ class Plan:
     strip_path: str  # the audio file for the take's sound strip; a "//" path stays relative to the .blend
     add_strip: bool
     mute_other_takes: bool = True  # a plan made without the setting writes as a new take does by default
+    target: str = "FLAME"  # FLAME, MESH (a fitted head of any topology) or SHAPE_KEYS (the head's rig)
 
 
 def settings_of(op, context) -> dict:
@@ -211,7 +212,11 @@ def prepare(op, context) -> tuple[Plan, Request]:
     device = device_of(s, context)
     checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
     label = f"Object '{obj.name}'"
-    check_vertex_count(len(obj.data.vertices), model_vertices(checkpoint), label)  # the wrong head before the audio
+    wanted = model_vertices(checkpoint)
+    if s["target"] == "FLAME":  # other targets are checked by targets.check_target
+        check_vertex_count(len(obj.data.vertices), wanted, label)  # the wrong head before the audio
+    elif s["keep_key_poses"]:
+        raise SetupError("Keep Key Poses works on FLAME meshes only; turn it off for this target")
     audio, start_frame, span = audio_source(s, context)
     check_span(context.scene, audio, start_frame, span)
     blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}
@@ -224,12 +229,12 @@ def prepare(op, context) -> tuple[Plan, Request]:
         if s["keep_key_poses"]:
             key_poses = _key_poses(context, obj, take, start_frame, timeline)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
-                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
+                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style, target=s["target"],
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"])
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",
-                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices), mesh_label=label,
+                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices) if s["target"] == "FLAME" else wanted, mesh_label=label,
                       blend_style=blend_style, blend=blend, key_poses=key_poses)
     return plan, request

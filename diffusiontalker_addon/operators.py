@@ -21,6 +21,7 @@ from .inputs import Plan, prepare, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import settle_new_take
+from .targets import FLAME, MESH, check_target, drive_rig, on_head
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
 
@@ -38,15 +39,20 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     if refused is not None:
         _last_result(scene, plan.take, str(outcome.error or "failed unexpectedly; see the system console"), True)
         return refused
+    take = outcome.result
+    offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     try:
         obj = target_mesh(context, plan.object)
-        check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
+        if plan.target == FLAME:
+            check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
+        elif plan.target == MESH:
+            offsets = on_head(obj, offsets)
+        else:
+            return _drove_rig(op, scene, obj, plan, offsets, outcome.generator.num_vertices)
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         _last_result(scene, plan.take, str(exc), True)
         return {"CANCELLED"}
-    take = outcome.result
-    offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     settle_new_take(scene, obj, plan, take, summary.frames)
     fit_frame_range(scene, plan.start_frame, summary.frames)
@@ -59,6 +65,20 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
     if plan.mode != PER_FRAME:
         report += f"; basis error {summary.rms_error * 1000:.3f} mm RMS, {summary.max_error * 1000:.3f} mm max"
+    _last_result(scene, plan.take, report, False)
+    op.report({"INFO"}, report)
+    return {"FINISHED"}
+
+
+def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[str]:
+    """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
+    weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices)
+    fit_frame_range(scene, plan.start_frame, len(offsets))
+    if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
+        notes.append(NO_SOUND)
+    for note in notes:
+        op.report({"WARNING"}, note)
+    report = f"{plan.take}: {len(offsets)} frames keyed on {len(weights)} shape keys of '{obj.name}'"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
     return {"FINISHED"}
@@ -85,6 +105,7 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     def _start(self, context, wait: bool) -> set[str]:
         try:
             self._plan, request = prepare(self, context)
+            check_target(target_mesh(context, self._plan.object), self._plan.target)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             take = self.take if self.properties.is_property_set("take") else context.scene.diffusiontalker.take

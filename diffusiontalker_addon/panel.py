@@ -65,11 +65,14 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         if settings.mode == BASIS:
             col.prop(settings, "basis_count")
         col.prop(settings, "take")
+        col.prop(settings, "target")
+        if settings.target != "FLAME":
+            col.operator("diffusiontalker.fit_head", icon="MOD_SHRINKWRAP")
 
         obj = context.active_object
         if obj is None or obj.type != "MESH":
             layout.label(text="Select a FLAME-topology mesh", icon="ERROR")
-        else:
+        elif settings.target == "FLAME":
             try:
                 wanted = model_vertices(prefs.checkpoint_path(context))
             except DiffusionTalkerError:

@@ -35,6 +35,7 @@ from bl_ext.user_default.diffusiontalker.core.checkpoint import save_checkpoint 
 from bl_ext.user_default.diffusiontalker.core.model import TalkerModel  # noqa: E402
 from bl_ext.user_default.diffusiontalker.diffusiontalker_addon import takes  # noqa: E402
 from bl_ext.user_default.diffusiontalker.diffusiontalker_addon.animation import action_fcurves  # noqa: E402
+from shape_keys import active_curves, coordinates, refusal  # noqa: E402 - beside this script
 
 
 def tiny_checkpoint() -> str:
@@ -66,15 +67,6 @@ def generate(take, **settings):
     bpy.ops.diffusiontalker.generate(audio=CLIP, take=take, start_frame=1, device="cpu", **settings)
 
 
-def refusal(op, **kwargs) -> str | None:
-    """The operator's error (bpy.ops raises on an ERROR report), or None if it went through."""
-    try:
-        op(**kwargs)
-    except RuntimeError as exc:
-        return str(exc)
-    return None
-
-
 def new_head():
     """The FLAME template carrying the user's own animated shape key, which takes must never touch."""
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -89,25 +81,6 @@ def new_head():
         smile.value = value
         smile.keyframe_insert("value", frame=frame)
     return head
-
-
-def coordinates(block) -> np.ndarray:
-    co = np.empty(len(block.data) * 3, dtype=np.float32)
-    block.data.foreach_get("co", co)
-    return co.reshape(-1, 3)
-
-
-def active_curves(obj) -> dict:
-    """data path -> F-curve of the shape keys' own action (not the NLA's)."""
-    anim = obj.data.shape_keys.animation_data
-    if anim is None or anim.action is None:
-        return {}
-    if hasattr(anim, "action_slot"):
-        from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
-        bag = action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        return {fc.data_path: fc for fc in bag.fcurves} if bag else {}
-    return {fc.data_path: fc for fc in anim.action.fcurves}
 
 
 def keys_named(obj, take) -> list[str]:

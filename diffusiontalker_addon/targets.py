@@ -1,0 +1,188 @@
+"""Any character: fit a head of any topology once, then land takes on it or on its
+shape-key face rig (core/registration.py, binding.py, transfer.py, rig_solve.py).
+
+The fit is kept on the head's mesh as a custom property (plain arrays, saved with the
+.blend), with the template file it was made from and the head's orientation: a
+modelled head stands in Blender's frame (Z up, face toward -Y), while a FLAME file
+imported as it is lies in FLAME's (Y up, face toward +Z). Fitting runs on the main
+thread: numpy only, seconds to tens of seconds, and it changes nothing until it is done.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import bpy
+import numpy as np
+from bpy.props import EnumProperty, StringProperty
+
+from ..core.errors import DiffusionTalkerError
+from ..core.mesh import read_mesh
+from ..core.regions import default_region_file, load_regions
+from ..core.registration import LANDMARKS, Template, load_template
+from ..core.rig_solve import flame_basis, match_keys, solve_weights
+from ..core.transfer import Registration, register as register_head, transfer
+from .animation import fcurves_of, find_fcurve, set_keys
+from .inputs import SetupError, target_mesh
+
+FLAME, MESH, SHAPE_KEYS = "FLAME", "MESH", "SHAPE_KEYS"
+STORED = "diffusiontalker_registration"
+# Row-vector maps from a head's local coordinates into FLAME's frame.
+ORIENTATIONS = {"Z_UP": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]), "Y_UP": np.eye(3)}
+
+
+def head_geometry(obj) -> tuple[np.ndarray, list[list[int]]]:
+    """The rest shape (the reference key when there are shape keys) and the polygons."""
+    mesh = obj.data
+    source = mesh.shape_keys.reference_key.data if mesh.shape_keys else mesh.vertices
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    source.foreach_get("co", co)
+    return co.reshape(-1, 3).astype(np.float64), [list(p.vertices) for p in mesh.polygons]
+
+
+def template_path(given: str) -> str:
+    path = bpy.path.abspath(given) if given else str(default_region_file("FLAME_sample.ply") or "")
+    if not path or not os.path.isfile(path):
+        raise SetupError("choose FLAME_sample.ply (with FLAME_masks.json beside it) as the template to fit")
+    return os.path.abspath(path)
+
+
+def flame_template(path: str) -> Template:
+    return _template(path, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _template(path: str, modified: int) -> Template:
+    mesh = read_mesh(path)
+    masks_path = os.path.join(os.path.dirname(path), "FLAME_masks.json")
+    masks = load_regions(masks_path, mesh.num_vertices, required=("lips", "face", "nose"))
+    return load_template(mesh.vertices, mesh.faces, masks)
+
+
+def parse_landmarks(text: str) -> dict[str, int]:
+    """``"nose_tip=123, upper_lip=456"`` -> {name: vertex index}."""
+    found = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, index = item.partition("=")
+        if not index.strip().isdigit():
+            raise SetupError(f"landmark '{item}' must read name=vertex index (names: {', '.join(LANDMARKS)})")
+        found[name.strip()] = int(index)
+    return found
+
+
+def store(obj, registration: Registration, path: str, orientation: str) -> None:
+    group = {"template": path, "orientation": orientation}
+    for name, array in registration.arrays().items():
+        group[name] = array.ravel().tolist()
+        group[name + ".shape"] = list(array.shape)
+    obj.data[STORED] = group
+
+
+def stored(obj) -> tuple[Registration, Template, np.ndarray]:
+    """(registration, its template, the local -> FLAME axes) of a fitted head."""
+    group = obj.data.get(STORED)
+    if group is None:
+        raise SetupError(f"'{obj.name}' has not been fitted yet: run Fit Head on it first")
+    arrays = {k: np.asarray(group[k].to_list()).reshape(tuple(group[k + ".shape"]))
+              for k in group.keys() if f"{k}.shape" in group}
+    template = flame_template(template_path(group["template"]))
+    registration = Registration.from_arrays(arrays, len(obj.data.vertices), len(template.vertices))
+    return registration, template, ORIENTATIONS[group["orientation"]]
+
+
+def on_head(obj, offsets: np.ndarray) -> np.ndarray:
+    """FLAME offsets -> the fitted head's own, in its local coordinates."""
+    registration, template, axes = stored(obj)
+    return transfer(offsets, registration, template) @ axes.T
+
+
+def rig_keys(obj) -> dict[str, str]:
+    """The head's shape keys that are ARKit blendshapes or visemes: key name -> standard name."""
+    key = obj.data.shape_keys
+    if key is None:
+        return {}
+    return match_keys(b.name for b in key.key_blocks if b != key.reference_key)
+
+
+def check_target(obj, target: str) -> None:
+    """Refuse, before any work, a head the chosen target cannot use."""
+    if target == MESH:
+        stored(obj)
+    elif target == SHAPE_KEYS and not rig_keys(obj):
+        raise SetupError(f"'{obj.name}' has no shape keys with ARKit or viseme names (jawOpen, mouthClose, "
+                         "mouthSmile_L, aa, PP …) to drive")
+
+
+def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Key the head's rig keys to follow the take; keys the user already animates are left
+    alone and named in a note. Returns the weights written and the notes."""
+    key = obj.data.shape_keys
+    names = rig_keys(obj)
+    basis_co, faces = head_geometry(obj)
+    deltas = {}
+    for name in names:
+        co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+        key.key_blocks[name].data.foreach_get("co", co)
+        deltas[name] = co.reshape(-1, 3) - basis_co
+    if STORED in obj.data:
+        registration, template, axes = stored(obj)
+        basis = flame_basis({n: d @ axes for n, d in deltas.items()}, template, registration, (basis_co @ axes, faces))
+    elif len(obj.data.vertices) == model_vertices:
+        found = default_region_file("FLAME_sample.ply")  # names the face and lips, where there is one
+        template = flame_template(str(found)) if found else None
+        basis = {n: d.astype(np.float64) for n, d in deltas.items()}  # the keys are FLAME offsets already
+    else:
+        raise SetupError(f"'{obj.name}' is not of FLAME topology: run Fit Head on it first")
+    notes = []
+    busy = [n for n in names if find_fcurve(key, f'key_blocks["{bpy.utils.escape_identifier(n)}"].value')]
+    if busy:
+        notes.append(f"left alone, as they are animated already: {', '.join(busy)}")
+    weights = solve_weights(offsets, basis, template, allow=[n for n in names if n not in busy] or None)
+    curves = fcurves_of(key, f"{obj.name}ShapeKeys")
+    frames = start_frame + np.arange(len(offsets), dtype=np.float32)
+    for name, values in weights.items():
+        if name in busy:
+            continue
+        set_keys(curves.new(f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'), frames, values, "LINEAR")
+    return {n: w for n, w in weights.items() if n not in busy}, notes
+
+
+class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):
+    """Fit the FLAME template onto the active head (any topology) so takes can land on it; kept with the head"""
+
+    bl_idname = "diffusiontalker.fit_head"
+    bl_label = "Fit Head"
+    bl_options = {"REGISTER", "UNDO"}
+
+    template: StringProperty(
+        name="Template", subtype="FILE_PATH", options={"SKIP_SAVE"},
+        description="FLAME_sample.ply, with FLAME_masks.json beside it; empty uses the copy beside a source checkout")
+    orientation: EnumProperty(
+        name="Orientation", default="Z_UP", options={"SKIP_SAVE"},
+        items=[("Z_UP", "Z Up, Facing -Y", "The head stands as Blender's front view shows it"),
+               ("Y_UP", "Y Up, Facing +Z", "A FLAME file imported as it is")],
+        description="How the head stands in its own (local) coordinates")
+    landmarks: StringProperty(
+        name="Landmarks", options={"SKIP_SAVE"},
+        description="Optional head vertices, e.g. 'nose_tip=812, mouth_left=90, mouth_right=77, upper_lip=5, "
+                    "lower_lip=6'; the nose tip is found by itself on a human-proportioned head")
+
+    def execute(self, context):
+        try:
+            obj = target_mesh(context)
+            path = template_path(self.template)
+            template = flame_template(path)
+            vertices, faces = head_geometry(obj)
+            axes = ORIENTATIONS[self.orientation]
+            registration = register_head(template, vertices @ axes, faces, parse_landmarks(self.landmarks))
+        except DiffusionTalkerError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        store(obj, registration, path, self.orientation)
+        bound = int((registration.binding.reach > 0).sum())
+        self.report({"INFO"}, f"'{obj.name}' fitted: {bound} of {len(vertices)} vertices follow the face")
+        return {"FINISHED"}
+
+
+register, unregister = bpy.utils.register_classes_factory((DIFFUSIONTALKER_OT_fit_head,))

@@ -1,0 +1,159 @@
+"""Blender-side half of tests/test_blender_targets.py; run in a fresh Python.
+
+usage: python targets_scenarios.py EXTENSION_ZIP FLAME_PLY SPEECH_WAV WORK_DIR OUT_JSON
+(BLENDER_USER_RESOURCES must already point at an empty folder.) Installs the built
+extension, fits a remeshed head and drives an ARKit-keyed head with the bundled model
+on a second of speech through ``bpy.ops`` as a batch script would, and records what
+happened as JSON for the pytest side to judge.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import bpy
+import numpy as np
+import soundfile
+
+ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from heads import arkit_keys, flame, remeshed  # noqa: E402
+from shape_keys import active_curves as curves, coordinates, refusal  # noqa: E402 - beside this script
+
+bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
+STORED = "diffusiontalker_registration"
+scenarios = []
+
+
+def scenario(fn):
+    scenarios.append(fn)
+    return fn
+
+
+def clip() -> str:
+    wave, rate = soundfile.read(WAV, dtype="float32")
+    path = os.path.join(WORK, "clip.wav")
+    soundfile.write(path, wave[: int(1.2 * rate)], rate)
+    return path
+
+
+CLIP = clip()
+
+
+def head_object(name, vertices, faces, user_key=True):
+    """A head with the user's own animated shape key 'Mine', which no take may touch."""
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(np.asarray(vertices).tolist(), [], [list(f) for f in faces])
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    obj.shape_key_add(name="Basis", from_mix=False)
+    if user_key:
+        mine = obj.shape_key_add(name="Mine", from_mix=False)
+        co = coordinates(mine)
+        mine.data.foreach_set("co", (co + 0.002).ravel())
+        for frame, value in ((1, 0.3), (15, 0.8)):
+            mine.value = value
+            mine.keyframe_insert("value", frame=frame)
+    return obj
+
+
+def digest(obj, names) -> str:
+    """The named keys' coordinates and keyframes, hashed: equal means untouched."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update(coordinates(obj.data.shape_keys.key_blocks[name]).tobytes())
+        curve = curves(obj).get(f'key_blocks["{name}"].value')
+        if curve is not None:
+            h.update(np.array([k.co[:] for k in curve.keyframe_points]).tobytes())
+    return h.hexdigest()
+
+
+def shown(obj, frame) -> np.ndarray:
+    bpy.context.scene.frame_set(frame)
+    mesh = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    mesh.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3) - coordinates(obj.data.shape_keys.reference_key)
+
+
+@scenario
+def remeshed_head():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    mesh, _, _ = flame(Path(PLY).parent)
+    vertices, faces = remeshed(mesh.vertices, mesh.faces)
+    standing = vertices[:, [0, 2, 1]] * [1.0, -1.0, 1.0]  # FLAME's y-up, +z-facing head stood up in Blender
+    head = head_object("Remeshed", standing, faces)
+    mine = digest(head, ["Mine"])
+    out = {"vertices": len(vertices),
+           "unfitted": refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="T", device="cpu", target="MESH")}
+    start = time.perf_counter()
+    bpy.ops.diffusiontalker.fit_head(template=PLY)
+    out["fit_seconds"] = time.perf_counter() - start
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="T", device="cpu", target="MESH", mode="PER_FRAME")
+    keys = [b.name for b in head.data.shape_keys.key_blocks if b.name.startswith("T.")]
+    motion = np.stack([shown(head, f) for f in range(1, len(keys) + 1)]) - shown(head, 1000)[None]
+    out.update(take_keys=len(keys), moved_mm=float(1000 * np.abs(motion).max()),
+               lower_third_moves_mm=float(1000 * np.abs(motion[:, standing[:, 2] < standing[:, 2].min() + 0.03]).max()),
+               mine_kept=digest(head, ["Mine"]) == mine, stored=STORED in head.data)
+    path = os.path.join(WORK, "fitted.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    again = bpy.data.objects["Remeshed"]
+    out["stored_after_reload"] = STORED in again.data
+    bpy.context.view_layer.objects.active = again
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="T2", device="cpu", target="MESH", mode="BASIS", basis_count=4)
+    out["second_take_keys"] = sum(b.name.startswith("T2.") for b in again.data.shape_keys.key_blocks)
+    return out
+
+
+@scenario
+def arkit_head():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    mesh, masks, _ = flame(Path(PLY).parent)
+    head = head_object("Rig", mesh.vertices, mesh.faces)
+    basis = coordinates(head.data.shape_keys.reference_key)
+    for name, delta in arkit_keys(mesh.vertices, mesh.faces, masks).items():
+        head.shape_key_add(name=name, from_mix=False).data.foreach_set("co", (basis + delta).ravel())
+    pucker = head.data.shape_keys.key_blocks["mouthPucker"]
+    pucker.value = 0.5
+    pucker.keyframe_insert("value", frame=5)  # the user animates it already: it must stay theirs
+    kept = digest(head, ["Mine", "mouthPucker"])
+    names_before = [b.name for b in head.data.shape_keys.key_blocks]
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS")
+    keyed = {path: [k.co[1] for k in fc.keyframe_points] for path, fc in curves(head).items()}
+    return {"names_unchanged": [b.name for b in head.data.shape_keys.key_blocks] == names_before,
+            "kept": digest(head, ["Mine", "mouthPucker"]) == kept,
+            "keyed": {p.split('"')[1]: [len(v), min(v), max(v)] for p, v in keyed.items()},
+            "report": bpy.context.scene.diffusiontalker.last_report}
+
+
+@scenario
+def refusals():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    mesh, _, _ = flame(Path(PLY).parent)
+    head = head_object("Plain", mesh.vertices, mesh.faces)
+    mine = digest(head, ["Mine"])
+    bpy.ops.object.empty_add()
+    out = {"not_a_mesh": refusal(bpy.ops.diffusiontalker.fit_head, template=PLY)}
+    bpy.context.view_layer.objects.active = head
+    out["bad_landmark"] = refusal(bpy.ops.diffusiontalker.fit_head, template=PLY, landmarks="chin=3")
+    out["no_template"] = refusal(bpy.ops.diffusiontalker.fit_head, template=os.path.join(WORK, "none.ply"))
+    out["no_rig"] = refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="X", device="cpu", target="SHAPE_KEYS")
+    out["unchanged"] = (digest(head, ["Mine"]) == mine and STORED not in head.data
+                        and [b.name for b in head.data.shape_keys.key_blocks] == ["Basis", "Mine"])
+    return out
+
+
+observed = {}
+for run in scenarios:
+    try:
+        observed[run.__name__] = run()
+    except Exception:  # noqa: BLE001 - a broken scenario is an observation, the others still run
+        observed[run.__name__] = {"crash": traceback.format_exc()}
+with open(OUT, "w") as fh:
+    json.dump(observed, fh, indent=1)

@@ -1,0 +1,57 @@
+"""Any character in real Blender: Fit Head on a remeshed head, takes on it, and an
+ARKit-keyed head driven through its own keys (tests/blender/targets_scenarios.py runs
+in its own fresh Python, as tests/test_blender_extension.py explains, with the bundled
+model on a second of speech)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from test_blender_extension import FLAME, ROOT, WAV, package, pytestmark  # noqa: F401 - a fixture and the skip
+from test_blender_extension import scenario as run
+
+
+@pytest.fixture(scope="module")
+def observed(package, tmp_path_factory) -> dict:  # noqa: F811 - package is the fixture imported above
+    if not FLAME.is_file():
+        pytest.skip(f"FLAME template not found at {FLAME} (see ../shared/flame/README.md)")
+    work = tmp_path_factory.mktemp("targets")
+    out = work / "observed.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "blender" / "targets_scenarios.py"), str(package), str(FLAME), str(WAV),
+         str(work), str(out)],
+        capture_output=True, text=True, timeout=900, cwd=work,
+        env=dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user")))
+    assert result.returncode == 0 and out.is_file(), result.stdout[-4000:] + result.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_a_remeshed_head_is_fitted_once_and_takes_land_on_it(observed):
+    head = run(observed, "remeshed_head")
+    assert "has not been fitted yet: run Fit Head on it first" in head["unfitted"]
+    assert head["stored"] and head["stored_after_reload"]  # the fit saves with the .blend
+    assert head["take_keys"] > 10 and head["second_take_keys"] == 4
+    assert head["moved_mm"] > 0.5
+    assert head["lower_third_moves_mm"] < head["moved_mm"]
+    assert head["mine_kept"]
+
+
+def test_an_arkit_head_gets_its_own_keys_keyed(observed):
+    rig = run(observed, "arkit_head")
+    assert rig["names_unchanged"] and rig["kept"]  # no take keys; the user's key and animation untouched
+    keyed = rig["keyed"]
+    assert "mouthPucker" in keyed and keyed["mouthPucker"][0] == 1  # the user's one keyframe, alone
+    assert keyed["jawOpen"][0] > 10 and 0.0 <= keyed["jawOpen"][1] and keyed["jawOpen"][2] <= 1.0
+    assert keyed["jawOpen"][2] > 0.05
+    assert "keyed on" in rig["report"]
+
+
+def test_bad_input_is_one_clear_message_and_changes_nothing(observed):
+    refused = run(observed, "refusals")
+    assert "the active object must be a mesh" in refused["not_a_mesh"]
+    assert "unknown landmark chin" in refused["bad_landmark"]
+    assert "choose FLAME_sample.ply" in refused["no_template"]
+    assert "no shape keys with ARKit or viseme names" in refused["no_rig"]
+    assert refused["unchanged"]
