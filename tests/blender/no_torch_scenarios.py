@@ -29,6 +29,7 @@ from types import SimpleNamespace  # noqa: E402
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
+from shape_keys import refusal  # noqa: E402 - beside this script
 
 ZIP, PLY, WAV, OUT = sys.argv[1:5]
 
@@ -61,14 +62,6 @@ def fingerprint(obj) -> str:
     co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
     obj.data.vertices.foreach_get("co", co)
     return hashlib.sha256(co.tobytes()).hexdigest()
-
-
-def refusal(op, **kwargs) -> str | None:
-    try:
-        op(**kwargs)
-    except RuntimeError as exc:
-        return str(exc)
-    return None
 
 
 def observe() -> dict:
