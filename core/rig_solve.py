@@ -38,7 +38,8 @@ ARKIT = (
     "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
 )
 # Oculus/VRChat visemes and VRM's five vowels.
-VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou", "ee", "I", "O", "U")
+VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
+           "ee", "I", "O", "U")
 _PREFIX = re.compile(r"^(blend_?shape\d*|arkit|bs|morph|shape|vrc\.v|viseme|v)[._:\s-]+", re.IGNORECASE)
 _LEFT = re.compile(r"(?:[._\s-]l|[._\s-]?left)$", re.IGNORECASE)  # a lone L only after a separator:
 _RIGHT = re.compile(r"(?:[._\s-]r|[._\s-]?right)$", re.IGNORECASE)  # mouthFunnel, mouthRollUpper

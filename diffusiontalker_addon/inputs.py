@@ -229,12 +229,13 @@ def prepare(op, context) -> tuple[Plan, Request]:
         if s["keep_key_poses"]:
             key_poses = _key_poses(context, obj, take, start_frame, timeline)
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
-                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style, target=s["target"],
+                mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
-                add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"])
+                add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"])
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",
-                      seed=s["seed"], steps=s["steps"], mesh_vertices=len(obj.data.vertices) if s["target"] == "FLAME" else wanted, mesh_label=label,
+                      seed=s["seed"], steps=s["steps"], mesh_label=label,
+                      mesh_vertices=len(obj.data.vertices) if s["target"] == "FLAME" else wanted,
                       blend_style=blend_style, blend=blend, key_poses=key_poses)
     return plan, request

@@ -114,7 +114,8 @@ def check_target(obj, target: str) -> None:
                          "mouthSmile_L, aa, PP …) to drive")
 
 
-def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int) -> tuple[dict[str, np.ndarray], list[str]]:
+def drive_rig(obj, offsets: np.ndarray, start_frame: int,
+              model_vertices: int) -> tuple[dict[str, np.ndarray], list[str]]:
     """Key the head's rig keys to follow the take; keys the user already animates are left
     alone and named in a note. Returns the weights written and the notes."""
     key = obj.data.shape_keys

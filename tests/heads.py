@@ -22,25 +22,51 @@ def flame(flame_dir):
     return mesh, masks, load_template(mesh.vertices, mesh.faces, masks)
 
 
-def remeshed(vertices, faces, widen=1.3, slide=0.35, seed=0):
-    """Another topology of the same head: every triangle split in four, every vertex slid
-    up to ``slide`` of the way to a random neighbour (so none sits on a FLAME vertex),
-    then widened. Vertex i < len(vertices) began as FLAME vertex i."""
-    v = np.asarray(vertices, np.float64)
-    f = np.asarray(faces)
-    halves = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
-    pairs, inverse = np.unique(halves, axis=0, return_inverse=True)
-    ab, bc, ca = len(v) + inverse.ravel().reshape(3, -1)
-    a, b, c = f.T
-    tris = np.concatenate([np.stack(t, 1) for t in ([a, ab, ca], [ab, b, bc], [ca, bc, c], [ab, bc, ca])])
-    split = np.concatenate([v, v[pairs].mean(1)])
+def remeshed(vertices, faces, widen=1.3, slide=0.35, seed=0, parts=2):
+    """Another topology of the same head: every triangle split into ``parts``² (its edges
+    cut in ``parts``), every vertex slid up to ``slide`` of the way to a random neighbour
+    (so none sits on a FLAME vertex), then widened. Vertex i < len(vertices) began as
+    FLAME vertex i."""
+    v, tris = split(np.asarray(vertices, np.float64), np.asarray(faces), parts)
     rng = np.random.default_rng(seed)
     ends = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])[rng.permutation(3 * len(tris))]
-    neighbour = np.empty(len(split), np.int64)
+    neighbour = np.empty(len(v), np.int64)
     neighbour[ends[:, 0]] = ends[:, 1]
-    moved = split + rng.uniform(0, slide, (len(split), 1)) * (split[neighbour] - split)
+    moved = v + rng.uniform(0, slide, (len(v), 1)) * (v[neighbour] - v)
     moved[:, 0] *= widen
     return moved, tris.tolist()
+
+
+def split(v, f, k):
+    """Each triangle cut into k² along a barycentric grid; points on a shared edge are shared."""
+    edge_ends = np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], 1)           # (F, 3, 2)
+    pairs, inverse = np.unique(np.sort(edge_ends.reshape(-1, 2), 1), axis=0, return_inverse=True)
+    edge_of = inverse.ravel().reshape(-1, 3)
+    inner = [(p, q) for p in range(1, k) for q in range(1, k - p)]
+    ids = {}
+    for p in range(k + 1):
+        for q in range(k + 1 - p):
+            r = k - p - q  # weights (r, p, q) on corners (a, b, c)
+            weights = {0: r, 1: p, 2: q}
+            zero = [c for c in range(3) if weights[c] == 0]
+            if len(zero) == 2:
+                ids[p, q] = f[:, 3 - sum(zero)]
+            elif len(zero) == 1:
+                e = (zero[0] + 1) % 3  # the edge opposite the missing corner: (c0, c1) = edge e's ends
+                c0 = e
+                start = edge_ends[:, e, 0] == pairs[edge_of[:, e], 0]  # the edge runs from its smaller end
+                step = np.where(start, k - weights[c0], weights[c0])
+                ids[p, q] = len(v) + edge_of[:, e] * (k - 1) + step - 1
+            else:
+                ids[p, q] = len(v) + len(pairs) * (k - 1) + np.arange(len(f)) * len(inner) + inner.index((p, q))
+    t = np.arange(1, k)[:, None] / k
+    on_edges = (v[pairs[:, 0], None] * (1 - t) + v[pairs[:, 1], None] * t).reshape(-1, 3)
+    corners = v[f]
+    inside = [(corners[:, 0] * (k - p - q) + corners[:, 1] * p + corners[:, 2] * q) / k for p, q in inner]
+    points = np.concatenate([v, on_edges] + ([np.stack(inside, 1).reshape(-1, 3)] if inner else []))
+    cells = [((p, q), (p + 1, q), (p, q + 1)) for p in range(k) for q in range(k - p)]
+    cells += [((p + 1, q), (p + 1, q + 1), (p, q + 1)) for p in range(k - 1) for q in range(k - 1 - p)]
+    return points, np.concatenate([np.stack([ids[a], ids[b], ids[c]], 1) for a, b, c in cells])
 
 
 def speech_motion(vertices, faces, masks, fps=30.0, phone_s=0.12):

@@ -16,7 +16,8 @@ def fitted():
     from heads import flame, remeshed, speech_motion
     mesh, masks, template = flame(FLAME_DIR)
     vertices, faces = remeshed(mesh.vertices, mesh.faces)
-    return template, vertices, faces, register(template, vertices, faces), speech_motion(mesh.vertices, mesh.faces, masks)
+    motion = speech_motion(mesh.vertices, mesh.faces, masks)
+    return template, vertices, faces, register(template, vertices, faces), motion
 
 
 def test_nearest_is_exact_near_and_far_from_the_points():
