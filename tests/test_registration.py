@@ -75,6 +75,21 @@ def test_the_transferred_lips_open_and_close_with_flames(fitted, mode):
     assert np.abs(gap - flame_gap)[closed].max() < 0.0005
 
 
+def test_the_eyelids_blink_and_the_lower_lids_stay(fitted):
+    """The take's blink drops FLAME's upper lids about 7 mm; the head's upper lids drop as
+    far and its lower lids, which the upper ones touch, are not dragged along."""
+    template, _, _, registration, motion = fitted
+    flame_side, clear = template_sides(template)
+    blink = int(np.argmin(motion[:, template.masks["left_eye_region"], 1].min(1)))
+    moved = transfer(motion[blink:blink + 1], registration, template)[0]
+    for eye in ("left", "right"):
+        upper, lower = SIDES.index(f"{eye}_upper_lid"), SIDES.index(f"{eye}_lower_lid")
+        drop = motion[blink, (flame_side == upper) & clear, 1].min()
+        assert drop < -0.005
+        assert moved[registration.binding.side == upper, 1].min() == pytest.approx(drop, abs=0.0005)
+        assert np.abs(moved[registration.binding.side == lower, 1]).max() < 0.0015
+
+
 def test_parts_far_from_the_template_keep_still(fitted):
     """A prop floating 20 cm in front of the face (or hair, or shoulders) takes none of the motion."""
     template, vertices, faces, registration, motion = fitted
