@@ -5,8 +5,11 @@
 # python3.13 on PATH, else one installed by pyenv. torch for Python 3.11 is the CPU
 # wheel pip finds on this machine's disk, as for .venv; for 3.13 pip takes PyPI's
 # CUDA build (about 4 GB), which runs on the CPU all the same.
-#   bash scripts/blender_versions.sh
+#   bash scripts/blender_versions.sh         # the versions CI tests (setup.sh --dev runs this)
+#   bash scripts/blender_versions.sh --all   # and the 'manual' ones (5.1+: Python 3.13, a 4 GB torch)
 set -euo pipefail
+all=false
+[ "${1:-}" = --all ] && all=true
 cd "$(dirname "$0")/.."
 
 find_python() {
@@ -23,7 +26,8 @@ pip_install() {
   "$1/bin/python" -m pip install -q --disable-pip-version-check "${@:2}" </dev/null
 }
 
-while read -r venv bpy python extra; do
+while read -r venv bpy python extra when; do
+  [ "$when" = ci ] || $all || continue
   [ -x "$venv/bin/python" ] || "$(find_python "$python")" -m venv "$venv"
   pip_install "$venv" torch==2.13.0  # first and pinned, as in setup.sh
   extras=()

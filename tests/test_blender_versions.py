@@ -2,8 +2,9 @@
 
 .venv runs them in Blender 4.5. bpy is one Blender per Python environment, and 5.1+
 embeds Python 3.13, so every other version has a venv of its own, made by
-scripts/blender_versions.sh (``setup.sh --dev`` runs it). Under CI a version that
-cannot run fails: a missing venv must never pass as a covered version.
+scripts/blender_versions.sh (``setup.sh --dev`` runs it for the "ci" ones). Under CI a missing
+venv of a "ci" version fails: it must never pass as a covered version; a "manual" one (5.1+,
+Python 3.13, a 4 GB torch) is reported as skipped until ``blender_versions.sh --all`` makes it.
 """
 
 import os
@@ -38,14 +39,14 @@ def outcomes(junit: Path) -> dict:
     return found
 
 
-@pytest.mark.parametrize("venv, bpy", [version[:2] for version in VERSIONS], ids=[v[1] for v in VERSIONS])
-def test_blender_tests_pass_in(venv, bpy, tmp_path):
+@pytest.mark.parametrize("venv, bpy, when", [(v[0], v[1], v[4]) for v in VERSIONS], ids=[v[1] for v in VERSIONS])
+def test_blender_tests_pass_in(venv, bpy, when, tmp_path):
     python = ROOT / venv / "bin" / "python"
     if not python.is_file():
         message = f"{venv} (Blender {bpy}) is missing: run bash scripts/blender_versions.sh"
-        if os.environ.get("CI"):
+        if os.environ.get("CI") and when == "ci":
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(message + (" --all" if when == "manual" else ""))
     installed = subprocess.run([str(python), "-c", "from importlib.metadata import version; print(version('bpy'))"],
                                capture_output=True, text=True).stdout.strip()
     assert installed == bpy, f"{venv} holds bpy {installed or 'nothing'}: run bash scripts/blender_versions.sh"

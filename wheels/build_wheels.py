@@ -44,7 +44,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPI = "https://pypi.org/simple"
-# Blender's Python -> the Blender versions that run it: [min, max), None for open-ended.
+# Blender's Python -> the Blender versions that run it: [min, max); None: up to the source
+# manifest's own blender_version_max, the first Blender not tested (tests/test_blender_versions.py).
 PYTHONS = {"3.11": ("4.2.0", "5.1.0"), "3.13": ("5.1.0", None)}
 # Blender platform -> pip --platform tags (pip widens macOS and manylinux2014 to older ones;
 # Blender needs glibc 2.28) and the values of the dependency markers a wheel's METADATA may test.
@@ -239,8 +240,11 @@ def write_manifest(stage: Path, target: Target, wheels: list[Path]) -> None:
     """The staged manifest: its wheels, its one platform and the Blender versions that run its Python."""
     path = stage / "blender_manifest.toml"
     version_min, version_max = PYTHONS[target.python]
+    text = path.read_text()
+    tested = re.search(r'^blender_version_max = "(.*?)"', text, flags=re.M)
+    version_max = version_max or (tested.group(1) if tested else None)
     listing = "wheels = [\n" + "".join(f'  "./wheels/{w.name}",\n' for w in wheels) + "]"
-    text = re.sub(r"^wheels = \[.*?\]", lambda _: listing, path.read_text(), count=1, flags=re.S | re.M)
+    text = re.sub(r"^wheels = \[.*?\]", lambda _: listing, text, count=1, flags=re.S | re.M)
     versions = f'blender_version_min = "{version_min}"\n' + (f'blender_version_max = "{version_max}"\n'
                                                              if version_max else "")
     text = re.sub(r'^blender_version_min = ".*?"\n(blender_version_max = ".*?"\n)?', lambda _: versions, text,
