@@ -56,14 +56,14 @@ def test_bilabials_close_the_lips(spoken):
 def test_open_vowels_open_the_jaw_more_than_close_vowels(spoken):
     gap, at = spoken["gap"], spoken["at"]
     open_ = gap[at("open")].mean()
-    close = gap[np.concatenate([at("front_close"), at("round_close")])].mean()
+    close = gap[np.concatenate([at("close_front"), at("close_round")])].mean()
     assert open_ > close + 0.002
     assert 0.004 < gap.max() < 0.02  # jaw opening of mm to ~1.5 cm, not decimetres
 
 
 def test_rounded_vowels_narrow_the_mouth(spoken):
     width, at = spoken["width"], spoken["at"]
-    rounded, spread = width[at("round_close")].mean(), width[at("front_close")].mean()
+    rounded, spread = width[at("close_round")].mean(), width[at("close_front")].mean()
     assert rounded < spoken["neutral_width"] - 0.003
     assert rounded < spread - 0.004
 
@@ -81,7 +81,7 @@ def test_phoneme_times_line_up_with_audio_energy(spoken):
     energy = np.array([np.sqrt(np.mean(audio[i:i + hop] ** 2)) for i in range(0, len(audio) - hop, hop)])
     speech_onset = np.argmax(energy > 0.05 * energy.max()) / 100.0
     assert abs(phonemes[0][0] - speech_onset) < 0.06
-    vowels = {"open", "mid", "front_close", "round_close", "round_mid"}
+    vowels = {"open", "mid", "close_front", "close_round", "mid_round"}
 
     def level(pick):
         idx = [i for s, e, p in phonemes if pick(p) for i in range(int(s * 100), int(e * 100))]
@@ -98,15 +98,15 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def test_dataset_is_deterministic_and_speakers_differ(tmp_path):
-    a = build_dataset(tmp_path / "a", speakers=3, sentences=5, seed=7, progress=False)
-    build_dataset(tmp_path / "b", speakers=3, sentences=5, seed=7, workers=1, progress=False)
+    a = build_dataset(tmp_path / "a", speakers=5, sentences=5, seed=7, progress=False)
+    build_dataset(tmp_path / "b", speakers=5, sentences=5, seed=7, workers=1, progress=False)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")  # byte-identical, whatever the workers
     assert a["splits"]["train"] == ["spk01_sentence01", "spk01_sentence02", "spk01_sentence03"]
     assert a["splits"]["test"] == ["spk01_sentence05"]
-    assert speakers_of(tmp_path / "a") == {"train": ["spk01"], "unseen": ["spk09", "spk10"]}
+    assert speakers_of(tmp_path / "a") == {"train": ["spk01"], "unseen": ["spk25", "spk26", "spk27", "spk28"]}
 
     clips = {c.name: c for c in load_synthtalk(tmp_path / "a", "test") + load_synthtalk(tmp_path / "a", "test_unseen")}
-    one, two = clips["spk01_sentence05"], clips["spk09_sentence05"]
+    one, two = clips["spk01_sentence05"], clips["spk26_sentence05"]  # both in English
     assert a["clips"][one.name]["text"] == a["clips"][two.name]["text"]
     assert one.fps == 30.0 and one.vertices.shape[1:] == (5023, 3) and one.phonemes
     assert abs(len(one.audio) / SAMPLE_RATE - len(one.vertices) / one.fps) < 1.0 / one.fps
@@ -118,8 +118,8 @@ def test_dataset_is_deterministic_and_speakers_differ(tmp_path):
 
 
 def test_other_seed_other_data(tmp_path):
-    build_dataset(tmp_path / "a", speakers=3, sentences=5, seed=1, progress=False)
-    build_dataset(tmp_path / "b", speakers=3, sentences=5, seed=2, progress=False)
+    build_dataset(tmp_path / "a", speakers=5, sentences=5, seed=1, progress=False)
+    build_dataset(tmp_path / "b", speakers=5, sentences=5, seed=2, progress=False)
     da, db = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert da.keys() == db.keys()
     assert sum(da[k] != db[k] for k in da if k.startswith("wav/")) == len([k for k in da if k.startswith("wav/")])
@@ -130,11 +130,11 @@ def test_counterfactual_truth_reproduces_every_clip_and_tells_speakers_apart(tmp
     from diffusiontalker.regions import default_region_file, load_regions
     from diffusiontalker.synthtalk.counterfactual import Counterfactuals
 
-    build_dataset(tmp_path, speakers=4, sentences=5, seed=3, progress=False)
+    build_dataset(tmp_path, speakers=6, sentences=5, seed=3, progress=False)
     lips = load_regions(default_region_file("vocaset_eval_regions.json"), 5023)["lve"]
     truth = Counterfactuals(tmp_path)
     kind, references = style_references("synthtalk", tmp_path, lips)
-    assert kind == "counterfactual" and truth.speakers == ["spk01", "spk02", "spk09", "spk10"]
+    assert kind == "counterfactual" and truth.speakers == ["spk01", "spk02", "spk25", "spk26", "spk27", "spk28"]
     for clip in load_synthtalk(tmp_path, "test") + load_synthtalk(tmp_path, "test_unseen"):
         recorded = (clip.vertices - clip.template)[:, lips]
         # to within the millisecond rounding of the stored phoneme times
@@ -157,7 +157,7 @@ def test_cross_speaker_targets_swap_the_mouth_and_keep_the_recorded_face(tmp_pat
     from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.synthtalk.counterfactual import Counterfactuals, CrossSpeakerTargets
 
-    build_dataset(tmp_path, speakers=4, sentences=5, seed=4, progress=False)
+    build_dataset(tmp_path, speakers=6, sentences=5, seed=4, progress=False)
     clips = load_synthtalk(tmp_path, "train")
     speakers = list(dict.fromkeys(c.speaker for c in clips))
     truth, scale = Counterfactuals(tmp_path), 1e-3
@@ -202,10 +202,10 @@ def test_a_cancelled_build_leaves_no_half_dataset(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build.multiprocessing, "get_context", cancelled)
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(tmp_path / "new", speakers=3, sentences=5, progress=False)
+        build_dataset(tmp_path / "new", speakers=5, sentences=5, progress=False)
     assert not (tmp_path / "new").exists()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("the user's own")
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(tmp_path / "mine", speakers=3, sentences=5, progress=False)
+        build_dataset(tmp_path / "mine", speakers=5, sentences=5, progress=False)
     assert (tmp_path / "mine" / "notes.txt").is_file()  # a folder it did not make is not removed

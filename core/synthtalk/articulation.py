@@ -1,17 +1,23 @@
-"""Mouth and upper-face motion from phoneme timings, on any FLAME-topology template.
+"""Mouth and upper-face motion from phone timings, on any FLAME-topology template.
 
-Two stages. *Coarticulation* turns phonemes into smooth control curves with
-Cohen & Massaro's dominance model: every phoneme pulls each control towards its
-target with a dominance that peaks over the phoneme and decays before it
-(anticipation) and after it (carry-over); the curve is the dominance-weighted mean
-of targets. Bilabials and labiodentals get overwhelming dominance on their lip
-control, so p/b/m really close the lips whatever the neighbours do, while weak
-consonants (k, h) inherit the jaw of the vowels around them. *Deformation* turns the
-controls into vertex positions: the jaw is a rotation of the lower face about a
-jaw axis with smooth weights; lips, corners, brows and lids move along smooth
-displacement fields derived from the regions. Amplitudes are in metres and
-realistic (jaw up to about 1.5 cm at the lips, rounding a few mm), so lip-error
-metrics on this data mean what they mean on captured faces.
+Two stages. *Coarticulation* turns phones into smooth control curves with Cohen &
+Massaro's (1993) dominance model: every phone pulls each control towards its target
+with a dominance that is flat over the phone and decays before it (anticipation) and
+after it (carry-over); the curve is the dominance-weighted mean of targets. Each
+gesture has its own reach, as the articulatory literature has it: lip rounding is
+anticipated across several consonants (Benguerel & Cowan 1974), while lip closures
+and the labiodental contact are brief and stay on their acoustic segment. Jaw and
+lips are separate controls, after JALI (Edwards et al. 2016): the jaw sets a height
+(highest and least variable for /s z/, low for open vowels: Keating, Lindblom,
+Lubker & Kreiman 1994), the lips add their own opening, narrowing or closure.
+*Deformation* turns controls into vertex positions: the jaw is a rotation of the
+lower face about a jaw axis; lips, corners, brows and lids move along smooth fields
+derived from the regions. Amplitudes are in metres and realistic (up to about 1.5 cm
+of lip opening), so lip-error metrics on this data mean what they mean on captured faces.
+
+A speaker (``Style``) scales and biases these gestures but never reorders them:
+every gain multiplies a target that is already ordered by openness, so an open vowel
+opens more than a mid one, and a mid one more than a close one, for every speaker.
 """
 
 from __future__ import annotations
@@ -20,100 +26,99 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .phones import CLASSES, classes_of
 from .regions import Regions
 from .speakers import Style
 
-CONTROLS = ("jaw", "close", "round", "spread", "labiodental", "active")
-JAW_MAX_RAD = 0.13  # 7.5 degrees: about 1.2 cm at the lips for a fully open vowel at jaw_gain 1
+# jaw: opening; lips: lip opening beyond the jaw's; close: lips sealed (p b m);
+# compress: lips narrowed against the jaw's opening (rounding); round: corners in and
+# lips forward; spread: corners out; labiodental: lower lip to the upper teeth;
+# active: speaking at all (the speaker's habitual smile and pout ride on it).
+CONTROLS = ("jaw", "lips", "close", "compress", "round", "spread", "labiodental", "active")
+JAW_MAX_RAD = 0.13  # 7.5 degrees: about 1.2 cm at the lips for jaw 1 at jaw_gain 1
 
-# target per control, then dominance per control (same order as CONTROLS)
-_CLASSES = {
-    "pause":       ((0.00, 0.0, 0.0, 0.0, 0.0, 0.0), (4.0, 2.0, 4.0, 4.0, 2.0, 4.0)),
-    "bilabial":    ((0.08, 1.0, 0.0, 0.0, 0.0, 1.0), (2.0, 30.0, 1.0, 1.0, 5.0, 1.0)),
-    "labiodental": ((0.12, 0.0, 0.0, 0.0, 1.0, 1.0), (2.0, 5.0, 1.0, 1.0, 30.0, 1.0)),
-    "open":        ((0.95, 0.0, 0.0, 0.15, 0.0, 1.0), (3.0, 3.0, 1.0, 1.0, 3.0, 1.0)),
-    "mid":         ((0.55, 0.0, 0.0, 0.25, 0.0, 1.0), (2.0, 3.0, 1.0, 1.0, 3.0, 1.0)),
-    "schwa":       ((0.40, 0.0, 0.0, 0.00, 0.0, 1.0), (0.8, 0.5, 0.4, 0.4, 0.5, 1.0)),
-    "front_close": ((0.15, 0.0, 0.0, 1.00, 0.0, 1.0), (2.0, 3.0, 2.0, 4.0, 3.0, 1.0)),
-    "round_close": ((0.15, 0.0, 1.0, 0.00, 0.0, 1.0), (2.0, 3.0, 5.0, 3.0, 3.0, 1.0)),
-    "round_mid":   ((0.55, 0.0, 0.75, 0.00, 0.0, 1.0), (2.5, 3.0, 4.0, 2.0, 3.0, 1.0)),
-    "postalveolar": ((0.12, 0.0, 0.55, 0.0, 0.0, 1.0), (2.0, 1.0, 3.0, 1.0, 1.0, 1.0)),
-    "r":           ((0.25, 0.0, 0.40, 0.00, 0.0, 1.0), (1.0, 1.0, 1.5, 1.0, 1.0, 1.0)),
-    "sibilant":    ((0.06, 0.0, 0.0, 0.30, 0.0, 1.0), (3.0, 1.0, 0.5, 1.0, 1.0, 1.0)),
-    "coronal":     ((0.18, 0.0, 0.0, 0.10, 0.0, 1.0), (1.0, 1.0, 0.3, 0.3, 1.0, 1.0)),
-    "back":        ((0.30, 0.0, 0.0, 0.00, 0.0, 1.0), (0.3, 1.0, 0.2, 0.2, 1.0, 1.0)),
+_S = 1.0  # dominance of a phone on a control it barely cares about
+# class: (targets, dominances), both in CONTROLS order
+_TARGETS = {
+    "pause":           ((0.00, 0.00, 0, 0.0, 0.0, 0.0, 0, 0), (20, 20, 3, 30, 30, 30, 3, 30)),
+    "bilabial":        ((0.12, 0.00, 1, 0.0, 0.0, 0.0, 0, 1), (1.5, 4, 40, 2, _S, _S, 5, _S)),
+    "labiodental":     ((0.10, 0.10, 0, 0.0, 0.0, 0.0, 1, 1), (2, 3, 5, 2, _S, _S, 40, _S)),
+    "dental":          ((0.12, 0.15, 0, 0.0, 0.0, 0.2, 0, 1), (2.5, 1, _S, 1, 0.5, 0.5, _S, _S)),
+    "alveolar":        ((0.09, 0.12, 0, 0.0, 0.0, 0.1, 0, 1), (3, 1, _S, 1, 0.3, 0.3, _S, _S)),
+    "lateral":         ((0.13, 0.15, 0, 0.0, 0.0, 0.1, 0, 1), (2, 1, _S, 1, 0.3, 0.3, _S, _S)),
+    "sibilant":        ((0.00, 0.10, 0, 0.0, 0.0, 0.4, 0, 1), (12, 2, _S, 1, 0.5, 1, _S, _S)),
+    "postalveolar":    ((0.08, 0.10, 0, 0.2, 0.6, 0.0, 0, 1), (3, 2, _S, 1.5, 2, 1, _S, _S)),
+    "velar":           ((0.30, 0.15, 0, 0.0, 0.0, 0.0, 0, 1), (0.3, 0.3, _S, 0.3, 0.2, 0.2, _S, _S)),
+    "glottal":         ((0.40, 0.25, 0, 0.0, 0.0, 0.0, 0, 1), (0.2, 0.2, _S, 0.2, 0.2, 0.2, _S, _S)),
+    "open":            ((0.85, 0.70, 0, 0.0, 0.0, 0.1, 0, 1), (3, 3, 3, 3, _S, _S, 3, _S)),
+    "open_front":      ((0.75, 0.70, 0, 0.0, 0.0, 0.4, 0, 1), (3, 3, 3, 3, _S, 1.5, 3, _S)),
+    "open_round":      ((0.75, 0.55, 0, 0.1, 0.5, 0.0, 0, 1), (3, 3, 3, 2, 2, 1.5, 3, _S)),
+    "mid":             ((0.45, 0.40, 0, 0.0, 0.0, 0.3, 0, 1), (2.5, 2.5, 3, 3, _S, 1.5, 3, _S)),
+    "mid_r":           ((0.42, 0.30, 0, 0.0, 0.4, 0.0, 0, 1), (3, 3, 3, 3, 2, 1, 3, _S)),
+    "schwa":           ((0.40, 0.30, 0, 0.0, 0.0, 0.0, 0, 1), (2.5, 2, 3, 1, 0.4, 0.4, 3, _S)),
+    "mid_round":       ((0.45, 0.30, 0, 0.2, 0.8, 0.0, 0, 1), (2.5, 2.5, 3, 3, 3, 2, 3, _S)),
+    "close_front":     ((0.12, 0.12, 0, 0.0, 0.0, 1.0, 0, 1), (2.5, 2.5, 3, 3, 2, 4, 3, _S)),
+    "close_lax":       ((0.15, 0.12, 0, 0.0, 0.0, 0.6, 0, 1), (2.5, 2.5, 3, 3, 1, 2, 3, _S)),
+    "close_round":     ((0.12, 0.00, 0, 0.6, 1.0, 0.0, 0, 1), (2.5, 3, 3, 4, 5, 3, 3, _S)),
+    "close_round_lax": ((0.16, 0.05, 0, 0.4, 0.6, 0.0, 0, 1), (2, 2, 3, 3, 3, 2, 3, _S)),
+    "front_round":     ((0.14, 0.00, 0, 0.5, 0.9, 0.0, 0, 1), (2.5, 3, 3, 4, 5, 3, 3, _S)),
+    "w":               ((0.08, 0.00, 0, 0.9, 1.0, 0.0, 0, 1), (4, 3, 3, 6, 5, 3, 3, _S)),
+    "j":               ((0.10, 0.10, 0, 0.0, 0.0, 0.8, 0, 1), (2, 2, 3, 2, 1, 3, 3, _S)),
+    "r":               ((0.12, 0.05, 0, 0.5, 0.5, 0.0, 0, 1), (6, 5, 2, 5, 2, 1, 2, _S)),
 }
-CLASS_NAMES = tuple(_CLASSES)
-# Lip contacts are brief gestures: their dominance must fall off fast or one "p"
-# would hold the lips shut through the vowels around it.
-_REACH = np.array([1.0, 0.3, 1.0, 1.0, 0.3, 1.0])[:, None]
-# espeak-ng's English phoneme mnemonics (with "#" variants folded in) -> class.
-_PHONEMES = {
-    **dict.fromkeys(["p", "b", "m"], "bilabial"),
-    **dict.fromkeys(["f", "v"], "labiodental"),
-    **dict.fromkeys(["a", "A:", "A", "aa", "V", "0", "A@", "a@"], "open"),
-    **dict.fromkeys(["E", "e", "3:", "3", "E2", "E@", "e@"], "mid"),
-    **dict.fromkeys(["@", "@2", "@5", "a2", "I2", "@L", "L"], "schwa"),
-    **dict.fromkeys(["i:", "i", "I", "j", "iI"], "front_close"),
-    **dict.fromkeys(["u:", "U", "w", "u"], "round_close"),
-    **dict.fromkeys(["O:", "O", "o", "o@", "O@", "0:"], "round_mid"),
-    **dict.fromkeys(["S", "Z", "tS", "dZ"], "postalveolar"),
-    **dict.fromkeys(["r", "r-", "3r", "*"], "r"),
-    **dict.fromkeys(["s", "z"], "sibilant"),
-    **dict.fromkeys(["t", "d", "n", "l", "T", "D", "n-", "l/", "?"], "coronal"),
-    **dict.fromkeys(["k", "g", "N", "h", "x", "C"], "back"),
-}
-# Diphthongs glide from one target to another: two half-length segments.
-_GLIDES = {"aI": ("a", "i"), "aU": ("a", "u:"), "eI": ("e", "i"), "OI": ("O:", "i"), "oU": ("O:", "u:"),
-           "@U": ("@", "u:"), "e@": ("e", "@"), "I@": ("I", "@"), "i@": ("i", "@"), "U@": ("u:", "@"),
-           "aI@": ("a", "@"), "aU@": ("a", "@"), "i@3": ("i", "3")}
+assert set(_TARGETS) == set(CLASSES)
+CLASS_NAMES = CLASSES
+# Reach of the dominance before and after a phone, in seconds, per control: rounding
+# anticipates far; closure and the labiodental contact are locked to their segment.
+_AHEAD = np.array([0.045, 0.040, 0.006, 0.100, 0.140, 0.070, 0.006, 0.080])[:, None]
+_BEHIND = np.array([0.045, 0.040, 0.010, 0.060, 0.080, 0.050, 0.010, 0.080])[:, None]
+# The share of a phone over which its dominance is at full strength.
+_FLAT = np.array([0.6, 0.6, 1.0, 0.8, 0.8, 0.6, 1.0, 1.0])[:, None]
 
 
 def phoneme_class(name: str) -> str:
-    """The articulation class of an espeak mnemonic; unknown ones behave like weak back consonants."""
-    if name.startswith("_") or not name.strip():
-        return "pause"
-    for key in (name, name.rstrip("#;"), name.rstrip("#;:")):
-        if key in _PHONEMES:
-            return _PHONEMES[key]
-    return "back"
+    """The class of an espeak mnemonic (a diphthong's nucleus)."""
+    return classes_of(name)[0]
 
 
-def _segments(phonemes: list[tuple[float, float, str]], duration: float) -> list[tuple[float, float, str]]:
-    """Phonemes with glides split and the silence before and after made explicit."""
+def class_segments(phones: list[tuple[float, float, tuple[str, ...]]]) -> list[tuple[float, float, str]]:
+    """One class per segment: a diphthong's nucleus takes the first 60 %, its offglide the rest."""
     out = []
-    for start, end, name in phonemes:
-        glide = _GLIDES.get(name.rstrip("#"))
-        if glide:
-            mid = 0.5 * (start + end)
-            out += [(start, mid, glide[0]), (mid, end, glide[1])]
+    for start, end, classes in phones:
+        if len(classes) == 2:
+            split = start + 0.6 * (end - start)
+            out += [(start, split, classes[0]), (split, end, classes[1])]
         else:
-            out.append((start, end, name))
-    first = out[0][0] if out else duration
-    last = out[-1][1] if out else 0.0
-    return [(-1.0, first, "_")] + out + [(last, duration + 1.0, "_")]
+            out.append((start, end, classes[0]))
+    return out
 
 
 def coarticulate(phonemes: list[tuple[float, float, str]], duration: float, n_frames: int, fps: float,
                  style: Style) -> dict[str, np.ndarray]:
+    """Control curves for espeak's phonemes (see ``coarticulate_classes``)."""
+    return coarticulate_classes([(s, e, classes_of(p)) for s, e, p in phonemes], duration, n_frames, fps, style)
+
+
+def coarticulate_classes(phones: list[tuple[float, float, tuple[str, ...]]], duration: float, n_frames: int,
+                         fps: float, style: Style) -> dict[str, np.ndarray]:
     """Control curves (one value per frame) for CONTROLS, per Cohen & Massaro."""
-    segs = _segments(phonemes, duration)
-    # The mouth runs `lead_s` ahead of the sound: frame t shows the articulation of time t + lead.
+    segs = class_segments(phones)
+    first = segs[0][0] if segs else duration
+    last = segs[-1][1] if segs else 0.0
+    segs = [(-1.0, first, "pause")] + segs + [(last, duration + 1.0, "pause")]
+    # The face shows the articulation `lead_s` ahead of the sound (at most 40 ms).
     t = np.arange(n_frames) / fps + style.lead_s
     num = np.zeros((len(CONTROLS), n_frames))
     den = np.full((len(CONTROLS), n_frames), 1e-4)  # a faint rest pose keeps silence at neutral
+    ahead, behind = _AHEAD * style.reach, _BEHIND * style.reach
     for start, end, name in segs:
-        target, alpha = (np.asarray(x)[:, None] for x in _CLASSES[phoneme_class(name)])
+        target, alpha = (np.asarray(x, dtype=np.float64)[:, None] for x in _TARGETS[name])
         centre, half = 0.5 * (start + end), 0.5 * (end - start)
-        # Dominance is flat over the middle of the segment and decays outside it; it
-        # reaches further ahead (anticipation) than behind (carry-over).
-        tau = np.abs(t - centre) - 0.6 * half
-        reach = np.where(t < centre, 0.070, 0.050)[None, :] * _REACH
-        dom = alpha * np.exp(-np.maximum(tau, 0.0)[None, :] / reach)
+        tau = np.maximum(np.abs(t - centre)[None, :] - _FLAT * half, 0.0)
+        dom = alpha * np.exp(-tau / np.where(t < centre, ahead, behind))
         num += dom * target
         den += dom
-    values = num / den
-    return dict(zip(CONTROLS, values))
+    return dict(zip(CONTROLS, num / den))
 
 
 def upper_face(audio: np.ndarray, sample_rate: int, phonemes: list[tuple[float, float, str]], n_frames: int,
@@ -149,9 +154,10 @@ class Rig:
     template: np.ndarray      # (V, 3) float64
     pivot: np.ndarray         # (3,) point on the jaw axis (the axis runs along x)
     jaw_weight: np.ndarray    # (V,) how much of the jaw rotation a vertex follows
-    lower_lip: np.ndarray     # (V,) how much a vertex can hold against the jaw (closure, f/v)
+    lower_lip: np.ndarray     # (V,) how much a vertex can hold against the jaw (closure, f/v, rounding)
     side: np.ndarray          # (V,) -1 right ... +1 left, for asymmetry
     fields: dict[str, np.ndarray]  # control name -> (V, 3) displacement at full activation
+    regions: Regions
 
 
 def build_rig(template: np.ndarray, regions: Regions) -> Rig:
@@ -170,11 +176,16 @@ def build_rig(template: np.ndarray, regions: Regions) -> Rig:
         jaw[eyeball] = 0.0
     # The lower lip near the contact line can hold still while the jaw opens (p/b/m, f/v).
     lower_lip = regions.lower_weight * _smoothstep((y - (line - 0.014)) / 0.008)
+    upper_lip = np.zeros(len(v))
+    upper_lip[regions.mouth] = 1.0 - regions.lower_weight[regions.mouth]
+    upper_lip *= _smoothstep(((line + 0.016) - y) / 0.008)
     pivot = np.array([0.0, line + 0.028, mouth_z - 0.075])
 
     front = _smoothstep((z - (mouth_z - 0.02)) / 0.02)
     mouth = np.exp(-((x / 0.022) ** 2 + ((y - line) / 0.014) ** 2)) * front
+    middle = np.exp(-(x / 0.02) ** 2)  # lips part most in the middle, not at the corners
     corner = sum(np.exp(-np.sum((v - c) ** 2, axis=1) / 0.011 ** 2) for c in corners)
+    cheek = sum(np.exp(-np.sum((v - c) ** 2, axis=1) / 0.015 ** 2) for c in corners)
     brow = (np.exp(-((y - 0.05) / 0.02) ** 2) * _smoothstep(z / 0.03) * (1 - _smoothstep((np.abs(x) - 0.05) / 0.02)))
     lids = np.zeros(len(v))
     for eyeball in regions.eyeballs:
@@ -190,30 +201,44 @@ def build_rig(template: np.ndarray, regions: Regions) -> Rig:
         return np.stack([np.broadcast_to(d, x.shape) for d in (dx, dy, dz)], axis=1).astype(np.float64)
 
     fields = {
-        "round": field(-0.006 * side * corner, 0.0, 0.005 * mouth),
+        "lips": field(0.0, 0.004 * middle * (upper_lip - 0.6 * lower_lip), 0.0),
+        "round": field(-0.006 * side * corner, 0.0, 0.006 * mouth),
         "spread": field(0.004 * side * corner, 0.001 * corner, -0.002 * corner),
-        "labiodental": field(0.0, 0.001 * lower_lip, -0.004 * lower_lip),
-        "smile": field(0.002 * side * corner, 0.0025 * corner, -0.001 * corner),
+        "labiodental": field(0.0, 0.0015 * lower_lip + 0.0008 * middle * upper_lip, -0.004 * lower_lip),
+        "smile": field(0.004 * side * cheek, 0.005 * cheek, -0.002 * cheek),
+        "pout": field(-0.002 * side * corner, -0.0005 * mouth, 0.004 * mouth),
+        "jaw_side": field(0.0035 * jaw, 0.0, 0.0),
         "brow": field(0.0, 0.005 * brow, 0.001 * brow),
         "blink": field(0.0, -0.007 * lids, 0.002 * lids),
     }
-    return Rig(v, pivot, jaw, lower_lip, side, fields)
+    return Rig(v, pivot, jaw, lower_lip, side, fields, regions)
 
 
-def animate(rig: Rig, controls: dict[str, np.ndarray], style: Style) -> np.ndarray:
-    """(T, V, 3) float32 vertex positions of the neutral template driven by `controls`."""
-    lopsided = 1.0 + 0.35 * style.asymmetry * rig.side  # one side of the mouth works harder
-    gains = {"round": style.lip_gain, "spread": style.lip_gain, "labiodental": 1.0,
-             "smile": style.smile, "brow": 1.0, "blink": 1.0}
-    weights = np.stack([gains[k] * (controls["active"] if k == "smile" else controls[k]) for k in rig.fields], 1)
-    fields = np.stack(list(rig.fields.values()))  # (C, V, 3)
-    mouth_fields = np.array([k in ("round", "spread", "labiodental", "smile") for k in rig.fields])
-    fields[mouth_fields] *= lopsided[None, :, None]
-    moved = rig.template[None] + np.einsum("tc,cvk->tvk", weights, fields)
+def animate(rig: Rig, controls: dict[str, np.ndarray], style: Style, only: np.ndarray | None = None) -> np.ndarray:
+    """(T, V, 3) float32 vertex positions of the neutral template driven by `controls`
+    (of the vertices `only` indexes, when given: measuring a few is much cheaper)."""
+    keep = slice(None) if only is None else only
+    active = controls["active"]
+    hold = np.clip(controls["close"] + 0.85 * controls["labiodental"] + controls["compress"], 0.0, 1.0)
+    weights = {
+        "lips": style.lip_gain * np.clip(controls["lips"], 0.0, 1.0) * (1.0 - hold),
+        "round": style.round_gain * controls["round"],
+        "spread": style.round_gain * controls["spread"],
+        "labiodental": controls["labiodental"],
+        "smile": style.smile * active,
+        "pout": style.pout * active,
+        "jaw_side": style.asymmetry * active,
+        "brow": controls["brow"],
+        "blink": controls["blink"],
+    }
+    side = rig.side[keep]
+    lopsided = 1.0 + 0.35 * style.asymmetry * side  # one side of the mouth works harder
+    fields = np.stack([rig.fields[k][keep] * (lopsided[:, None] if k in ("lips", "round", "spread", "smile") else 1.0)
+                       for k in weights])
+    moved = rig.template[keep][None] + np.einsum("tc,cvk->tvk", np.stack(list(weights.values()), 1), fields)
 
-    hold = np.clip(controls["close"] + 0.85 * controls["labiodental"], 0.0, 1.0)
-    angle = (JAW_MAX_RAD * style.jaw_gain * np.clip(controls["jaw"], 0.0, 1.0))[:, None] * rig.jaw_weight[None] \
-        * (1.0 - hold[:, None] * rig.lower_lip[None]) * (1.0 + 0.25 * style.asymmetry * rig.side)[None]
+    angle = (JAW_MAX_RAD * style.jaw_gain * np.clip(controls["jaw"], 0.0, 1.0))[:, None] * rig.jaw_weight[keep][None] \
+        * (1.0 - hold[:, None] * rig.lower_lip[keep][None]) * (1.0 + 0.25 * style.asymmetry * side)[None]
     cos, sin = np.cos(angle), np.sin(angle)
     dy = moved[..., 1] - rig.pivot[1]
     dz = moved[..., 2] - rig.pivot[2]

@@ -25,10 +25,10 @@ from ..errors import DiffusionTalkerError
 from ..mesh import read_mesh
 from .articulation import Rig, animate, build_rig, coarticulate, upper_face
 from .regions import find_regions
-from .speakers import Style, select_styles
+from .speakers import HELD_OUT, Style, select_styles
 from .text import sentence
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 1: the demo checkpoint's data (10 speakers); 2: phonetics-checked, 28 speakers
 FPS = 30.0
 SAMPLE_RATE = 16000
 LEAD_SILENCE_S, TRAIL_SILENCE_S = 0.25, 0.45  # VOCASET-like rest before and after speaking
@@ -52,8 +52,8 @@ def plan(styles: list[Style], sentences: int, seed: int) -> tuple[dict[str, list
     """Splits and the (name, text, style, clip seed) of every clip.
 
     Training speakers say sentences 1..n_train in words of their own; the held-out
-    sentence numbers are the same words for every speaker, so test clips compare
-    identities on identical text, and the unseen speakers say only those.
+    sentence numbers are the same words for every speaker of a language, so test
+    clips compare identities on identical text, and the unseen speakers say only those.
     """
     if sentences < 5:
         raise DiffusionTalkerError(f"--sentences must be at least 5 to leave validation and test sentences (got {sentences})")
@@ -62,7 +62,7 @@ def plan(styles: list[Style], sentences: int, seed: int) -> tuple[dict[str, list
     n_train = sentences - n_val - n_test
     splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_unseen": []}
     clips = []
-    unseen = styles[-2:]
+    unseen = styles[-HELD_OUT:]
     for s_index, style in enumerate(styles):
         for number in range(1, sentences + 1):
             held = number > n_train
@@ -72,7 +72,7 @@ def plan(styles: list[Style], sentences: int, seed: int) -> tuple[dict[str, list
             name = clip_name(style.name, number)
             split = "test_unseen" if style in unseen else "train" if not held else "val" if number <= n_train + n_val else "test"
             splits[split].append(name)
-            clips.append((name, sentence(seed, key), style, seed * 1000003 + s_index * 1009 + number))
+            clips.append((name, sentence(seed, key, style.language), style, seed * 1000003 + s_index * 1009 + number))
     return splits, clips
 
 
@@ -164,7 +164,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
 
 
-def build_dataset(out: str | os.PathLike, speakers: int = 10, sentences: int = 40, seed: int = 0,
+def build_dataset(out: str | os.PathLike, speakers: int = 28, sentences: int = 40, seed: int = 0,
                   template: str | os.PathLike | None = None, workers: int | None = None,
                   progress: bool = True) -> dict:
     """Write the dataset under `out` and return its manifest (also written as synthtalk.json).
@@ -208,8 +208,8 @@ def _write(out: Path, styles, rig, template_path: Path, splits, clips, seed: int
         "fps": FPS,
         "sample_rate": SAMPLE_RATE,
         "template": template_path.name,
-        "train_speakers": [s.name for s in styles[:-2]],
-        "unseen_speakers": [s.name for s in styles[-2:]],
+        "train_speakers": [s.name for s in styles[:-HELD_OUT]],
+        "unseen_speakers": [s.name for s in styles[-HELD_OUT:]],
         "speakers": {s.name: s.as_json() for s in styles},
         "splits": splits,
         "clips": {name: {"text": texts[name], "seconds": round(sec, 4), "frames": frames}
