@@ -198,8 +198,8 @@ def add_cli(subparsers) -> None:
     sub.required = True
     synth = sub.add_parser("synth", help="generate SynthTalk in the processed-VOCASET layout")
     synth.add_argument("--out", required=True, help="folder to write (created)")
-    synth.add_argument("--speakers", type=positive_int, default=10,
-                       help="speakers, the last two held out (3-10, default 10)")
+    synth.add_argument("--speakers", type=positive_int, default=28,
+                       help="speakers, the last four held out (5-28, default 28; see 'data speakers')")
     synth.add_argument("--sentences", type=positive_int, default=40, help="sentences per training speaker (default 40)")
     synth.add_argument("--seed", type=random_seed, default=0, help="same seed, same bytes (default 0)")
     synth.add_argument("--template", help="FLAME-topology .ply with FLAME_masks.json beside it "
@@ -207,6 +207,9 @@ def add_cli(subparsers) -> None:
     synth.add_argument("--workers", type=positive_int, default=None,
                        help="processes (default 2); output does not depend on it")
     synth.set_defaults(run=_run_synth)
+    from .synthtalk.cli import add_inspection_cli
+
+    add_inspection_cli(sub)
 
 
 def _run_synth(args) -> int:

@@ -107,8 +107,8 @@ def test_pauses_rest_and_rounding_protrudes(rig, takes, style):
 
 def test_rounding_is_anticipated_across_consonants_but_closure_is_not():
     style = STYLES[6]  # the crispest speaker: the shortest reach of all
-    phones = to_classes([(0.0, 0.3, "sil"), (0.3, 0.45, "iy"), (0.45, 0.55, "s"), (0.55, 0.62, "k"),
-                         (0.62, 0.68, "l"), (0.68, 0.85, "uw"), (0.85, 0.95, "p"), (0.95, 1.3, "sil")], "arpabet")
+    phones, _ = to_classes([(0.0, 0.3, "sil"), (0.3, 0.45, "iy"), (0.45, 0.55, "s"), (0.55, 0.62, "k"),
+                            (0.62, 0.68, "l"), (0.68, 0.85, "uw"), (0.85, 0.95, "p"), (0.95, 1.3, "sil")])
     c = coarticulate_classes(phones, 1.3, 1300, 1000.0, style)
     at = lambda seconds: int(round((seconds - style.lead_s) * 1000))  # noqa: E731
     assert c["round"][at(0.68 - 0.11)] > 0.3 * c["round"][at(0.77)]  # rounding under way 110 ms early
@@ -124,3 +124,35 @@ def test_every_pair_of_speakers_moves_visibly_differently(rig):
                   for i in range(len(takes)) for j in range(i + 1, len(takes)))
     assert closest >= 0.0012
     assert all(s.lead_s <= 0.04 for s in STYLES)  # the whole face never leads the sound by more than 40 ms
+
+
+def test_data_articulate_writes_what_generate_writes_and_refuses_bad_input(tmp_path, capsys):
+    from diffusiontalker.cli import main
+
+    arpabet = tmp_path / "take.json"
+    arpabet.write_text(json.dumps([[0, 0.2, "pau"], [0.2, 0.3, "b"], [0.3, 0.5, "AA1"], [0.5, 0.6, "sp"]]))
+    espeak = tmp_path / "espeak.json"
+    espeak.write_text(json.dumps([[0, 0.2, "_"], [0.2, 0.3, "b"], [0.3, 0.5, "A:"], [0.5, 0.6, "_"]]))
+    assert main(["data", "articulate", str(arpabet), str(espeak), "--speaker", "spk07", "-o", str(tmp_path / "out"),
+                 "--fps", "60"]) == 0
+    with np.load(tmp_path / "out" / "take.npz") as npz:
+        offsets, fps = npz["offsets"], float(npz["fps"])
+    assert offsets.shape == (36, 5023, 3) and offsets.dtype == np.float32 and fps == 60.0
+    with np.load(tmp_path / "out" / "espeak.npz") as npz:
+        np.testing.assert_allclose(npz["offsets"], offsets, atol=1e-7)  # the same phones in either alphabet
+
+    assert main(["data", "speakers"]) == 0
+    assert capsys.readouterr().out.split()[-len(STYLES):] == [s.name for s in STYLES]
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps([[0, 0.2, "sil"], [0.2, 0.3, "xx"]]))
+    broken = tmp_path / "broken.json"
+    broken.write_text("[[0, 0.2, ")
+    backwards = tmp_path / "backwards.json"
+    backwards.write_text(json.dumps([[0.3, 0.2, "aa"]]))
+    for args, message in (([str(unknown), "--speaker", "spk01"], "unknown phone 'xx' at 0.2 s"),
+                          ([str(broken), "--speaker", "spk01"], "broken.json: not JSON"),
+                          ([str(backwards), "--speaker", "spk01"], "start_s < end_s"),
+                          ([str(arpabet), "--speaker", "spk99"], "no SynthTalk speaker 'spk99'")):
+        assert main(["data", "articulate", *args, "-o", str(tmp_path / "refused")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()

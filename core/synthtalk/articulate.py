@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import DiffusionTalkerError
 from .articulation import Rig, animate, coarticulate_classes
-from .phones import alphabet_of, to_classes
+from .phones import to_classes
 from .speakers import Style
 
 
@@ -33,12 +33,10 @@ def read_phones(path: str | Path) -> tuple[list[tuple[float, float, tuple[str, .
     if not isinstance(rows, list) or not rows or not all(_is_row(r) for r in rows):
         raise DiffusionTalkerError(f"{path}: expected a non-empty JSON list of [start_s, end_s, phone] "
                                    "with 0 <= start_s < end_s")
-    phones = [(float(s), float(e), str(p)) for s, e, p in rows]
-    alphabet = alphabet_of(phones)
     try:
-        return to_classes(phones, alphabet), alphabet
+        return to_classes([(float(s), float(e), p) for s, e, p in rows])
     except DiffusionTalkerError as exc:
-        raise DiffusionTalkerError(f"{path}: {exc} (ARPAbet or espeak-ng mnemonics, one alphabet per file)") from None
+        raise DiffusionTalkerError(f"{path}: {exc}") from None
 
 
 def _is_row(row) -> bool:

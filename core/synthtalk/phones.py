@@ -72,7 +72,7 @@ Classes = tuple  # one class, or a (nucleus, offglide) pair for a diphthong
 
 def espeak_class(name: str) -> Classes | None:
     """The class(es) of an espeak mnemonic, or None when it is not one we know."""
-    if name.startswith("_") or not name.strip():
+    if name.startswith("_") or name.strip().lower() in ARPABET_SILENCE:
         return ("pause",)
     for key in (name, name.rstrip("#;"), name.rstrip("#;:"), name.rstrip("#;:").replace(":", "")):
         if key in _ESPEAK_GLIDES:
@@ -100,19 +100,15 @@ def classes_of(name: str) -> Classes:
     return espeak_class(name) or ("velar",)
 
 
-def to_classes(phones: list[tuple[float, float, str]], source: str) -> list[tuple[float, float, Classes]]:
-    """Phone names of one alphabet ("arpabet" or "espeak") as classes; an unknown phone
-    is refused with its name and time."""
-    look_up = arpabet_class if source == "arpabet" else espeak_class
-    out = []
-    for start, end, name in phones:
-        found = look_up(name)
-        if found is None:
-            raise DiffusionTalkerError(f"unknown {source} phone {name!r} at {start:g} s")
-        out.append((start, end, found))
-    return out
-
-
-def alphabet_of(phones: list[tuple[float, float, str]]) -> str:
-    """ARPAbet when every phone is one (as aligners write them), else espeak."""
-    return "arpabet" if all(arpabet_class(p) is not None for _, _, p in phones) else "espeak"
+def to_classes(phones: list[tuple[float, float, str]]) -> tuple[list[tuple[float, float, Classes]], str]:
+    """(phones as classes, their alphabet): ARPAbet when every phone is one (as aligners
+    write them), else espeak-ng's mnemonics; a phone neither knows is refused by name and time."""
+    for alphabet, look_up in (("arpabet", arpabet_class), ("espeak", espeak_class)):
+        found = [look_up(name) for _, _, name in phones]
+        if all(f is not None for f in found):
+            return [(s, e, f) for (s, e, _), f in zip(phones, found)], alphabet
+    unknown = [(start, name) for start, _, name in phones if arpabet_class(name) is None and espeak_class(name) is None]
+    if unknown:
+        raise DiffusionTalkerError(f"unknown phone {unknown[0][1]!r} at {unknown[0][0]:g} s "
+                                   "(neither ARPAbet nor an espeak-ng mnemonic)")
+    raise DiffusionTalkerError("the phones mix ARPAbet and espeak-ng mnemonics; use one alphabet per file")
