@@ -53,6 +53,7 @@ class Plan:
     add_strip: bool
     mute_other_takes: bool = True  # a plan made without the setting writes as a new take does by default
     target: str = "FLAME"  # FLAME, MESH (a fitted head of any topology) or SHAPE_KEYS (the head's rig)
+    rig_keys: str = ""  # with SHAPE_KEYS: the keys to drive and their scales ("jawOpen, mouthClose*0.8")
 
 
 def settings_of(op, context) -> dict:
@@ -231,7 +232,8 @@ def prepare(op, context) -> tuple[Plan, Request]:
     plan = Plan(scene=context.scene.name, object=obj.name, take=take, start_frame=start_frame,
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
-                add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"])
+                add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"],
+                rig_keys=s["rig_keys"])
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",

@@ -72,7 +72,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
 
 def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[str]:
     """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
-    weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices)
+    weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys)
     fit_frame_range(scene, plan.start_frame, len(offsets))
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)
@@ -105,7 +105,7 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     def _start(self, context, wait: bool) -> set[str]:
         try:
             self._plan, request = prepare(self, context)
-            check_target(target_mesh(context, self._plan.object), self._plan.target)
+            check_target(target_mesh(context, self._plan.object), self._plan.target, self._plan.rig_keys)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             take = self.take if self.properties.is_property_set("take") else context.scene.diffusiontalker.take

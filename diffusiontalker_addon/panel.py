@@ -66,6 +66,8 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
             col.prop(settings, "basis_count")
         col.prop(settings, "take")
         col.prop(settings, "target")
+        if settings.target == "SHAPE_KEYS":
+            col.prop(settings, "rig_keys")
         if settings.target != "FLAME":
             col.operator("diffusiontalker.fit_head", icon="MOD_SHRINKWRAP")
 

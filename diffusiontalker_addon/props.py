@@ -91,12 +91,17 @@ def generation_properties(options: set[str]) -> dict:
             description="Name prefix of the shape keys and sound strip; generating the same take again replaces it"),
         "target": EnumProperty(
             name="Target", default="FLAME", options=options,
-            items=[("FLAME", "FLAME Mesh", "The head has FLAME's topology: the take is written as shape keys, as it comes"),
+            items=[("FLAME", "FLAME Mesh", "The head has FLAME's topology: the take is written as shape keys as it "
+                                           "comes"),
                    ("MESH", "Any Head", "A head of any topology, fitted first (Fit Head): the take is carried onto "
                                         "its vertices and written as shape keys"),
                    ("SHAPE_KEYS", "Shape-Key Rig", "The head's own ARKit or viseme shape keys are keyed to follow "
                                                    "the take (fit the head first unless it has FLAME's topology)")],
             description="What the take lands on"),
+        "rig_keys": StringProperty(
+            name="Rig Keys", default="", options=options,
+            description="With Target Shape-Key Rig: the keys to drive, comma-separated, each optionally times a "
+                        "scale (jawOpen, mouthClose*0.8); empty drives every ARKit or viseme key"),
         "mute_other_takes": BoolProperty(
             name="Mute Other Takes", default=True, options=options,
             description="Mute the head's other takes (shape keys and sound strips) when a take is written, so it "

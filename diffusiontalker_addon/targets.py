@@ -23,11 +23,12 @@ from ..core.regions import default_region_file, load_regions
 from ..core.registration import LANDMARKS, Template, load_template
 from ..core.rig_solve import flame_basis, match_keys, solve_weights
 from ..core.transfer import Registration, register as register_head, transfer
-from .animation import fcurves_of, find_fcurve, set_keys
+from .animation import fcurves_of, find_fcurve, remove_fcurves, set_keys
 from .inputs import SetupError, target_mesh
 
 FLAME, MESH, SHAPE_KEYS = "FLAME", "MESH", "SHAPE_KEYS"
 STORED = "diffusiontalker_registration"
+RIG_TAKE = "diffusiontalker_rig_keys"  # on the Key: the keys the last rig take keyed
 # Row-vector maps from a head's local coordinates into FLAME's frame.
 ORIENTATIONS = {"Z_UP": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]), "Y_UP": np.eye(3)}
 
@@ -105,24 +106,62 @@ def rig_keys(obj) -> dict[str, str]:
     return match_keys(b.name for b in key.key_blocks if b != key.reference_key)
 
 
-def check_target(obj, target: str) -> None:
+def parse_rig_choice(text: str) -> tuple[list[str] | None, dict[str, float]]:
+    """``"jawOpen, mouthClose*0.8"`` -> (the keys to drive, or None for all; per-key scales)."""
+    allow, scale = [], {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, factor = (x.strip() for x in item.partition("*"))
+        try:
+            scale[name] = float(factor) if factor else 1.0
+        except ValueError:
+            raise SetupError(f"rig key '{item}' must read name or name*scale, e.g. mouthClose*0.8") from None
+        allow.append(name)
+    return (allow or None), scale
+
+
+def _value_path(name: str) -> str:
+    return f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'
+
+
+def rig_plan(obj, choice: str) -> tuple[list[str], list[str], dict[str, float]]:
+    """(keys to drive, keys left alone because the user animates them, scales). Curves an
+    earlier rig take wrote (named on the Key) are the take's own, replaced by the next."""
+    names = rig_keys(obj)
+    if not names:
+        raise SetupError(f"'{obj.name}' has no shape keys with ARKit or viseme names (jawOpen, mouthClose, "
+                         "mouthSmile_L, aa, PP …) to drive")
+    allow, scale = parse_rig_choice(choice)
+    unknown = [n for n in allow or () if n not in names]
+    if unknown:
+        raise SetupError(f"no ARKit or viseme shape key named {', '.join(unknown)} on '{obj.name}' "
+                         f"(it has {', '.join(names)})")
+    ours = set(obj.data.shape_keys.get(RIG_TAKE, []))
+    busy = [n for n in names if n not in ours and find_fcurve(obj.data.shape_keys, _value_path(n))]
+    drive = [n for n in names if n not in busy and (allow is None or n in allow)]
+    if not drive:
+        raise SetupError(f"every rig key chosen on '{obj.name}' is animated already ({', '.join(busy)}); "
+                         "delete their curves to let a take drive them")
+    return drive, busy, scale
+
+
+def check_target(obj, target: str, choice: str = "") -> None:
     """Refuse, before any work, a head the chosen target cannot use."""
     if target == MESH:
         stored(obj)
-    elif target == SHAPE_KEYS and not rig_keys(obj):
-        raise SetupError(f"'{obj.name}' has no shape keys with ARKit or viseme names (jawOpen, mouthClose, "
-                         "mouthSmile_L, aa, PP …) to drive")
+    elif target == SHAPE_KEYS:
+        rig_plan(obj, choice)
 
 
-def drive_rig(obj, offsets: np.ndarray, start_frame: int,
-              model_vertices: int) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Key the head's rig keys to follow the take; keys the user already animates are left
-    alone and named in a note. Returns the weights written and the notes."""
+def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
+              choice: str = "") -> tuple[dict[str, np.ndarray], list[str]]:
+    """Key the head's rig keys to follow the take, replacing an earlier rig take's curves;
+    keys the user animates are left alone and named in a note. Returns the weights written
+    and the notes."""
     key = obj.data.shape_keys
-    names = rig_keys(obj)
+    drive, busy, scale = rig_plan(obj, choice)
     basis_co, faces = head_geometry(obj)
     deltas = {}
-    for name in names:
+    for name in drive:
         co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
         key.key_blocks[name].data.foreach_get("co", co)
         deltas[name] = co.reshape(-1, 3) - basis_co
@@ -135,18 +174,14 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int,
         basis = {n: d.astype(np.float64) for n, d in deltas.items()}  # the keys are FLAME offsets already
     else:
         raise SetupError(f"'{obj.name}' is not of FLAME topology: run Fit Head on it first")
-    notes = []
-    busy = [n for n in names if find_fcurve(key, f'key_blocks["{bpy.utils.escape_identifier(n)}"].value')]
-    if busy:
-        notes.append(f"left alone, as they are animated already: {', '.join(busy)}")
-    weights = solve_weights(offsets, basis, template, allow=[n for n in names if n not in busy] or None)
+    weights = solve_weights(offsets, basis, template, scale=scale)
     curves = fcurves_of(key, f"{obj.name}ShapeKeys")
+    remove_fcurves(key, {_value_path(n) for n in key.get(RIG_TAKE, [])})
     frames = start_frame + np.arange(len(offsets), dtype=np.float32)
     for name, values in weights.items():
-        if name in busy:
-            continue
-        set_keys(curves.new(f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'), frames, values, "LINEAR")
-    return {n: w for n, w in weights.items() if n not in busy}, notes
+        set_keys(curves.new(_value_path(name)), frames, values, "LINEAR")
+    key[RIG_TAKE] = list(weights)
+    return weights, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
 
 class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):

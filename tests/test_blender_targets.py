@@ -46,6 +46,13 @@ def test_an_arkit_head_gets_its_own_keys_keyed(observed):
     assert keyed["jawOpen"][0] > 10 and 0.0 <= keyed["jawOpen"][1] and keyed["jawOpen"][2] <= 1.0
     assert keyed["jawOpen"][2] > 0.05
     assert "keyed on" in rig["report"]
+    again = rig["again"]  # a second rig take replaces the first: only jawOpen, at half strength
+    assert set(again) == {"Mine", "mouthPucker", "jawOpen"}
+    assert again["jawOpen"][0] == rig["full_jaw"][0]
+    assert again["jawOpen"][2] == pytest.approx(0.5 * rig["full_jaw"][2], abs=1e-4)
+    assert rig["kept_again"]
+    assert "no ARKit or viseme shape key named cheekPuff" in rig["unknown"]
+    assert "animated already (mouthPucker)" in rig["busy"]
 
 
 def test_bad_input_is_one_clear_message_and_changes_nothing(observed):

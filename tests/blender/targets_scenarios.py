@@ -125,11 +125,25 @@ def arkit_head():
     kept = digest(head, ["Mine", "mouthPucker"])
     names_before = [b.name for b in head.data.shape_keys.key_blocks]
     bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS")
-    keyed = {path: [k.co[1] for k in fc.keyframe_points] for path, fc in curves(head).items()}
-    return {"names_unchanged": [b.name for b in head.data.shape_keys.key_blocks] == names_before,
-            "kept": digest(head, ["Mine", "mouthPucker"]) == kept,
-            "keyed": {p.split('"')[1]: [len(v), min(v), max(v)] for p, v in keyed.items()},
-            "report": bpy.context.scene.diffusiontalker.last_report}
+    out = {"names_unchanged": [b.name for b in head.data.shape_keys.key_blocks] == names_before,
+           "kept": digest(head, ["Mine", "mouthPucker"]) == kept, "keyed": keyed(head),
+           "report": bpy.context.scene.diffusiontalker.last_report}
+    # Another take on the same rig replaces the first one's curves; here only jawOpen, at half strength.
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS", rig_keys="jawOpen")
+    full = keyed(head)["jawOpen"]
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS", rig_keys="jawOpen*0.5")
+    out.update(again=keyed(head), full_jaw=full, kept_again=digest(head, ["Mine", "mouthPucker"]) == kept,
+               unknown=refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="R", device="cpu",
+                               target="SHAPE_KEYS", rig_keys="jawOpen, cheekPuff"),
+               busy=refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="R", device="cpu",
+                            target="SHAPE_KEYS", rig_keys="mouthPucker"))
+    return out
+
+
+def keyed(head) -> dict:
+    """key name -> [keyframe count, lowest, highest value] of its curve."""
+    values = {path: [k.co[1] for k in fc.keyframe_points] for path, fc in curves(head).items()}
+    return {p.split('"')[1]: [len(v), min(v), max(v)] for p, v in values.items()}
 
 
 @scenario
