@@ -15,7 +15,7 @@ import os
 
 import bpy
 import numpy as np
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import read_mesh
@@ -29,6 +29,7 @@ from .inputs import SetupError, target_mesh
 FLAME, MESH, SHAPE_KEYS = "FLAME", "MESH", "SHAPE_KEYS"
 STORED = "diffusiontalker_registration"
 RIG_TAKE = "diffusiontalker_rig_keys"  # on the Key: the keys the last rig take keyed
+FIT_OF = "diffusiontalker_fit_of"  # on a fit's preview object: the head it shows the fit of
 # Row-vector maps from a head's local coordinates into FLAME's frame.
 ORIENTATIONS = {"Z_UP": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]), "Y_UP": np.eye(3)}
 
@@ -70,6 +71,43 @@ def parse_landmarks(text: str) -> dict[str, int]:
             raise SetupError(f"landmark '{item}' must read name=vertex index (names: {', '.join(LANDMARKS)})")
         found[name.strip()] = int(index)
     return found
+
+
+def group_landmarks(obj) -> dict[str, int]:
+    """Landmarks placed as vertex groups named like them (nose_tip, mouth_left …): each
+    group's most weighted vertex."""
+    wanted = {g.index: g.name for g in obj.vertex_groups if g.name in LANDMARKS}
+    best = {}
+    if wanted:
+        for vertex in obj.data.vertices:
+            for g in vertex.groups:
+                if g.group in wanted and g.weight > best.get(wanted[g.group], (0.0, -1))[0]:
+                    best[wanted[g.group]] = (g.weight, vertex.index)
+    empty = sorted(set(wanted.values()) - set(best))
+    if empty:
+        raise SetupError(f"vertex group {', '.join(empty)} of '{obj.name}' holds no vertex; "
+                         "assign the landmark's vertex to it or delete the group")
+    return {name: index for name, (_, index) in best.items()}
+
+
+def show_fit(obj, registration: Registration, template: Template, axes: np.ndarray) -> bpy.types.Object:
+    """A wireframe copy of the fitted template over the head, to judge the fit by eye;
+    refitting updates it. An object of that name that is not ours is left alone."""
+    name = f"{obj.name} FLAME Fit"
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata((registration.fit.flame @ axes.T).tolist(), [], template.tris.tolist())
+    shown = bpy.data.objects.get(name)
+    if shown is not None and shown.get(FIT_OF) == obj.name and shown.type == "MESH":
+        old, shown.data = shown.data, mesh
+        bpy.data.meshes.remove(old)
+    else:
+        shown = bpy.data.objects.new(name, mesh)
+        shown[FIT_OF] = obj.name
+        (obj.users_collection[0] if obj.users_collection else bpy.context.scene.collection).objects.link(shown)
+    shown.matrix_world = obj.matrix_world.copy()
+    shown.display_type = "WIRE"
+    shown.hide_render = True
+    return shown
 
 
 def store(obj, registration: Registration, path: str, orientation: str) -> None:
@@ -202,7 +240,11 @@ class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):
     landmarks: StringProperty(
         name="Landmarks", options={"SKIP_SAVE"},
         description="Optional head vertices, e.g. 'nose_tip=812, mouth_left=90, mouth_right=77, upper_lip=5, "
-                    "lower_lip=6'; the nose tip is found by itself on a human-proportioned head")
+                    "lower_lip=6' (or vertex groups of those names); the nose tip is found by itself on a "
+                    "human-proportioned head")
+    show: BoolProperty(
+        name="Show Fit", default=True, options={"SKIP_SAVE"},
+        description="Add (or update) a wireframe object showing the fitted template over the head")
 
     def execute(self, context):
         try:
@@ -211,11 +253,14 @@ class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):
             template = flame_template(path)
             vertices, faces = head_geometry(obj)
             axes = ORIENTATIONS[self.orientation]
-            registration = register_head(template, vertices @ axes, faces, parse_landmarks(self.landmarks))
+            marks = {**group_landmarks(obj), **parse_landmarks(self.landmarks)}
+            registration = register_head(template, vertices @ axes, faces, marks)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         store(obj, registration, path, self.orientation)
+        if self.show:
+            show_fit(obj, registration, template, axes)
         bound = int((registration.binding.reach > 0).sum())
         self.report({"INFO"}, f"'{obj.name}' fitted: {bound} of {len(vertices)} vertices follow the face")
         return {"FINISHED"}

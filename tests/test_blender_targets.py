@@ -32,6 +32,7 @@ def test_a_remeshed_head_is_fitted_once_and_takes_land_on_it(observed):
     head = run(observed, "remeshed_head")
     assert "has not been fitted yet: run Fit Head on it first" in head["unfitted"]
     assert head["stored"] and head["stored_after_reload"]  # the fit saves with the .blend
+    assert head["preview"] == [5023, "WIRE"]  # the fitted template shown over the head
     assert head["take_keys"] > 10 and head["second_take_keys"] == 4
     assert head["moved_mm"] > 0.5
     assert head["lower_third_moves_mm"] < head["moved_mm"]
@@ -60,5 +61,6 @@ def test_bad_input_is_one_clear_message_and_changes_nothing(observed):
     assert "the active object must be a mesh" in refused["not_a_mesh"]
     assert "unknown landmark chin" in refused["bad_landmark"]
     assert "choose FLAME_sample.ply" in refused["no_template"]
+    assert "vertex group mouth_left of 'Plain' holds no vertex" in refused["empty_group"]
     assert "no shape keys with ARKit or viseme names" in refused["no_rig"]
     assert refused["unchanged"]

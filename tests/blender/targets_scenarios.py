@@ -84,16 +84,19 @@ def shown(obj, frame) -> np.ndarray:
 @scenario
 def remeshed_head():
     bpy.ops.wm.read_homefile(use_empty=True)
-    mesh, _, _ = flame(Path(PLY).parent)
+    mesh, _, template = flame(Path(PLY).parent)
     vertices, faces = remeshed(mesh.vertices, mesh.faces)
     standing = vertices[:, [0, 2, 1]] * [1.0, -1.0, 1.0]  # FLAME's y-up, +z-facing head stood up in Blender
     head = head_object("Remeshed", standing, faces)
+    head.vertex_groups.new(name="nose_tip").add([template.landmarks["nose_tip"]], 1.0, "REPLACE")  # kept its id
     mine = digest(head, ["Mine"])
     out = {"vertices": len(vertices),
            "unfitted": refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="T", device="cpu", target="MESH")}
     start = time.perf_counter()
     bpy.ops.diffusiontalker.fit_head(template=PLY)
     out["fit_seconds"] = time.perf_counter() - start
+    preview = bpy.data.objects.get("Remeshed FLAME Fit")
+    out["preview"] = preview is not None and [len(preview.data.vertices), preview.display_type]
     bpy.ops.diffusiontalker.generate(audio=CLIP, take="T", device="cpu", target="MESH", mode="PER_FRAME")
     keys = [b.name for b in head.data.shape_keys.key_blocks if b.name.startswith("T.")]
     motion = np.stack([shown(head, f) for f in range(1, len(keys) + 1)]) - shown(head, 1000)[None]
@@ -156,6 +159,9 @@ def refusals():
     out = {"not_a_mesh": refusal(bpy.ops.diffusiontalker.fit_head, template=PLY)}
     bpy.context.view_layer.objects.active = head
     out["bad_landmark"] = refusal(bpy.ops.diffusiontalker.fit_head, template=PLY, landmarks="chin=3")
+    group = head.vertex_groups.new(name="mouth_left")
+    out["empty_group"] = refusal(bpy.ops.diffusiontalker.fit_head, template=PLY)
+    head.vertex_groups.remove(group)
     out["no_template"] = refusal(bpy.ops.diffusiontalker.fit_head, template=os.path.join(WORK, "none.ply"))
     out["no_rig"] = refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="X", device="cpu", target="SHAPE_KEYS")
     out["unchanged"] = (digest(head, ["Mine"]) == mine and STORED not in head.data
