@@ -21,6 +21,8 @@ from .errors import DiffusionTalkerError
 from .registration import Fit, Template, fit
 from .retarget import local_maps
 
+MAX_STRETCH = 1.5  # a face part may move at most this much more (or less) than the head as a whole
+
 
 @dataclass
 class Registration:
@@ -83,7 +85,7 @@ def transfer(offsets: np.ndarray, registration: Registration, template: Template
         # Local maps are taken in the template's own frame, so the regularisation toward
         # the identity means "like the global fit" and not "unscaled".
         local = (fitted.flame - fitted.origin) @ np.linalg.inv(fitted.linear)
-        maps = local_maps(template.vertices, local, template.tris.tolist()) @ fitted.linear
+        maps = _bounded(local_maps(template.vertices, local, template.tris.tolist())) @ fitted.linear
         moved = np.einsum("tvi,vij->tvj", offsets, maps)
     else:
         raise DiffusionTalkerError(f"unknown transfer mode {mode!r}; use 'deformation' or 'offsets'")
@@ -92,6 +94,18 @@ def transfer(offsets: np.ndarray, registration: Registration, template: Template
     for k in range(3):
         out += weights[None, :, k, None] * moved[:, bound.triangles[:, k]]
     return out.astype(np.float32)
+
+
+def _bounded(maps: np.ndarray) -> np.ndarray:
+    """Local maps with their stretches kept within MAX_STRETCH of the global fit's, and a
+    folded one (negative determinant) replaced by the global fit: where the fit is
+    locally distorted (a landmark pulled hard, a fold at a mouth corner) a one-ring can
+    claim a fivefold stretch, and a corner would fly off with it."""
+    u, s, vt = np.linalg.svd(maps)
+    clipped = u @ (np.clip(s, 1 / MAX_STRETCH, MAX_STRETCH)[..., None] * vt)
+    folded = np.linalg.det(maps) <= 0
+    clipped[folded] = np.eye(3)
+    return clipped
 
 
 def lip_pair(registration: Registration, template: Template, count: int = 3) -> tuple[np.ndarray, np.ndarray]:
