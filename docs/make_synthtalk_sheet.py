@@ -1,10 +1,11 @@
-"""Regenerate docs/images/synthtalk_styles.png: every SynthTalk speaker on the same phonemes.
+"""Regenerate docs/images/synthtalk_styles.png: every SynthTalk speaker on the same phones.
 
-    PYTHONPATH=.shim python docs/make_synthtalk_sheet.py [--template ../shared/flame/FLAME_sample.ply]
+    .venv/bin/python docs/make_synthtalk_sheet.py [--template ../shared/flame/FLAME_sample.ply]
 
-Rows are speakers, columns the frames where each says the middle of the same
-phoneme of one sentence, so the styles (jaw versus lips, rounding, asymmetry,
-smile, brows) can be compared at a glance. Rendered with matplotlib, no GPU.
+Rows are speakers, columns the frames where each says the middle of the same phone
+of one sentence (the same hand-made ARPAbet timings for all, so only the style
+differs), so jaw versus lips, rounding, asymmetry, smile and pout can be compared at a
+glance. Rendered with matplotlib, headless, no GPU.
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
 from diffusiontalker.mesh import read_mesh  # noqa: E402
-from diffusiontalker.synthtalk.build import FPS, default_template, load_rig, make_clip  # noqa: E402
+from diffusiontalker.synthtalk.articulate import articulate  # noqa: E402
+from diffusiontalker.synthtalk.build import default_template, load_rig  # noqa: E402
+from diffusiontalker.synthtalk.phones import to_classes  # noqa: E402
 from diffusiontalker.synthtalk.speakers import STYLES  # noqa: E402
 
 SENTENCE = "Bob saw two blue moons, she said."
-COLUMNS = [("b", "b (closed)"), ("O:", "O: (open, round)"), ("u:", "u: (round)"), ("i:", "i: (spread)")]
+FPS = 30.0
+_WORDS = [("sil", 0.3), ("B", 0.07), ("AA1", 0.14), ("B", 0.07), ("S", 0.1), ("AO1", 0.16), ("T", 0.07),
+          ("UW1", 0.14), ("B", 0.06), ("L", 0.06), ("UW1", 0.14), ("M", 0.07), ("UW1", 0.16), ("N", 0.06),
+          ("Z", 0.08), ("sp", 0.2), ("SH", 0.11), ("IY1", 0.15), ("S", 0.1), ("EH1", 0.13), ("D", 0.06),
+          ("sil", 0.4)]
+PHONES = [(round(sum(d for _, d in _WORDS[:i]), 3), round(sum(d for _, d in _WORDS[:i + 1]), 3), p)
+          for i, (p, _) in enumerate(_WORDS)]
+COLUMNS = [(1, "b (closed)"), (2, "aa (open)"), (5, "ao (open, round)"), (12, "uw (round)"), (17, "iy (spread)")]
 
 
 def draw(ax, verts: np.ndarray, faces: np.ndarray) -> None:
@@ -53,21 +63,29 @@ def main() -> None:
     template = args.template or default_template()
     rig = load_rig(template)
     faces = np.array([f for f in read_mesh(template).faces if len(f) == 3])
-    fig, axes = plt.subplots(len(STYLES), len(COLUMNS), figsize=(2.2 * len(COLUMNS) + 1.2, 2.0 * len(STYLES)))
+    phones, _ = to_classes(PHONES)
+    fig, axes = plt.subplots(len(STYLES), len(COLUMNS), figsize=(1.5 * len(COLUMNS) + 2.6, 1.35 * len(STYLES)))
     for row, style in enumerate(STYLES):
-        _, frames, phonemes = make_clip(rig, SENTENCE, style, seed=0)
-        for col, (phoneme, title) in enumerate(COLUMNS):
-            start, end = next((s, e) for s, e, p in phonemes if p == phoneme)
-            frame = min(len(frames) - 1, int(round((0.5 * (start + end) - style.lead_s) * FPS)))
-            draw(axes[row, col], frames[frame].astype(np.float64), faces)
+        offsets = articulate(rig, style, phones, FPS)
+        for col, (index, title) in enumerate(COLUMNS):
+            start, end, _ = PHONES[index]
+            frame = min(len(offsets) - 1, int(round(0.5 * (start + end) * FPS)))
+            draw(axes[row, col], rig.template + offsets[frame], faces)
             if row == 0:
-                axes[row, col].set_title(title, fontsize=10)
-        axes[row, 0].set_ylabel(f"{style.name}\n{style.voice}", fontsize=8)
-    fig.suptitle(f'SynthTalk speakers saying "{SENTENCE}"', fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
+                axes[row, col].set_title(title, fontsize=9)
+        axes[row, 0].set_ylabel(f"{style.name} {style.voice}\n{_wrapped(style.signature)}", fontsize=7.5,
+                                rotation=0, ha="right", va="center")
+    fig.suptitle(f'SynthTalk speakers on the same phones: "{SENTENCE}"', fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=80)
+    fig.savefig(args.out, dpi=60)
     print(f"wrote {args.out}")
+
+
+def _wrapped(text: str, width: int = 26) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
 
 
 if __name__ == "__main__":

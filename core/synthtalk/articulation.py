@@ -159,6 +159,14 @@ class Rig:
     fields: dict[str, np.ndarray]  # control name -> (V, 3) displacement at full activation
     regions: Regions
 
+    @property
+    def moving(self) -> np.ndarray:
+        """Indices of the vertices any control can move (about two fifths of FLAME's); the rest stay put."""
+        still = self.jaw_weight == 0
+        for f in self.fields.values():
+            still &= ~np.any(f != 0, axis=1)
+        return np.flatnonzero(~still)
+
 
 def build_rig(template: np.ndarray, regions: Regions) -> Rig:
     v = np.asarray(template, dtype=np.float64)
@@ -200,6 +208,7 @@ def build_rig(template: np.ndarray, regions: Regions) -> Rig:
     def field(dx, dy, dz):
         return np.stack([np.broadcast_to(d, x.shape) for d in (dx, dy, dz)], axis=1).astype(np.float64)
 
+    jaw[jaw < 1e-3] = 0.0  # exactly still beyond the face's moving part, so only that part need be stored
     fields = {
         "lips": field(0.0, 0.004 * middle * (upper_lip - 0.6 * lower_lip), 0.0),
         "round": field(-0.006 * side * corner, 0.0, 0.006 * mouth),
@@ -211,6 +220,8 @@ def build_rig(template: np.ndarray, regions: Regions) -> Rig:
         "brow": field(0.0, 0.005 * brow, 0.001 * brow),
         "blink": field(0.0, -0.007 * lids, 0.002 * lids),
     }
+    for f in fields.values():
+        f[np.abs(f).max(axis=1) < 1e-5] = 0.0  # under 0.01 mm at full activation
     return Rig(v, pivot, jaw, lower_lip, side, fields, regions)
 
 

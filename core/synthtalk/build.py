@@ -147,7 +147,9 @@ def _run_job(job: Job) -> tuple[str, float, int]:
 
     audio, frames, phonemes = make_clip(_RIG, job.text, job.style, job.seed)
     out = Path(job.out)
-    np.save(out / "vertices_npy" / f"{job.name}.npy", frames.reshape(len(frames), -1))
+    moving = _RIG.moving
+    offsets = frames[:, moving] - neutral_of(_RIG, job.style)[moving]
+    np.save(out / "motion" / f"{job.name}.npy", offsets.astype(np.float16))
     sf.write(out / "wav" / f"{job.name}.wav", audio, SAMPLE_RATE, subtype="PCM_16")
     with open(out / "phonemes" / f"{job.name}.tsv", "w", encoding="utf-8") as fh:
         fh.write("start\tend\tphoneme\n")
@@ -188,7 +190,7 @@ def _write(out: Path, styles, rig, template_path: Path, splits, clips, seed: int
            progress: bool) -> dict:
     from tqdm import tqdm
 
-    for sub in ("vertices_npy", "wav", "phonemes"):
+    for sub in ("motion", "wav", "phonemes"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     jobs = [Job(name, text, style, clip_seed, str(out)) for name, text, style, clip_seed in clips]
     workers = workers or min(2, os.cpu_count() or 1)
@@ -200,6 +202,7 @@ def _write(out: Path, styles, rig, template_path: Path, splits, clips, seed: int
                            file=sys.stderr, disable=not progress):
             results.append(result)
     write_npz(out / "templates.npz", {s.name: neutral_of(rig, s) for s in styles})
+    np.save(out / "moving.npy", rig.moving)
     texts = {name: text for name, text, _, _ in clips}
     manifest = {
         "dataset": "SynthTalk",

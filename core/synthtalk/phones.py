@@ -67,7 +67,7 @@ _ESPEAK_GLIDES = {"aI": ("open", "close_lax"), "aU": ("open", "close_round_lax")
                   "ei": ("mid", "close_lax"), "oi": ("mid_round", "close_lax"), "eu": ("mid", "close_round_lax"),
                   "Oy": ("open_round", "front_round"), "aY": ("open", "front_round")}
 
-Classes = tuple  # one class, or a (nucleus, offglide) pair for a diphthong
+Classes = tuple[str, ...]  # one class, or a (nucleus, offglide) pair for a diphthong
 
 
 def espeak_class(name: str) -> Classes | None:
