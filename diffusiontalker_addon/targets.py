@@ -4,8 +4,9 @@ shape-key face rig (core/registration.py, binding.py, transfer.py, rig_solve.py)
 The fit is kept on the head's mesh as a custom property (plain arrays, saved with the
 .blend), with the template file it was made from and the head's orientation: a
 modelled head stands in Blender's frame (Z up, face toward -Y), while a FLAME file
-imported as it is lies in FLAME's (Y up, face toward +Z). Fitting runs on the main
-thread: numpy only, seconds to tens of seconds, and it changes nothing until it is done.
+imported as it is lies in FLAME's (Y up, face toward +Z). Fitting is a worker job, as
+generating is (running.py): numpy only, seconds to tens of seconds, with Blender usable
+meanwhile; it changes nothing until it is done, and nothing when cancelled.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from ..core.errors import DiffusionTalkerError
+from ..core.errors import DiffusionTalkerError, check_cancel
 from ..core.mesh import read_mesh
 from ..core.regions import default_region_file, load_regions
 from ..core.registration import LANDMARKS, Template, load_template
@@ -25,6 +26,8 @@ from ..core.rig_solve import flame_basis, match_keys, solve_weights
 from ..core.transfer import Registration, register as register_head, transfer
 from .animation import fcurves_of, find_fcurve, remove_fcurves, set_keys
 from .inputs import SetupError, target_mesh
+from .running import JobOperator, report_outcome
+from .worker import Job, Outcome, active_job
 
 FLAME, MESH, SHAPE_KEYS = "FLAME", "MESH", "SHAPE_KEYS"
 STORED = "diffusiontalker_registration"
@@ -222,7 +225,7 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
     return weights, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
 
-class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):
+class DIFFUSIONTALKER_OT_fit_head(JobOperator, bpy.types.Operator):
     """Fit the FLAME template onto the active head (any topology) so takes can land on it; kept with the head"""
 
     bl_idname = "diffusiontalker.fit_head"
@@ -246,7 +249,17 @@ class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):
         name="Show Fit", default=True, options={"SKIP_SAVE"},
         description="Add (or update) a wireframe object showing the fitted template over the head")
 
+    @classmethod
+    def poll(cls, context):
+        return active_job() is None
+
     def execute(self, context):
+        return self._start(context, wait=True)
+
+    def invoke(self, context, event):
+        return self._start(context, wait=False)
+
+    def _start(self, context, wait: bool) -> set[str]:
         try:
             obj = target_mesh(context)
             path = template_path(self.template)
@@ -254,15 +267,35 @@ class DIFFUSIONTALKER_OT_fit_head(bpy.types.Operator):
             vertices, faces = head_geometry(obj)
             axes = ORIENTATIONS[self.orientation]
             marks = {**group_landmarks(obj), **parse_landmarks(self.landmarks)}
-            registration = register_head(template, vertices @ axes, faces, marks)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        self._fit = (obj.name, path, template, axes, len(vertices))
+
+        def work(job: Job, progress) -> Outcome:
+            progress(0, 1, f"Fitting {obj.name}…")
+            registration = register_head(template, vertices @ axes, faces, marks)
+            check_cancel(job.cancel_event)
+            return Outcome(result=registration)
+
+        return self.run_job(context, Job(work), f"Fitting {obj.name}…", wait)
+
+    def finish(self, context, outcome) -> set[str]:
+        refused = report_outcome(self, outcome)
+        if refused is not None:
+            return refused
+        name, path, template, axes, count = self._fit
+        try:
+            obj = target_mesh(context, name)  # the head, even if the user selected another meanwhile
+        except DiffusionTalkerError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        registration = outcome.result
         store(obj, registration, path, self.orientation)
         if self.show:
             show_fit(obj, registration, template, axes)
         bound = int((registration.binding.reach > 0).sum())
-        self.report({"INFO"}, f"'{obj.name}' fitted: {bound} of {len(vertices)} vertices follow the face")
+        self.report({"INFO"}, f"'{obj.name}' fitted: {bound} of {count} vertices follow the face")
         return {"FINISHED"}
 
 

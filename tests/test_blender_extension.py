@@ -66,21 +66,28 @@ def test_package_holds_library_and_addon_but_no_development_files(package):
         assert "__pycache__" not in name and not name.endswith((".pyc", ".whl"))
 
 
-@pytest.fixture(scope="module")
-def observed(package, tmp_path_factory) -> dict:
+def observe(script: str, package: Path, tmp_path_factory, timeout: int = 900) -> dict:
+    """Run tests/blender/<script> (usage: ZIP PLY WAV WORK OUT) on the built extension in a
+    fresh Python with its own empty Blender user folder, and return what it observed, with
+    its console output under "stdout"."""
     if not FLAME.is_file():
         pytest.skip(f"FLAME template not found at {FLAME} (see ../shared/flame/README.md)")
-    work = tmp_path_factory.mktemp("blender")
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user"))
+    work = tmp_path_factory.mktemp(Path(script).stem)
     out = work / "observed.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "blender" / "scenarios.py"), str(package), str(FLAME), str(WAV),
+        [sys.executable, str(ROOT / "tests" / "blender" / script), str(package), str(FLAME), str(WAV),
          str(work), str(out)],
-        capture_output=True, text=True, timeout=900, env=env, cwd=work)
+        capture_output=True, text=True, timeout=timeout, cwd=work,
+        env=dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user")))
     assert result.returncode == 0 and out.is_file(), result.stdout[-4000:] + result.stderr[-4000:]
     data = json.loads(out.read_text())
     data["stdout"] = result.stdout + result.stderr
     return data
+
+
+@pytest.fixture(scope="module")
+def observed(package, tmp_path_factory) -> dict:
+    return observe("scenarios.py", package, tmp_path_factory)
 
 
 def scenario(observed, name) -> dict:

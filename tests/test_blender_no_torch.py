@@ -3,28 +3,13 @@ it enables, the panel says what is missing and how to get it, and everything tha
 needs the model refuses with that one message instead of a traceback, changing nothing.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from test_blender_extension import FLAME, ROOT, WAV, package, pytestmark  # noqa: F401 - a fixture and the skip
+from test_blender_extension import observe, package, pytestmark  # noqa: F401 - a fixture and the skip
 
 
 @pytest.fixture(scope="module")
 def observed(package, tmp_path_factory) -> dict:  # noqa: F811 - package is the fixture imported above
-    if not FLAME.is_file():
-        pytest.skip(f"FLAME template not found at {FLAME} (see ../shared/flame/README.md)")
-    work = tmp_path_factory.mktemp("no_torch")
-    out = work / "observed.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "blender" / "no_torch_scenarios.py"), str(package), str(FLAME),
-         str(WAV), str(out)],
-        capture_output=True, text=True, timeout=300, cwd=work,
-        env=dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user")))
-    assert result.returncode == 0 and out.is_file(), result.stdout[-4000:] + result.stderr[-4000:]
-    data = json.loads(out.read_text())
+    data = observe("no_torch_scenarios.py", package, tmp_path_factory, timeout=300)
     assert "crash" not in data, data.get("crash")
     return data
 

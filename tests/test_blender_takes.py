@@ -5,13 +5,8 @@ the reasons tests/test_blender_extension.py gives, and uses a tiny random model 
 second of speech so that it takes seconds, not minutes.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from test_blender_extension import FLAME, ROOT, WAV, package, pytestmark  # noqa: F401 - a fixture and the skip
+from test_blender_extension import observe, package, pytestmark  # noqa: F401 - a fixture and the skip
 from test_blender_extension import scenario as run
 
 TOLERANCE = 1e-5  # metres
@@ -19,17 +14,7 @@ TOLERANCE = 1e-5  # metres
 
 @pytest.fixture(scope="module")
 def observed(package, tmp_path_factory) -> dict:  # noqa: F811 - package is the fixture imported above
-    if not FLAME.is_file():
-        pytest.skip(f"FLAME template not found at {FLAME} (see ../shared/flame/README.md)")
-    work = tmp_path_factory.mktemp("takes")
-    out = work / "observed.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "blender" / "takes_scenarios.py"), str(package), str(FLAME), str(WAV),
-         str(work), str(out)],
-        capture_output=True, text=True, timeout=600, cwd=work,
-        env=dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user")))
-    assert result.returncode == 0 and out.is_file(), result.stdout[-4000:] + result.stderr[-4000:]
-    return json.loads(out.read_text())
+    return observe("takes_scenarios.py", package, tmp_path_factory, timeout=600)
 
 
 def sounds(observed, strips: dict) -> dict:

@@ -3,29 +3,14 @@ ARKit-keyed head driven through its own keys (tests/blender/targets_scenarios.py
 in its own fresh Python, as tests/test_blender_extension.py explains, with the bundled
 model on a second of speech)."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from test_blender_extension import FLAME, ROOT, WAV, package, pytestmark  # noqa: F401 - a fixture and the skip
+from test_blender_extension import observe, package, pytestmark  # noqa: F401 - a fixture and the skip
 from test_blender_extension import scenario as run
 
 
 @pytest.fixture(scope="module")
 def observed(package, tmp_path_factory) -> dict:  # noqa: F811 - package is the fixture imported above
-    if not FLAME.is_file():
-        pytest.skip(f"FLAME template not found at {FLAME} (see ../shared/flame/README.md)")
-    work = tmp_path_factory.mktemp("targets")
-    out = work / "observed.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "blender" / "targets_scenarios.py"), str(package), str(FLAME), str(WAV),
-         str(work), str(out)],
-        capture_output=True, text=True, timeout=900, cwd=work,
-        env=dict(os.environ, BLENDER_USER_RESOURCES=str(work / "user")))
-    assert result.returncode == 0 and out.is_file(), result.stdout[-4000:] + result.stderr[-4000:]
-    return json.loads(out.read_text())
+    return observe("targets_scenarios.py", package, tmp_path_factory, timeout=900)
 
 
 def test_a_remeshed_head_is_fitted_once_and_takes_land_on_it(observed):

@@ -1,5 +1,10 @@
-"""What the Blender-side scenario scripts read off a head, shared so each reads it alike."""
+"""What the Blender-side scenario scripts share: reading a head alike, and running scenarios
+so that a broken one is an observation and the others still run."""
 
+import json
+import traceback
+
+import bpy
 import numpy as np
 
 
@@ -29,3 +34,23 @@ def active_curves(obj) -> dict:
         bag = action_get_channelbag_for_slot(anim.action, anim.action_slot)
         return {fc.data_path: fc for fc in bag.fcurves} if bag else {}
     return {fc.data_path: fc for fc in anim.action.fcurves}
+
+
+def shown(obj, frame) -> np.ndarray:
+    """(V, 3) what Blender shows at ``frame`` minus the basis."""
+    bpy.context.scene.frame_set(frame)
+    mesh = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    mesh.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3) - coordinates(obj.data.shape_keys.reference_key)
+
+
+def run_all(scenarios, observed: dict, out: str) -> None:
+    """Add each scenario's observations (or its traceback) to ``observed`` and write them as JSON to ``out``."""
+    for run in scenarios:
+        try:
+            observed[run.__name__] = run()
+        except Exception:  # noqa: BLE001 - a broken scenario is an observation, the others still run
+            observed[run.__name__] = {"crash": traceback.format_exc()}
+    with open(out, "w") as fh:
+        json.dump(observed, fh, indent=1)

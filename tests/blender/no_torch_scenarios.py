@@ -1,6 +1,6 @@
 """Blender-side half of tests/test_blender_no_torch.py; run in a fresh Python.
 
-usage: python no_torch_scenarios.py EXTENSION_ZIP FLAME_PLY SPEECH_WAV OUT_JSON
+usage: python no_torch_scenarios.py EXTENSION_ZIP FLAME_PLY SPEECH_WAV WORK_DIR OUT_JSON
 (BLENDER_USER_RESOURCES must already point at an empty folder.) The extension in a
 Blender whose Python has no torch: a zip built without wheels, or one whose wheels are
 for another Python. torch is hidden before anything imports it, by a path finder that
@@ -29,9 +29,9 @@ from types import SimpleNamespace  # noqa: E402
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
-from shape_keys import refusal  # noqa: E402 - beside this script
+from harness import refusal  # noqa: E402 - beside this script
 
-ZIP, PLY, WAV, OUT = sys.argv[1:5]
+ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]  # WORK: unused, as every scenario script is called alike
 
 
 class Layout:

@@ -15,6 +15,7 @@ import traceback
 
 import bpy
 import numpy as np
+from harness import refusal  # beside this script
 
 ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
 observed: dict = {}
@@ -424,12 +425,7 @@ def library_fingerprint(path) -> str:
     return "".join(hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "" for p in paths_of(path))
 
 
-def op_error(op, **kwargs) -> str | None:
-    try:
-        op(**kwargs)
-    except RuntimeError as exc:
-        return str(exc)
-    return None
+op_error = refusal  # a New Style operator's error, as Generate's below
 
 
 def shown(obj, frame) -> np.ndarray:

@@ -9,10 +9,8 @@ where they say so: each starts from the state the one before left.
 """
 
 import hashlib
-import json
 import os
 import sys
-import traceback
 
 import bpy
 import numpy as np
@@ -35,7 +33,7 @@ from bl_ext.user_default.diffusiontalker.core.checkpoint import save_checkpoint 
 from bl_ext.user_default.diffusiontalker.core.model import TalkerModel  # noqa: E402
 from bl_ext.user_default.diffusiontalker.diffusiontalker_addon import takes  # noqa: E402
 from bl_ext.user_default.diffusiontalker.diffusiontalker_addon.animation import action_fcurves  # noqa: E402
-from shape_keys import active_curves, coordinates, refusal  # noqa: E402 - beside this script
+from harness import active_curves, coordinates, refusal, run_all, shown  # noqa: E402 - beside this script
 
 
 def tiny_checkpoint() -> str:
@@ -98,15 +96,6 @@ def share(obj, names, frame) -> np.ndarray:
         curve = curves[f'key_blocks["{name}"].value']
         total += curve.evaluate(frame) * (coordinates(blocks[name]) - basis)
     return total
-
-
-def shown(obj, frame) -> np.ndarray:
-    """(V, 3) what Blender shows at ``frame`` minus the basis."""
-    bpy.context.scene.frame_set(frame)
-    mesh = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-    mesh.vertices.foreach_get("co", co)
-    return co.reshape(-1, 3) - coordinates(obj.data.shape_keys.reference_key)
 
 
 def error(obj, frames, *names) -> float:
@@ -283,11 +272,4 @@ def layering():
             "last": {t["name"]: t["muted"] for t in listed(head)}}
 
 
-observed = {"audio": bpy.app.build_options.audaspace}  # PyPI's bpy 4.2 is built without it: no sound strips
-for run in scenarios:
-    try:
-        observed[run.__name__] = run()
-    except Exception:  # noqa: BLE001 - a broken scenario is an observation, the others still run
-        observed[run.__name__] = {"crash": traceback.format_exc()}
-with open(OUT, "w") as fh:
-    json.dump(observed, fh, indent=1)
+run_all(scenarios, {"audio": bpy.app.build_options.audaspace}, OUT)  # PyPI's bpy 4.2 lacks audio: no sound strips

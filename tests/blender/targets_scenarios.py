@@ -8,11 +8,9 @@ happened as JSON for the pytest side to judge.
 """
 
 import hashlib
-import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import bpy
@@ -22,7 +20,7 @@ import soundfile
 ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from heads import arkit_keys, flame, remeshed  # noqa: E402
-from shape_keys import active_curves as curves, coordinates, refusal  # noqa: E402 - beside this script
+from harness import active_curves as curves, coordinates, refusal, run_all, shown  # noqa: E402 - beside this script
 
 bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
 STORED = "diffusiontalker_registration"
@@ -71,14 +69,6 @@ def digest(obj, names) -> str:
         if curve is not None:
             h.update(np.array([k.co[:] for k in curve.keyframe_points]).tobytes())
     return h.hexdigest()
-
-
-def shown(obj, frame) -> np.ndarray:
-    bpy.context.scene.frame_set(frame)
-    mesh = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-    mesh.vertices.foreach_get("co", co)
-    return co.reshape(-1, 3) - coordinates(obj.data.shape_keys.reference_key)
 
 
 @scenario
@@ -169,11 +159,4 @@ def refusals():
     return out
 
 
-observed = {}
-for run in scenarios:
-    try:
-        observed[run.__name__] = run()
-    except Exception:  # noqa: BLE001 - a broken scenario is an observation, the others still run
-        observed[run.__name__] = {"crash": traceback.format_exc()}
-with open(OUT, "w") as fh:
-    json.dump(observed, fh, indent=1)
+run_all(scenarios, {}, OUT)
