@@ -96,7 +96,7 @@ STYLES: tuple[Style, ...] = (
       asymmetry=1.0, jaw_gain=1.5, lip_gain=0.5, face_scale=(1.01, 0.97, 0.99)),
     S("spk22", "es+f2", "Spanish; smiling pout, lopsided right, big lips", 62, 70, 180, smile=0.7, pout=1.0,
       asymmetry=-1.0, lip_gain=1.7, jaw_gain=0.6, face_scale=(1.03, 1.03, 0.98)),
-    S("spk23", "fr-fr+m5", "French; sulky pout, lopsided right", 44, 55, 170, smile=-0.7, pout=1.0,
+    S("spk23", "fr+m5", "French; sulky pout, lopsided right", 44, 55, 170, smile=-0.7, pout=1.0,
       asymmetry=-1.0, round_gain=1.7, jaw_gain=0.9, face_scale=(0.97, 0.98, 1.03)),
     S("spk24", "it+f4", "Italian; grinning, drawn-in lips, lopsided left; crisp", 66, 85, 185, smile=0.7,
       pout=-1.0, asymmetry=1.0, jaw_gain=1.4, reach=0.6, lip_gain=1.2, face_scale=(1.0, 0.96, 1.0)),
