@@ -209,3 +209,13 @@ def test_a_cancelled_build_leaves_no_half_dataset(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         build_dataset(tmp_path / "mine", speakers=5, sentences=5, progress=False)
     assert (tmp_path / "mine" / "notes.txt").is_file()  # a folder it did not make is not removed
+
+
+def test_every_speaker_has_a_voice_espeak_knows_and_sentences_in_its_language():
+    from diffusiontalker.synthtalk.espeak import speak
+    from diffusiontalker.synthtalk.text import LANGUAGES, sentence
+
+    for style in STYLES:
+        assert style.language in LANGUAGES, style.name
+        assert len({sentence(0, f"{style.name}/{n}", style.language) for n in range(1, 201)}) >= 190
+        assert speak("Mama.", style.voice).phonemes, style.voice
