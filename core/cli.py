@@ -15,7 +15,7 @@ from .allocator import keep_freed_memory
 from .errors import DiffusionTalkerError
 
 # Modules (relative to this package) that contribute sub-commands, in --help order.
-COMMAND_MODULES = ("generate", "data", "train", "distill", "evaluate", "new_style")
+COMMAND_MODULES = ("generate", "phonetics", "data", "train", "distill", "evaluate", "new_style")
 
 EPILOG = """\
 examples:

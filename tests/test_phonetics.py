@@ -1,0 +1,129 @@
+import ctypes.util
+import json
+import statistics
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diffusiontalker import phonetics
+from diffusiontalker.audio import load_audio
+from diffusiontalker.cli import main
+from diffusiontalker.errors import DiffusionTalkerError
+from diffusiontalker.synthtalk.articulate import read_phones
+from phone_timing import bilabials_found, boundary_errors, class_error_rate
+
+pytest.importorskip("pocketsphinx")
+needs_espeak = pytest.mark.skipif(ctypes.util.find_library("espeak-ng") is None,
+                                  reason="libespeak-ng is not installed")
+
+BILABIAL = "Put the big map back by the pump, Bob."
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    from diffusiontalker.synthtalk.espeak import speak
+
+    utterance = speak(BILABIAL, "en-us")
+    return utterance, load_audio(utterance.audio, utterance.sample_rate)
+
+
+@needs_espeak
+def test_alignment_lands_on_espeaks_own_boundaries(spoken):
+    utterance, wave = spoken
+    aligned = phonetics.align(wave, BILABIAL)
+    errors = boundary_errors(utterance.phonemes, aligned)
+    assert len(errors) >= 20  # nearly every one of the sentence's 25 phones was matched
+    assert statistics.median(errors) < 0.04
+    shifted = [(s + 0.1, e + 0.1, p) for s, e, p in aligned]
+    assert statistics.median(boundary_errors(utterance.phonemes, shifted)) > 0.04
+
+
+@needs_espeak
+def test_words_too_quick_for_the_phone_pass_share_their_word_alignment():
+    from diffusiontalker.synthtalk.espeak import speak
+
+    text = "The quick brown fox jumps over the lazy dog."
+    utterance = speak(text, "en-gb-x-rp")  # PocketSphinx's phone pass fails on this one
+    aligned = phonetics.align(load_audio(utterance.audio, utterance.sample_rate), text)
+    errors = boundary_errors(utterance.phonemes, aligned)
+    assert len(errors) >= 24 and statistics.median(errors) < 0.04
+
+
+@needs_espeak
+def test_recognition_covers_the_audio_and_hears_some_closures(spoken):
+    utterance, wave = spoken
+    phones = phonetics.recognise(wave)
+    assert phones[0][0] >= 0 and phones[-1][1] <= len(wave) / 16000
+    assert all(a[1] <= b[0] for a, b in zip(phones, phones[1:]))
+    assert {p for _, _, p in phones} <= set(phonetics.PHONES)
+    # Synthetic speech is far from the real voices the model was trained on: this only
+    # guards against a regression to silence or noise (see docs/benchmarks.md for rates).
+    assert bilabials_found(utterance.phonemes, phones, 0.05) > 0
+    assert class_error_rate(utterance.phonemes, phones) < 0.95
+    # the pause at the comma is heard as one
+    assert any(p == "sil" and s < 1.75 and e > 1.9 for s, e, p in phones)
+
+
+def test_features_split_frames_between_phones():
+    phones = [(0.0, 0.05, "m"), (0.05, 0.1, "aa")]
+    feats = phonetics.features(phones, 20.0, 4)
+    assert feats.shape == (4, len(phonetics.PHONES)) and feats.dtype == np.float32
+    np.testing.assert_allclose(feats.sum(axis=1), 1.0, atol=1e-6)
+    m, aa, sil = (phonetics.PHONES.index(p) for p in ("m", "aa", "sil"))
+    np.testing.assert_allclose(feats[:, m], [1, 0, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(feats[:, aa], [0, 1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(feats[:, sil], [0, 0, 1, 1], atol=1e-6)
+    half = phonetics.features([(0.0, 0.025, "m"), (0.025, 0.05, "aa")], 20.0, 1)
+    assert half[0, m] == pytest.approx(0.5) and half[0, aa] == pytest.approx(0.5)
+
+
+def test_unknown_words_are_guessed_from_their_spelling():
+    assert phonetics.guess_pronunciation("zorblax") == "Z AA R B L AE K S"
+    assert phonetics.guess_pronunciation("sheep") == "SH IY P"
+
+
+@needs_espeak
+def test_cli_json_round_trips_through_articulate(tmp_path, spoken, capsys):
+    utterance, _ = spoken
+    audio = tmp_path / "line.wav"
+    sf.write(audio, utterance.audio, utterance.sample_rate)
+    text = tmp_path / "line.txt"
+    text.write_text("Put the big map back by the pump, Blorb.\n", encoding="utf-8")
+    out = tmp_path / "line.json"
+    assert main(["phones", str(audio), "--transcript-file", str(text), "-o", str(out)]) == 0
+    assert "blorb" in capsys.readouterr().err
+    rows = json.loads(out.read_text())
+    assert all(p in phonetics.PHONES for _, _, p in rows) and "sil" in {p for _, _, p in rows}
+    classes, alphabet = read_phones(out)
+    assert alphabet == "arpabet" and len(classes) == len(rows)
+    assert ("bilabial",) in {c for _, _, c in classes}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--transcript", " ,. "], "the transcript is empty"),
+    (["--transcript", "take 2"], "write numbers as words"),
+    (["--transcript-file", "nowhere.txt"], "nowhere.txt: no such file"),
+])
+def test_bad_transcripts_give_one_line(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.chdir(tmp_path)
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    assert main(["phones", "a.wav", *extra, "-o", "a.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_unreadable_audio_and_missing_pocketsphinx(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    assert main(["phones", str(bad), "-o", str(tmp_path / "a.json")]) == 2
+    assert "bad.wav" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    with pytest.raises(DiffusionTalkerError, match="pip install pocketsphinx"):
+        phonetics.recognise(np.zeros(16000, np.float32))
+
+
+def test_a_transcript_that_is_not_said_is_refused():
+    with pytest.raises(DiffusionTalkerError, match="does not fit the audio"):
+        phonetics.align(np.zeros(16000, np.float32), "a long sentence that nobody said here at all")
