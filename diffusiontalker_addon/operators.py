@@ -96,13 +96,7 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     def poll(cls, context):
         return active_job() is None and torch_ready(cls)
 
-    def execute(self, context):
-        return self._start(context, wait=True)
-
-    def invoke(self, context, event):
-        return self._start(context, wait=False)
-
-    def _start(self, context, wait: bool) -> set[str]:
+    def start(self, context, wait: bool) -> set[str]:
         try:
             self._plan, request = prepare(self, context)
             check_target(target_mesh(context, self._plan.object), self._plan.target, self._plan.rig_keys)

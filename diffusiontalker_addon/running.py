@@ -59,18 +59,29 @@ def _redraw(context) -> None:
 
 
 class JobOperator:
-    """Mixin for an operator whose model work is a ``worker.Job``: ``run_job`` starts it,
-    and ``finish(context, outcome)`` applies what it made, on the main thread.
+    """Mixin for an operator whose model work is a ``worker.Job``: ``start(context, wait)``
+    checks its input and hands ``run_job`` the job, and ``finish(context, outcome)`` applies
+    what it made, on the main thread.
 
-    ``execute`` waits and ``invoke`` does not: a click must not freeze Blender, while a
-    script needs the result when its call returns."""
+    A script's call (``execute`` alone) waits: it needs the result when its call returns.
+    Anything that went through ``invoke`` (a click, then perhaps a dialog's OK or a file
+    browser's) does not: a click must not freeze Blender."""
+
+    def start(self, context, wait: bool) -> set[str]:
+        raise NotImplementedError
 
     def finish(self, context, outcome) -> set[str]:
         raise NotImplementedError
 
+    def execute(self, context):
+        return self.start(context, wait=not getattr(self, "_clicked", False))
+
+    def invoke(self, context, event):
+        self._clicked = True
+        return self.execute(context)
+
     def run_job(self, context, job: Job, status: str, wait: bool) -> set[str]:
-        """``wait``: run in place, as a script calling the operator expects (its result
-        exists when the call returns); otherwise on the worker thread, as after a click."""
+        """``wait``: run in place; otherwise on the worker thread (never in background mode)."""
         if wait or bpy.app.background or context.window is None:
             from tqdm import tqdm
 

@@ -82,7 +82,7 @@ class _StyleJobOperator(JobOperator):
     def poll(cls, context):
         return active_job() is None and torch_ready(cls)  # one job at a time holds the cached model
 
-    def execute(self, context):
+    def start(self, context, wait: bool) -> set[str]:
         try:
             name = check_style_name(self.style_name)
             library = _library(context)
@@ -91,7 +91,7 @@ class _StyleJobOperator(JobOperator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._library = library
-        return self.run_job(context, Job(work), "Loading model…", wait=not getattr(self, "_clicked", False))
+        return self.run_job(context, Job(work), "Loading model…", wait)
 
     def model_work(self, context, name: str, library: str, make_style, source: dict):
         """The job: load the model, check the name against it, ``make_style(job, generator,

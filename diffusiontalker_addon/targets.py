@@ -253,13 +253,7 @@ class DIFFUSIONTALKER_OT_fit_head(JobOperator, bpy.types.Operator):
     def poll(cls, context):
         return active_job() is None
 
-    def execute(self, context):
-        return self._start(context, wait=True)
-
-    def invoke(self, context, event):
-        return self._start(context, wait=False)
-
-    def _start(self, context, wait: bool) -> set[str]:
+    def start(self, context, wait: bool) -> set[str]:
         try:
             obj = target_mesh(context)
             path = template_path(self.template)
