@@ -13,6 +13,7 @@ import importlib.util
 import sys
 
 
+@functools.lru_cache(maxsize=1)  # the panel asks at every redraw; find_spec walks sys.path each time
 def torch_missing() -> str | None:
     """Why the model cannot run in this Blender, or None when torch is importable."""
     if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
