@@ -25,6 +25,18 @@
   1 mm at some frame of the segment, ±1 frame); openness correlation: Pearson r of
   predicted and true mouth opening over time. Both need phoneme timings.
 - Real-time factor: compute seconds per audio second.
+
+Phonetic scores (``phonetic_scores``) judge a take of any recording from its timed
+phones alone, with no captured motion to compare against, so real voices can be
+checked: p/b/m closure as above; per-phone openness r, the Pearson r over the
+non-silent phone segments between the take's mean mouth opening in each and that
+phone's openness in ``OPENNESS_MM`` (the steady lip opening SynthTalk's rig gives the
+phone, averaged over its speakers: our articulation's phonetics, not a measured
+one); lag, the shift within ±10 frames that best correlates the take's opening curve
+with a phone-timed reference's (SynthTalk articulating the same phones with a
+neutral speaker, no lead), positive when the face is late; range, the 95th minus
+the 5th percentile of the opening (mm); rest, the mean |opening| (mm) inside pauses
+of over 0.3 s, 0.1 s away from their edges.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import sys
 import time
 
@@ -127,6 +140,134 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
     if len(a) < 3 or a.std() < 1e-9 or b.std() < 1e-9:
         return None
     return float(np.corrcoef(a, b)[0, 1])
+
+
+# ---- phonetic scores: a take judged by its timed phones alone ---------------------------
+
+# ARPAbet phone -> the steady lip opening (mm, gap change from the neutral) SynthTalk's
+# rig gives it held for a second, mean over every SynthTalk speaker: what
+# ``articulated_openness`` computes on FLAME_sample.ply. Frozen here so that scoring
+# needs no FLAME data; tests/test_phonetic_scores.py checks it still matches the rig.
+# Velars and /h/ have little dominance of their own (in speech they take the jaw of
+# the vowels around them), so their targets sit in the middle.
+OPENNESS_MM = {
+    "aa": 8.88, "ah": 8.88, "ae": 8.14, "ao": 7.21, "ay": 5.91, "aw": 5.60, "eh": 4.85, "er": 4.34, "hh": 3.92,
+    "ey": 3.50, "oy": 2.99, "g": 2.83, "k": 2.83, "ng": 2.83, "ow": 2.72, "ih": 1.58, "l": 1.52, "dh": 1.45,
+    "th": 1.45, "iy": 1.34, "y": 1.12, "d": 1.11, "n": 1.11, "t": 1.11, "uh": 1.04, "ch": 0.84, "jh": 0.84,
+    "sh": 0.84, "zh": 0.84, "r": 0.70, "uw": 0.56, "s": 0.33, "z": 0.33, "w": 0.22, "b": 0.21, "m": 0.21,
+    "p": 0.21, "f": -0.03, "v": -0.03,
+}
+PAUSE_MIN_S = 0.3  # a silence this long is a pause, where the mouth should be at rest
+PAUSE_EDGE_S = 0.1  # ... except near its edges, where the face is still leaving or reaching speech
+MAX_LAG = 10  # frames either way: a third of a second at 30 fps
+SILENCE = {"sil", "sp", "spn", "pau", ""}
+
+
+def phone_key(name: str) -> str:
+    """Lower-case ARPAbet without stress digits: the key of ``OPENNESS_MM``."""
+    return re.sub(r"[0-2]$", "", name.strip().lower())
+
+
+def articulated_openness(rig, upper: np.ndarray, lower: np.ndarray, styles=None, fps: float = 30.0) -> dict:
+    """Each ARPAbet phone's steady lip opening (mm) on SynthTalk's `rig`, mean over `styles`
+    (default: every SynthTalk speaker), each phone held a second and measured over its
+    middle 0.7 s, so the pauses around it do not reach in; a diphthong's value mixes its
+    nucleus and offglide as they share the second."""
+    from .phonetics import PHONES
+    from .synthtalk.articulate import articulate
+    from .synthtalk.phones import arpabet_class
+    from .synthtalk.speakers import STYLES
+
+    only = np.concatenate([upper, lower])
+    up, low = np.arange(len(upper)), np.arange(len(upper), len(only))
+    rest = lip_gap(rig.template[only][None], up, low)
+    middle = slice(int(np.ceil(0.15 * fps)), int(0.85 * fps) + 1)
+    table = {}
+    for phone in PHONES[1:]:
+        values = [(lip_gap(articulate(rig, style, [(0.0, 1.0, arpabet_class(phone))], fps, only=only)
+                           + rig.template[only][None], up, low) - rest)[middle].mean()
+                  for style in (styles or STYLES)]
+        table[phone] = float(np.mean(values) * 1000)
+    return table
+
+
+def _segment_frames(start: float, end: float, fps: float, frames: int) -> np.ndarray:
+    """Frames whose time falls in [start, end); a phone shorter than a frame gets the nearest one."""
+    idx = np.arange(int(np.ceil(start * fps)), int(np.ceil(end * fps)))
+    if not len(idx):
+        idx = np.array([int(round(0.5 * (start + end) * fps))])
+    return idx[(idx >= 0) & (idx < frames)]
+
+
+def openness_correlation(opening: np.ndarray, phones, fps: float) -> float | None:
+    """Pearson r over the non-silent phones between the mean of `opening` in each and
+    ``OPENNESS_MM``; None with under 3 such phones or a flat take."""
+    take, expected = [], []
+    for start, end, name in phones or []:
+        key = phone_key(name)
+        idx = _segment_frames(start, end, fps, len(opening))
+        if key in SILENCE or key not in OPENNESS_MM or not len(idx):
+            continue
+        take.append(opening[idx].mean())
+        expected.append(OPENNESS_MM[key])
+    return pearson(np.asarray(take), np.asarray(expected))
+
+
+def best_lag(opening: np.ndarray, reference: np.ndarray, max_lag: int = MAX_LAG) -> int | None:
+    """The shift (frames) of `opening` behind `reference` that correlates them best:
+    positive when the take is late (its frame t + lag matches the reference's frame t)."""
+    n = min(len(opening), len(reference))
+    best, best_r = None, -np.inf
+    for lag in range(-max_lag, max_lag + 1):
+        a, b = (opening[lag:n], reference[:n - lag]) if lag >= 0 else (opening[:n + lag], reference[-lag:n])
+        r = pearson(a, b)
+        if r is not None and (r > best_r or (r == best_r and abs(lag) < abs(best))):
+            best, best_r = lag, r
+    return best
+
+
+def pause_frames(phones, fps: float, frames: int) -> np.ndarray:
+    """Frames inside silences of over ``PAUSE_MIN_S``, ``PAUSE_EDGE_S`` from their edges."""
+    out = [_segment_frames(start + PAUSE_EDGE_S, end - PAUSE_EDGE_S, fps, frames)
+           for start, end, name in phones or []
+           if phone_key(name) in SILENCE and end - start > PAUSE_MIN_S]
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+
+
+def phonetic_scores(offsets: np.ndarray, template: np.ndarray, fps: float, phones, lips,
+                    reference: np.ndarray | None = None) -> dict:
+    """The five phonetic scores of a take (``offsets`` (T, V, 3) in metres from
+    ``template``) of speech whose timed ARPAbet ``phones`` are known; ``lips`` is the
+    (upper, lower) landmark pair of ``mouth_landmarks``. ``reference``: a phone-timed
+    take of the same phones (``phone_timed_reference``), for the lag; without it the
+    lag is None. A score with nothing to judge (no p/b/m, no pause) is None."""
+    upper, lower = lips
+    opening = mouth_opening(offsets + template[None], template, upper, lower)
+    closures = bilabial_closures(opening, phones, fps)
+    rest = pause_frames(phones, fps, len(opening))
+    lag = None
+    if reference is not None:
+        lag = best_lag(opening, mouth_opening(reference + template[None], template, upper, lower))
+    return {
+        "bilabial_closure": float(np.mean(closures)) if closures else None, "bilabials": len(closures),
+        "openness_r": openness_correlation(opening, phones, fps),
+        "lag_frames": lag,
+        "range_mm": float(np.percentile(opening, 95) - np.percentile(opening, 5)) * 1000,
+        "rest_mm": float(np.abs(opening[rest]).mean() * 1000) if len(rest) else None,
+    }
+
+
+def phone_timed_reference(rig, phones, fps: float, frames: int) -> np.ndarray:
+    """(frames, V, 3) offsets: SynthTalk's `rig` articulating the timed ARPAbet `phones`
+    with a neutral speaker (every gain 1, no lead, no smile or pout): the motion the
+    phones alone predict, the ceiling of the phonetic scores and the clock of the lag."""
+    from .synthtalk.articulate import articulate
+    from .synthtalk.phones import to_classes
+    from .synthtalk.speakers import Style
+
+    classes, _ = to_classes([(s, e, p) for s, e, p in phones])
+    neutral = Style("neutral", "en-us", lead_s=0.0)
+    return articulate(rig, neutral, classes, fps, seconds=frames / fps)[:frames]
 
 
 # ---- the run -----------------------------------------------------------------------------
