@@ -1,0 +1,189 @@
+"""A real-voice check of our own (issue 28, item 5): takes of real human speech scored
+by their timed phones, since no captured motion exists for it.
+
+    .venv/bin/python bench/real_voices.py [--checkpoint CKPT] [--transcript] [--limit N]
+
+Why these voices: SynthTalk is all espeak-ng, so the models have never heard a human;
+public talking-head sets with real speech are not ours to redistribute. Two Debian
+packages ship human voice lines under the GPL-2+ (their debian/copyright): the
+Warzone 2100 tutorial narrator (``warzone2100-data``, base.wz, audio/tutorial; its
+subtitles in script/tutorial.js give the words) and the OpenArena team-order voice
+"rott", credited to RottKing (``openarena-data``, missionpack/mp-pak0.pk3,
+sound/voices/rott; the words are read from the file names). The packages' other
+voice, festivoxmale, is a Festival synthesiser and is left out, as is any
+festival/flite voice. bench/real_voices.json holds the transcripts; the audio is
+downloaded with ``apt-get download``, unpacked with ``dpkg-deb -x`` into the cache
+folder (default ~/.cache/diffusiontalker/real_voices) and never enters the repository.
+
+Each line is force-aligned to its transcript (``phonetics.align``); a line whose
+transcript does not fit, or whose subtitle says more than ``MAX_WORDS_PER_S`` allows
+(the game's subtitles sometimes paraphrase a shorter recording), is skipped and
+counted. Each kept line is animated by the checkpoint (``--transcript``: also with
+the words passed to ``generate``, when it takes them) and by SynthTalk articulating
+the aligned phones with a neutral speaker, the phone-timed reference, which is the
+ceiling of the scores. The five scores are those of ``evaluate.phonetic_scores``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import io
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "bench" / "real_voices.json"
+DEFAULT_CACHE = Path.home() / ".cache" / "diffusiontalker" / "real_voices"
+# Read speech runs at about 3 words a second; a subtitle needing more than this many
+# per second of its recording is not what was said.
+MAX_WORDS_PER_S = 4.5
+MIN_SECONDS = 0.8  # shorter lines have too few phones to correlate
+
+
+def unpacked(package: str, cache: Path) -> Path:
+    """The package's files under cache/<package>, downloaded and unpacked on first use."""
+    target = cache / package
+    if (target / "usr").is_dir():
+        return target
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        print(f"downloading {package} ...", file=sys.stderr)
+        subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
+        found = sorted(debs.glob(f"{package}_*.deb"))
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(target)], check=True)
+    return target
+
+
+def lines(cache: Path, limit: int | None):
+    """(speaker, package, member, text, 16 kHz wave) for every line of the table,
+    at most `limit` per speaker (the table's order)."""
+    import soundfile
+
+    from diffusiontalker.audio import load_audio
+
+    table = json.loads(TABLE.read_text(encoding="utf-8"))
+    for source in table["sources"]:
+        archive = zipfile.ZipFile(unpacked(source["package"], cache) / source["archive"])
+        for member, text in list(source["lines"].items())[:limit]:
+            samples, rate = soundfile.read(io.BytesIO(archive.read(member)), dtype="float32")
+            wave = load_audio(samples, rate)
+            yield source["speaker"], source["package"], member, text, wave
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def summary(rows: list[dict]) -> dict:
+    """Scores over lines: closure pooled over every p/b/m, the others means over the
+    lines where they exist."""
+    closed = sum(r["bilabial_closure"] * r["bilabials"] for r in rows if r["bilabials"])
+    bilabials = sum(r["bilabials"] for r in rows)
+    return {"lines": len(rows), "bilabials": bilabials,
+            "bilabial_closure": closed / bilabials if bilabials else None,
+            "openness_r": mean(r["openness_r"] for r in rows), "lag_frames": mean(r["lag_frames"] for r in rows),
+            "range_mm": mean(r["range_mm"] for r in rows), "rest_mm": mean(r["rest_mm"] for r in rows),
+            "lines_with_pauses": sum(r["rest_mm"] is not None for r in rows)}
+
+
+def markdown(results: dict[str, dict[str, dict]]) -> str:
+    def cell(v, fmt):
+        return "–" if v is None else fmt.format(v)
+
+    out = ["| speaker | take | lines | p/b/m closed (n) | openness r | lag frames | range mm | rest mm (lines) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for speaker, kinds in results.items():
+        for kind, s in kinds.items():
+            out.append(f"| {speaker} | {kind} | {s['lines']} | {cell(s['bilabial_closure'], '{:.0%}')} "
+                       f"({s['bilabials']}) | {cell(s['openness_r'], '{:.3f}')} | {cell(s['lag_frames'], '{:+.2f}')} "
+                       f"| {cell(s['range_mm'], '{:.2f}')} | {cell(s['rest_mm'], '{:.2f}')} "
+                       f"({s['lines_with_pauses']}) |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"where the packages go (default {DEFAULT_CACHE})")
+    p.add_argument("--checkpoint", default=None, help="checkpoint to judge (default: the bundled demo)")
+    p.add_argument("--transcript", action="store_true",
+                   help="also generate with the words passed to generate (when the checkpoint's generate takes them)")
+    p.add_argument("--limit", type=int, default=None, help="at most N lines per speaker")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
+    p.add_argument("--json", type=Path, default=None, help="write every line's scores here")
+    args = p.parse_args(argv)
+
+    from diffusiontalker import phonetics
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.evaluate import phone_timed_reference, phonetic_scores
+    from diffusiontalker.pipeline import Generator
+    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
+    from diffusiontalker.synthtalk.build import default_template, load_rig
+
+    gen = Generator.load(args.checkpoint)
+    rig = load_rig(default_template())
+    template = rig.template.astype(np.float32)
+    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
+                                                  ("lips",))["lips"])
+    takes_words = "transcript" in inspect.signature(gen.generate).parameters
+    kinds = ["model (audio)"]
+    if args.transcript:
+        if takes_words:
+            kinds.append("model (audio + transcript)")
+        else:
+            print("note: this generate() takes no transcript; only the audio-only takes are scored", file=sys.stderr)
+    kinds.append("phone-timed reference")
+
+    per_line, skipped = [], []
+    began = time.perf_counter()
+    for speaker, package, member, text, wave in lines(args.cache, args.limit):
+        seconds = len(wave) / 16000
+        words = len(phonetics.transcript_words(text))
+        if seconds < MIN_SECONDS or words / seconds > MAX_WORDS_PER_S:
+            skipped.append((member, f"{seconds:.2f} s for {words} words"))
+            continue
+        try:
+            phones = phonetics.align(wave, text)
+        except DiffusionTalkerError as exc:
+            skipped.append((member, str(exc)))
+            continue
+        takes = {"model (audio)": gen.generate(wave, 16000, seed=0, steps=args.steps).offsets}
+        if "model (audio + transcript)" in kinds:
+            takes["model (audio + transcript)"] = gen.generate(wave, 16000, seed=0, steps=args.steps,
+                                                               transcript=text).offsets
+        frames = len(takes["model (audio)"])
+        reference = phone_timed_reference(rig, phones, gen.fps, frames)
+        takes["phone-timed reference"] = reference
+        for kind, offsets in takes.items():
+            scores = phonetic_scores(offsets, template, gen.fps, phones, lips, reference)
+            per_line.append({"speaker": speaker, "package": package, "line": member, "text": text,
+                             "seconds": seconds, "take": kind, **scores})
+        print(f"{member}: {seconds:.1f} s, r {per_line[-len(takes)]['openness_r']}", file=sys.stderr)
+
+    results: dict[str, dict[str, dict]] = {}
+    for speaker in list(dict.fromkeys(r["speaker"] for r in per_line)) + ["all"]:
+        results[speaker] = {kind: summary([r for r in per_line if r["take"] == kind
+                                           and speaker in ("all", r["speaker"])]) for kind in kinds}
+    print(f"\n{gen.checkpoint_path}, {time.perf_counter() - began:.0f} s; skipped {len(skipped)} lines:")
+    for member, why in skipped:
+        print(f"  {member}: {why}")
+    print()
+    print(markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps({"checkpoint": str(gen.checkpoint_path), "results": results,
+                                         "skipped": skipped, "lines": per_line}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
