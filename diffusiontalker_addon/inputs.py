@@ -19,6 +19,7 @@ from ..core.audio import SAMPLE_RATE, check_audio_file, load_audio, num_frames
 from ..core.card import BUNDLED, paths_of, read_card
 from ..core.errors import AudioError, DiffusionTalkerError
 from ..core.mesh import check_vertex_count
+from ..core.phonetics import transcript_words
 from ..core.timing import resample_fps
 from . import prefs
 from .capture import frame_kept, key_pose_frames, sampled_setting, take_share
@@ -54,6 +55,7 @@ class Plan:
     mute_other_takes: bool = True  # a plan made without the setting writes as a new take does by default
     target: str = "FLAME"  # FLAME, MESH (a fitted head of any topology) or SHAPE_KEYS (the head's rig)
     rig_keys: str = ""  # with SHAPE_KEYS: the keys to drive and their scales ("jawOpen, mouthClose*0.8")
+    transcript: bool = False  # whether one was given: the take's record says so
 
 
 def settings_of(op, context) -> dict:
@@ -71,6 +73,40 @@ def settings_of(op, context) -> dict:
         elif "sound_strip" in given:
             settings["audio_source"] = "STRIP"
     return settings
+
+
+def _text_of(text: bpy.types.Text) -> str:
+    """A Text's words; an empty one is refused rather than read as "recognise", because
+    choosing a Text says the words are known and an empty one is a mistake to point out."""
+    words = text.as_string().strip()
+    if not words:
+        raise SetupError(f"the Text '{text.name}' chosen as the transcript is empty: write what is said in it, "
+                         "or clear the Transcript Text field to recognise the speech from the audio")
+    return words
+
+
+def transcript_of(op, context) -> str:
+    """What is said, or "" to recognise it from the audio: the operator's transcript or
+    transcript_text (a Text's name) where a script gives one, else the panel's Text, else
+    its one-line field. Checked here so that a transcript the aligner cannot read (digits,
+    no words) is said before the model loads."""
+    given = {name for name in ("transcript", "transcript_text") if op and op.properties.is_property_set(name)}
+    if len(given) == 2:
+        raise SetupError("both transcript and transcript_text are given: pass the words or a Text's name, not both")
+    if "transcript_text" in given:
+        text = bpy.data.texts.get(op.transcript_text)
+        if text is None:
+            known = ", ".join(sorted(t.name for t in bpy.data.texts)) or "none"
+            raise SetupError(f"no Text named '{op.transcript_text}' for the transcript (this file's Texts: {known})")
+        words = _text_of(text)
+    elif "transcript" in given:
+        words = op.transcript.strip()
+    else:
+        settings = context.scene.diffusiontalker
+        words = _text_of(settings.transcript_text) if settings.transcript_text else settings.transcript.strip()
+    if words:
+        transcript_words(words)
+    return words
 
 
 def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.types.Object:
@@ -218,6 +254,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
         check_vertex_count(len(obj.data.vertices), wanted, label)  # the wrong head before the audio
     elif s["keep_key_poses"]:
         raise SetupError("Keep Key Poses works on FLAME meshes only; turn it off for this target")
+    transcript = transcript_of(op, context)
     audio, start_frame, span = audio_source(s, context)
     check_span(context.scene, audio, start_frame, span)
     blend_style, blend, key_poses = s["blend_style"].strip(), 0.0, {}
@@ -233,11 +270,11 @@ def prepare(op, context) -> tuple[Plan, Request]:
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"],
-                rig_keys=s["rig_keys"])
+                rig_keys=s["rig_keys"], transcript=bool(transcript))
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",
                       seed=s["seed"], steps=s["steps"], mesh_label=label,
                       mesh_vertices=len(obj.data.vertices) if s["target"] == "FLAME" else wanted,
-                      blend_style=blend_style, blend=blend, key_poses=key_poses)
+                      blend_style=blend_style, blend=blend, key_poses=key_poses, transcript=transcript)
     return plan, request

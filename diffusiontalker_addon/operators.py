@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import bpy
+from bpy.props import StringProperty
 
 from ..core.errors import DiffusionTalkerError
 from ..core.mesh import check_vertex_count
@@ -90,7 +91,13 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     bl_idname = "diffusiontalker.generate"
     bl_label = "Generate Lip Sync"
     bl_options = {"UNDO"}
-    __annotations__ = generation_properties({"SKIP_SAVE"})
+    __annotations__ = {
+        **generation_properties({"SKIP_SAVE"}),
+        # The panel's Transcript Text is a pointer, which an operator cannot hold: a script names the Text.
+        "transcript_text": StringProperty(
+            name="Transcript Text", options={"SKIP_SAVE"},
+            description="Name of a Text holding what is said (instead of transcript); unset uses the panel's"),
+    }
 
     @classmethod
     def poll(cls, context):

@@ -51,6 +51,10 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
                 col.prop_search(settings, "sound_strip", editor, "strips" if hasattr(editor, "strips") else "sequences")
             else:
                 col.label(text="The scene has no sound strips", icon="INFO")
+        col.prop(settings, "transcript_text")
+        row = col.row()
+        row.active = settings.transcript_text is None  # a chosen Text is what is read
+        row.prop(settings, "transcript")
         col.prop(settings, "style")
         row = col.row(align=True)
         row.prop(settings, "seed")

@@ -46,6 +46,9 @@ def generation_properties(options: set[str]) -> dict:
         "sound_strip": StringProperty(
             name="Sound Strip", options=options,
             description="Name of the scene's sound strip whose audio drives the face"),
+        "transcript": StringProperty(
+            name="Transcript", default="", options=options,
+            description="What is said, for exact lip timing; empty = recognised from the audio"),
         "style": StringProperty(
             name="Talking Style", default=AUTO_STYLE, options=options, search=_style_search,
             description="Whose way of talking to imitate: a name from the checkpoint's identity library, "
@@ -112,6 +115,12 @@ def generation_properties(options: set[str]) -> dict:
 class DiffusionTalkerSettings(bpy.types.PropertyGroup):
     __annotations__ = {
         **generation_properties(set()),
+        # A pointer, not a name, so that renaming the Text keeps it chosen; operators cannot
+        # hold one, so the generate operator names a Text instead (operators.py).
+        "transcript_text": PointerProperty(
+            type=bpy.types.Text, name="Transcript Text",
+            description="A Text (Text Editor) holding what is said, for long dialogue; used instead of the "
+                        "one-line Transcript"),
         "last_take": StringProperty(name="Last Take", description="Take written by the last generation"),
         "last_report": StringProperty(name="Last Result", description="What the last generation made"),
         "last_failed": BoolProperty(name="Last Failed", description="The last generation made nothing (its report says why)"),

@@ -40,7 +40,7 @@ class Take:
     mode: str
     keys: list[str]
     muted: bool  # every one of its keys is
-    record: dict  # mode, style, seed, start, frames; empty for a take written before records
+    record: dict  # mode, style, seed, start, frames, transcript (given or not); empty for a take written before records
 
 
 def take_of_key(name: str) -> str | None:
@@ -177,7 +177,7 @@ def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, f
         key[RECORDS] = {}
     style = f"{made.style} + {plan.blend_style}" if plan.blend_style else made.style
     key[RECORDS][plan.take] = {"mode": plan.mode, "style": style, "seed": made.seed,
-                               "start": plan.start_frame, "frames": frames}
+                               "start": plan.start_frame, "frames": frames, "transcript": plan.transcript}
     _remove_baked(key, plan.take)
     if plan.mute_other_takes:
         solo(scene, obj, plan.take)
@@ -260,7 +260,8 @@ class DIFFUSIONTALKER_UL_takes(bpy.types.UIList):
         row = layout.row(align=True)
         row.label(text=name, icon="SHAPEKEY_DATA")
         if record:
-            row.label(text=f"{record['style']} · seed {record['seed']} · {record['frames']} f")
+            said = " · transcript" if record.get("transcript") else ""  # records before transcripts lack it
+            row.label(text=f"{record['style']} · seed {record['seed']} · {record['frames']} f{said}")
         muted = item.mute  # a take's keys are muted together
         op = row.operator("diffusiontalker.take_solo", text="", icon="SOLO_OFF", emboss=False)
         op.take = name

@@ -164,6 +164,7 @@ class Request:
     blend_style: str = ""  # "" -> no second style
     blend: object = 0.0  # weight of blend_style: a number or per-frame weights at the model's fps
     key_poses: dict = field(default_factory=dict)  # model frame -> (V, 3) offsets the take passes through
+    transcript: str = ""  # what is said, for forced alignment; "": phones recognised from the audio
 
 
 def generation_job(req: Request) -> Job:
@@ -178,6 +179,8 @@ def generation_job(req: Request) -> Job:
                 progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
                 cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
                 key_poses=req.key_poses,
+                # only when given: a generator from before transcripts has no such keyword
+                **({"transcript": req.transcript} if req.transcript else {}),
             )
         except DiffusionTalkerError as exc:
             note = library_note(req.checkpoint, req.device)

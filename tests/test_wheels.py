@@ -44,7 +44,7 @@ def test_the_release_ships_what_the_addon_imports_and_no_training_code():
     shipped = {p.as_posix() for p in bw.runtime_files()}
     for needed in ("__init__.py", "blender_manifest.toml", "diffusiontalker_addon/operators.py",
                    "diffusiontalker_addon/__init__.py", "core/__init__.py", "core/pipeline.py", "core/errors.py",
-                   "core/assets/demo.safetensors", "core/assets/demo.json"):
+                   "core/assets/demo.safetensors", "core/assets/demo.json", "core/phonetics.py"):
         assert needed in shipped
     assert set(TRAINING) & shipped == set()
     assert [p for p in shipped if p.endswith(".pth") or p.startswith((".ci/", "scripts/", "wheels/", "tests/"))] == []
@@ -94,11 +94,34 @@ def test_markers_are_judged_for_the_target_not_the_host(tmp_path):
         fake_wheel(folder, "cffi", "2.1.1", tag, ['pycparser; implementation_name != "PyPy"'])
         fake_wheel(folder, "pycparser", "3.12")
         fake_wheel(folder, "tqdm", "4.70.1", requires=['colorama; platform_system == "Windows"'])
+        fake_wheel(folder, "pocketsphinx", "5.1.1", tag, ["sounddevice"])
     names = {t: sorted(w.name.split("-")[0] for w in bw.resolve(t, cache, download=False)) for t in (WINDOWS, MAC)}
-    common = ["av", "cffi", "filelock", "mpmath", "pycparser", "safetensors", "soundfile", "soxr", "sympy", "torch",
-              "tqdm"]
-    assert names[MAC] == common  # no CUDA libraries, no colorama, no numpy, no setuptools, no extras
+    common = ["av", "cffi", "filelock", "mpmath", "pocketsphinx", "pycparser", "safetensors", "soundfile", "soxr",
+              "sympy", "torch", "tqdm"]
+    assert names[MAC] == common  # no CUDA libraries, colorama, numpy, setuptools, sounddevice or extras
     assert names[WINDOWS] == sorted(common + ["colorama"])
+
+
+# every zip the script builds: (variant, platform) from TORCH_INDEX, for each Blender Python
+EVERY_TARGET = [bw.Target(v, p, py) for v, p in sorted(bw.TORCH_INDEX) for py in sorted(bw.PYTHONS)]
+
+
+@pytest.mark.parametrize("target", EVERY_TARGET, ids=lambda t: t.name)
+def test_every_zip_carries_pocketsphinx_and_not_its_microphone_library(tmp_path, target):
+    """The phonetic front-end runs inside Blender, where nothing may be downloaded: each
+    target's wheels must hold PocketSphinx (its US-English model is inside its wheel)."""
+    folder = tmp_path / target.name
+    torch_version = "2.13.0+cu128" if target.variant == "cuda" else "2.13.0"
+    fake_wheel(folder, "torch", torch_version, requires=['nvidia-cudnn-cu13; platform_system == "Linux"']
+               if target.variant == "cuda" and target.platform == "linux-x64" else [])
+    fake_wheel(folder, "nvidia_cudnn_cu13", "9.20.0.48")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in (bw.Requirement(r) for r in project):
+        if requirement.name not in ("torch", "numpy"):
+            microphone = ["sounddevice"] if requirement.name == "pocketsphinx" else []
+            fake_wheel(folder, requirement.name, "99.0", requires=microphone)
+    names = [w.name.split("-")[0] for w in bw.resolve(target, tmp_path, download=False)]
+    assert "pocketsphinx" in names and "sounddevice" not in names and "numpy" not in names
 
 
 def test_a_cpu_build_refuses_a_cuda_torch_and_a_cuda_build_a_cpu_one(tmp_path):

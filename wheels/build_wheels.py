@@ -70,9 +70,10 @@ TORCH_INDEX = {
 VARIANTS = sorted({variant for variant, _ in TORCH_INDEX})
 # Never shipped: numpy because Blender ships its own and a second copy would shadow it for
 # every add-on; setuptools because torch needs it only to compile C++ extensions (inference
-# runs without it) and its wheel installs a .pth file. pocketsphinx until the add-on uses
-# the phonetic front-end (core/phonetics.py; issue 28 ships it for every platform).
-LEFT_OUT = {"numpy", "setuptools", "pocketsphinx"}
+# runs without it) and its wheel installs a .pth file; sounddevice (pocketsphinx's one
+# requirement) because pocketsphinx imports it only to listen to a microphone, the add-on
+# reads files, and on Linux it would need PortAudio, which Blender does not ship.
+LEFT_OUT = {"numpy", "setuptools", "sounddevice"}
 # A CPU torch wheel is ~100-250 MB; a CUDA build that slipped in is several times that.
 CPU_TORCH_MAX_MB = 400
 CUDA_REQUIREMENT = re.compile(r"^(nvidia-|cuda-)")

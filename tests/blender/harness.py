@@ -2,10 +2,12 @@
 so that a broken one is an observation and the others still run."""
 
 import json
+import os
 import traceback
 
 import bpy
 import numpy as np
+import soundfile
 
 
 def refusal(op, **kwargs) -> str | None:
@@ -15,6 +17,31 @@ def refusal(op, **kwargs) -> str | None:
     except RuntimeError as exc:
         return str(exc)
     return None
+
+
+def short_clip(wav: str, work: str, seconds: float = 1.2) -> str:
+    """The first ``seconds`` of the speech as a file in ``work``: enough for a take to move
+    the face, and short enough that a model run takes seconds on two cores."""
+    wave, rate = soundfile.read(wav, dtype="float32")
+    path = os.path.join(work, "clip.wav")
+    soundfile.write(path, wave[: int(seconds * rate)], rate)
+    return path
+
+
+def flame_head(ply: str, offset: float) -> bpy.types.Object:
+    """A fresh file holding the FLAME template as 'Head' with the user's own animated shape key
+    'Smile' (every vertex moved by ``offset``), which no take may touch."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.wm.ply_import(filepath=ply)
+    head = bpy.context.active_object
+    head.name = "Head"
+    head.shape_key_add(name="Basis", from_mix=False)
+    smile = head.shape_key_add(name="Smile", from_mix=False)
+    smile.data.foreach_set("co", (coordinates(smile) + offset).ravel())
+    for frame, value in ((1, 0.2), (20, 0.9)):
+        smile.value = value
+        smile.keyframe_insert("value", frame=frame)
+    return head
 
 
 def coordinates(block) -> np.ndarray:

@@ -14,7 +14,6 @@ import sys
 
 import bpy
 import numpy as np
-import soundfile
 import torch
 
 ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
@@ -33,7 +32,8 @@ from bl_ext.user_default.diffusiontalker.core.checkpoint import save_checkpoint 
 from bl_ext.user_default.diffusiontalker.core.model import TalkerModel  # noqa: E402
 from bl_ext.user_default.diffusiontalker.diffusiontalker_addon import takes  # noqa: E402
 from bl_ext.user_default.diffusiontalker.diffusiontalker_addon.animation import action_fcurves  # noqa: E402
-from harness import active_curves, coordinates, refusal, run_all, shown  # noqa: E402 - beside this script
+from harness import (active_curves, coordinates, flame_head, refusal, run_all,  # noqa: E402 - beside this script
+                     short_clip, shown)
 
 
 def tiny_checkpoint() -> str:
@@ -50,15 +50,8 @@ def tiny_checkpoint() -> str:
     return str(save_checkpoint(os.path.join(WORK, "tiny"), model.eval(), {"trained_on": "nothing (test noise)"}))
 
 
-def short_clip() -> str:
-    wave, rate = soundfile.read(WAV, dtype="float32")
-    path = os.path.join(WORK, "clip.wav")
-    soundfile.write(path, wave[: int(1.2 * rate)], rate)
-    return path
-
-
 bpy.context.preferences.addons["bl_ext.user_default.diffusiontalker"].preferences.checkpoint = tiny_checkpoint()
-CLIP = short_clip()
+CLIP = short_clip(WAV, WORK)
 
 
 def generate(take, **settings):
@@ -66,19 +59,7 @@ def generate(take, **settings):
 
 
 def new_head():
-    """The FLAME template carrying the user's own animated shape key, which takes must never touch."""
-    bpy.ops.wm.read_homefile(use_empty=True)
-    bpy.ops.wm.ply_import(filepath=PLY)
-    head = bpy.context.active_object
-    head.name = "Head"
-    head.shape_key_add(name="Basis", from_mix=False)
-    smile = head.shape_key_add(name="Smile", from_mix=False)
-    co = coordinates(smile)
-    smile.data.foreach_set("co", (co + SMILE_OFFSET).ravel())
-    for frame, value in ((1, 0.2), (20, 0.9)):
-        smile.value = value
-        smile.keyframe_insert("value", frame=frame)
-    return head
+    return flame_head(PLY, SMILE_OFFSET)
 
 
 def keys_named(obj, take) -> list[str]:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-import soundfile
 
 ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from heads import arkit_keys, flame, remeshed  # noqa: E402
-from harness import active_curves as curves, coordinates, refusal, run_all, shown  # noqa: E402 - beside this script
+from harness import (active_curves as curves, coordinates, refusal, run_all,  # noqa: E402 - beside this script
+                     short_clip, shown)
 
 bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
 STORED = "diffusiontalker_registration"
@@ -32,14 +32,7 @@ def scenario(fn):
     return fn
 
 
-def clip() -> str:
-    wave, rate = soundfile.read(WAV, dtype="float32")
-    path = os.path.join(WORK, "clip.wav")
-    soundfile.write(path, wave[: int(1.2 * rate)], rate)
-    return path
-
-
-CLIP = clip()
+CLIP = short_clip(WAV, WORK)
 
 
 def head_object(name, vertices, faces, user_key=True):
