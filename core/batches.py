@@ -17,6 +17,10 @@ from .audio import SAMPLE_RATE, normalise
 from .errors import DiffusionTalkerError
 
 SILENCE = "_"  # espeak-ng's pause mnemonic; the frames no timed phoneme covers
+# Share of windows whose front-end phones come from forced alignment of the clip's text
+# rather than recognition from its sound: a transcript is optional at generation, so
+# the model must know both, and mostly live with recognition's errors.
+ALIGNED_SHARE = 0.3
 
 
 @dataclass
@@ -25,6 +29,10 @@ class Item:
     motion: np.ndarray  # (T, V*3) float32 offsets in model units
     speaker: int
     phones: np.ndarray  # (T,) int64 index into the model's phoneme list per frame, -1 where unknown
+    # the phonetic front-end's phones (T, len(PHONES)) from the clip's sound, and from its
+    # transcript when alignment worked; None for a model that does not read them
+    recognised: np.ndarray | None = None
+    aligned: np.ndarray | None = None
 
 
 class Batch(NamedTuple):
@@ -34,6 +42,7 @@ class Batch(NamedTuple):
     voice: torch.Tensor  # (B,) who speaks the audio
     style: torch.Tensor  # (B,) whose motion the target is: the voice unless a restyle swapped it
     phones: torch.Tensor  # (B, T) frame phoneme labels, -1 where unknown or padded
+    heard: torch.Tensor  # (B, T, len(PHONES)) front-end phones, zero where padded; (B, T, 0) without
 
     def to(self, device) -> "Batch":
         return Batch(*(t.to(device) for t in self))
@@ -69,40 +78,56 @@ def frame_phonemes(phonemes, n_frames: int, fps: float, labels: list[str]) -> np
     return out
 
 
-def clip_items(clips, speakers: list[str], motion_scale: float, phonemes: list[str] = ()) -> list[Item]:
-    """``phonemes``: the model's phoneme labels, for its phoneme head's targets."""
+def clip_items(clips, speakers: list[str], motion_scale: float, phonemes: list[str] = (),
+               heard: dict | None = None) -> list[Item]:
+    """``phonemes``: the model's phoneme labels, for its phoneme head's targets; ``heard``:
+    the front-end's phone rows of each clip by name (``clip_phones.heard_in``), for a
+    model that reads them."""
+    from .phonetics import features
+
+    def frames_of(rows, clip):
+        return None if rows is None else features(rows, clip.fps, len(clip.vertices))
+
     index = {name: i for i, name in enumerate(speakers)}
     return [Item(normalise(c.audio), ((c.vertices - c.template[None]) / motion_scale).reshape(len(c.vertices), -1)
                  .astype(np.float32), index[c.speaker],
-                 frame_phonemes(c.phonemes if phonemes else None, len(c.vertices), c.fps, list(phonemes)))
+                 frame_phonemes(c.phonemes if phonemes else None, len(c.vertices), c.fps, list(phonemes)),
+                 *((frames_of(heard[c.name]["recognised"], c), frames_of(heard[c.name]["aligned"], c))
+                   if heard else ()))
             for c in clips]
 
 
 def window(item: Item, frames: int, fps: float, rng: np.random.Generator):
     """A random window of ``frames`` frames (the whole clip if shorter): (first frame,
-    audio, motion, phoneme labels)."""
+    audio, motion, phoneme labels, front-end phones (frames, P), P = 0 when the item has none)."""
     start = int(rng.integers(0, max(1, len(item.motion) - frames + 1)))
     motion = item.motion[start:start + frames]
     a0 = int(round(start / fps * SAMPLE_RATE))
     a1 = a0 + int(round(len(motion) / fps * SAMPLE_RATE))
     wave = item.wave[a0:a1]
-    return start, np.pad(wave, (0, a1 - a0 - len(wave))), motion, item.phones[start:start + frames]
+    heard = item.recognised
+    if item.aligned is not None and rng.random() < ALIGNED_SHARE:
+        heard = item.aligned
+    heard = np.zeros((len(motion), 0), np.float32) if heard is None else heard[start:start + frames]
+    return start, np.pad(wave, (0, a1 - a0 - len(wave))), motion, item.phones[start:start + frames], heard
 
 
-def collate(windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], voices: list[int], styles: list[int]) -> Batch:
-    """(wave, motion, phoneme labels) windows padded to the longest."""
-    T = max(len(m) for _, m, _ in windows)
-    N = max(len(w) for w, _, _ in windows)
+def collate(windows: list[tuple[np.ndarray, ...]], voices: list[int], styles: list[int]) -> Batch:
+    """(wave, motion, phoneme labels, front-end phones) windows padded to the longest."""
+    T = max(len(m) for _, m, _, _ in windows)
+    N = max(len(w) for w, _, _, _ in windows)
     wave = torch.zeros(len(windows), N)
     motion = torch.zeros(len(windows), T, windows[0][1].shape[1])
     mask = torch.zeros(len(windows), T, dtype=torch.bool)
     phones = torch.full((len(windows), T), -1, dtype=torch.long)
-    for i, (w, m, ph) in enumerate(windows):
+    heard = torch.zeros(len(windows), T, windows[0][3].shape[1])
+    for i, (w, m, ph, h) in enumerate(windows):
         wave[i, :len(w)] = torch.from_numpy(w)
         motion[i, :len(m)] = torch.from_numpy(m)
         mask[i, :len(m)] = True
         phones[i, :len(ph)] = torch.from_numpy(ph)
-    return Batch(wave, motion, mask, torch.tensor(voices), torch.tensor(styles), phones)
+        heard[i, :len(h)] = torch.from_numpy(h)
+    return Batch(wave, motion, mask, torch.tensor(voices), torch.tensor(styles), phones, heard)
 
 
 def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float, seed: int, start: int = 0,
@@ -121,13 +146,14 @@ def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float
         chosen = rng.integers(0, len(items), batch_size)
         windows, voices, styles = [], [], []
         for i in chosen:
-            first, wave, motion, phones = window(items[i], frames, fps, rng)
+            first, wave, motion, phones, heard = window(items[i], frames, fps, rng)
             style = items[i].speaker
             if restyle is not None:
                 style, motion = restyle(int(i), first, motion, style, rng)
-            if augment is not None:
-                wave, motion, phones = augment(wave, motion, phones, sound)
-            windows.append((wave, motion, phones))
+            if augment is not None:  # the front-end's phones ride with the motion: a tempo change re-times both
+                wave, both, phones = augment(wave, np.concatenate([motion, heard], axis=1), phones, sound)
+                motion, heard = both[:, :motion.shape[1]], both[:, motion.shape[1]:]
+            windows.append((wave, motion, phones, heard))
             voices.append(items[i].speaker)
             styles.append(style)
         yield collate(windows, voices, styles)

@@ -68,6 +68,7 @@ def run(args) -> int:
 
     from .augment import augmenter
     from .batches import batch_sampler, clip_items, load_split
+    from .clip_phones import heard_in
     from .checkpoint import load_checkpoint, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion, step_grid
     from .errors import DiffusionTalkerError
@@ -108,7 +109,8 @@ def run(args) -> int:
     if unknown:
         raise DiffusionTalkerError(f"{args.teacher} was trained on {', '.join(teacher.bank.names)}; {args.data} "
                                    f"also has {', '.join(unknown)}: distill on the teacher's own data")
-    items = clip_items(clips, teacher.bank.names, config["motion_scale"])
+    heard = heard_in(args.dataset, args.data, clips) if teacher.reads_phones else None
+    items = clip_items(clips, teacher.bank.names, config["motion_scale"], heard=heard)
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     restyle = restyle_from_args(args, clips, teacher.bank.names, config["motion_scale"])
     augment = augmenter(args.augment, config["fps"])
@@ -128,19 +130,19 @@ def run(args) -> int:
                                 restyle=restyle, augment=augment)
         bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
         for step in bar:
-            wave, motion, mask, voice, style, _ = next(batches).to(device)
+            wave, motion, mask, voice, style, _, heard = next(batches).to(device)
             k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
             t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
             noise = torch.randn(motion.shape, generator=generator).to(device)
             x_t = diffusion.q_sample(motion, t, noise)
             with torch.no_grad():
-                feats_t = teacher.encode_audio(wave, motion.shape[1], mask)
+                feats_t = teacher.encode_audio(wave, motion.shape[1], mask, heard)
                 ident_t = teacher.bank(style)
                 x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
                 x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
                                              t_mid, t_next)
                 target = diffusion.distillation_target(x_t, t, x_next, t_next)
-            feats = student.encode_audio(wave, motion.shape[1], mask)
+            feats = student.encode_audio(wave, motion.shape[1], mask, heard)
             pred = student.denoise(x_t, t, feats, student.bank(style), mask)
             losses = loss_fn(pred, target, mask, truth=motion)
             c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, voice,

@@ -7,6 +7,9 @@ clips it was padded next to. Features are linearly interpolated from
 the encoder's own rate (100 Hz mel, 50 Hz HuBERT/wav2vec2) to the animation rate, as
 FaceFormer and FaceDiffuser do, which lets one checkpoint serve 25 and 30 fps data.
 
+``PhoneReader`` is the second stream: the phonetic front-end's phones (phonetics.py),
+read beside any of the three (``phonetic: "fuse"``) or alone (``"replace"``).
+
 ``mel`` is the default because our machines cannot download pretrained speech
 models; ``hubert`` and ``wav2vec2`` load weights from a local directory the user names
 (or a hub id on machines that can reach one) and are built from a config dict when a
@@ -130,6 +133,34 @@ def log_mel_level(waves) -> list[float]:
         values = torch.cat([measure.log_mel(torch.from_numpy(np.asarray(w, np.float32))[None]).reshape(-1)
                             for w in waves])
     return [float(values.mean()), float(values.std())]
+
+
+class PhoneReader(nn.Module):
+    """Per-frame phone shares (``phonetics.features``, already at the animation rate) ->
+    (B, T, d_model).
+
+    The mel encoder trained on espeak-ng hears espeak's timbre; PocketSphinx's acoustic
+    model learned real voices, so its phones carry what the lips follow across voices.
+    Two k=9 convs see ±8 frames (about ±270 ms at 30 fps): lips round and the jaw opens
+    for a sound before it is heard. The last layer starts at zero, so a mel model grown
+    with the reader (``train --init --phonetic fuse``) begins exactly where it was and
+    leans on the phones only as far as they help. In a padded batch the hidden layer is
+    zeroed past each clip's end, as the second conv's own zero padding is when the clip
+    is alone, so a batch hears each clip as generation does."""
+
+    def __init__(self, n_phones: int, d_model: int, hidden: int = 128):
+        super().__init__()
+        self.convs = nn.Sequential(nn.Conv1d(n_phones, hidden, 9, padding=4), nn.GELU(),
+                                   nn.Conv1d(hidden, d_model, 9, padding=4))
+        nn.init.zeros_(self.convs[-1].weight)
+        nn.init.zeros_(self.convs[-1].bias)
+
+    def forward(self, heard: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (B, T): True on real frames."""
+        hidden = self.convs[1](self.convs[0](heard.transpose(1, 2)))
+        if mask is not None:
+            hidden = hidden * mask[:, None, :hidden.shape[2]]
+        return self.convs[2](hidden).transpose(1, 2)
 
 
 _HF_CLASSES = {"hubert": ("HubertModel", "HubertConfig"), "wav2vec2": ("Wav2Vec2Model", "Wav2Vec2Config")}

@@ -8,6 +8,7 @@ import os
 import sys
 
 from .argtypes import add_device_flag, positive_float, positive_int, random_seed
+from .phonetics import add_transcript_flags
 
 DESCRIPTION = """\
 Generate facial animation for a speech recording.
@@ -16,17 +17,24 @@ The result is per-frame vertex offsets from the neutral face of a FLAME-topology
 head (5023 vertices for the bundled checkpoint). Give --template to also get
 absolute vertex positions (template + offsets), which .obj output needs.
 
+A checkpoint that reads phones (the bundled one does) runs the phonetic front-end
+(PocketSphinx, US-English) on the audio: phones recognised from the sound, or, with
+--transcript / --transcript-file, the transcript's phones aligned to it: much better
+timing, as with Rhubarb's dialog file. Other checkpoints ignore a transcript.
+
 Without --checkpoint the bundled demo checkpoint is used; read its card
 (the "card" of core/assets/demo.json; README, "The bundled checkpoint") to see what it was trained on before judging the result.
 """
 
 EPILOG = """\
 npz contents: offsets (T,V,3) float32 metres; vertices (T,V,3) when --template is
-given; fps; style; seed; steps; checkpoint (file name and sha256).
+given; fps; style; seed; steps; checkpoint (file name and sha256); transcript (the text
+whose phones were aligned, "" when they were recognised or not read).
 
 examples:
   diffusiontalker generate speech.wav -o take.npz
   diffusiontalker generate speech.wav -o take.npz --style 2 --seed 11 --steps 8
+  diffusiontalker generate line.wav -o take.npz --transcript "Put the map back"
   diffusiontalker generate speech.flac -o frames/ --format obj --template head.ply --fps 24
 """
 
@@ -55,6 +63,7 @@ def add_cli(sub) -> None:
     p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
+    add_transcript_flags(p)
     add_device_flag(p)
     p.add_argument("--template", default=None,
                    help="neutral head (.ply or .obj) with the checkpoint's vertex count; adds 'vertices'")
@@ -80,6 +89,7 @@ def run(args) -> int:
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import writable_file, writable_folder
     from .library import check_library_fits, library_card
+    from .phonetics import transcript_from_args
     from .pipeline import Generator
     from .timing import resample_fps
 
@@ -102,6 +112,7 @@ def run(args) -> int:
         writable_folder(args.output, "-o")
     else:  # numpy adds .npz to a name without it; say so, and check the file it will really write
         args.output = str(writable_file(args.output if args.output.endswith(".npz") else args.output + ".npz", "-o"))
+    transcript = transcript_from_args(args)
     if args.fps is not None and args.fps > 1000:  # positive already; this many frames would not fit in memory
         raise DiffusionTalkerError(f"--fps {args.fps:g}: at most 1000 frames per second")
 
@@ -117,6 +128,9 @@ def run(args) -> int:
         generator.add_library(args.library)
     for note in generator.warnings:
         print(f"warning: {note}", file=sys.stderr)
+    if transcript is not None and not generator.model.reads_phones:
+        print("warning: this checkpoint does not read phones: the transcript changes nothing", file=sys.stderr)
+    del generator.warnings[:]  # said; what the front-end adds (words it had to guess) is said after
     template = None
     if args.template:
         template = read_mesh(args.template)
@@ -134,10 +148,12 @@ def run(args) -> int:
         take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
                                   progress=None if bar is None else progress, max_seconds=args.max_seconds,
                                   blend_style=args.blend_with, blend=blend_weights(args.blend, generator.fps),
-                                  key_poses=key_poses(args.key_pose, template, generator))
+                                  key_poses=key_poses(args.key_pose, template, generator), transcript=transcript)
     finally:
         if bar is not None:
             bar.close()
+    for note in generator.warnings:
+        print(f"warning: {note}", file=sys.stderr)
     fps = args.fps or take.fps
     offsets = resample_fps(take.offsets, take.fps, fps).astype(np.float32)
     if args.transfer == "deformation":
@@ -149,7 +165,8 @@ def run(args) -> int:
     else:
         out = {"offsets": offsets, "fps": np.float64(fps), "style": np.str_(take.style),
                "seed": np.int64(take.seed), "steps": np.int64(take.steps),
-               "checkpoint": np.str_(generator.checkpoint_id())}
+               "checkpoint": np.str_(generator.checkpoint_id()),
+               "transcript": np.str_(transcript if transcript and generator.model.reads_phones else "")}
         if args.blend_with is not None:  # a blended take is not the pure style its name says
             out |= {"blend_with": np.str_(args.blend_with), "blend": np.str_(args.blend)}
         if template is not None:

@@ -14,8 +14,10 @@ import torch
 from torch import nn
 
 from .denoiser import Denoiser
-from .encoders import build_encoder, each_alone
+from .encoders import PhoneReader, build_encoder, each_alone
+from .errors import DiffusionTalkerError
 from .identity import IdentityBank, Personaliser
+from .phonetics import PHONES
 
 DEFAULT_CONFIG = {
     "num_vertices": 5023,
@@ -34,7 +36,9 @@ DEFAULT_CONFIG = {
     "objective": "diffusion",  # or "regression": the deterministic baseline (no noise input)
     "phonemes": [],  # labels of the training-only phoneme head; none, no head
     "clip_summary": False,  # condition on the clip's pooled audio (denoiser.clip_summary)
+    "phonetic": None,  # the front-end's phones: None, "fuse" (beside the audio encoder) or "replace" (alone)
 }
+PHONETIC = (None, "fuse", "replace")
 
 
 def make_config(**overrides) -> dict:
@@ -43,6 +47,8 @@ def make_config(**overrides) -> dict:
     if unknown:
         raise ValueError(f"unknown model config keys: {sorted(unknown)}")
     config.update(copy.deepcopy(overrides))
+    if config["phonetic"] not in PHONETIC:
+        raise ValueError(f"phonetic must be one of {PHONETIC}, got {config['phonetic']!r}")
     return config
 
 
@@ -51,7 +57,11 @@ class TalkerModel(nn.Module):
         super().__init__()
         self.config = make_config(**config)
         c = self.config
-        self.encoder = build_encoder(c["encoder"], c["d_model"], pretrained_encoder)
+        # "replace" has no audio encoder at all: what it would learn, nothing would read
+        self.encoder = (None if c["phonetic"] == "replace"
+                        else build_encoder(c["encoder"], c["d_model"], pretrained_encoder))
+        if c["phonetic"]:
+            self.phone_reader = PhoneReader(len(PHONES), c["d_model"])
         self.denoiser = Denoiser(c["num_vertices"], c["d_model"], c["n_layers"], c["n_heads"],
                                  c["d_identity"], c["dropout"], c["clip_summary"])
         self.bank = IdentityBank(c["identities"], c["d_identity"])
@@ -67,9 +77,24 @@ class TalkerModel(nn.Module):
     def num_vertices(self) -> int:
         return self.config["num_vertices"]
 
-    def encode_audio(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` (B, T), True on real frames, for a padded batch: each clip is then heard as alone."""
-        return self.encoder(wave, num_frames) if mask is None else each_alone(self.encoder, wave, num_frames, mask)
+    @property
+    def reads_phones(self) -> bool:
+        return bool(self.config["phonetic"])
+
+    def encode_audio(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None,
+                     heard: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (B, T), True on real frames, for a padded batch: each clip is then heard as
+        alone. ``heard`` (B, T, len(PHONES)): the front-end's phones, for a model that reads them."""
+        if self.reads_phones and (heard is None or heard.shape[-1] != len(PHONES)):
+            raise DiffusionTalkerError("this model reads the phonetic front-end's phones; none were given")
+        features = None
+        if self.encoder is not None:
+            features = (self.encoder(wave, num_frames) if mask is None
+                        else each_alone(self.encoder, wave, num_frames, mask))
+        if self.reads_phones:
+            phones = self.phone_reader(heard[:, :num_frames], mask)
+            features = phones if features is None else features + phones
+        return features
 
     def denoise(self, x_t, t, audio_features, identity, mask=None):
         return self.denoiser(x_t, t, audio_features, identity, mask)
@@ -82,7 +107,11 @@ class TalkerModel(nn.Module):
     def reconfigured(self, config: dict) -> "TalkerModel":
         """A model of ``config`` holding these weights: a fine-tune's grown parts (an audio
         context filter, a phoneme head, a clip summary) keep their fresh initialisation; a student that
-        reads audio at another level keeps every weight."""
+        reads audio at another level keeps every weight. New identities start afresh: another
+        dataset's speakers share nothing with these but the network that renders a style."""
         model = TalkerModel(config)
-        model.load_state_dict(model.state_dict() | self.state_dict())
+        own = model.state_dict()
+        kept = {k: v for k, v in self.state_dict().items() if k in own and own[k].shape == v.shape
+                and not (k.startswith("bank.") and config["identities"] != self.config["identities"])}
+        model.load_state_dict(own | kept)
         return model

@@ -23,12 +23,12 @@ class Objective(nn.Module):
         self.temperature = args.temperature
         self.phoneme_weight = args.phoneme_weight
 
-    def forward(self, wave, motion, mask, voice, style, phones, generator):
+    def forward(self, wave, motion, mask, voice, style, phones, heard, generator):
         """``voice``: who speaks (the personaliser's positive); ``style``: whose motion
         ``motion`` is (the identity the denoiser is conditioned on); ``phones``: the
-        phoneme heard at each frame, -1 where unknown."""
+        phoneme heard at each frame, -1 where unknown; ``heard``: the front-end's phones."""
         model = self.model
-        features = model.encode_audio(wave, motion.shape[1], mask)
+        features = model.encode_audio(wave, motion.shape[1], mask, heard)
         identity = model.bank(style)
         if model.config["objective"] == "regression":
             zeros = torch.zeros_like(motion)

@@ -190,22 +190,16 @@ examples:
   diffusiontalker data articulate line.phones.json --speaker NAME -o line_anim/"""
 
 
-def add_cli(sub) -> None:
-    p = sub.add_parser("phones", help="timed phones of a recording (recognised, or aligned to a transcript)",
-                       description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("audio", help="the recording (wav, flac, ogg, mp3, m4a, ...); US-English speech")
+def add_transcript_flags(p) -> None:
+    """--transcript / --transcript-file, shared by ``phones`` and ``generate``."""
     text = p.add_mutually_exclusive_group()
-    text.add_argument("--transcript", metavar="TEXT", help="what is said, for forced alignment")
+    text.add_argument("--transcript", metavar="TEXT", help="what is said, for forced alignment of its phones")
     text.add_argument("--transcript-file", metavar="F", help="a UTF-8 text file holding what is said")
-    p.add_argument("-o", "--output", required=True, metavar="PHONES.json", help="where to write the phone timings")
-    p.set_defaults(run=run)
 
 
-def run(args) -> int:
-    from .audio import load_audio
-    from .outputs import writable_file
-
-    out = writable_file(args.output)
+def transcript_from_args(args) -> str | None:
+    """The transcript the flags give (checked to have words), or None: read before any
+    audio, so a bad transcript is the one message."""
     transcript = args.transcript
     if args.transcript_file is not None:
         try:
@@ -216,7 +210,25 @@ def run(args) -> int:
         except UnicodeDecodeError:
             raise DiffusionTalkerError(f"{args.transcript_file}: not UTF-8 text") from None
     if transcript is not None:
-        transcript_words(transcript)  # an empty transcript fails before the audio is read
+        transcript_words(transcript)
+    return transcript
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("phones", help="timed phones of a recording (recognised, or aligned to a transcript)",
+                       description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", help="the recording (wav, flac, ogg, mp3, m4a, ...); US-English speech")
+    add_transcript_flags(p)
+    p.add_argument("-o", "--output", required=True, metavar="PHONES.json", help="where to write the phone timings")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from .audio import load_audio
+    from .outputs import writable_file
+
+    out = writable_file(args.output)
+    transcript = transcript_from_args(args)
     wave = load_audio(args.audio)
     if transcript is None:
         phones = recognise(wave)

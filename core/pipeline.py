@@ -89,21 +89,38 @@ class Generator:
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 
-    def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    def heard(self, wave: np.ndarray, transcript: str | None = None) -> np.ndarray | None:
+        """The front-end's phones of 16 kHz audio, (frames, len(PHONES)) at the model's fps:
+        aligned to ``transcript`` when one is given, recognised otherwise; None for a
+        model that does not read phones (a transcript then changes nothing)."""
+        if not self.model.reads_phones:
+            return None
+        from . import phonetics
+
+        rows = (phonetics.recognise(wave) if transcript is None
+                else phonetics.align(wave, transcript, warn=self.warnings.append))
+        return phonetics.features(rows, self.fps, num_frames(len(wave), self.fps))
+
+    def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,
+                 heard: np.ndarray | None = None) -> torch.Tensor:
         """Audio features (1, frames, d) of 16 kHz audio for frames [start, stop), encoded
         with up to CONTEXT frames of audio on either side so a window's edges hear what
-        comes before and after."""
+        comes before and after. ``heard``: the whole audio's front-end phones
+        (``heard()``), worked out here when the model reads them and none are given."""
         total = num_frames(len(wave), self.fps)
         stop = total if stop is None else stop
         a, b = max(0, start - CONTEXT), min(total, stop + CONTEXT)
         s0, s1 = (int(round(f / self.fps * SAMPLE_RATE)) for f in (a, b))
         chunk = torch.from_numpy(np.ascontiguousarray(wave[s0:s1]))[None].to(self.device)
-        return self.model.encode_audio(chunk, b - a)[:, start - a: stop - a]
+        if heard is None and self.model.reads_phones:
+            heard = self.heard(wave)
+        phones = None if heard is None else torch.from_numpy(heard[a:b])[None].to(self.device)
+        return self.model.encode_audio(chunk, b - a, heard=phones)[:, start - a: stop - a]
 
     def _nearest_style(self, features) -> int:
         return int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
 
-    def _identity(self, style, wave: np.ndarray) -> tuple[str, torch.Tensor]:
+    def _identity(self, style, wave: np.ndarray, heard: np.ndarray | None = None) -> tuple[str, torch.Tensor]:
         if isinstance(style, (np.ndarray, torch.Tensor)):  # an embedding made by the caller
             vector = torch.as_tensor(style, dtype=torch.float32, device=self.device).reshape(-1)
             if len(vector) != self.config["d_identity"]:
@@ -112,7 +129,7 @@ class Generator:
             return "custom", vector
         if isinstance(style, str) and style.lower() == AUTO:
             frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
-            index = self._nearest_style(self.features(wave, 0, frames))
+            index = self._nearest_style(self.features(wave, 0, frames, heard))
         else:  # the checkpoint's styles, then the library's, by name or by index
             index = style_index(style, self.identity_names)
             name = self.identity_names[index]
@@ -132,7 +149,8 @@ class Generator:
     def generate(self, audio, sample_rate: int | None = None, style: str | int = AUTO, seed: int = 0,
                  steps: int | None = None, progress=None, cancel=None, max_seconds: float = DEFAULT_MAX_SECONDS,
                  blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
-                 key_radius: int = 6, span: tuple[float, float] | None = None) -> Take:
+                 key_radius: int = 6, span: tuple[float, float] | None = None,
+                 transcript: str | None = None) -> Take:
         """Speech -> Take.
 
         ``style`` is an identity name, its index, "auto", or an embedding vector.
@@ -145,6 +163,8 @@ class Generator:
         than WINDOW_SECONDS is generated in overlapping windows, each in-painted with
         the end of the one before, so memory stays flat and no seam shows.
         ``span`` (start, end) in seconds animates only that part of an audio file.
+        ``transcript`` (what is said) times the phones by forced alignment instead of
+        recognition, for a checkpoint that reads them; other checkpoints ignore it.
         """
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
@@ -153,12 +173,13 @@ class Generator:
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         if not 1 <= steps <= diffusion.num_steps:
             raise DiffusionTalkerError(f"steps must be between 1 and {diffusion.num_steps}, got {steps}")
-        name, identity = self._identity(style, wave)
+        heard = self.heard(wave, transcript)
+        name, identity = self._identity(style, wave, heard)
         track = identity[None].expand(frames, -1)
         if blend_style is not None:
             weights = torch.from_numpy(frame_weights(blend, frames)).to(self.device)[:, None]
             try:
-                second = self._identity(blend_style, wave)[1]
+                second = self._identity(blend_style, wave, heard)[1]
             except DiffusionTalkerError as exc:  # say which of the two styles it is
                 raise type(exc)(f"blend style: {exc}") from None
             track = torch.lerp(track, second[None], weights)
@@ -175,7 +196,7 @@ class Generator:
         generator = torch.Generator().manual_seed(int(seed))
         spans = windows(frames, int(WINDOW_SECONDS * self.fps), int(OVERLAP_SECONDS * self.fps))
         for w, (a, b) in enumerate(spans):
-            features = self.features(wave, a, b)
+            features = self.features(wave, a, b, heard)
             ident = track[a:b][None]
             k_known, k_weight = self._window_targets(poses, a, b, key_radius)
             if w > 0:  # continue from the previous window: its overlapping frames are known

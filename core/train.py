@@ -76,6 +76,10 @@ def add_cli(sub) -> None:
                    help="mel encoder only: a per-channel filter that lets each audio feature see MS further "
                         "ahead and behind, for the mouth's anticipation (default: 0, none); with --init it is "
                         "added to the checkpoint's encoder, starting at zero")
+    p.add_argument("--phonetic", choices=["fuse", "replace"], default=None,
+                   help="read the phonetic front-end's phones (PocketSphinx, phonetics.py): 'fuse' beside the "
+                        "audio encoder, 'replace' instead of it; run on every training clip once and cached in "
+                        "the dataset folder (frontend.json). With --init, 'fuse' grows a model that had none")
     p.add_argument("--clip-summary", action="store_true",
                    help="condition every frame also on the clip's pooled audio (mean features and how fast "
                         "they change), so how far the lips travel can follow the clip's speaking pace; with "
@@ -226,6 +230,7 @@ def run(args) -> int:
     from .model import TalkerModel, make_config
     from .device import resolve_device
     from .batches import batch_sampler, clip_items, load_split, phoneme_list
+    from .clip_phones import heard_in
     from .objective import Objective
     from .errors import DiffusionTalkerError
     from .losses import loss_from_args
@@ -277,19 +282,29 @@ def run(args) -> int:
         if args.clip_summary and not config.get("clip_summary"):
             raise DiffusionTalkerError(f"{ckpt} was started without --clip-summary; a resumed run keeps its "
                                        "model (add it with --init)")
+        if args.phonetic and args.phonetic != config.get("phonetic"):
+            raise DiffusionTalkerError(f"{ckpt} reads phones {config.get('phonetic') or 'not at all'}; a resumed "
+                                       f"run keeps its model (--phonetic {args.phonetic} needs --init)")
     elif args.init:
         source, init_doc = load_checkpoint(args.init)
         lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
         config = source.config
         settle_architecture(args, config)
-        if config["distilled"] or config["identities"] != speakers or config["objective"] != args.objective:
-            kind = "distilled student" if config["distilled"] else f"{config['objective']} model"
-            raise DiffusionTalkerError(f"{args.init}: a {kind} of speakers {', '.join(config['identities'])}; "
-                                       f"this run trains a {args.objective} teacher of {', '.join(speakers)}")
+        if config["objective"] != args.objective:
+            raise DiffusionTalkerError(f"{args.init}: a {config['objective']} model; this run trains a "
+                                       f"{args.objective} teacher")
+        # 'replace' on a mel model keeps everything but the audio encoder it no longer has
+        if args.phonetic and config["phonetic"] not in (None, args.phonetic):
+            raise DiffusionTalkerError(f"{args.init} reads phones '{config['phonetic']}'; it cannot become "
+                                       f"--phonetic {args.phonetic}")
         if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
             config = {**config, "phonemes": phoneme_list(clips)}
+        # A student, or a model of other speakers, starts a teacher of these: the network
+        # carries over, a new speaker's identity starts afresh (the card says where it began).
         config = {**config, "encoder": encoder_config(args, config["encoder"], clips),
-                  "clip_summary": config["clip_summary"] or args.clip_summary}
+                  "clip_summary": config["clip_summary"] or args.clip_summary,
+                  "phonetic": config["phonetic"] or args.phonetic, "identities": speakers,
+                  "distilled": False, "sampling_steps": config["diffusion_steps"]}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
     else:
@@ -303,7 +318,8 @@ def run(args) -> int:
             encoder=encoder_config(args, {"kind": args.encoder}, clips), identities=speakers,
             diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective,
-            phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary)
+            phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary,
+            phonetic=args.phonetic)
         del offsets
     restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     augment = augmenter(args.augment, fps)
@@ -328,7 +344,8 @@ def run(args) -> int:
         restore_optimizer(optimizer, state)
         start = int(state["extra.step"])
 
-    items = clip_items(clips, speakers, config["motion_scale"], config["phonemes"])
+    heard = heard_in(args.dataset, args.data, clips) if config["phonetic"] else None
+    items = clip_items(clips, speakers, config["motion_scale"], config["phonemes"], heard)
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective

@@ -38,3 +38,19 @@ def make_synthtalk(root, speakers=3, sentences=4, seconds=1.2, seed=0):
     (root / "synthtalk.json").write_text(json.dumps({"dataset": "SynthTalk (test fixture)", "fps": FPS,
                                                      "splits": splits}))
     return root
+
+
+# a model small enough to train in seconds: the training tests' flags
+TINY_TRAINING = ["--d-model", "32", "--layers", "1", "--heads", "2", "--d-identity", "8", "--diffusion-steps", "32",
+                 "--batch-size", "4", "--window", "0.6", "--save-every", "100", "--lr", "1e-3"]
+
+
+def synthtalk_fixture():
+    """A module-scoped pytest fixture of the tiny dataset, for a test module to name ``dataset``."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def dataset(tmp_path_factory):
+        return make_synthtalk(tmp_path_factory.mktemp("synthtalk"))
+
+    return dataset

@@ -1,0 +1,146 @@
+"""The phonetic stream: a model that reads the front-end's phones, trained on what the
+front-end makes of its training audio, and generation with or without a transcript."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, speechlike
+from diffusiontalker.cli import main
+from diffusiontalker.errors import DiffusionTalkerError
+from diffusiontalker.model import TalkerModel
+from diffusiontalker.phonetics import PHONES, features
+from diffusiontalker.pipeline import Generator
+from synthetic_data import TINY_TRAINING as TRAIN, make_synthtalk, synthtalk_fixture
+
+dataset = synthtalk_fixture()
+
+
+def phones_of(frames, seed=0):
+    """Random phone shares, as the front-end would give them."""
+    rng = np.random.default_rng(seed)
+    rows, t = [], 0.0
+    while t < frames / 30:
+        length = float(rng.uniform(0.04, 0.2))
+        rows.append((t, t + length, PHONES[int(rng.integers(len(PHONES)))]))
+        t += length
+    return torch.from_numpy(features(rows, 30.0, frames))[None]
+
+
+def test_a_model_grown_with_the_phone_reader_begins_where_it_was(tiny_model):
+    wave = torch.from_numpy(speechlike(1.0))[None]
+    grown = tiny_model.reconfigured({**tiny_model.config, "phonetic": "fuse"}).eval()
+    with torch.no_grad():
+        before = tiny_model.encode_audio(wave, 30)
+        after = grown.encode_audio(wave, 30, heard=phones_of(30))
+    torch.testing.assert_close(after, before)
+
+
+def test_the_phones_reach_the_features_and_are_required(tiny_model):
+    grown = tiny_model.reconfigured({**tiny_model.config, "phonetic": "fuse"}).eval()
+    with torch.no_grad():
+        grown.phone_reader.convs[-1].weight.normal_(0, 0.3)
+        wave = torch.from_numpy(speechlike(1.0))[None]
+        a = grown.encode_audio(wave, 30, heard=phones_of(30, seed=1))
+        b = grown.encode_audio(wave, 30, heard=phones_of(30, seed=2))
+    assert (a - b).abs().max() > 1e-3
+    with pytest.raises(DiffusionTalkerError, match="reads the phonetic front-end's phones"):
+        grown.encode_audio(wave, 30)
+
+
+def test_replace_reads_the_phones_alone():
+    model = TalkerModel({**TINY, "phonetic": "replace"}).eval()
+    assert model.encoder is None
+    with torch.no_grad():
+        model.phone_reader.convs[-1].weight.normal_(0, 0.3)
+        heard = phones_of(30)
+        a = model.encode_audio(torch.from_numpy(speechlike(1.0, seed=1))[None], 30, heard=heard)
+        b = model.encode_audio(torch.from_numpy(speechlike(1.0, seed=2))[None], 30, heard=heard)
+    torch.testing.assert_close(a, b)
+
+
+def test_a_padded_batch_hears_each_clips_phones_as_alone():
+    model = TalkerModel({**TINY, "phonetic": "fuse"}).eval()
+    with torch.no_grad():
+        model.phone_reader.convs[-1].weight.normal_(0, 0.3)
+        short, long = phones_of(20, seed=3), phones_of(30, seed=4)
+        n = round(16000 * 20 / 30)
+        wave = torch.from_numpy(np.stack([np.pad(speechlike(1.0)[:n], (0, 16000 - n)), speechlike(1.0, seed=5)]))
+        mask = torch.zeros(2, 30, dtype=torch.bool)
+        mask[0, :20], mask[1] = True, True
+        heard = torch.cat([torch.nn.functional.pad(short, (0, 0, 0, 10)), long])
+        batched = model.encode_audio(wave, 30, mask, heard)
+        alone = model.encode_audio(wave[:1, :n], 20, heard=short)
+    torch.testing.assert_close(batched[:1, :20], alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def phonetic_teacher(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("phonetic")
+    assert main(["train", "--data", str(dataset), "--out", str(out), "--iterations", "4", "--phonetic", "fuse",
+                 *TRAIN]) == 0
+    return out / "teacher.json"
+
+
+def test_training_runs_the_front_end_once_on_every_clip(dataset, phonetic_teacher):
+    doc = json.loads(phonetic_teacher.read_text())
+    assert doc["config"]["phonetic"] == "fuse" and doc["card"]["training"]["phonetic"] == "fuse"
+    cache = json.loads((dataset / "frontend.json").read_text())
+    train = json.loads((dataset / "synthtalk.json").read_text())["splits"]["train"]
+    assert set(cache["clips"]) == set(train)
+    for rows in cache["clips"].values():  # recognised from the sound; the fixture has no texts to align
+        assert rows["aligned"] is None and all(p in PHONES for _, _, p in rows["recognised"])
+    stamp = (dataset / "frontend.json").stat().st_mtime_ns
+    Generator.load(phonetic_teacher, "cpu")  # a second run reuses the cache
+    assert main(["train", "--data", str(dataset), "--out", str(phonetic_teacher.parent / "again"),
+                 "--iterations", "1", "--phonetic", "fuse", *TRAIN]) == 0
+    assert (dataset / "frontend.json").stat().st_mtime_ns == stamp
+
+
+def test_a_phone_reading_checkpoint_generates_from_recognition_or_a_transcript(phonetic_teacher, tmp_path, capsys):
+    from diffusiontalker.synthtalk.espeak import speak
+    import soundfile as sf
+
+    utterance = speak("Please move the meadow away from the fluffy map.", "en-us+m3")
+    wav = tmp_path / "line.wav"
+    sf.write(wav, utterance.audio, utterance.sample_rate)
+    args = ["generate", str(wav), "--checkpoint", str(phonetic_teacher), "--quiet"]
+    assert main([*args, "-o", str(tmp_path / "heard.npz")]) == 0
+    assert main([*args, "-o", str(tmp_path / "told.npz"), "--transcript", "Please move the meadow away from the fluffy map."]) == 0
+    heard, told = np.load(tmp_path / "heard.npz"), np.load(tmp_path / "told.npz")
+    assert str(heard["transcript"]) == "" and str(told["transcript"]).startswith("Please move the meadow")
+    assert heard["offsets"].shape == told["offsets"].shape and np.isfinite(told["offsets"]).all()
+    assert main([*args, "-o", str(tmp_path / "wrong.npz"), "--transcript", "Seventeen green elephants dance "
+                 "quietly under the enormous silver moon tonight"]) == 2
+    assert "does not fit the audio" in capsys.readouterr().err and not (tmp_path / "wrong.npz").exists()
+
+
+def test_a_transcript_for_a_checkpoint_without_phones_is_said_to_change_nothing(tiny_checkpoint, tmp_path, capsys):
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", speechlike(1.0), 16000)
+    assert main(["generate", str(tmp_path / "a.wav"), "--checkpoint", str(tiny_checkpoint), "-o",
+                 str(tmp_path / "a.npz"), "--transcript", "hello there", "--quiet"]) == 0
+    assert "does not read phones: the transcript changes nothing" in capsys.readouterr().err
+
+
+def test_a_teacher_can_start_from_a_student_of_other_speakers(dataset, phonetic_teacher, tmp_path):
+    """The new demo began from the old one: the network carries over, the styles start afresh."""
+    assert main(["distill", "--teacher", str(phonetic_teacher), "--data", str(dataset), "--out", str(tmp_path),
+                 "--from-steps", "16", "--to-steps", "8", "--iterations", "1", "--batch-size", "2",
+                 "--window", "0.6"]) == 0
+    student = tmp_path / "student.json"
+    assert json.loads(student.read_text())["config"]["distilled"]
+    other = make_synthtalk(tmp_path / "other", speakers=2)
+    assert main(["train", "--data", str(other), "--out", str(tmp_path / "tuned"), "--init", str(student),
+                 "--iterations", "1", *TRAIN, "--lr", "0"]) == 0
+    doc = json.loads((tmp_path / "tuned" / "teacher.json").read_text())
+    assert doc["config"]["identities"] == ["spk00", "spk01"] and not doc["config"]["distilled"]
+    assert doc["config"]["phonetic"] == "fuse" and doc["card"]["init"] == "student.json"
+    from safetensors.numpy import load_file
+    a = load_file(str(student).replace(".json", ".safetensors"))
+    b = load_file(str(tmp_path / "tuned" / "teacher.safetensors"))
+    np.testing.assert_array_equal(a["phone_reader.convs.0.weight"], b["phone_reader.convs.0.weight"])
+    assert b["bank.embeddings"].shape[0] == 2
