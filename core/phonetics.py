@@ -41,7 +41,7 @@ _LETTERS = {"a": "AE", "b": "B", "c": "K", "d": "D", "e": "EH", "f": "F", "g": "
             "t": "T", "u": "AH", "v": "V", "w": "W", "x": "K S", "y": "Y", "z": "Z"}
 
 
-def _decoder(allphone: bool = False):
+def _decoder(allphone: bool = False, **options):
     try:
         from pocketsphinx import Decoder, get_model_path
     except ImportError:
@@ -49,7 +49,7 @@ def _decoder(allphone: bool = False):
     # Language weight 2, not the word decoder's 6.5: a phone bigram is a weak prior, and
     # leaning on it less cut class errors from 0.71 to 0.63 on three espeak sentences.
     config = {"allphone": get_model_path("en-us/en-us-phone.lm.bin"), "lw": 2.0} if allphone else {}
-    return Decoder(samprate=16000, loglevel="FATAL", **config)
+    return Decoder(samprate=16000, loglevel="FATAL", **config, **options)
 
 
 def _feed(decoder, wave: np.ndarray) -> None:
@@ -106,19 +106,25 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     Words CMUdict lacks are pronounced by ``guess_pronunciation``; `warn` hears which.
     """
     words = transcript_words(transcript)
-    decoder = _decoder()
-    unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
-    for word in unknown:
-        decoder.add_word(word, guess_pronunciation(word), False)
-    if unknown and warn is not None:
-        warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(unknown))
-    decoder.set_align_text(" ".join(words))
-    _feed_settled(decoder, wave)  # word alignment first; phone alignment needs its word boundaries
-    segments = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
-    found = [w for w, _, _ in segments if not w.startswith(("<", "["))]
-    if [re.sub(r"\(\d+\)$", "", w) for w in found] != words:
+    # With fillers the aligner may call a last, quiet word silence ("... by the pump" lost
+    # "pump" on espeak's en-us); without them every word must be placed, pauses inside
+    # words' edges. Fillers first, as they time pauses better.
+    for fillers in (True, False):
+        decoder = _decoder(fsgusefiller=fillers)
+        unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
+        for word in unknown:
+            decoder.add_word(word, guess_pronunciation(word), False)
+        decoder.set_align_text(" ".join(words))
+        _feed_settled(decoder, wave)  # word alignment first; phone alignment needs its word boundaries
+        segments = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
+        found = [w for w, _, _ in segments if not w.startswith(("<", "["))]
+        if [re.sub(r"\(\d+\)$", "", w) for w in found] == words:
+            break
+    else:
         raise DiffusionTalkerError(f"the transcript does not fit the audio (aligned {len(found)} of {len(words)} "
                                    "words): is it what is said, and is the speech clear?")
+    if unknown and warn is not None:
+        warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(unknown))
     decoder.set_alignment()
     try:
         _feed(decoder, wave)

@@ -52,6 +52,16 @@ def test_words_too_quick_for_the_phone_pass_share_their_word_alignment():
 
 
 @needs_espeak
+def test_a_quiet_last_word_is_not_lost_to_silence():
+    from diffusiontalker.synthtalk.espeak import speak
+
+    text = "Put the big map back by the pump."  # with fillers, "pump" was called silence
+    utterance = speak(text, "en-us")
+    aligned = phonetics.align(load_audio(utterance.audio, utterance.sample_rate), text)
+    assert [p for _, _, p in aligned if p != "sil"][-4:] == ["p", "ah", "m", "p"]
+
+
+@needs_espeak
 def test_recognition_covers_the_audio_and_hears_some_closures(spoken):
     utterance, wave = spoken
     phones = phonetics.recognise(wave)
