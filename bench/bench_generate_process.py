@@ -1,0 +1,69 @@
+"""The whole ``diffusiontalker generate`` process on 30 s of speech, start to exit: what a
+pipeline pays per file (Python and torch start-up, checkpoint load, the phonetic
+front-end, denoising, writing), against issue 28's target of 0.1 s per audio second.
+
+    .venv/bin/python bench/bench_generate_process.py [--checkpoint CK] [--seconds 30] [--repeats 3]
+
+Audio is the bundled example clip repeated to length. The front-end (PocketSphinx
+recognition) is also timed alone in this process, since only checkpoints that read
+phones pay for it. The results go to docs/benchmarks.md with the machine they came from.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=None, help="default: the bundled demo")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from diffusiontalker import phonetics
+    from diffusiontalker.audio import load_audio
+    from diffusiontalker.card import read_card
+    from diffusiontalker.checkpoint import BUNDLED
+
+    card = read_card(args.checkpoint or BUNDLED)
+    clip = load_audio(str(BUNDLED.parent / "example.wav"))
+    wave = np.tile(clip, int(np.ceil(args.seconds * 16000 / len(clip))))[: int(args.seconds * 16000)]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        sf.write(wav, wave, 16000)
+        command = [str(ROOT / ".venv" / "bin" / "diffusiontalker"), "generate", str(wav), "-o",
+                   str(Path(tmp) / "take.npz"), "--quiet"]
+        if args.checkpoint:
+            command += ["--checkpoint", args.checkpoint]
+        walls = []
+        for _ in range(args.repeats):
+            began = time.perf_counter()
+            subprocess.run(command, check=True)
+            walls.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    phonetics.recognise(wave)
+    front_end = time.perf_counter() - began
+    wall = statistics.median(walls)
+    print(json.dumps({
+        "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",
+        "checkpoint": card.get("tensors"), "reads_phones": bool(card["config"].get("phonetic")),
+        "audio_s": args.seconds, "process_wall_s": [round(w, 2) for w in walls],
+        "process_s_per_audio_s": round(wall / args.seconds, 3),
+        "front_end_s": round(front_end, 2), "front_end_s_per_audio_s": round(front_end / args.seconds, 3),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
