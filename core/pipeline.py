@@ -47,6 +47,7 @@ class Generator:
     checkpoint_path: str
     warnings: list[str] = field(default_factory=list)
     library: dict[str, torch.Tensor] = field(default_factory=dict)  # personalised identities
+    _heard_last: tuple = ()  # (key, phones) of the last recording heard()
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike | None = None, device: str = "auto") -> "Generator":
@@ -95,11 +96,19 @@ class Generator:
         model that does not read phones (a transcript then changes nothing)."""
         if not self.model.reads_phones:
             return None
+        import hashlib
+
         from . import phonetics
 
-        rows = (phonetics.recognise(wave) if transcript is None
-                else phonetics.align(wave, transcript, warn=self.warnings.append))
-        return phonetics.features(rows, self.fps, num_frames(len(wave), self.fps))
+        # the last answer is kept: every style or seed of one recording (the style
+        # browser, evaluation, takes) hears the same phones, and recognition costs more
+        # than an 8-step take
+        key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
+        if self._heard_last[:1] != (key,):
+            rows = (phonetics.recognise(wave) if transcript is None
+                    else phonetics.align(wave, transcript, warn=self.warnings.append))
+            self._heard_last = (key, phonetics.features(rows, self.fps, num_frames(len(wave), self.fps)))
+        return self._heard_last[1]
 
     def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,
                  heard: np.ndarray | None = None) -> torch.Tensor:

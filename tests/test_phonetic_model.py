@@ -144,3 +144,17 @@ def test_a_teacher_can_start_from_a_student_of_other_speakers(dataset, phonetic_
     b = load_file(str(tmp_path / "tuned" / "teacher.safetensors"))
     np.testing.assert_array_equal(a["phone_reader.convs.0.weight"], b["phone_reader.convs.0.weight"])
     assert b["bank.embeddings"].shape[0] == 2
+
+
+def test_the_phones_of_one_recording_are_worked_out_once(phonetic_teacher, monkeypatch):
+    from diffusiontalker import phonetics
+
+    calls = []
+    real = phonetics.recognise
+    monkeypatch.setattr(phonetics, "recognise", lambda wave: calls.append(len(wave)) or real(wave))
+    gen = Generator.load(phonetic_teacher, "cpu")
+    wave = speechlike(1.0)
+    takes = [gen.generate(wave, 16000, style=s, seed=1).offsets for s in (0, 1, "auto")]
+    assert len(calls) == 1 and not np.allclose(takes[0], takes[1])
+    gen.generate(speechlike(1.0, seed=9), 16000, style=0)
+    assert len(calls) == 2
