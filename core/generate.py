@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from .argtypes import add_device_flag, positive_float, positive_int, random_seed
 from .phonetics import add_transcript_flags
@@ -123,6 +124,11 @@ def run(args) -> int:
                              "--source-neutral without --transfer deformation")):
         if unused:
             print(f"warning: {partner} changes nothing", file=sys.stderr)
+    # The front-end runs on a thread while torch and the model load: PocketSphinx leaves
+    # Python's lock while it decodes, so a start that waited for both now waits for the longer.
+    hearing = None
+    if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
+        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds)
     generator = Generator.load(args.checkpoint, args.device)
     if args.library:
         generator.add_library(args.library)
@@ -131,6 +137,8 @@ def run(args) -> int:
     if transcript is not None and not generator.model.reads_phones:
         print("warning: this checkpoint does not read phones: the transcript changes nothing", file=sys.stderr)
     del generator.warnings[:]  # said; what the front-end adds (words it had to guess) is said after
+    phones, said = hearing.result() if hearing is not None else (None, [])
+    generator.warnings += said
     template = None
     if args.template:
         template = read_mesh(args.template)
@@ -148,7 +156,8 @@ def run(args) -> int:
         take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
                                   progress=None if bar is None else progress, max_seconds=args.max_seconds,
                                   blend_style=args.blend_with, blend=blend_weights(args.blend, generator.fps),
-                                  key_poses=key_poses(args.key_pose, template, generator), transcript=transcript)
+                                  key_poses=key_poses(args.key_pose, template, generator), transcript=transcript,
+                                  phones=phones)
     finally:
         if bar is not None:
             bar.close()
@@ -180,6 +189,15 @@ def run(args) -> int:
               f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
               f"-> {where}", file=sys.stderr)
     return 0
+
+
+def _phones_of(audio: str, transcript: str | None, max_seconds: float):
+    """(timed phones, warnings) of the recording, as ``Generator.generate`` would hear it."""
+    from .audio import load_audio
+    from .phonetics import timed
+
+    said = []
+    return timed(load_audio(audio, max_seconds=max_seconds), transcript, said.append), said
 
 
 def blend_weights(text: str, fps: float):

@@ -138,6 +138,11 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     return _tidy(rows, len(wave) / 16000)
 
 
+def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str], None] | None = None) -> list[Phone]:
+    """The phones a model that reads them hears: aligned to ``transcript`` when given, recognised otherwise."""
+    return recognise(wave) if transcript is None else align(wave, transcript, warn)
+
+
 def _share(decoder, word: str, start: int, end: int):
     phones = ["SIL"] if word.startswith(("<", "[")) else decoder.lookup_word(word).split()
     edges = np.linspace(start, end, len(phones) + 1) * _FRAME_S
@@ -236,11 +241,8 @@ def run(args) -> int:
     out = writable_file(args.output)
     transcript = transcript_from_args(args)
     wave = load_audio(args.audio)
-    if transcript is None:
-        phones = recognise(wave)
-    else:
-        phones = align(wave, transcript, warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}",
-                                                                 file=sys.stderr))
+    phones = timed(wave, transcript, warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}",
+                                                            file=sys.stderr))
     out.write_text(json.dumps([list(p) for p in phones]) + "\n", encoding="utf-8")
     print(f"{out}: {sum(p[2] != 'sil' for p in phones)} phones over {len(wave) / 16000:.2f} s")
     return 0

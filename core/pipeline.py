@@ -90,24 +90,27 @@ class Generator:
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 
-    def heard(self, wave: np.ndarray, transcript: str | None = None) -> np.ndarray | None:
+    def heard(self, wave: np.ndarray, transcript: str | None = None, phones=None) -> np.ndarray | None:
         """The front-end's phones of 16 kHz audio, (frames, len(PHONES)) at the model's fps:
-        aligned to ``transcript`` when one is given, recognised otherwise; None for a
-        model that does not read phones (a transcript then changes nothing)."""
+        ``phones`` when the caller timed them already (``phonetics.timed``), else aligned
+        to ``transcript`` when one is given, recognised otherwise; None for a model that
+        does not read phones (a transcript then changes nothing)."""
         if not self.model.reads_phones:
             return None
         import hashlib
 
         from . import phonetics
 
+        frames = num_frames(len(wave), self.fps)
+        if phones is not None:
+            return phonetics.features(phones, self.fps, frames)
         # the last answer is kept: every style or seed of one recording (the style
         # browser, evaluation, takes) hears the same phones, and recognition costs more
         # than an 8-step take
         key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
         if self._heard_last[:1] != (key,):
-            rows = (phonetics.recognise(wave) if transcript is None
-                    else phonetics.align(wave, transcript, warn=self.warnings.append))
-            self._heard_last = (key, phonetics.features(rows, self.fps, num_frames(len(wave), self.fps)))
+            rows = phonetics.timed(wave, transcript, warn=self.warnings.append)
+            self._heard_last = (key, phonetics.features(rows, self.fps, frames))
         return self._heard_last[1]
 
     def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,
@@ -159,7 +162,7 @@ class Generator:
                  steps: int | None = None, progress=None, cancel=None, max_seconds: float = DEFAULT_MAX_SECONDS,
                  blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
                  key_radius: int = 6, span: tuple[float, float] | None = None,
-                 transcript: str | None = None) -> Take:
+                 transcript: str | None = None, phones=None) -> Take:
         """Speech -> Take.
 
         ``style`` is an identity name, its index, "auto", or an embedding vector.
@@ -174,6 +177,8 @@ class Generator:
         ``span`` (start, end) in seconds animates only that part of an audio file.
         ``transcript`` (what is said) times the phones by forced alignment instead of
         recognition, for a checkpoint that reads them; other checkpoints ignore it.
+        ``phones``: the recording's timed phones, already worked out (``phonetics.timed``
+        on the same audio and span), which then take the place of both.
         """
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
@@ -182,7 +187,7 @@ class Generator:
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         if not 1 <= steps <= diffusion.num_steps:
             raise DiffusionTalkerError(f"steps must be between 1 and {diffusion.num_steps}, got {steps}")
-        heard = self.heard(wave, transcript)
+        heard = self.heard(wave, transcript, phones)
         name, identity = self._identity(style, wave, heard)
         track = identity[None].expand(frames, -1)
         if blend_style is not None:

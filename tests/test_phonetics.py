@@ -72,8 +72,10 @@ def test_recognition_covers_the_audio_and_hears_some_closures(spoken):
     # guards against a regression to silence or noise (see docs/benchmarks.md for rates).
     assert bilabials_found(utterance.phonemes, phones, 0.05) > 0
     assert class_error_rate(utterance.phonemes, phones) < 0.95
-    # the pause at the comma is heard as one
-    assert any(p == "sil" and s < 1.75 and e > 1.9 for s, e, p in phones)
+    # the pause at the comma is heard as one (where espeak put it: its timing moves by a few
+    # ms with what the same process said before)
+    pause = next((s + e) / 2 for s, e, p in utterance.phonemes if p.startswith("_") and e - s > 0.1)
+    assert any(p == "sil" and s < pause < e for s, e, p in phones)
 
 
 def test_features_split_frames_between_phones():
