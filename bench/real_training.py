@@ -13,7 +13,10 @@ are not, and holds the transcripts; the audio is downloaded with ``apt-get downl
 and unpacked with ``dpkg-deb -x`` into the cache (default
 ~/.cache/diffusiontalker/real_training), never into the repository. The speakers that
 bench/real_voices.py scores (Warzone 2100's tutorial narrator, OpenArena's rott) are
-never used, so the real-voice scores stay on unheard voices.
+never used, so the real-voice scores stay on unheard voices. A line is refused (and
+counted, by reason, in the manifest's "real_voices") when it is shorter than
+MIN_SECONDS, when the aligner cannot fit its words, or when the alignment shows that
+the file name's words are not all that is said (see MAX_MEAN_PHONE_S, LOUD_DB).
 
 The clips are assigned round-robin to the base folder's training speakers and named
 ``<spk>_sentence_real<NNNN>``: ``load_synthtalk`` takes the speaker from the part before
@@ -51,6 +54,12 @@ MIN_SECONDS = 0.5  # shorter lines are a syllable, too little to hear a voice by
 # character voices sometimes say a longer phrase than the file name) or is drawn out
 # past what a dominance-function mouth follows.
 MAX_MEAN_PHONE_S = 0.2
+# The aligner may call speech the transcript lacks (an extra word, a laugh, a drawn-out
+# vowel) silence, and the face would then rest while the voice speaks. A line is refused
+# when its loud frames (within LOUD_DB of its peak) fall in silence for more than a share
+# of them, or for one stretch longer than a syllable; boundary slips of the aligner at
+# a pause stay below both.
+LOUD_DB, MAX_LOUD_IN_SILENCE, MAX_LOUD_SILENCE_S = 20.0, 0.3, 0.25
 
 # ARPAbet (stress dropped) to the mnemonic espeak-ng's English voices write for it, so a
 # real clip's phonemes read like a SynthTalk clip's. AE becomes espeak's "a", which
@@ -122,11 +131,30 @@ def aligned(line: Line, seconds_min: float = MIN_SECONDS):
     spoken = [e - s for s, e, p in phones if p != "sil"]
     if not spoken or float(np.mean(spoken)) > MAX_MEAN_PHONE_S:
         return "slow", None, None
+    share, longest = loud_in_silence(line.wave, phones)
+    if share > MAX_LOUD_IN_SILENCE or longest > MAX_LOUD_SILENCE_S:
+        return "untranscribed", None, None
     # SynthTalk's clips rest before and after speaking; the real ones rest the same way.
     lead, trail = int(LEAD_SILENCE_S * SAMPLE_RATE), int(TRAIL_SILENCE_S * SAMPLE_RATE)
     wave = np.concatenate([np.zeros(lead, np.float32), line.wave, np.zeros(trail, np.float32)])
     phones = [(round(s + LEAD_SILENCE_S, 3), round(e + LEAD_SILENCE_S, 3), p) for s, e, p in to_espeak(phones)]
     return None, wave, phones
+
+
+def loud_in_silence(wave: np.ndarray, phones, hop_s: float = 0.01) -> tuple[float, float]:
+    """(share of the loud frames inside aligned silence, longest such stretch in seconds)."""
+    hop = int(hop_s * 16000)
+    frames = wave[:len(wave) // hop * hop].reshape(-1, hop)
+    db = 10 * np.log10((frames ** 2).mean(axis=1) + 1e-12)
+    loud = db > db.max() - LOUD_DB
+    silent = np.zeros(len(db), bool)
+    for s, e, p in phones:
+        if p == "sil":
+            silent[int(round(s / hop_s)):int(round(e / hop_s))] = True
+    both = np.concatenate([[0], (loud & silent).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(both))  # starts and ends of the stretches, alternating
+    longest = float((edges[1::2] - edges[::2]).max() * hop_s) if len(edges) else 0.0
+    return float(silent[loud].mean()), longest
 
 
 def write_clip(out: Path, rig, style, name: str, wave: np.ndarray, phones, seed: int) -> tuple[float, int]:
@@ -196,8 +224,7 @@ def add_real(base: Path, out: Path, lines, rig, merge: bool, log=print) -> dict:
             kept.append({"name": name, "source": source, "voice": f"{line.package}/{line.voice}",
                          "seconds": seconds})
             log(f"{name}  {source}  {line.text!r}  {seconds:.2f} s")
-        manifest["real_voices"] = {"clips": len(kept), "refused": {k: len(v) for k, v in refused.items()},
-                                   "made_by": "bench/real_training.py"}
+        manifest["real_voices"] = {"clips": len(kept), "refused": refused, "made_by": "bench/real_training.py"}
         with open(out / "synthtalk.json", "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=1)
     except BaseException:
@@ -226,8 +253,14 @@ def main(argv=None) -> int:
     per_voice: dict[str, list[float]] = {}
     for k in result["kept"]:
         per_voice.setdefault(k["voice"], []).append(k["seconds"])
-    for voice, secs in sorted(per_voice.items()):
-        print(f"{voice}: {len(secs)} lines, {sum(secs) / 60:.2f} min")
+    refused_by: dict[str, int] = {}
+    for sources in result["refused"].values():
+        for source in sources:
+            voice = source.split(":")[0] + "/" + Path(source.split(":")[1]).parent.name
+            refused_by[voice] = refused_by.get(voice, 0) + 1
+    for voice in sorted(set(per_voice) | set(refused_by)):
+        secs = per_voice.get(voice, [])
+        print(f"{voice}: {len(secs)} lines, {sum(secs) / 60:.2f} min; {refused_by.get(voice, 0)} refused")
     total = sum(k["seconds"] for k in result["kept"])
     print(f"kept {len(result['kept'])} lines, {total / 60:.2f} min (with SynthTalk's rest padding); refused "
           + ", ".join(f"{len(v)} {k}" for k, v in result["refused"].items())

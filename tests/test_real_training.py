@@ -139,3 +139,15 @@ def test_espeak_mnemonics_keep_the_aligners_classes():
     rt = _module()
     differ = {a for a, e in rt.ARPABET_TO_ESPEAK.items() if arpabet_class(a) != espeak_class(e)}
     assert differ == {"ae"}  # espeak's English has no open-front vowel; SynthTalk's "a" is "open"
+
+
+def test_speech_the_transcript_lacks_is_refused():
+    """A line saying more than its transcript must not train: the face would rest, or
+    crawl, while the unsaid 'mom' is heard."""
+    rt = _module()
+    reason, _, _ = rt.aligned(rt.Line("test", "espeak", "a.ogg", "leave me alone", _recording(TEXT)))
+    assert reason is not None
+    t = np.arange(16000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    share, longest = rt.loud_in_silence(tone, [(0.0, 0.3, "aa"), (0.3, 0.5, "sil"), (0.5, 0.6, "m"), (0.6, 1.0, "sil")])
+    assert share == pytest.approx(0.6, abs=0.02) and longest == pytest.approx(0.4, abs=0.02)
