@@ -4,8 +4,8 @@ usage: python transcript_scenarios.py EXTENSION_ZIP FLAME_PLY SPEECH_WAV WORK_DI
 (BLENDER_USER_RESOURCES must already point at an empty folder.) Installs the built
 extension and generates with the bundled model on a second of speech, the transcript
 given by the panel's field, a Text, or the operator. What reaches ``Generator.generate``
-is recorded at the worker's end of the chain, so the test holds whether or not the
-checkpoint reads phones: the bundled one does not, and ignores the words.
+is recorded at the worker's end of the chain and kept from the model, so the test holds
+whether or not the checkpoint reads phones.
 """
 
 import hashlib
