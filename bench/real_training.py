@@ -124,20 +124,22 @@ def aligned(line: Line, seconds_min: float = MIN_SECONDS):
 
     if len(line.wave) / SAMPLE_RATE < seconds_min:
         return "short", None, None
+    # SynthTalk's clips rest before and after speaking; the real ones rest the same way,
+    # and are aligned so: game lines cut at the first sample of speech made the aligner
+    # refuse about half of them, and most of those fit once the speech has silence around.
+    lead, trail = int(LEAD_SILENCE_S * SAMPLE_RATE), int(TRAIL_SILENCE_S * SAMPLE_RATE)
+    wave = np.concatenate([np.zeros(lead, np.float32), line.wave, np.zeros(trail, np.float32)])
     try:
-        phones = phonetics.align(line.wave, line.text)
+        phones = phonetics.align(wave, line.text)
     except DiffusionTalkerError:
         return "aligner", None, None
     spoken = [e - s for s, e, p in phones if p != "sil"]
     if not spoken or float(np.mean(spoken)) > MAX_MEAN_PHONE_S:
         return "slow", None, None
-    share, longest = loud_in_silence(line.wave, phones)
+    share, longest = loud_in_silence(wave, phones)
     if share > MAX_LOUD_IN_SILENCE or longest > MAX_LOUD_SILENCE_S:
         return "untranscribed", None, None
-    # SynthTalk's clips rest before and after speaking; the real ones rest the same way.
-    lead, trail = int(LEAD_SILENCE_S * SAMPLE_RATE), int(TRAIL_SILENCE_S * SAMPLE_RATE)
-    wave = np.concatenate([np.zeros(lead, np.float32), line.wave, np.zeros(trail, np.float32)])
-    phones = [(round(s + LEAD_SILENCE_S, 3), round(e + LEAD_SILENCE_S, 3), p) for s, e, p in to_espeak(phones)]
+    phones = to_espeak(phones)
     return None, wave, phones
 
 
