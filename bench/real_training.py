@@ -8,8 +8,9 @@ Why: every SynthTalk clip is espeak-ng, so the audio reader has never heard huma
 timbre. Real lines whose transcript is known can be aligned by our own front-end
 (``phonetics.align``), and the aligned phones drive the same procedural articulation
 that makes SynthTalk; the motion is then as good as SynthTalk's own and only the voice
-is new. bench/real_training.json says which packages and voices are used, why others
-are not, and holds the transcripts; the audio is downloaded with ``apt-get download``
+is new. bench/real_training.json says which packages and voices are used (Hedgewars'
+voice packs, Asterisk's English prompts), why others are not, and holds the
+transcripts that come from file names; the audio is downloaded with ``apt-get download``
 and unpacked with ``dpkg-deb -x`` into the cache (default
 ~/.cache/diffusiontalker/real_training), never into the repository. The speakers that
 bench/real_voices.py scores (Warzone 2100's tutorial narrator, OpenArena's rott) are
@@ -82,6 +83,7 @@ class Line:
     path: str  # inside the package
     text: str
     wave: np.ndarray  # 16 kHz mono
+    limit: int | None = None  # at most this many of the voice's lines are kept
 
 
 def to_espeak(phones: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -99,21 +101,54 @@ def scored_files() -> set[tuple[str, str]]:
         (s["package"], member) for s in table["sources"] for member in s["lines"]}
 
 
+def read_g722(path: Path) -> np.ndarray:
+    """16 kHz mono of a headerless G.722 file (Asterisk's wideband prompts), by PyAV."""
+    import av
+
+    from diffusiontalker.audio import load_audio
+
+    with av.open(str(path), format="g722") as container:
+        stream = container.streams.audio[0]
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+    return load_audio(samples, stream.rate, max_seconds=float("inf"))
+
+
+def transcripts(path: Path) -> dict[str, str]:
+    """Asterisk's prompt list ("name: words" a line, ';' comments) as name -> words."""
+    import gzip
+
+    out = {}
+    for row in gzip.open(path, "rt", encoding="utf-8", errors="replace"):
+        name, sep, text = row.partition(":")
+        if sep and not row.startswith(";") and text.strip():
+            out[name.strip()] = text.strip()
+    return out
+
+
 def gather(cache: Path, table: Path = TABLE):
-    """Every line of the table that exists in its package, in a fixed order."""
+    """Every line of the table that exists in its package, in a fixed order: a source's
+    "lines" (file stem -> words, for each of its "voices"), or a package's own prompt list
+    ("transcripts") for its one voice, less the "skip" folders."""
     from diffusiontalker.audio import load_audio
 
     scored = scored_files()
     for source in json.loads(table.read_text(encoding="utf-8"))["sources"]:
-        folder = unpacked(source["package"], cache) / source["folder"]
-        for voice in source["voices"]:
-            for stem, text in source["lines"].items():
-                path = folder / voice / f"{stem}.ogg"
-                inside = str(path.relative_to(cache / source["package"]))
-                if (source["package"], inside) in scored:
-                    raise SystemExit(f"{source['package']}:{inside} is a scored line; it must not train")
-                if path.is_file():
-                    yield Line(source["package"], voice, inside, text, load_audio(path, max_seconds=float("inf")))
+        package = source["package"]
+        folder = unpacked(package, cache) / source["folder"]
+        if "transcripts" in source:
+            listed = transcripts(unpacked(source["transcripts"]["package"], cache) / source["transcripts"]["path"])
+            todo = [(folder.name, name, text) for name, text in listed.items()
+                    if not name.startswith(tuple(source.get("skip", ())))]
+        else:
+            todo = [(voice, f"{voice}/{stem}", text) for voice in source["voices"] for stem, text in source["lines"].items()]
+        for voice, stem, text in todo:
+            path = folder / f"{stem}.{source['format']}"
+            inside = str(path.relative_to(cache / package))
+            if (package, inside) in scored:
+                raise SystemExit(f"{package}:{inside} is a scored line; it must not train")
+            if path.is_file():
+                wave = read_g722(path) if source["format"] == "g722" else load_audio(path, max_seconds=float("inf"))
+                yield Line(package, voice, inside, text, wave, source.get("limit"))
 
 
 def aligned(line: Line, seconds_min: float = MIN_SECONDS):
@@ -190,7 +225,7 @@ def styles_of(manifest: dict):
 def add_real(base: Path, out: Path, lines, rig, merge: bool, log=print) -> dict:
     """Write `out` from the SynthTalk generator-2 folder `base` plus `lines` (Line objects)
     as train clips; with `merge` all of base's clips are kept, else only the real ones.
-    Returns {"kept": [...], "refused": {reason: [...]}}."""
+    Returns {"kept": [...], "refused": {reason: [sources]}, "refused_by_voice": {voice: count}}."""
     from diffusiontalker.data import synthtalk_manifest
 
     if out.exists():
@@ -209,12 +244,15 @@ def add_real(base: Path, out: Path, lines, rig, merge: bool, log=print) -> dict:
             manifest = {**manifest, "splits": {k: [] for k in manifest["splits"]}, "clips": {}}
         styles = styles_of(manifest)
         speakers = manifest["train_speakers"]
-        kept, refused = [], {}
+        kept, refused, per_voice, refused_by = [], {}, {}, {}
         for line in lines:
-            reason, wave, phones = aligned(line)
+            voice = f"{line.package}/{line.voice}"
+            enough = line.limit is not None and per_voice.get(voice, 0) >= line.limit
+            reason, wave, phones = ("enough", None, None) if enough else aligned(line)
             source = f"{line.package}:{line.path}"
             if reason:
                 refused.setdefault(reason, []).append(source)
+                refused_by[voice] = refused_by.get(voice, 0) + 1
                 continue
             number = len(kept)
             speaker = speakers[number % len(speakers)]
@@ -222,9 +260,9 @@ def add_real(base: Path, out: Path, lines, rig, merge: bool, log=print) -> dict:
             seconds, frames = write_clip(out, rig, styles[speaker], name, wave, phones, seed=number)
             manifest["splits"]["train"].append(name)
             manifest["clips"][name] = {"text": line.text, "seconds": round(seconds, 4), "frames": frames,
-                                       "source": source, "voice": f"{line.package}/{line.voice}"}
-            kept.append({"name": name, "source": source, "voice": f"{line.package}/{line.voice}",
-                         "seconds": seconds})
+                                       "source": source, "voice": voice}
+            kept.append({"name": name, "source": source, "voice": voice, "seconds": seconds})
+            per_voice[voice] = per_voice.get(voice, 0) + 1
             log(f"{name}  {source}  {line.text!r}  {seconds:.2f} s")
         manifest["real_voices"] = {"clips": len(kept), "refused": refused, "made_by": "bench/real_training.py"}
         with open(out / "synthtalk.json", "w", encoding="utf-8") as fh:
@@ -232,7 +270,7 @@ def add_real(base: Path, out: Path, lines, rig, merge: bool, log=print) -> dict:
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
-    return {"kept": kept, "refused": refused}
+    return {"kept": kept, "refused": refused, "refused_by_voice": refused_by}
 
 
 def main(argv=None) -> int:
@@ -255,11 +293,7 @@ def main(argv=None) -> int:
     per_voice: dict[str, list[float]] = {}
     for k in result["kept"]:
         per_voice.setdefault(k["voice"], []).append(k["seconds"])
-    refused_by: dict[str, int] = {}
-    for sources in result["refused"].values():
-        for source in sources:
-            voice = source.split(":")[0] + "/" + Path(source.split(":")[1]).parent.name
-            refused_by[voice] = refused_by.get(voice, 0) + 1
+    refused_by = result["refused_by_voice"]
     for voice in sorted(set(per_voice) | set(refused_by)):
         secs = per_voice.get(voice, [])
         print(f"{voice}: {len(secs)} lines, {sum(secs) / 60:.2f} min; {refused_by.get(voice, 0)} refused")

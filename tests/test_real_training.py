@@ -151,3 +151,19 @@ def test_speech_the_transcript_lacks_is_refused():
     tone = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
     share, longest = rt.loud_in_silence(tone, [(0.0, 0.3, "aa"), (0.3, 0.5, "sil"), (0.5, 0.6, "m"), (0.6, 1.0, "sil")])
     assert share == pytest.approx(0.6, abs=0.02) and longest == pytest.approx(0.4, abs=0.02)
+
+
+def test_prompt_list_and_per_voice_limit(base, rig, tmp_path):
+    import gzip
+
+    rt = _module()
+    listing = tmp_path / "prompts.txt.gz"
+    with gzip.open(listing, "wt", encoding="utf-8") as fh:
+        fh.write("; Core sounds\n\nagent-pass: Agent password.\ndigits/1: One.\nsilence/1:\n")
+    assert rt.transcripts(listing) == {"agent-pass": "Agent password.", "digits/1": "One."}
+
+    wave = _recording(TEXT)
+    lines = [rt.Line("test", "espeak", f"{n}.ogg", TEXT, wave, limit=1) for n in range(2)]
+    result = rt.add_real(base, tmp_path / "limited", lines, rig, merge=False, log=lambda s: None)
+    assert len(result["kept"]) == 1 and result["refused"] == {"enough": ["test:1.ogg"]}
+    assert result["refused_by_voice"] == {"test/espeak": 1}
