@@ -17,7 +17,8 @@ bench/real_voices.py scores (Warzone 2100's tutorial narrator, OpenArena's rott)
 never used, so the real-voice scores stay on unheard voices. A line is refused (and
 counted, by reason, in the manifest's "real_voices") when it is shorter than
 MIN_SECONDS, when the aligner cannot fit its words, or when the alignment shows that
-the file name's words are not all that is said (see MAX_MEAN_PHONE_S, LOUD_DB).
+the file name's words are not all that is said (see MAX_MEAN_PHONE_S, LOUD_DB, and
+EDGE_SLACK_S for words stretched over the rest padding).
 
 The clips are assigned round-robin to the base folder's training speakers and named
 ``<spk>_sentence_real<NNNN>``: ``load_synthtalk`` takes the speaker from the part before
@@ -61,6 +62,7 @@ MAX_MEAN_PHONE_S = 0.2
 # of them, or for one stretch longer than a syllable; boundary slips of the aligner at
 # a pause stay below both.
 LOUD_DB, MAX_LOUD_IN_SILENCE, MAX_LOUD_SILENCE_S = 20.0, 0.3, 0.25
+EDGE_SLACK_S = 0.05  # how far into the rest padding an aligned phone may reach
 
 # ARPAbet (stress dropped) to the mnemonic espeak-ng's English voices write for it, so a
 # real clip's phonemes read like a SynthTalk clip's. AE becomes espeak's "a", which
@@ -140,7 +142,8 @@ def gather(cache: Path, table: Path = TABLE):
             todo = [(folder.name, name, text) for name, text in listed.items()
                     if not name.startswith(tuple(source.get("skip", ())))]
         else:
-            todo = [(voice, f"{voice}/{stem}", text) for voice in source["voices"] for stem, text in source["lines"].items()]
+            todo = [(voice, f"{voice}/{stem}", text)
+                    for voice in source["voices"] for stem, text in source["lines"].items()]
         for voice, stem, text in todo:
             path = folder / f"{stem}.{source['format']}"
             inside = str(path.relative_to(cache / package))
@@ -168,9 +171,13 @@ def aligned(line: Line, seconds_min: float = MIN_SECONDS):
         phones = phonetics.align(wave, line.text)
     except DiffusionTalkerError:
         return "aligner", None, None
-    spoken = [e - s for s, e, p in phones if p != "sil"]
-    if not spoken or float(np.mean(spoken)) > MAX_MEAN_PHONE_S:
+    spoken = [(s, e) for s, e, p in phones if p != "sil"]
+    if not spoken or float(np.mean([e - s for s, e in spoken])) > MAX_MEAN_PHONE_S:
         return "slow", None, None
+    # Words stretched over the padding: the aligner has lost the speech's edges.
+    end = len(wave) / SAMPLE_RATE
+    if spoken[0][0] < LEAD_SILENCE_S - EDGE_SLACK_S or spoken[-1][1] > end - TRAIL_SILENCE_S + EDGE_SLACK_S:
+        return "edges", None, None
     share, longest = loud_in_silence(wave, phones)
     if share > MAX_LOUD_IN_SILENCE or longest > MAX_LOUD_SILENCE_S:
         return "untranscribed", None, None
