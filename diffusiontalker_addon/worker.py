@@ -174,13 +174,14 @@ def generation_job(req: Request) -> Job:
         try:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
+            if generator.model.reads_phones:  # seconds of PocketSphinx before the first step
+                progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising phones…")
             take = generator.generate(
                 req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
                 progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
                 cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
                 key_poses=req.key_poses,
-                # only when given: a generator from before transcripts has no such keyword
-                **({"transcript": req.transcript} if req.transcript else {}),
+                **({"transcript": req.transcript} if req.transcript else {}),  # none: phones recognised
             )
         except DiffusionTalkerError as exc:
             note = library_note(req.checkpoint, req.device)
