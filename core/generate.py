@@ -20,8 +20,9 @@ absolute vertex positions (template + offsets), which .obj output needs.
 
 A checkpoint that reads phones (the bundled one does) runs the phonetic front-end
 (PocketSphinx, US-English) on the audio: phones recognised from the sound, or, with
---transcript / --transcript-file, the transcript's phones aligned to it: much better
-timing, as with Rhubarb's dialog file. Other checkpoints ignore a transcript.
+--transcript / --transcript-file, the transcript's phones aligned to it, as with
+Rhubarb's dialog file: far more accurate phones, though the bundled demo leans on them
+little (docs/results.md, "Real voices"). Other checkpoints ignore a transcript.
 
 Without --checkpoint the bundled demo checkpoint is used; read its card
 (the "card" of core/assets/demo.json; README, "The bundled checkpoint") to see what it was trained on before judging the result.

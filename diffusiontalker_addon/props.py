@@ -48,7 +48,7 @@ def generation_properties(options: set[str]) -> dict:
             description="Name of the scene's sound strip whose audio drives the face"),
         "transcript": StringProperty(
             name="Transcript", default="", options=options,
-            description="What is said, for exact lip timing; empty = recognised from the audio"),
+            description="What is said, so its phones are aligned, not guessed; empty = recognised from the audio"),
         "style": StringProperty(
             name="Talking Style", default=AUTO_STYLE, options=options, search=_style_search,
             description="Whose way of talking to imitate: a name from the checkpoint's identity library, "
