@@ -82,15 +82,19 @@ class TalkerModel(nn.Module):
         return bool(self.config["phonetic"])
 
     def encode_audio(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None,
-                     heard: torch.Tensor | None = None) -> torch.Tensor:
+                     heard: torch.Tensor | None = None, deaf: torch.Tensor | None = None) -> torch.Tensor:
         """``mask`` (B, T), True on real frames, for a padded batch: each clip is then heard as
-        alone. ``heard`` (B, T, len(PHONES)): the front-end's phones, for a model that reads them."""
+        alone. ``heard`` (B, T, len(PHONES)): the front-end's phones, for a model that reads them.
+        ``deaf`` (B,) bool: inputs whose audio encoder is silenced, so only their phones speak
+        (``train --audio-dropout``)."""
         if self.reads_phones and (heard is None or heard.shape[-1] != len(PHONES)):
             raise DiffusionTalkerError("this model reads the phonetic front-end's phones; none were given")
         features = None
         if self.encoder is not None:
             features = (self.encoder(wave, num_frames) if mask is None
                         else each_alone(self.encoder, wave, num_frames, mask))
+        if deaf is not None and features is not None:
+            features = features * (~deaf)[:, None, None]
         if self.reads_phones:
             phones = self.phone_reader(heard[:, :num_frames], mask)
             features = phones if features is None else features + phones

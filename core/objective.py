@@ -22,13 +22,17 @@ class Objective(nn.Module):
         self.contrastive_weight = args.contrastive_weight
         self.temperature = args.temperature
         self.phoneme_weight = args.phoneme_weight
+        self.audio_dropout = args.audio_dropout
 
     def forward(self, wave, motion, mask, voice, style, phones, heard, generator):
         """``voice``: who speaks (the personaliser's positive); ``style``: whose motion
         ``motion`` is (the identity the denoiser is conditioned on); ``phones``: the
         phoneme heard at each frame, -1 where unknown; ``heard``: the front-end's phones."""
         model = self.model
-        features = model.encode_audio(wave, motion.shape[1], mask, heard)
+        deaf = None
+        if self.audio_dropout:  # drawn only when asked, so runs without it keep their noise
+            deaf = (torch.rand(len(wave), generator=generator) < self.audio_dropout).to(wave.device)
+        features = model.encode_audio(wave, motion.shape[1], mask, heard, deaf)
         identity = model.bank(style)
         if model.config["objective"] == "regression":
             zeros = torch.zeros_like(motion)

@@ -80,6 +80,10 @@ def add_cli(sub) -> None:
                    help="read the phonetic front-end's phones (PocketSphinx, phonetics.py): 'fuse' beside the "
                         "audio encoder, 'replace' instead of it; run on every training clip once and cached in "
                         "the dataset folder (frontend.json). With --init, 'fuse' grows a model that had none")
+    p.add_argument("--audio-dropout", type=unit_interval, default=0.0, metavar="SHARE",
+                   help="with --phonetic fuse: silence the audio encoder in this share of training windows, so "
+                        "the model must follow the phones alone there (on espeak data the mel explains the "
+                        "motion, and a phone reader grown beside it learns little; default: 0)")
     p.add_argument("--clip-summary", action="store_true",
                    help="condition every frame also on the clip's pooled audio (mean features and how fast "
                         "they change), so how far the lips travel can follow the clip's speaking pace; with "
@@ -321,6 +325,9 @@ def run(args) -> int:
             phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary,
             phonetic=args.phonetic)
         del offsets
+    if args.audio_dropout and config["phonetic"] != "fuse":
+        raise DiffusionTalkerError("--audio-dropout silences the audio encoder beside the phones: it needs a model "
+                                   "with --phonetic fuse")
     restyle = restyle_from_args(args, clips, speakers, config["motion_scale"])
     augment = augmenter(args.augment, fps)
     torch.manual_seed(args.seed)  # identical initial weights on every rank

@@ -158,3 +158,25 @@ def test_the_phones_of_one_recording_are_worked_out_once(phonetic_teacher, monke
     assert len(calls) == 1 and not np.allclose(takes[0], takes[1])
     gen.generate(speechlike(1.0, seed=9), 16000, style=0)
     assert len(calls) == 2
+
+
+def test_audio_dropout_leaves_the_phones_alone_to_speak():
+    model = TalkerModel({**TINY, "phonetic": "fuse"}).eval()
+    with torch.no_grad():
+        model.phone_reader.convs[-1].weight.normal_(0, 0.3)
+        heard = phones_of(30).expand(2, -1, -1)
+        wave = torch.from_numpy(np.stack([speechlike(1.0, seed=1), speechlike(1.0, seed=2)]))
+        deaf = model.encode_audio(wave, 30, heard=heard, deaf=torch.tensor([True, False]))
+        phones_only = model.phone_reader(heard[:1])
+        both = model.encode_audio(wave, 30, heard=heard)
+    torch.testing.assert_close(deaf[:1], phones_only)
+    torch.testing.assert_close(deaf[1:], both[1:])
+    assert (both[:1] - phones_only).abs().max() > 1e-3  # the audio did speak before it was silenced
+
+
+def test_audio_dropout_needs_a_model_beside_the_phones(dataset, tmp_path, capsys):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "1",
+                 "--audio-dropout", "0.5", *TRAIN]) == 2
+    assert "needs a model with --phonetic fuse" in capsys.readouterr().err
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "1",
+                 "--audio-dropout", "0.5", "--phonetic", "fuse", *TRAIN]) == 0
