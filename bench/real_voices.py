@@ -19,7 +19,7 @@ Each line is force-aligned to its transcript (``phonetics.align``); a line whose
 transcript does not fit, or whose subtitle says more than ``MAX_WORDS_PER_S`` allows
 (the game's subtitles sometimes paraphrase a shorter recording), is skipped and
 counted. Each kept line is animated by the checkpoint (``--transcript``: also with
-the words passed to ``generate``, when it takes them) and by SynthTalk articulating
+the words passed to ``generate``) and by SynthTalk articulating
 the aligned phones with a neutral speaker, the phone-timed reference, which is the
 ceiling of the scores. The five scores are those of ``evaluate.phonetic_scores``.
 """
@@ -27,7 +27,6 @@ ceiling of the scores. The five scores are those of ``evaluate.phonetic_scores``
 from __future__ import annotations
 
 import argparse
-import inspect
 import io
 import json
 import subprocess
@@ -117,7 +116,7 @@ def main(argv=None) -> int:
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"where the packages go (default {DEFAULT_CACHE})")
     p.add_argument("--checkpoint", default=None, help="checkpoint to judge (default: the bundled demo)")
     p.add_argument("--transcript", action="store_true",
-                   help="also generate with the words passed to generate (when the checkpoint's generate takes them)")
+                   help="also generate with the words passed to generate (a checkpoint that reads phones aligns them)")
     p.add_argument("--limit", type=int, default=None, help="at most N lines per speaker")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
     p.add_argument("--json", type=Path, default=None, help="write every line's scores here")
@@ -135,14 +134,7 @@ def main(argv=None) -> int:
     template = rig.template.astype(np.float32)
     lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
                                                   ("lips",))["lips"])
-    takes_words = "transcript" in inspect.signature(gen.generate).parameters
-    kinds = ["model (audio)"]
-    if args.transcript:
-        if takes_words:
-            kinds.append("model (audio + transcript)")
-        else:
-            print("note: this generate() takes no transcript; only the audio-only takes are scored", file=sys.stderr)
-    kinds.append("phone-timed reference")
+    kinds = ["model (audio)"] + (["model (audio + transcript)"] if args.transcript else []) + ["phone-timed reference"]
 
     per_line, skipped = [], []
     began = time.perf_counter()

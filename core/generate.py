@@ -133,13 +133,11 @@ def run(args) -> int:
     generator = Generator.load(args.checkpoint, args.device)
     if args.library:
         generator.add_library(args.library)
-    for note in generator.warnings:
+    phones, said = hearing.result() if hearing is not None else (None, [])
+    for note in generator.warnings + said:  # said: words the aligner had to guess
         print(f"warning: {note}", file=sys.stderr)
     if transcript is not None and not generator.model.reads_phones:
         print("warning: this checkpoint does not read phones: the transcript changes nothing", file=sys.stderr)
-    del generator.warnings[:]  # said; what the front-end adds (words it had to guess) is said after
-    phones, said = hearing.result() if hearing is not None else (None, [])
-    generator.warnings += said
     template = None
     if args.template:
         template = read_mesh(args.template)
@@ -162,8 +160,6 @@ def run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    for note in generator.warnings:
-        print(f"warning: {note}", file=sys.stderr)
     fps = args.fps or take.fps
     offsets = resample_fps(take.offsets, take.fps, fps).astype(np.float32)
     if args.transfer == "deformation":
