@@ -18,7 +18,7 @@ from pathlib import Path
 
 CACHE = "frontend.json"
 # bump when recognise/align change what they return, so stale caches are not reused
-VERSION = 1
+VERSION = 2  # 2: align retries without fillers when they swallow a word
 
 
 def transcripts_of(dataset: str, root) -> dict[str, str]:
