@@ -19,9 +19,12 @@ Each line is force-aligned to its transcript (``phonetics.align``); a line whose
 transcript does not fit, or whose subtitle says more than ``MAX_WORDS_PER_S`` allows
 (the game's subtitles sometimes paraphrase a shorter recording), is skipped and
 counted. Each kept line is animated by the checkpoint (``--transcript``: also with
-the words passed to ``generate``) and by SynthTalk articulating
-the aligned phones with a neutral speaker, the phone-timed reference, which is the
-ceiling of the scores. The five scores are those of ``evaluate.phonetic_scores``.
+the words passed to ``generate``) and by SynthTalk articulating the aligned phones
+with a neutral speaker, the phone-timed reference, which is the ceiling of the
+scores; and the phones the front-end finds without the transcript
+(``phonetics.recognise``), articulated the same way, the recognition reference: what
+a model that only followed those phones would score. The five scores are those of
+``evaluate.phonetic_scores``.
 """
 
 from __future__ import annotations
@@ -134,7 +137,8 @@ def main(argv=None) -> int:
     template = rig.template.astype(np.float32)
     lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
                                                   ("lips",))["lips"])
-    kinds = ["model (audio)"] + (["model (audio + transcript)"] if args.transcript else []) + ["phone-timed reference"]
+    kinds = (["model (audio)"] + (["model (audio + transcript)"] if args.transcript else [])
+             + ["phone-timed reference", "recognition reference"])
 
     per_line, skipped = [], []
     began = time.perf_counter()
@@ -156,6 +160,7 @@ def main(argv=None) -> int:
         frames = len(takes["model (audio)"])
         reference = phone_timed_reference(rig, phones, gen.fps, frames)
         takes["phone-timed reference"] = reference
+        takes["recognition reference"] = phone_timed_reference(rig, phonetics.recognise(wave), gen.fps, frames)
         for kind, offsets in takes.items():
             scores = phonetic_scores(offsets, template, gen.fps, phones, lips, reference)
             per_line.append({"speaker": speaker, "package": package, "line": member, "text": text,

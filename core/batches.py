@@ -17,9 +17,9 @@ from .audio import SAMPLE_RATE, normalise
 from .errors import DiffusionTalkerError
 
 SILENCE = "_"  # espeak-ng's pause mnemonic; the frames no timed phoneme covers
-# Share of windows whose front-end phones come from forced alignment of the clip's text
-# rather than recognition from its sound: a transcript is optional at generation, so
-# the model must know both, and mostly live with recognition's errors.
+# Default share of windows whose front-end phones come from forced alignment of the
+# clip's text rather than allphone recognition of its sound (``train --aligned-share``):
+# a transcript is optional at generation, so the model must know both.
 ALIGNED_SHARE = 0.3
 
 
@@ -97,7 +97,7 @@ def clip_items(clips, speakers: list[str], motion_scale: float, phonemes: list[s
             for c in clips]
 
 
-def window(item: Item, frames: int, fps: float, rng: np.random.Generator):
+def window(item: Item, frames: int, fps: float, rng: np.random.Generator, aligned_share: float = ALIGNED_SHARE):
     """A random window of ``frames`` frames (the whole clip if shorter): (first frame,
     audio, motion, phoneme labels, front-end phones (frames, P), P = 0 when the item has none)."""
     start = int(rng.integers(0, max(1, len(item.motion) - frames + 1)))
@@ -106,7 +106,7 @@ def window(item: Item, frames: int, fps: float, rng: np.random.Generator):
     a1 = a0 + int(round(len(motion) / fps * SAMPLE_RATE))
     wave = item.wave[a0:a1]
     heard = item.recognised
-    if item.aligned is not None and rng.random() < ALIGNED_SHARE:
+    if item.aligned is not None and rng.random() < aligned_share:
         heard = item.aligned
     heard = np.zeros((len(motion), 0), np.float32) if heard is None else heard[start:start + frames]
     return start, np.pad(wave, (0, a1 - a0 - len(wave))), motion, item.phones[start:start + frames], heard
@@ -131,13 +131,15 @@ def collate(windows: list[tuple[np.ndarray, ...]], voices: list[int], styles: li
 
 
 def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float, seed: int, start: int = 0,
-                  restyle=None, augment=None):
+                  restyle=None, augment=None, aligned_share: float | None = None):
     """Endless batches, deterministic by (seed, step): resuming at ``start`` continues the
     same sequence a run without interruption would have seen. ``restyle(index, first
     frame, motion, speaker, rng) -> (style, motion)`` may give a window another
     speaker's motion (SynthTalk's cross-speaker targets). ``augment(wave, motion,
     phones, rng) -> (wave, motion, phones)`` may change a window's audio (augment.py);
-    it draws from a generator of its own, so the windows are those of a run without it."""
+    it draws from a generator of its own, so the windows are those of a run without it.
+    ``aligned_share``: see ``ALIGNED_SHARE`` (None: that default)."""
+    aligned_share = ALIGNED_SHARE if aligned_share is None else aligned_share
     frames = max(2, int(round(seconds * fps)))
     step = start
     while True:
@@ -146,7 +148,7 @@ def batch_sampler(items: list[Item], batch_size: int, seconds: float, fps: float
         chosen = rng.integers(0, len(items), batch_size)
         windows, voices, styles = [], [], []
         for i in chosen:
-            first, wave, motion, phones, heard = window(items[i], frames, fps, rng)
+            first, wave, motion, phones, heard = window(items[i], frames, fps, rng, aligned_share)
             style = items[i].speaker
             if restyle is not None:
                 style, motion = restyle(int(i), first, motion, style, rng)

@@ -3,7 +3,9 @@
 A model that reads the front-end's phones must train on what the front-end makes of
 the training audio, errors included, not on the dataset's true phonemes: at
 generation it only ever gets PocketSphinx's guesses (or its alignment of a
-transcript). Recognising and aligning an hour of speech takes minutes, so the rows
+transcript). The guesses kept are allphone recognition's, the front-end's worst case
+(generation without a transcript aligns the words it recognises, which mostly brings
+phones closer to the truth). Recognising and aligning an hour of speech takes minutes, so the rows
 are cached in ``frontend.json`` in the dataset folder, keyed by clip name and by the
 front-end's version; a changed front-end or new clips are worked out again.
 """
@@ -37,7 +39,7 @@ def transcripts_of(dataset: str, root) -> dict[str, str]:
 
 def _hear(job):
     from .errors import DiffusionTalkerError
-    from .phonetics import align, recognise
+    from .phonetics import align, allphones
 
     name, wave, text = job
     aligned = None
@@ -46,7 +48,7 @@ def _hear(job):
             aligned = align(wave, text)
         except DiffusionTalkerError:  # the aligner could not fit the text: recognition alone, as without one
             pass
-    return name, {"recognised": recognise(wave), "aligned": aligned}
+    return name, {"recognised": allphones(wave), "aligned": aligned}
 
 
 def heard_in(dataset: str, root, clips, workers: int = 2) -> dict[str, dict]:

@@ -127,7 +127,7 @@ def run(args) -> int:
         student.train()
         optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
         batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n,
-                                restyle=restyle, augment=augment)
+                                restyle=restyle, augment=augment, aligned_share=args.aligned_share)
         bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
         for step in bar:
             wave, motion, mask, voice, style, _, heard = next(batches).to(device)

@@ -142,25 +142,30 @@ class PhoneReader(nn.Module):
     The mel encoder trained on espeak-ng hears espeak's timbre; PocketSphinx's acoustic
     model learned real voices, so its phones carry what the lips follow across voices.
     Two k=9 convs see ±8 frames (about ±270 ms at 30 fps): lips round and the jaw opens
-    for a sound before it is heard. The last layer starts at zero, so a mel model grown
-    with the reader (``train --init --phonetic fuse``) begins exactly where it was and
-    leans on the phones only as far as they help. In a padded batch the hidden layer is
-    zeroed past each clip's end, as the second conv's own zero padding is when the clip
-    is alone, so a batch hears each clip as generation does."""
+    for a sound before it is heard (``model.READER_SIZE``: three when they replace the
+    audio encoder). The last layer starts at zero, so a mel model grown with the reader
+    (``train --init --phonetic fuse``) begins exactly where it was and leans on the
+    phones only as far as they help. In a padded batch the hidden layers are zeroed past
+    each clip's end, as the next conv's own zero padding is when the clip is alone, so a
+    batch hears each clip as generation does."""
 
-    def __init__(self, n_phones: int, d_model: int, hidden: int = 128):
+    def __init__(self, n_phones: int, d_model: int, hidden: int = 128, layers: int = 2):
         super().__init__()
-        self.convs = nn.Sequential(nn.Conv1d(n_phones, hidden, 9, padding=4), nn.GELU(),
-                                   nn.Conv1d(hidden, d_model, 9, padding=4))
+        stack = [nn.Conv1d(n_phones, hidden, 9, padding=4)]
+        for _ in range(layers - 2):
+            stack += [nn.GELU(), nn.Conv1d(hidden, hidden, 9, padding=4)]
+        self.convs = nn.Sequential(*stack, nn.GELU(), nn.Conv1d(hidden, d_model, 9, padding=4))
         nn.init.zeros_(self.convs[-1].weight)
         nn.init.zeros_(self.convs[-1].bias)
 
     def forward(self, heard: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``mask`` (B, T): True on real frames."""
-        hidden = self.convs[1](self.convs[0](heard.transpose(1, 2)))
-        if mask is not None:
-            hidden = hidden * mask[:, None, :hidden.shape[2]]
-        return self.convs[2](hidden).transpose(1, 2)
+        x = heard.transpose(1, 2)
+        for layer in self.convs:
+            if isinstance(layer, nn.GELU) and mask is not None:
+                x = x * mask[:, None, :x.shape[2]]  # before the activation: GELU(0) = 0 as the padding is
+            x = layer(x)
+        return x.transpose(1, 2)
 
 
 _HF_CLASSES = {"hubert": ("HubertModel", "HubertConfig"), "wav2vec2": ("Wav2Vec2Model", "Wav2Vec2Config")}

@@ -79,11 +79,16 @@ def add_cli(sub) -> None:
     p.add_argument("--phonetic", choices=["fuse", "replace"], default=None,
                    help="read the phonetic front-end's phones (PocketSphinx, phonetics.py): 'fuse' beside the "
                         "audio encoder, 'replace' instead of it; run on every training clip once and cached in "
-                        "the dataset folder (frontend.json). With --init, 'fuse' grows a model that had none")
+                        "the dataset folder (frontend.json). With --init, 'fuse' grows a model that had none, "
+                        "and 'replace' drops the audio encoder of one that had it (see --reader-fit-steps)")
     p.add_argument("--audio-dropout", type=unit_interval, default=0.0, metavar="SHARE",
                    help="with --phonetic fuse: silence the audio encoder in this share of training windows, so "
                         "the model must follow the phones alone there (on espeak data the mel explains the "
                         "motion, and a phone reader grown beside it learns little; default: 0)")
+    p.add_argument("--reader-fit-steps", type=non_negative_int, default=1500, metavar="N",
+                   help="with --init of a model that hears audio and --phonetic replace: first fit the new phone "
+                        "reader to the checkpoint's audio features for N steps of 16 whole clips, so the "
+                        "fine-tune starts from a model that speaks (default: 1500, a few minutes; 0: skip)")
     p.add_argument("--clip-summary", action="store_true",
                    help="condition every frame also on the clip's pooled audio (mean features and how fast "
                         "they change), so how far the lips travel can follow the clip's speaking pace; with "
@@ -153,6 +158,11 @@ def add_shared_flags(p) -> None:
                         "is applied to a training window's audio with probability PROB, so the audio reader "
                         "learns the phonetics rather than one synthesizer's voice; 0.3 changes 88%% of windows "
                         "(default: 0, off; needs pedalboard; see augment.py)")
+    p.add_argument("--aligned-share", type=unit_interval, default=None, metavar="SHARE",
+                   help="for a model that reads phones: the share of windows whose phones are the "
+                        "front-end's alignment of the clip's text; the rest get its allphone recognition "
+                        "(default: 0.3, batches.ALIGNED_SHARE; generation aligns the transcript, or the words it "
+                        "recognises, so a model meant to follow the phones wants more)")
 
 
 def encoder_config(args, encoder: dict, clips) -> dict:
@@ -233,7 +243,7 @@ def run(args) -> int:
     from .diffusion import GaussianDiffusion
     from .model import TalkerModel, make_config
     from .device import resolve_device
-    from .batches import batch_sampler, clip_items, load_split, phoneme_list
+    from .batches import ALIGNED_SHARE, batch_sampler, clip_items, load_split, phoneme_list
     from .clip_phones import heard_in
     from .objective import Objective
     from .errors import DiffusionTalkerError
@@ -270,7 +280,7 @@ def run(args) -> int:
     if args.phoneme_weight and not any(c.phonemes for c in clips):
         raise DiffusionTalkerError(f"--phoneme-weight needs phoneme timings; {args.data} has none "
                                    "(a forced aligner can make them for recorded speech)")
-    state = source = None
+    state = source = speaking = None
     lineage = {}  # a fine-tuned teacher's card keeps the card of what it started from
     if args.resume:
         doc, state = load_tensors(ckpt)
@@ -297,17 +307,20 @@ def run(args) -> int:
         if config["objective"] != args.objective:
             raise DiffusionTalkerError(f"{args.init}: a {config['objective']} model; this run trains a "
                                        f"{args.objective} teacher")
-        # 'replace' on a mel model keeps everything but the audio encoder it no longer has
-        if args.phonetic and config["phonetic"] not in (None, args.phonetic):
+        # 'replace' keeps everything but the audio encoder it no longer has, and first teaches
+        # its phone reader what that encoder said (reader_fit.py)
+        if args.phonetic and config["phonetic"] not in (None, args.phonetic, "fuse"):
             raise DiffusionTalkerError(f"{args.init} reads phones '{config['phonetic']}'; it cannot become "
                                        f"--phonetic {args.phonetic}")
+        if args.phonetic == "replace" and config["phonetic"] != "replace":
+            speaking = source
         if args.phoneme_weight and not config["phonemes"]:  # give the model a phoneme head to train
             config = {**config, "phonemes": phoneme_list(clips)}
         # A student, or a model of other speakers, starts a teacher of these: the network
         # carries over, a new speaker's identity starts afresh (the card says where it began).
         config = {**config, "encoder": encoder_config(args, config["encoder"], clips),
                   "clip_summary": config["clip_summary"] or args.clip_summary,
-                  "phonetic": config["phonetic"] or args.phonetic, "identities": speakers,
+                  "phonetic": args.phonetic or config["phonetic"], "identities": speakers,
                   "distilled": False, "sampling_steps": config["diffusion_steps"]}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
@@ -353,11 +366,21 @@ def run(args) -> int:
 
     heard = heard_in(args.dataset, args.data, clips) if config["phonetic"] else None
     items = clip_items(clips, speakers, config["motion_scale"], config["phonemes"], heard)
+    if speaking is not None and args.reader_fit_steps:
+        from .reader_fit import fit_reader
+
+        left = fit_reader(model.phone_reader, speaking, items, args.reader_fit_steps, args.seed,
+                          ALIGNED_SHARE if args.aligned_share is None else args.aligned_share)
+        if main_rank:
+            print(f"phone reader fitted to {args.init}'s audio features: {left:.0%} of their variance "
+                  "left unexplained", file=sys.stderr)
+        ema.load_state_dict(model.state_dict())
+        del speaking
     loss_fn = loss_from_args(args, clips[0].template, config["motion_scale"], device)
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start,
-                            restyle=restyle, augment=augment)
+                            restyle=restyle, augment=augment, aligned_share=args.aligned_share)
     generator = torch.Generator()
 
     def save(step: int) -> None:

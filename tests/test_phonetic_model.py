@@ -61,8 +61,9 @@ def test_replace_reads_the_phones_alone():
     torch.testing.assert_close(a, b)
 
 
-def test_a_padded_batch_hears_each_clips_phones_as_alone():
-    model = TalkerModel({**TINY, "phonetic": "fuse"}).eval()
+@pytest.mark.parametrize("phonetic", ["fuse", "replace"])  # two conv layers, three
+def test_a_padded_batch_hears_each_clips_phones_as_alone(phonetic):
+    model = TalkerModel({**TINY, "phonetic": phonetic}).eval()
     with torch.no_grad():
         model.phone_reader.convs[-1].weight.normal_(0, 0.3)
         short, long = phones_of(20, seed=3), phones_of(30, seed=4)
@@ -180,3 +181,44 @@ def test_audio_dropout_needs_a_model_beside_the_phones(dataset, tmp_path, capsys
     assert "needs a model with --phonetic fuse" in capsys.readouterr().err
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "1",
                  "--audio-dropout", "0.5", "--phonetic", "fuse", *TRAIN]) == 0
+
+
+def test_a_model_that_hears_grows_into_one_that_reads_phones_alone(dataset, phonetic_teacher, tmp_path):
+    """``--init`` of a fuse model with ``--phonetic replace``: the audio encoder goes, the
+    rest stays, and the new reader is first fitted to say what the encoder said."""
+    from safetensors.numpy import load_file
+
+    from diffusiontalker.audio import normalise
+    from diffusiontalker.batches import load_split
+    from diffusiontalker.checkpoint import load_checkpoint
+
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(phonetic_teacher),
+                 "--phonetic", "replace", "--reader-fit-steps", "60", "--iterations", "1", *TRAIN,
+                 "--lr", "0"]) == 0
+    grown, doc = load_checkpoint(tmp_path / "teacher.json")
+    assert doc["config"]["phonetic"] == "replace" and grown.encoder is None
+    before = load_file(str(phonetic_teacher).replace(".json", ".safetensors"))
+    after = load_file(str(tmp_path / "teacher.safetensors"))
+    assert not any(k.startswith("encoder.") for k in after) and "phone_reader.convs.4.weight" in after
+    np.testing.assert_array_equal(before["denoiser.norm_out.weight"], after["denoiser.norm_out.weight"])
+
+    source, _ = load_checkpoint(phonetic_teacher)
+    cache = json.loads((dataset / "frontend.json").read_text())["clips"]
+    misses = []
+    for clip in load_split("synthtalk", dataset, "train"):
+        frames = len(clip.vertices)
+        heard = torch.from_numpy(features(cache[clip.name]["recognised"], clip.fps, frames))[None]
+        wave = torch.from_numpy(normalise(clip.audio))[None]
+        with torch.no_grad():
+            target = source.encode_audio(wave, frames, heard=heard)
+            misses.append(((grown.encode_audio(wave, frames, heard=heard) - target) ** 2).mean()
+                          / (target ** 2).mean())
+    assert float(np.mean(misses)) < 0.7  # a reader that said nothing would miss by 1
+
+
+def test_only_a_fuse_model_becomes_a_replace_one(dataset, phonetic_teacher, tmp_path, capsys):
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "r"), "--init", str(phonetic_teacher),
+                 "--phonetic", "replace", "--reader-fit-steps", "0", "--iterations", "1", *TRAIN]) == 0
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "f"), "--init",
+                 str(tmp_path / "r" / "teacher.json"), "--phonetic", "fuse", "--iterations", "1", *TRAIN]) == 2
+    assert "cannot become --phonetic fuse" in capsys.readouterr().err

@@ -139,3 +139,22 @@ def test_unreadable_audio_and_missing_pocketsphinx(tmp_path, monkeypatch, capsys
 def test_a_transcript_that_is_not_said_is_refused():
     with pytest.raises(DiffusionTalkerError, match="does not fit the audio"):
         phonetics.align(np.zeros(16000, np.float32), "a long sentence that nobody said here at all")
+
+
+@needs_espeak
+def test_recognition_hears_words_and_aligns_them(spoken, monkeypatch):
+    utterance, wave = spoken
+    words = phonetics.recognise_words(wave)
+    assert set(words.split()) & set(phonetics.transcript_words(BILABIAL))  # espeak, far from real speech: some
+    assert all(w.replace("'", "").isalpha() and w.islower() for w in words.split())  # dictionary words only
+    aligned = phonetics.align(wave, words)
+    assert phonetics.recognise(wave) == aligned  # the recognised words, timed as a transcript would be
+    monkeypatch.setattr(phonetics, "recognise_words", lambda wave: "")  # no words heard: a hum, a laugh
+    assert phonetics.recognise(wave) == phonetics.allphones(wave)
+    monkeypatch.setattr(phonetics, "recognise_words", lambda wave: "words that were never said")
+
+    def refuse(wave, text):
+        raise DiffusionTalkerError("the transcript does not fit the audio")
+
+    monkeypatch.setattr(phonetics, "align", refuse)
+    assert phonetics.recognise(wave) == phonetics.allphones(wave)
