@@ -41,7 +41,7 @@ def main() -> None:
             start = time.perf_counter()
             aligned = phonetics.align(wave, text)
             middle = time.perf_counter()
-            recognised = phonetics.recognise(wave)
+            recognised = phonetics.allphones(wave)
             aligning, recognising = aligning + middle - start, recognising + time.perf_counter() - middle
             seconds += len(wave) / 16000
             errors += boundary_errors(utterance.phonemes, aligned)

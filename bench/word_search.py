@@ -1,12 +1,15 @@
-"""How narrow PocketSphinx's word search can be: word error and time per audio second
-of ``phonetics.recognise_words`` under several decoder settings.
+"""How narrow PocketSphinx's word search can be: word error, time per audio second and
+the openness r of the recognised phones, for ``phonetics.recognise`` under several
+decoder settings.
 
     .venv/bin/python bench/word_search.py [--lines 30] [--seed 0]
 
 Tuned on the voices we train on (bench/real_training.py's real lines: Asterisk's
 prompts and Hedgewars' voice packs), never on the ones bench/real_voices.py scores,
 so the front-end's setting is not fitted to its own test. Each row times the same
-random lines; word error is edit distance over the transcript's words.
+random lines; word error is edit distance over the transcript's words; openness r is
+bench/real_voices.py's recognition reference (SynthTalk articulating the recognised
+phones, scored by ``evaluate.phonetic_scores`` against the transcript's aligned phones).
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+MIN_SECONDS = 0.8  # as bench/real_voices.py: shorter lines have too few phones to correlate
 
 SETTINGS = {
     "PocketSphinx's defaults": {},
     "no fwdflat/bestpath passes": {"fwdflat": False, "bestpath": False},
+    "no bestpath pass": {"bestpath": False},
     "the front-end's (narrow beams)": None,  # phonetics._WORD_SEARCH as shipped
-    "wider beams, fwdflat on": {"fwdflat": False, "beam": 1e-48, "wbeam": 7e-29, "pbeam": 1e-48},
+
 }
 
 
@@ -42,6 +47,10 @@ def main(argv=None) -> int:
     import real_training
 
     from diffusiontalker import phonetics
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.evaluate import phone_timed_reference, phonetic_scores
+    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
+    from diffusiontalker.synthtalk.build import default_template, load_rig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lines", type=int, default=30, help="lines drawn at random (default: 30)")
@@ -51,21 +60,39 @@ def main(argv=None) -> int:
     lines = list(real_training.gather(args.cache))
     chosen = [lines[i] for i in sorted(np.random.default_rng(args.seed).choice(len(lines), args.lines,
                                                                                 replace=False))]
+    rig, rig_fps = load_rig(default_template()), 30.0
+    template = rig.template.astype(np.float32)
+    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
+                                                  ("lips",))["lips"])
+    truths = []
+    for line in chosen:
+        try:
+            truths.append(phonetics.align(line.wave, re.sub(r"\d", "", line.text)))
+        except DiffusionTalkerError:
+            truths.append(None)
     shipped = dict(phonetics._WORD_SEARCH)
-    print("| word search | word error | s per audio s |\n|---|---|---|")
+    print("| word search | word error | s per audio s | openness r |\n|---|---|---|---|")
     for name, setting in SETTINGS.items():
         phonetics._WORD_SEARCH = shipped if setting is None else setting
         errors = words = 0
         seconds = spent = 0.0
-        for line in chosen:
+        rs = []
+        for line, truth in zip(chosen, truths):
             reference = phonetics.transcript_words(re.sub(r"\d", "", line.text) or "a")
-            began = time.perf_counter()
-            heard = phonetics.recognise_words(line.wave).split()
-            spent += time.perf_counter() - began
-            errors += word_errors(reference, heard)
+            errors += word_errors(reference, phonetics.recognise_words(line.wave).split())
             words += len(reference)
+            began = time.perf_counter()
+            phones = phonetics.recognise(line.wave)  # words, then their alignment
+            spent += time.perf_counter() - began
             seconds += len(line.wave) / 16000
-        print(f"| {name} | {errors / words:.2f} | {spent / seconds:.2f} |", flush=True)
+            if truth is not None and len(line.wave) / 16000 >= MIN_SECONDS:
+                frames = int(len(line.wave) / 16000 * rig_fps)
+                take = phone_timed_reference(rig, phones, rig_fps, frames)
+                r = phonetic_scores(take, template, rig_fps, truth, lips,
+                                    phone_timed_reference(rig, truth, rig_fps, frames))["openness_r"]
+                if r is not None:
+                    rs.append(r)
+        print(f"| {name} | {errors / words:.2f} | {spent / seconds:.2f} | {np.mean(rs):.3f} |", flush=True)
     phonetics._WORD_SEARCH = shipped
     print(f"\n{len(chosen)} lines, {seconds:.0f} s of speech, {words} words")
     return 0

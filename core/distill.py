@@ -145,8 +145,8 @@ def run(args) -> int:
             feats = student.encode_audio(wave, motion.shape[1], mask, heard)
             pred = student.denoise(x_t, t, feats, student.bank(style), mask)
             losses = loss_fn(pred, target, mask, truth=motion)
-            c = contrastive_loss(student.personalise(feats, mask), student.bank.embeddings, voice,
-                                 args.temperature)
+            voiced = student.voice_features(wave, motion.shape[1], feats, mask)
+            c = contrastive_loss(student.personalise(voiced, mask), student.bank.embeddings, voice, args.temperature)
             loss = losses["loss"] + args.contrastive_weight * c
             optimisation_step(optimizer, loss, student, step)
             bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")

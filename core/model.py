@@ -61,9 +61,8 @@ class TalkerModel(nn.Module):
         super().__init__()
         self.config = make_config(**config)
         c = self.config
-        # "replace" has no audio encoder at all: what it would learn, nothing would read
-        self.encoder = (None if c["phonetic"] == "replace"
-                        else build_encoder(c["encoder"], c["d_model"], pretrained_encoder))
+        # in "replace" the audio encoder only tells the personaliser whose voice it is (voice_features)
+        self.encoder = build_encoder(c["encoder"], c["d_model"], pretrained_encoder)
         if c["phonetic"]:
             self.phone_reader = PhoneReader(len(PHONES), c["d_model"],
                                             **(c["phone_reader"] or READER_SIZE[c["phonetic"]]))
@@ -95,9 +94,8 @@ class TalkerModel(nn.Module):
         if self.reads_phones and (heard is None or heard.shape[-1] != len(PHONES)):
             raise DiffusionTalkerError("this model reads the phonetic front-end's phones; none were given")
         features = None
-        if self.encoder is not None:
-            features = (self.encoder(wave, num_frames) if mask is None
-                        else each_alone(self.encoder, wave, num_frames, mask))
+        if self.config["phonetic"] != "replace":
+            features = self._heard_by_encoder(wave, num_frames, mask)
         if deaf is not None and features is not None:
             features = features * (~deaf)[:, None, None]
         if self.reads_phones:
@@ -105,12 +103,27 @@ class TalkerModel(nn.Module):
             features = phones if features is None else features + phones
         return features
 
+    def _heard_by_encoder(self, wave, num_frames, mask):
+        return (self.encoder(wave, num_frames) if mask is None
+                else each_alone(self.encoder, wave, num_frames, mask))
+
+    def voice_features(self, wave: torch.Tensor, num_frames: int, features: torch.Tensor,
+                       mask: torch.Tensor | None = None) -> torch.Tensor:
+        """What the personaliser hears, given ``encode_audio``'s ``features`` of the same
+        input: those, except in a ``replace`` model, whose phones say what is said and
+        nothing of who says it; there its audio encoder's, so ``style="auto"`` still finds
+        the style from the voice."""
+        if self.config["phonetic"] != "replace":
+            return features
+        return self._heard_by_encoder(wave, num_frames, mask)
+
     def denoise(self, x_t, t, audio_features, identity, mask=None):
         return self.denoiser(x_t, t, audio_features, identity, mask)
 
     def personalise(self, audio_features, mask=None) -> torch.Tensor:
-        """Style vector of a clip; its contrastive gradient also reaches the audio
-        encoder, so speaker cues (pitch, rate, timbre) survive in the shared features."""
+        """Style vector of a clip from its ``voice_features``; its contrastive gradient also
+        reaches the audio encoder, so speaker cues (pitch, rate, timbre) survive in the
+        shared features."""
         return self.personaliser(audio_features, mask)
 
     def reconfigured(self, config: dict) -> "TalkerModel":

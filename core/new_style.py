@@ -62,7 +62,7 @@ def embed_from_audio(gen, waves) -> "torch.Tensor":
     import torch.nn.functional as F
 
     with torch.no_grad():
-        styles = [gen.model.personalise(gen.features(w, 0, None)) for w in waves]
+        styles = [gen.voice_style(w) for w in waves]
         direction = F.normalize(torch.cat(styles).mean(0), dim=0)
         return direction * gen.model.bank.embeddings.norm(dim=1).mean()
 

@@ -43,7 +43,7 @@ class Objective(nn.Module):
             losses = self.diffusion.training_loss(
                 lambda x_t, t: model.denoise(x_t, t, features, identity, mask), motion, mask, self.loss_fn,
                 generator)
-        heard = model.personalise(features, mask)
+        heard = model.personalise(model.voice_features(wave, motion.shape[1], features, mask), mask)
         losses["contrastive"] = contrastive_loss(heard, model.bank.embeddings, voice, self.temperature)
         losses["loss"] = losses["loss"] + self.contrastive_weight * losses["contrastive"]
         losses["contrastive"] = losses["contrastive"].detach()

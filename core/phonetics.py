@@ -2,9 +2,10 @@
 
 The mel encoder learned espeak-ng's timbre, not phonetics; PocketSphinx ships an
 acoustic model trained on real US-English speech, so its phones hold on voices the
-animation model never heard. Without a transcript, allphone recognition guesses the
-phones; with one, forced alignment only has to place the dictionary's phones, which
-is far more accurate. Both give the ``[start_s, end_s, phone]`` rows that ``data
+animation model never heard. Without a transcript, its language model recognises
+the words and they are aligned as a transcript would be (allphone search, phones
+without words, is the fallback); with one, forced alignment only has to place the
+dictionary's phones, which is the most accurate. Both give the ``[start_s, end_s, phone]`` rows that ``data
 articulate`` reads, and ``features`` turns them into per-frame vectors a model can
 take beside (or instead of) the mel stream.
 """
@@ -35,6 +36,9 @@ _CHUNK = 4096  # bytes per process_raw call: one whole-utterance call loses the 
 # passes: on 30 real lines of the voices we train on (never those we score on), word
 # error 0.60 against 0.53 at 0.33 s per audio second against 0.58 (bench/word_search.py);
 # a wrong word's phones are mostly still right.
+# Without a transcript, normalisation settles on the first 5 s rather than on a whole
+# first pass: on 30 s, 4.6 s of word search instead of 7.8
+_WORD_SETTLE_S = 5.0
 _WORD_SEARCH = {"fwdflat": False, "bestpath": False, "beam": 1e-40, "wbeam": 1e-30, "pbeam": 1e-40, "maxhmmpf": 3000}
 
 # A crude spelling-to-sound guess for words CMUdict lacks (names, coinages): digraphs
@@ -65,11 +69,12 @@ def _feed(decoder, wave: np.ndarray) -> None:
     decoder.end_utt()
 
 
-def _feed_settled(decoder, wave: np.ndarray) -> None:
+def _feed_settled(decoder, wave: np.ndarray, settle_s: float | None = None) -> None:
     """Decode twice, keeping the second: live cepstral normalisation starts from a generic
     mean and only settles during the first pass, which meanwhile loses words and calls
-    phones silence (on espeak voices, a third of the alignments fell short)."""
-    _feed(decoder, wave)
+    phones silence (on espeak voices, a third of the alignments fell short). ``settle_s``:
+    settle on that much of the start only, which is enough for a steady recording."""
+    _feed(decoder, wave if settle_s is None else wave[:int(settle_s * 16000)])
     _feed(decoder, wave)
 
 
@@ -86,7 +91,7 @@ def allphones(wave: np.ndarray) -> list[Phone]:
 def recognise_words(wave: np.ndarray) -> str:
     """What PocketSphinx's US-English language model hears said, as plain words ("" for none)."""
     decoder = _decoder(**_WORD_SEARCH)
-    _feed_settled(decoder, wave)
+    _feed_settled(decoder, wave, _WORD_SETTLE_S)
     words = [re.sub(r"\(\d+\)$", "", s.word) for s in decoder.seg() or () if not s.word.startswith(("<", "["))]
     return " ".join(words)
 
@@ -102,7 +107,7 @@ def recognise(wave: np.ndarray) -> list[Phone]:
     words = recognise_words(wave)
     if words:
         try:
-            return align(wave, words)
+            return align(wave, words, settle_s=_WORD_SETTLE_S)
         except DiffusionTalkerError:
             pass
     return allphones(wave)
@@ -132,10 +137,12 @@ def guess_pronunciation(word: str) -> str:
     return " ".join(phones)
 
 
-def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None = None) -> list[Phone]:
+def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None = None,
+          settle_s: float | None = None) -> list[Phone]:
     """Timed phones of 16 kHz mono speech saying `transcript`, by forced alignment.
 
     Words CMUdict lacks are pronounced by ``guess_pronunciation``; `warn` hears which.
+    ``settle_s``: see ``_feed_settled`` (default: the whole recording).
     """
     words = transcript_words(transcript)
     # With fillers the aligner may call a last, quiet word silence ("... by the pump" lost
@@ -147,7 +154,7 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
         for word in unknown:
             decoder.add_word(word, guess_pronunciation(word), False)
         decoder.set_align_text(" ".join(words))
-        _feed_settled(decoder, wave)  # word alignment first; phone alignment needs its word boundaries
+        _feed_settled(decoder, wave, settle_s)  # word alignment first; phone alignment needs its word boundaries
         segments = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
         found = [w for w, _, _ in segments if not w.startswith(("<", "["))]
         if [re.sub(r"\(\d+\)$", "", w) for w in found] == words:
@@ -216,9 +223,10 @@ DESCRIPTION = """\
 Time the phones of a recording with PocketSphinx (US-English acoustic model trained on
 real speech, bundled with the pocketsphinx package; nothing is downloaded).
 
-Without a transcript the phones are recognised from the sound alone: any voice, but
-many phones come out wrong (on espeak-ng voices, about two in three). With one, the transcript's words are looked up
-in CMUdict and their phones aligned to the audio: far more accurate timing. Words the
+Without a transcript the words are recognised (US-English language model) and their
+phones aligned: any voice, but a misheard word brings wrong phones (about half the
+words, on real game voice lines). With one, the transcript's words are looked up in
+CMUdict and their phones aligned to the audio: the most accurate timing. Words the
 dictionary lacks are pronounced from their spelling, with a warning naming them;
 write numbers as words.
 

@@ -129,8 +129,17 @@ class Generator:
         phones = None if heard is None else torch.from_numpy(heard[a:b])[None].to(self.device)
         return self.model.encode_audio(chunk, b - a, heard=phones)[:, start - a: stop - a]
 
-    def _nearest_style(self, features) -> int:
-        return int(nearest_identity(self.model.personalise(features), self.model.bank.embeddings)[0])
+    def voice_style(self, wave: np.ndarray, frames: int | None = None, heard: np.ndarray | None = None):
+        """The personaliser's embedding (1, d_identity) of the voice in the first ``frames``
+        frames of 16 kHz audio (all of it by default)."""
+        frames = num_frames(len(wave), self.fps) if frames is None else frames
+        features = self.features(wave, 0, frames, heard)
+        chunk = torch.from_numpy(np.ascontiguousarray(wave[:int(round(frames / self.fps * SAMPLE_RATE))]))
+        return self.model.personalise(self.model.voice_features(chunk[None].to(self.device), frames, features))
+
+    def _nearest_style(self, wave: np.ndarray, heard: np.ndarray | None = None) -> int:
+        frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
+        return int(nearest_identity(self.voice_style(wave, frames, heard), self.model.bank.embeddings)[0])
 
     def _identity(self, style, wave: np.ndarray, heard: np.ndarray | None = None) -> tuple[str, torch.Tensor]:
         if isinstance(style, (np.ndarray, torch.Tensor)):  # an embedding made by the caller
@@ -140,8 +149,7 @@ class Generator:
                                            f"got {len(vector)}")
             return "custom", vector
         if isinstance(style, str) and style.lower() == AUTO:
-            frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
-            index = self._nearest_style(self.features(wave, 0, frames, heard))
+            index = self._nearest_style(wave, heard)
         else:  # the checkpoint's styles, then the library's, by name or by index
             index = style_index(style, self.identity_names)
             name = self.identity_names[index]
@@ -153,9 +161,7 @@ class Generator:
     def find_style(self, audio, sample_rate: int | None = None) -> int:
         """Index of the library identity whose embedding is closest to this voice's
         personaliser embedding (what ``style="auto"`` uses)."""
-        wave = load_audio(audio, sample_rate)
-        frames = min(num_frames(len(wave), self.fps), int(WINDOW_SECONDS * self.fps))
-        return self._nearest_style(self.features(wave, 0, frames))
+        return self._nearest_style(load_audio(audio, sample_rate))
 
     @torch.no_grad()
     def generate(self, audio, sample_rate: int | None = None, style: str | int = AUTO, seed: int = 0,

@@ -1,8 +1,9 @@
 """Growing a phones-only model from one that hears audio: its phone reader first learns
 to say what the audio encoder said.
 
-``train --init CK --phonetic replace`` keeps CK's denoiser, identities and personaliser,
-which read CK's audio features; a fresh phone reader would hand them features they have
+``train --init CK --phonetic replace`` keeps CK's denoiser, which read CK's audio
+features (and its audio encoder and personaliser, which go on finding the style from the
+voice); a fresh phone reader would hand them features they have
 never seen, and the motion loss alone teaches it slowly (250 steps from the previous
 demo left the mouth nearly still, docs/results.md). Regressing the reader's output on
 CK's features of the same training clips (plain MSE over whole clips, no diffusion, a

@@ -307,8 +307,8 @@ def run(args) -> int:
         if config["objective"] != args.objective:
             raise DiffusionTalkerError(f"{args.init}: a {config['objective']} model; this run trains a "
                                        f"{args.objective} teacher")
-        # 'replace' keeps everything but the audio encoder it no longer has, and first teaches
-        # its phone reader what that encoder said (reader_fit.py)
+        # 'replace' keeps everything, its audio encoder now only hearing the voice for the
+        # style, and first teaches its phone reader what that encoder said (reader_fit.py)
         if args.phonetic and config["phonetic"] not in (None, args.phonetic, "fuse"):
             raise DiffusionTalkerError(f"{args.init} reads phones '{config['phonetic']}'; it cannot become "
                                        f"--phonetic {args.phonetic}")

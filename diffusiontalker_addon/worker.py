@@ -175,7 +175,7 @@ def generation_job(req: Request) -> Job:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
             if generator.model.reads_phones:  # seconds of PocketSphinx before the first step
-                progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising phones…")
+                progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising the words…")
             take = generator.generate(
                 req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
                 progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo checkpoint (core/assets/demo.*) on a CPU; data and runs go to
-# data/ and runs/ (git-ignored). About an hour and a half on 2 cores, most of it the teacher.
+# data/ and runs/ (git-ignored). About two hours on 2 cores, most of it the teachers.
 # Needs apt-get download (Debian's package pool) for the real voices of the last stage.
 #
 # The demo is not trained from nothing: it starts from the previous demo (SynthTalk
@@ -10,17 +10,18 @@
 # recognises in each training clip (or, in 30% of windows, its alignment of the clip's
 # text), SynthTalk generator version 2 (12 training speakers), the mouth terms, cross-speaker
 # targets and audio augmentation; then a short fine-tune with real human voice lines mixed in;
-# then distillation to 8 steps with the same terms.
+# then the phones alone drive the motion; then distillation to 8 steps with the same terms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=.venv/bin/diffusiontalker
 NOTE="Demo checkpoint trained ONLY on synthetic motion: SynthTalk generator version 2 (espeak-ng speech of 12 \
 English-speaking synthetic speakers driving a procedural articulation of the FLAME template), starting from the \
-previous demo, itself trained only on SynthTalk version 1; its last 500 teacher steps and its distillation also \
+previous demo, itself trained only on SynthTalk version 1; its last 1300 teacher steps and its distillation also \
 heard 187 real human voice lines (10 min: Asterisk's English prompts by Allison Smith, CC-BY-SA-3.0, and \
 Hedgewars voice packs, GFDL-1.3, from Debian), whose motion is SynthTalk's articulation of their force-aligned \
-phones, not captured. It has never seen captured motion. It reads PocketSphinx's phones (an acoustic model trained \
-on real US-English speech) beside its mel encoder. Its styles spk01..spk12 are SynthTalk version 2's speakers. \
+phones, not captured. It has never seen captured motion. Its motion follows PocketSphinx's phones alone (an \
+acoustic model trained on real US-English speech: the words it recognises, or the transcript, aligned); its mel \
+encoder only finds the style from the voice (style auto). Its styles spk01..spk12 are SynthTalk version 2's speakers. \
 Its training also used SynthTalk's cross-speaker targets (speaker k's motion for speaker j's audio), pairs that no \
 recorded dataset has. Train on VOCASET/BIWI (see README) for real use."
 mkdir -p runs/demo_v1
@@ -40,5 +41,11 @@ $D train --data data/synthtalk2 --out runs/demo2 --resume --phonetic fuse \
 [ -f data/synthtalk2_real/synthtalk.json ] || .venv/bin/python bench/real_training.py --merge-into data/synthtalk2_real
 $D train --data data/synthtalk2_real --out runs/demo2/real --init runs/demo2/teacher.json \
     --iterations 500 --lr 1e-4 --save-every 250 --seed 1 "${TERMS[@]}"
-$D distill --teacher runs/demo2/real/teacher.json --data data/synthtalk2_real --out core/assets --name demo \
-    --from-steps 64 --to-steps 8 --iterations 100 --seed 0 "${TERMS[@]}" --note "$NOTE"
+# Then the phones alone drive the motion (--phonetic replace): the audio encoder is kept only
+# to find the style from the voice; a wider phone reader is first fitted to say what the
+# audio encoder said (reader_fit.py), then 800 steps with 70% of windows on aligned phones,
+# since generation aligns the transcript or the words it recognises.
+$D train --data data/synthtalk2_real --out runs/lead --init runs/demo2/real/teacher.json --phonetic replace \
+    --aligned-share 0.7 --iterations 800 --lr 2e-4 --save-every 200 --seed 3 "${TERMS[@]}"
+$D distill --teacher runs/lead/teacher.json --data data/synthtalk2_real --out core/assets --name demo \
+    --from-steps 64 --to-steps 8 --iterations 100 --seed 0 "${TERMS[@]}" --aligned-share 0.7 --note "$NOTE"

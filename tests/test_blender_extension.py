@@ -176,7 +176,7 @@ def test_cancel_leaves_the_mesh_exactly_as_it_was(observed):
     assert run["unchanged"] and "TakeC.audio" not in run["strips"]
     # the model loads inside the job (off Blender's main thread), and the panel is told so first,
     # then that the phones are being recognised (the bundled model reads them), then each step
-    assert run["statuses"][:3] == ["Loading model…", "Recognising phones…", "Denoising step 1 of 8"]
+    assert run["statuses"][:3] == ["Loading model…", "Recognising the words…", "Denoising step 1 of 8"]
 
 
 def test_worker_thread_reports_progress_then_the_take(observed):

@@ -50,15 +50,20 @@ def test_the_phones_reach_the_features_and_are_required(tiny_model):
         grown.encode_audio(wave, 30)
 
 
-def test_replace_reads_the_phones_alone():
+def test_replace_reads_the_phones_alone_and_hears_the_voice_only_for_its_style():
     model = TalkerModel({**TINY, "phonetic": "replace"}).eval()
-    assert model.encoder is None
     with torch.no_grad():
         model.phone_reader.convs[-1].weight.normal_(0, 0.3)
         heard = phones_of(30)
-        a = model.encode_audio(torch.from_numpy(speechlike(1.0, seed=1))[None], 30, heard=heard)
-        b = model.encode_audio(torch.from_numpy(speechlike(1.0, seed=2))[None], 30, heard=heard)
+        waves = [torch.from_numpy(speechlike(1.0, seed=s))[None] for s in (1, 2)]
+        a, b = (model.encode_audio(w, 30, heard=heard) for w in waves)
+        voice_a, voice_b = (model.voice_features(w, 30, f) for w, f in zip(waves, (a, b)))
     torch.testing.assert_close(a, b)
+    assert (voice_a - voice_b).abs().max() > 1e-3
+    fused = TalkerModel({**TINY, "phonetic": "fuse"}).eval()
+    with torch.no_grad():
+        features = fused.encode_audio(waves[0], 30, heard=heard)
+        assert fused.voice_features(waves[0], 30, features) is features  # heard by the same features
 
 
 @pytest.mark.parametrize("phonetic", ["fuse", "replace"])  # two conv layers, three
@@ -184,8 +189,9 @@ def test_audio_dropout_needs_a_model_beside_the_phones(dataset, tmp_path, capsys
 
 
 def test_a_model_that_hears_grows_into_one_that_reads_phones_alone(dataset, phonetic_teacher, tmp_path):
-    """``--init`` of a fuse model with ``--phonetic replace``: the audio encoder goes, the
-    rest stays, and the new reader is first fitted to say what the encoder said."""
+    """``--init`` of a fuse model with ``--phonetic replace``: the audio encoder now only
+    hears the voice, the rest stays, and the new reader is first fitted to say what the
+    encoder said."""
     from safetensors.numpy import load_file
 
     from diffusiontalker.audio import normalise
@@ -196,11 +202,12 @@ def test_a_model_that_hears_grows_into_one_that_reads_phones_alone(dataset, phon
                  "--phonetic", "replace", "--reader-fit-steps", "60", "--iterations", "1", *TRAIN,
                  "--lr", "0"]) == 0
     grown, doc = load_checkpoint(tmp_path / "teacher.json")
-    assert doc["config"]["phonetic"] == "replace" and grown.encoder is None
+    assert doc["config"]["phonetic"] == "replace"
     before = load_file(str(phonetic_teacher).replace(".json", ".safetensors"))
     after = load_file(str(tmp_path / "teacher.safetensors"))
-    assert not any(k.startswith("encoder.") for k in after) and "phone_reader.convs.4.weight" in after
-    np.testing.assert_array_equal(before["denoiser.norm_out.weight"], after["denoiser.norm_out.weight"])
+    assert "phone_reader.convs.4.weight" in after  # the wider reader of READER_SIZE
+    for kept in ("denoiser.norm_out.weight", "encoder.out.weight", "bank.embeddings"):
+        np.testing.assert_array_equal(before[kept], after[kept])
 
     source, _ = load_checkpoint(phonetic_teacher)
     cache = json.loads((dataset / "frontend.json").read_text())["clips"]
