@@ -37,7 +37,6 @@ DEFAULT_CONFIG = {
     "phonemes": [],  # labels of the training-only phoneme head; none, no head
     "clip_summary": False,  # condition on the clip's pooled audio (denoiser.clip_summary)
     "phonetic": None,  # the front-end's phones: None, "fuse" (beside the audio encoder) or "replace" (alone)
-    "phone_reader": None,  # {"hidden": H, "layers": L} of the PhoneReader; None: READER_SIZE of the mode
 }
 PHONETIC = (None, "fuse", "replace")
 # Beside an audio encoder the phones only add to what it hears; alone they carry all of
@@ -64,8 +63,7 @@ class TalkerModel(nn.Module):
         # in "replace" the audio encoder only tells the personaliser whose voice it is (voice_features)
         self.encoder = build_encoder(c["encoder"], c["d_model"], pretrained_encoder)
         if c["phonetic"]:
-            self.phone_reader = PhoneReader(len(PHONES), c["d_model"],
-                                            **(c["phone_reader"] or READER_SIZE[c["phonetic"]]))
+            self.phone_reader = PhoneReader(len(PHONES), c["d_model"], **READER_SIZE[c["phonetic"]])
         self.denoiser = Denoiser(c["num_vertices"], c["d_model"], c["n_layers"], c["n_heads"],
                                  c["d_identity"], c["dropout"], c["clip_summary"])
         self.bank = IdentityBank(c["identities"], c["d_identity"])
