@@ -97,7 +97,7 @@ def clip_items(clips, speakers: list[str], motion_scale: float, phonemes: list[s
             for c in clips]
 
 
-def window(item: Item, frames: int, fps: float, rng: np.random.Generator, aligned_share: float = ALIGNED_SHARE):
+def window(item: Item, frames: int, fps: float, rng: np.random.Generator, aligned_share: float):
     """A random window of ``frames`` frames (the whole clip if shorter): (first frame,
     audio, motion, phoneme labels, front-end phones (frames, P), P = 0 when the item has none)."""
     start = int(rng.integers(0, max(1, len(item.motion) - frames + 1)))

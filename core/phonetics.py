@@ -34,8 +34,9 @@ _FRAME_S = 0.01  # PocketSphinx's feature frame rate is fixed at 100 per second
 _CHUNK = 4096  # bytes per process_raw call: one whole-utterance call loses the alignment on short clips
 # Word search narrower than PocketSphinx's defaults and without its second and third
 # passes: on 30 real lines of the voices we train on (never those we score on), word
-# error 0.60 against 0.53 at 0.33 s per audio second against 0.58 (bench/word_search.py);
-# a wrong word's phones are mostly still right.
+# error 0.60 against 0.53, in 0.59 s per audio second against 1.03, and its phones
+# articulate as well (r 0.69 against 0.68; bench/word_search.py): a wrong word's phones
+# are mostly still right.
 # Without a transcript, normalisation settles on the first 5 s rather than on a whole
 # first pass: on 30 s, 4.6 s of word search instead of 7.8
 _WORD_SETTLE_S = 5.0
@@ -92,8 +93,7 @@ def recognise_words(wave: np.ndarray) -> str:
     """What PocketSphinx's US-English language model hears said, as plain words ("" for none)."""
     decoder = _decoder(**_WORD_SEARCH)
     _feed_settled(decoder, wave, _WORD_SETTLE_S)
-    words = [re.sub(r"\(\d+\)$", "", s.word) for s in decoder.seg() or () if not s.word.startswith(("<", "["))]
-    return " ".join(words)
+    return " ".join(_dictionary_word(s.word) for s in decoder.seg() or () if not _is_filler(s.word))
 
 
 def recognise(wave: np.ndarray) -> list[Phone]:
@@ -101,7 +101,7 @@ def recognise(wave: np.ndarray) -> list[Phone]:
     force-aligned as a transcript would be (Rhubarb Lip Sync's way). A misheard word still
     brings a real word's phones, which the mouth can say; allphone search strings
     together phones no word has. On 60 real voice lines never tuned on, articulating the
-    phones this way follows the true phones' openness at r 0.62 against allphone's 0.38
+    phones this way follows the true phones' openness at r 0.53 against allphone's 0.38
     (docs/results.md). Audio with no words in it (a hum, a laugh), or whose words the
     aligner cannot place, falls back to ``allphones``."""
     words = recognise_words(wave)
@@ -156,8 +156,8 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
         decoder.set_align_text(" ".join(words))
         _feed_settled(decoder, wave, settle_s)  # word alignment first; phone alignment needs its word boundaries
         segments = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
-        found = [w for w, _, _ in segments if not w.startswith(("<", "["))]
-        if [re.sub(r"\(\d+\)$", "", w) for w in found] == words:
+        found = [w for w, _, _ in segments if not _is_filler(w)]
+        if [_dictionary_word(w) for w in found] == words:
             break
     else:
         raise DiffusionTalkerError(f"the transcript does not fit the audio (aligned {len(found)} of {len(words)} "
@@ -182,8 +182,18 @@ def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str],
     return recognise(wave) if transcript is None else align(wave, transcript, warn)
 
 
+def _is_filler(word: str) -> bool:
+    """Silence and noise entries (<s>, <sil>, [NOISE]) of a decoder's segmentation."""
+    return word.startswith(("<", "["))
+
+
+def _dictionary_word(word: str) -> str:
+    """A segment's word without its pronunciation variant: "the(2)" -> "the"."""
+    return re.sub(r"\(\d+\)$", "", word)
+
+
 def _share(decoder, word: str, start: int, end: int):
-    phones = ["SIL"] if word.startswith(("<", "[")) else decoder.lookup_word(word).split()
+    phones = ["SIL"] if _is_filler(word) else decoder.lookup_word(word).split()
     edges = np.linspace(start, end, len(phones) + 1) * _FRAME_S
     return zip(edges[:-1], edges[1:], phones)
 

@@ -80,7 +80,8 @@ def add_cli(sub) -> None:
                    help="read the phonetic front-end's phones (PocketSphinx, phonetics.py): 'fuse' beside the "
                         "audio encoder, 'replace' instead of it; run on every training clip once and cached in "
                         "the dataset folder (frontend.json). With --init, 'fuse' grows a model that had none, "
-                        "and 'replace' drops the audio encoder of one that had it (see --reader-fit-steps)")
+                        "and 'replace' turns a model that hears audio into one whose motion follows the phones "
+                        "alone, its audio encoder kept only to find the style (see --reader-fit-steps)")
     p.add_argument("--audio-dropout", type=unit_interval, default=0.0, metavar="SHARE",
                    help="with --phonetic fuse: silence the audio encoder in this share of training windows, so "
                         "the model must follow the phones alone there (on espeak data the mel explains the "
@@ -364,13 +365,13 @@ def run(args) -> int:
         restore_optimizer(optimizer, state)
         start = int(state["extra.step"])
 
+    aligned_share = ALIGNED_SHARE if args.aligned_share is None else args.aligned_share
     heard = heard_in(args.dataset, args.data, clips) if config["phonetic"] else None
     items = clip_items(clips, speakers, config["motion_scale"], config["phonemes"], heard)
     if speaking is not None and args.reader_fit_steps:
         from .reader_fit import fit_reader
 
-        left = fit_reader(model.phone_reader, speaking, items, args.reader_fit_steps, args.seed,
-                          ALIGNED_SHARE if args.aligned_share is None else args.aligned_share)
+        left = fit_reader(model.phone_reader, speaking, items, args.reader_fit_steps, args.seed, aligned_share)
         if main_rank:
             print(f"phone reader fitted to {args.init}'s audio features: {left:.0%} of their variance "
                   "left unexplained", file=sys.stderr)
@@ -380,7 +381,7 @@ def run(args) -> int:
     objective = Objective(model, GaussianDiffusion(config["diffusion_steps"]), loss_fn, args)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     batches = batch_sampler(items, args.batch_size, args.window, fps, seed=args.seed * 1000 + rank, start=start,
-                            restyle=restyle, augment=augment, aligned_share=args.aligned_share)
+                            restyle=restyle, augment=augment, aligned_share=aligned_share)
     generator = torch.Generator()
 
     def save(step: int) -> None:
