@@ -205,6 +205,16 @@ def write_clip(out: Path, rig, style, name: str, wave: np.ndarray, phones, seed:
     """The clip as SynthTalk's _run_job writes one (brows, blinks and all)."""
     import soundfile as sf
 
+    from diffusiontalker.synthtalk.build import SAMPLE_RATE
+
+    seconds, n_frames = write_motion(out, rig, style, name, wave, phones, seed)
+    peak = float(np.abs(wave).max())  # load_audio normalises loudness; keep 16-bit from clipping
+    sf.write(out / "wav" / f"{name}.wav", wave / peak * 0.9 if peak > 0.9 else wave, SAMPLE_RATE, subtype="PCM_16")
+    return seconds, n_frames
+
+
+def write_motion(out: Path, rig, style, name: str, wave: np.ndarray, phones, seed: int) -> tuple[float, int]:
+    """A clip's motion and phoneme table: `style` articulating the espeak-mnemonic `phones` of `wave`."""
     from diffusiontalker.synthtalk.articulation import upper_face
     from diffusiontalker.synthtalk.build import FPS, SAMPLE_RATE, neutral_of, speaker_frames
 
@@ -214,8 +224,6 @@ def write_clip(out: Path, rig, style, name: str, wave: np.ndarray, phones, seed:
     frames = speaker_frames(rig, style, phones, seconds, n_frames, upper)
     moving = rig.moving
     np.save(out / "motion" / f"{name}.npy", (frames[:, moving] - neutral_of(rig, style)[moving]).astype(np.float16))
-    peak = float(np.abs(wave).max())  # load_audio normalises loudness; keep 16-bit from clipping
-    sf.write(out / "wav" / f"{name}.wav", wave / peak * 0.9 if peak > 0.9 else wave, SAMPLE_RATE, subtype="PCM_16")
     with open(out / "phonemes" / f"{name}.tsv", "w", encoding="utf-8") as fh:
         fh.write("start\tend\tphoneme\n")
         fh.writelines(f"{s:.3f}\t{e:.3f}\t{p}\n" for s, e, p in phones)

@@ -18,7 +18,7 @@ from .errors import DiffusionTalkerError
 
 SILENCE = "_"  # espeak-ng's pause mnemonic; the frames no timed phoneme covers
 # Default share of windows whose front-end phones come from forced alignment of the
-# clip's text rather than allphone recognition of its sound (``train --aligned-share``):
+# clip's text rather than recognition of its sound (``train --aligned-share``):
 # a transcript is optional at generation, so the model must know both.
 ALIGNED_SHARE = 0.3
 

@@ -3,9 +3,10 @@
 A model that reads the front-end's phones must train on what the front-end makes of
 the training audio, errors included, not on the dataset's true phonemes: at
 generation it only ever gets PocketSphinx's guesses (or its alignment of a
-transcript). The guesses kept are allphone recognition's, the front-end's worst case
-(generation without a transcript aligns the words it recognises, which mostly brings
-phones closer to the truth). Recognising and aligning an hour of speech takes minutes, so the rows
+transcript). The guesses kept are what generation without a transcript gets
+(``phonetics.recognise``: the recognised words, aligned), errors and all; version 2
+kept allphone search's, which generation no longer uses. Recognising and aligning an
+hour of speech takes minutes, so the rows
 are cached in ``frontend.json`` in the dataset folder, keyed by clip name and by the
 front-end's version; a changed front-end or new clips are worked out again.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 CACHE = "frontend.json"
 # bump when recognise/align change what they return, so stale caches are not reused
-VERSION = 2  # 2: align retries without fillers when they swallow a word
+VERSION = 3  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones
 
 
 def transcripts_of(dataset: str, root) -> dict[str, str]:
@@ -39,7 +40,7 @@ def transcripts_of(dataset: str, root) -> dict[str, str]:
 
 def _hear(job):
     from .errors import DiffusionTalkerError
-    from .phonetics import align, allphones
+    from .phonetics import align, recognise
 
     name, wave, text = job
     aligned = None
@@ -48,7 +49,7 @@ def _hear(job):
             aligned = align(wave, text)
         except DiffusionTalkerError:  # the aligner could not fit the text: recognition alone, as without one
             pass
-    return name, {"recognised": allphones(wave), "aligned": aligned}
+    return name, {"recognised": recognise(wave), "aligned": aligned}
 
 
 def heard_in(dataset: str, root, clips, workers: int = 2) -> dict[str, dict]:

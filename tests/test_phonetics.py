@@ -159,3 +159,25 @@ def test_recognition_hears_words_and_aligns_them(spoken, monkeypatch):
 
     monkeypatch.setattr(phonetics, "align", refuse)
     assert phonetics.recognise(wave) == phonetics.allphones(wave)
+
+
+@needs_espeak
+def test_training_hears_what_generation_hears_and_keeps_it_until_the_front_end_changes(spoken, tmp_path):
+    from types import SimpleNamespace
+
+    from diffusiontalker import clip_phones
+
+    _, wave = spoken
+    clips = [SimpleNamespace(name="line", audio=wave)]
+    rows = clip_phones.heard_in("vocaset", tmp_path, clips, workers=1)["line"]
+    # without a transcript generation recognises the words and aligns them; training must read the same
+    assert [tuple(r) for r in rows["recognised"]] == phonetics.recognise(wave) and rows["aligned"] is None
+    cache = tmp_path / clip_phones.CACHE
+    doc = json.loads(cache.read_text())
+    assert doc["stamp"]["version"] == clip_phones.VERSION
+    doc["clips"]["line"]["recognised"] = [[0.0, 0.5, "m"]]
+    cache.write_text(json.dumps(doc))
+    assert clip_phones.heard_in("vocaset", tmp_path, clips)["line"]["recognised"] == [[0.0, 0.5, "m"]]
+    doc["stamp"]["version"] -= 1  # rows of an older front-end are worked out again
+    cache.write_text(json.dumps(doc))
+    assert clip_phones.heard_in("vocaset", tmp_path, clips, workers=1)["line"]["recognised"] != [[0.0, 0.5, "m"]]
