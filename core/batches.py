@@ -29,7 +29,7 @@ class Item:
     motion: np.ndarray  # (T, V*3) float32 offsets in model units
     speaker: int
     phones: np.ndarray  # (T,) int64 index into the model's phoneme list per frame, -1 where unknown
-    # the phonetic front-end's phones (T, len(PHONES)) from the clip's sound, and from its
+    # the phonetic front-end's phones (T, phonetics.CHANNELS) from the clip's sound, and from its
     # transcript when alignment worked; None for a model that does not read them
     recognised: np.ndarray | None = None
     aligned: np.ndarray | None = None
@@ -42,7 +42,7 @@ class Batch(NamedTuple):
     voice: torch.Tensor  # (B,) who speaks the audio
     style: torch.Tensor  # (B,) whose motion the target is: the voice unless a restyle swapped it
     phones: torch.Tensor  # (B, T) frame phoneme labels, -1 where unknown or padded
-    heard: torch.Tensor  # (B, T, len(PHONES)) front-end phones, zero where padded; (B, T, 0) without
+    heard: torch.Tensor  # (B, T, phonetics.CHANNELS) front-end phones, zero where padded; (B, T, 0) without
 
     def to(self, device) -> "Batch":
         return Batch(*(t.to(device) for t in self))
@@ -85,14 +85,14 @@ def clip_items(clips, speakers: list[str], motion_scale: float, phonemes: list[s
     model that reads them."""
     from .phonetics import features
 
-    def frames_of(rows, clip):
-        return None if rows is None else features(rows, clip.fps, len(clip.vertices))
+    def frames_of(rows, clip, aligned=False):
+        return None if rows is None else features(rows, clip.fps, len(clip.vertices), aligned)
 
     index = {name: i for i, name in enumerate(speakers)}
     return [Item(normalise(c.audio), ((c.vertices - c.template[None]) / motion_scale).reshape(len(c.vertices), -1)
                  .astype(np.float32), index[c.speaker],
                  frame_phonemes(c.phonemes if phonemes else None, len(c.vertices), c.fps, list(phonemes)),
-                 *((frames_of(heard[c.name]["recognised"], c), frames_of(heard[c.name]["aligned"], c))
+                 *((frames_of(heard[c.name]["recognised"], c), frames_of(heard[c.name]["aligned"], c, aligned=True))
                    if heard else ()))
             for c in clips]
 

@@ -136,8 +136,8 @@ def log_mel_level(waves) -> list[float]:
 
 
 class PhoneReader(nn.Module):
-    """Per-frame phone shares (``phonetics.features``, already at the animation rate) ->
-    (B, T, d_model).
+    """Per-frame phone shares and whether they were aligned (``phonetics.features``,
+    already at the animation rate) -> (B, T, d_model).
 
     The mel encoder trained on espeak-ng hears espeak's timbre; PocketSphinx's acoustic
     model learned real voices, so its phones carry what the lips follow across voices.
@@ -147,10 +147,17 @@ class PhoneReader(nn.Module):
     (``train --init --phonetic fuse``) begins exactly where it was and leans on the
     phones only as far as they help. In a padded batch the hidden layers are zeroed past
     each clip's end, as the next conv's own zero padding is when the clip is alone, so a
-    batch hears each clip as generation does."""
+    batch hears each clip as generation does.
 
-    def __init__(self, n_phones: int, d_model: int, hidden: int = 128, layers: int = 2):
+    ``trust``: aligned phones (a transcript) are nearly all right, recognised ones often
+    wrong, and a reader that cannot tell them apart must hedge on both; with it, a
+    learned vector is added where the phones are aligned (zero at first, so a model
+    grown with it begins where it was). Without it that column is ignored."""
+
+    def __init__(self, n_phones: int, d_model: int, hidden: int = 128, layers: int = 2, trust: bool = False):
         super().__init__()
+        self.n_phones = n_phones
+        self.aligned = nn.Parameter(torch.zeros(d_model)) if trust else None
         stack = [nn.Conv1d(n_phones, hidden, 9, padding=4)]
         for _ in range(layers - 2):
             stack += [nn.GELU(), nn.Conv1d(hidden, hidden, 9, padding=4)]
@@ -159,13 +166,14 @@ class PhoneReader(nn.Module):
         nn.init.zeros_(self.convs[-1].bias)
 
     def forward(self, heard: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` (B, T): True on real frames."""
-        x = heard.transpose(1, 2)
+        """``heard`` (B, T, n_phones + 1); ``mask`` (B, T): True on real frames."""
+        x = heard[..., :self.n_phones].transpose(1, 2)
         for layer in self.convs:
             if isinstance(layer, nn.GELU) and mask is not None:
                 x = x * mask[:, None, :x.shape[2]]  # before the activation: GELU(0) = 0 as the padding is
             x = layer(x)
-        return x.transpose(1, 2)
+        x = x.transpose(1, 2)
+        return x if self.aligned is None else x + heard[..., self.n_phones:] * self.aligned
 
 
 _HF_CLASSES = {"hubert": ("HubertModel", "HubertConfig"), "wav2vec2": ("Wav2Vec2Model", "Wav2Vec2Config")}

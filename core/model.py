@@ -17,7 +17,7 @@ from .denoiser import Denoiser
 from .encoders import PhoneReader, build_encoder, each_alone
 from .errors import DiffusionTalkerError
 from .identity import IdentityBank, Personaliser
-from .phonetics import PHONES
+from .phonetics import CHANNELS, PHONES
 
 DEFAULT_CONFIG = {
     "num_vertices": 5023,
@@ -37,6 +37,7 @@ DEFAULT_CONFIG = {
     "phonemes": [],  # labels of the training-only phoneme head; none, no head
     "clip_summary": False,  # condition on the clip's pooled audio (denoiser.clip_summary)
     "phonetic": None,  # the front-end's phones: None, "fuse" (beside the audio encoder) or "replace" (alone)
+    "phone_trust": False,  # the reader is told whether its phones were aligned to what is said or recognised
 }
 PHONETIC = (None, "fuse", "replace")
 # Beside an audio encoder the phones only add to what it hears; alone they carry all of
@@ -63,7 +64,8 @@ class TalkerModel(nn.Module):
         # in "replace" the audio encoder only tells the personaliser whose voice it is (voice_features)
         self.encoder = build_encoder(c["encoder"], c["d_model"], pretrained_encoder)
         if c["phonetic"]:
-            self.phone_reader = PhoneReader(len(PHONES), c["d_model"], **READER_SIZE[c["phonetic"]])
+            self.phone_reader = PhoneReader(len(PHONES), c["d_model"], **READER_SIZE[c["phonetic"]],
+                                            trust=c["phone_trust"])
         self.denoiser = Denoiser(c["num_vertices"], c["d_model"], c["n_layers"], c["n_heads"],
                                  c["d_identity"], c["dropout"], c["clip_summary"])
         self.bank = IdentityBank(c["identities"], c["d_identity"])
@@ -86,10 +88,11 @@ class TalkerModel(nn.Module):
     def encode_audio(self, wave: torch.Tensor, num_frames: int, mask: torch.Tensor | None = None,
                      heard: torch.Tensor | None = None, deaf: torch.Tensor | None = None) -> torch.Tensor:
         """``mask`` (B, T), True on real frames, for a padded batch: each clip is then heard as
-        alone. ``heard`` (B, T, len(PHONES)): the front-end's phones, for a model that reads them.
+        alone. ``heard`` (B, T, phonetics.CHANNELS): the front-end's phones (``phonetics.features``),
+        for a model that reads them.
         ``deaf`` (B,) bool: inputs whose audio encoder is silenced, so only their phones speak
         (``train --audio-dropout``)."""
-        if self.reads_phones and (heard is None or heard.shape[-1] != len(PHONES)):
+        if self.reads_phones and (heard is None or heard.shape[-1] != CHANNELS):
             raise DiffusionTalkerError("this model reads the phonetic front-end's phones; none were given")
         features = None
         if self.config["phonetic"] != "replace":

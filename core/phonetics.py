@@ -30,6 +30,7 @@ PHONES = ("sil", "aa", "ae", "ah", "ao", "aw", "ay", "b", "ch", "d", "dh", "eh",
           "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r", "s", "sh", "t", "th", "uh", "uw",
           "v", "w", "y", "z", "zh")
 _INDEX = {p: i for i, p in enumerate(PHONES)}
+CHANNELS = len(PHONES) + 1  # the phones, then whether they were aligned to what is said (``features``)
 _FRAME_S = 0.01  # PocketSphinx's feature frame rate is fixed at 100 per second
 _CHUNK = 4096  # bytes per process_raw call: one whole-utterance call loses the alignment on short clips
 # Word search narrower than PocketSphinx's defaults and without its second and third
@@ -149,7 +150,8 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     # "pump" on espeak's en-us); without them every word must be placed, pauses inside
     # words' edges. Fillers first, as they time pauses better.
     for fillers in (True, False):
-        decoder = _decoder(fsgusefiller=fillers)
+        # lm=None: alignment only needs the dictionary; the language model took 0.3 s to load
+        decoder = _decoder(fsgusefiller=fillers, lm=None)
         unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
         for word in unknown:
             decoder.add_word(word, guess_pronunciation(word), False)
@@ -214,18 +216,23 @@ def _tidy(rows, seconds: float) -> list[Phone]:
     return out
 
 
-def features(phones: list[Phone], fps: float, frames: int) -> np.ndarray:
-    """(frames, len(PHONES)) float32: each frame's share of time in each phone.
+def features(phones: list[Phone], fps: float, frames: int, aligned: bool = False) -> np.ndarray:
+    """(frames, CHANNELS) float32: each frame's share of time in each phone, then 1 in
+    the last column where the phones were aligned to what is said (a transcript, or a
+    clip's text in training) and 0 where they were only recognised.
 
     Soft at boundaries (a frame half in /m/ and half in /aa/ is 0.5 of each) so that
-    timing finer than a frame survives; frames no phone covers count as silence.
+    timing finer than a frame survives; frames no phone covers count as silence. The
+    last column lets a model follow aligned phones closely and hedge on recognised ones,
+    which are wrong far more often (``model.py``'s ``phone_trust``).
     """
-    out = np.zeros((frames, len(PHONES)), np.float32)
+    out = np.zeros((frames, CHANNELS), np.float32)
     edges = np.arange(frames + 1) / fps
     for start, end, name in phones:
         cover = np.clip(np.minimum(edges[1:], end) - np.maximum(edges[:-1], start), 0.0, None) * fps
         out[:, _INDEX[name]] += cover
-    out[:, 0] += np.clip(1.0 - out.sum(axis=1), 0.0, None)
+    out[:, 0] += np.clip(1.0 - out[:, :len(PHONES)].sum(axis=1), 0.0, None)
+    out[:, -1] = float(aligned)
     return out
 
 

@@ -91,8 +91,8 @@ class Generator:
             self.library[name] = torch.from_numpy(row).to(self.device)
 
     def heard(self, wave: np.ndarray, transcript: str | None = None, phones=None) -> np.ndarray | None:
-        """The front-end's phones of 16 kHz audio, (frames, len(PHONES)) at the model's fps:
-        ``phones`` when the caller timed them already (``phonetics.timed``), else aligned
+        """The front-end's phones of 16 kHz audio, (frames, phonetics.CHANNELS) at the model's fps:
+        ``phones`` when the caller timed them already (``phonetics.timed``, same ``transcript``), else aligned
         to ``transcript`` when one is given, recognised otherwise; None for a model that
         does not read phones (a transcript then changes nothing)."""
         if not self.model.reads_phones:
@@ -103,14 +103,14 @@ class Generator:
 
         frames = num_frames(len(wave), self.fps)
         if phones is not None:
-            return phonetics.features(phones, self.fps, frames)
+            return phonetics.features(phones, self.fps, frames, aligned=transcript is not None)
         # the last answer is kept: every style or seed of one recording (the style
         # browser, evaluation, takes) hears the same phones, and recognition costs more
         # than an 8-step take
         key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
         if self._heard_last[:1] != (key,):
             rows = phonetics.timed(wave, transcript, warn=self.warnings.append)
-            self._heard_last = (key, phonetics.features(rows, self.fps, frames))
+            self._heard_last = (key, phonetics.features(rows, self.fps, frames, aligned=transcript is not None))
         return self._heard_last[1]
 
     def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,

@@ -86,6 +86,11 @@ def add_cli(sub) -> None:
                    help="with --phonetic fuse: silence the audio encoder in this share of training windows, so "
                         "the model must follow the phones alone there (on espeak data the mel explains the "
                         "motion, and a phone reader grown beside it learns little; default: 0)")
+    p.add_argument("--phone-trust", action="store_true",
+                   help="tell the phone reader whether a window's phones were aligned to its text or only "
+                        "recognised (generation: a transcript given or not), so it can follow the first "
+                        "closely and hedge on the second; with --init it is added to the checkpoint's model, "
+                        "starting as if absent")
     p.add_argument("--reader-fit-steps", type=non_negative_int, default=1500, metavar="N",
                    help="with --init of a model that hears audio and --phonetic replace: first fit the new phone "
                         "reader to the checkpoint's audio features for N steps of 16 whole clips, so the "
@@ -300,6 +305,9 @@ def run(args) -> int:
         if args.phonetic and args.phonetic != config.get("phonetic"):
             raise DiffusionTalkerError(f"{ckpt} reads phones {config.get('phonetic') or 'not at all'}; a resumed "
                                        f"run keeps its model (--phonetic {args.phonetic} needs --init)")
+        if args.phone_trust and not config.get("phone_trust"):
+            raise DiffusionTalkerError(f"{ckpt} was started without --phone-trust; a resumed run keeps its model "
+                                       "(add it with --init)")
     elif args.init:
         source, init_doc = load_checkpoint(args.init)
         lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
@@ -322,6 +330,7 @@ def run(args) -> int:
         config = {**config, "encoder": encoder_config(args, config["encoder"], clips),
                   "clip_summary": config["clip_summary"] or args.clip_summary,
                   "phonetic": args.phonetic or config["phonetic"], "identities": speakers,
+                  "phone_trust": config["phone_trust"] or args.phone_trust,
                   "distilled": False, "sampling_steps": config["diffusion_steps"]}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
@@ -337,8 +346,11 @@ def run(args) -> int:
             diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective,
             phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary,
-            phonetic=args.phonetic)
+            phonetic=args.phonetic, phone_trust=args.phone_trust)
         del offsets
+    if config["phone_trust"] and not config["phonetic"]:
+        raise DiffusionTalkerError("--phone-trust tells the phone reader where its phones come from: it needs a "
+                                   "model that reads them (--phonetic)")
     if args.audio_dropout and config["phonetic"] != "fuse":
         raise DiffusionTalkerError("--audio-dropout silences the audio encoder beside the phones: it needs a model "
                                    "with --phonetic fuse")

@@ -40,9 +40,15 @@ def default_library() -> str:
     return os.path.join(os.path.dirname(bpy.utils.resource_path("USER")), "diffusiontalker", LIBRARY_NAME + ".json")
 
 
-def _old_default_library() -> str:
-    """Where versions before 0.2 kept it: inside the extension, so removing the extension deleted it."""
-    return os.path.join(bpy.utils.extension_path_user(prefs.ROOT_PACKAGE, path=LIBRARY_NAME), LIBRARY_NAME + ".json")
+def _old_default_library() -> str | None:
+    """Where versions before 0.2 kept it: inside the extension, so removing the extension
+    deleted it. None when the add-on was not installed as an extension (a script loading
+    the checkout, a legacy add-on folder): no such place exists, nor a library in it."""
+    try:
+        folder = bpy.utils.extension_path_user(prefs.ROOT_PACKAGE, path=LIBRARY_NAME)
+    except ValueError:  # "the package does not name an extension"
+        return None
+    return os.path.join(folder, LIBRARY_NAME + ".json")
 
 
 def migrate_library(context) -> str | None:
@@ -50,7 +56,7 @@ def migrate_library(context) -> str | None:
     preferences at it; the new path when something was moved."""
     old, new = _old_default_library(), default_library()
     addon_prefs = prefs.preferences(context)
-    if not os.path.isfile(old) or os.path.exists(new) or addon_prefs is None:
+    if old is None or not os.path.isfile(old) or os.path.exists(new) or addon_prefs is None:
         return None
     if addon_prefs.identity_library and bpy.path.abspath(addon_prefs.identity_library) != old:
         return None  # the user chose another library; the old default is not theirs to lose

@@ -221,6 +221,7 @@ def test_a_library_in_the_old_default_place_moves_out_of_the_extension_once(obse
     assert run["same_files"] and run["names"] == ["Old Voice"]
     assert run["again"] is None  # once: the new place exists now
     assert run["chosen_elsewhere"] is None and run["preference_kept"]
+    assert run["not_an_extension"] == [None, None]  # registering outside the extension system still works
 
 
 def test_the_result_box_shows_the_latest_attempt(observed):

@@ -66,6 +66,33 @@ def test_replace_reads_the_phones_alone_and_hears_the_voice_only_for_its_style()
         assert fused.voice_features(waves[0], 30, features) is features  # heard by the same features
 
 
+def test_a_trusting_reader_tells_aligned_phones_from_recognised_ones():
+    plain = TalkerModel({**TINY, "phonetic": "replace"}).eval()
+    trusting = plain.reconfigured({**plain.config, "phone_trust": True}).eval()
+    wave = torch.from_numpy(speechlike(1.0))[None]
+    recognised = phones_of(30)
+    aligned = recognised.clone()
+    aligned[..., -1] = 1.0  # the same phones, said to be aligned to a transcript
+    with torch.no_grad():
+        plain.phone_reader.convs[-1].weight.normal_(0, 0.3)
+        trusting.phone_reader.convs[-1].weight.copy_(plain.phone_reader.convs[-1].weight)
+        before = [m.encode_audio(wave, 30, heard=h) for m in (plain, trusting) for h in (recognised, aligned)]
+        trusting.phone_reader.aligned.normal_(0, 0.3)
+        rec, ali = (trusting.encode_audio(wave, 30, heard=h) for h in (recognised, aligned))
+    for other in before[1:]:  # grown, it begins where it was; without trust the column is ignored
+        torch.testing.assert_close(other, before[0])
+    torch.testing.assert_close(rec, before[0])
+    assert (ali - rec).abs().max() > 1e-3
+
+
+def test_generation_says_whether_the_phones_were_aligned(phonetic_teacher):
+    gen = Generator.load(phonetic_teacher, "cpu")
+    wave = speechlike(1.0)
+    rows = [(0.1, 0.3, "m"), (0.3, 0.6, "aa")]
+    assert (gen.heard(wave, "ma", rows)[:, -1] == 1).all()
+    assert not gen.heard(wave, None, rows)[:, -1].any()
+
+
 @pytest.mark.parametrize("phonetic", ["fuse", "replace"])  # two conv layers, three
 def test_a_padded_batch_hears_each_clips_phones_as_alone(phonetic):
     model = TalkerModel({**TINY, "phonetic": phonetic}).eval()

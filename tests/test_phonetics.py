@@ -81,8 +81,10 @@ def test_allphone_search_covers_the_audio_and_hears_some_closures(spoken):
 def test_features_split_frames_between_phones():
     phones = [(0.0, 0.05, "m"), (0.05, 0.1, "aa")]
     feats = phonetics.features(phones, 20.0, 4)
-    assert feats.shape == (4, len(phonetics.PHONES)) and feats.dtype == np.float32
-    np.testing.assert_allclose(feats.sum(axis=1), 1.0, atol=1e-6)
+    assert feats.shape == (4, phonetics.CHANNELS) and feats.dtype == np.float32
+    np.testing.assert_allclose(feats[:, :-1].sum(axis=1), 1.0, atol=1e-6)
+    assert not feats[:, -1].any()  # recognised, unless told they were aligned to what is said
+    np.testing.assert_array_equal(phonetics.features(phones, 20.0, 4, aligned=True)[:, -1], 1.0)
     m, aa, sil = (phonetics.PHONES.index(p) for p in ("m", "aa", "sil"))
     np.testing.assert_allclose(feats[:, m], [1, 0, 0, 0], atol=1e-6)
     np.testing.assert_allclose(feats[:, aa], [0, 1, 0, 0], atol=1e-6)

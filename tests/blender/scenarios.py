@@ -461,6 +461,12 @@ def _library_migration():
     observed["chosen_elsewhere"] = styles.migrate_library(bpy.context)
     observed["preference_kept"] = ext_prefs.identity_library == "/elsewhere/mine.json"
     ext_prefs.identity_library = ""
+    # loaded as a plain add-on (a script importing the checkout): there is no old place to move from
+    package, styles.prefs.ROOT_PACKAGE = styles.prefs.ROOT_PACKAGE, "diffusiontalker_checkout"
+    try:
+        observed["not_an_extension"] = [styles._old_default_library(), styles.migrate_library(bpy.context)]
+    finally:
+        styles.prefs.ROOT_PACKAGE = package
     return observed
 
 
