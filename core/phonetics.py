@@ -150,8 +150,7 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     # "pump" on espeak's en-us); without them every word must be placed, pauses inside
     # words' edges. Fillers first, as they time pauses better.
     for fillers in (True, False):
-        # lm=None: alignment only needs the dictionary; the language model took 0.3 s to load
-        decoder = _decoder(fsgusefiller=fillers, lm=None)
+        decoder = _decoder(fsgusefiller=fillers)
         unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
         for word in unknown:
             decoder.add_word(word, guess_pronunciation(word), False)
