@@ -1,0 +1,107 @@
+"""What the phones allow: how far a take's mouth can follow the phones it is scored on.
+
+    .venv/bin/python bench/phone_ceilings.py [--data data/synthtalk2_real] [--every 6] [--limit N]
+
+Two numbers bound the openness r of bench/real_voices.py, and this prints both:
+
+1. Each training style's own articulation of the scored lines' aligned phones (SynthTalk's
+   rig, that speaker's gains, reach and lead), scored like a take: a model that rendered
+   a style perfectly would score this, not the neutral phone-timed reference.
+2. The training clips' true motion scored against the phones the front-end gives the
+   model for them (aligned to the clip's text, and recognised): how closely the targets
+   follow the model's input. Where they follow it loosely, the model learns to hedge.
+
+Real voice lines come from bench/real_voices.py's table (``--limit`` per speaker);
+training clips are every ``--every``-th of the folder's train split, with its
+front-end cache (``frontend.json``, made by training on the folder once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=ROOT / "data" / "synthtalk2_real",
+                   help="SynthTalk generator-2 folder with its front-end cache")
+    p.add_argument("--every", type=int, default=6, help="score every N-th train clip (default: 6)")
+    p.add_argument("--limit", type=int, default=None, help="at most N real lines per speaker (default: all)")
+    args = p.parse_args(argv)
+
+    import real_voices
+
+    from diffusiontalker import phonetics
+    from diffusiontalker.clip_phones import CACHE
+    from diffusiontalker.data import load_synthtalk
+    from diffusiontalker.errors import DiffusionTalkerError
+    from diffusiontalker.evaluate import phonetic_scores
+    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
+    from diffusiontalker.synthtalk.articulate import articulate
+    from diffusiontalker.synthtalk.build import FPS, default_template, load_rig
+    from diffusiontalker.synthtalk.phones import to_classes
+    from diffusiontalker.synthtalk.speakers import STYLES, Style
+
+    rig = load_rig(default_template())
+    template = rig.template.astype(np.float32)
+    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
+                                                  ("lips",))["lips"])
+
+    def r_of(offsets, phones, fps=FPS):
+        return phonetic_scores(offsets, template, fps, phones, lips)["openness_r"]
+
+    styles = [Style("neutral", "en-us", lead_s=0.0)] + [s for s in STYLES if s.name in
+                                                       json.loads((args.data / "synthtalk.json").read_text())
+                                                       ["train_speakers"]]
+    per_style, lines = defaultdict(list), 0
+    for _, _, _, text, wave in real_voices.lines(real_voices.DEFAULT_CACHE, args.limit):
+        seconds = len(wave) / 16000
+        if seconds < real_voices.MIN_SECONDS or len(phonetics.transcript_words(text)) / seconds > \
+                real_voices.MAX_WORDS_PER_S:
+            continue
+        try:
+            phones = phonetics.align(wave, text)
+        except DiffusionTalkerError:
+            continue
+        classes, _ = to_classes(phones)
+        frames = int(seconds * FPS)
+        for style in styles:
+            r = r_of(articulate(rig, style, classes, FPS, seconds=frames / FPS)[:frames], phones)
+            if r is not None:
+                per_style[style.name].append(r)
+        lines += 1
+    print(f"1. each style articulating the aligned phones of {lines} real lines: openness r")
+    print("| style | " + " | ".join(per_style) + " |\n|---|" + "---|" * len(per_style))
+    print("| r | " + " | ".join(f"{np.mean(v):.3f}" for v in per_style.values()) + " |")
+
+    cache = json.loads((args.data / CACHE).read_text(encoding="utf-8"))["clips"]
+    following = defaultdict(list)
+    for clip in load_synthtalk(args.data, "train")[::args.every]:
+        heard = cache.get(clip.name)
+        if heard is None:
+            continue
+        kind = "real voice lines" if "_real" in clip.name else "espeak clips"
+        for source in ("aligned", "recognised"):
+            if heard[source]:
+                r = r_of(clip.vertices - clip.template[None], heard[source], clip.fps)
+                if r is not None:
+                    following[(kind, source)].append(r)
+    print(f"\n2. training motion of {args.data.name} scored against the model's input phones: openness r")
+    print("| clips | aligned phones | recognised phones |\n|---|---|---|")
+    for kind in ("espeak clips", "real voice lines"):
+        cells = [following[(kind, s)] for s in ("aligned", "recognised")]
+        print(f"| {kind} | " + " | ".join(f"{np.mean(c):.3f} ({len(c)})" if c else "–" for c in cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
