@@ -215,6 +215,19 @@ def test_audio_dropout_needs_a_model_beside_the_phones(dataset, tmp_path, capsys
                  "--audio-dropout", "0.5", "--phonetic", "fuse", *TRAIN]) == 0
 
 
+def test_phone_trust_is_grown_onto_a_phone_reader_and_trained(dataset, phonetic_teacher, tmp_path, capsys):
+    from safetensors.numpy import load_file
+
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "deaf"), "--iterations", "1",
+                 "--phone-trust", *TRAIN]) == 2
+    assert "needs a model that reads them" in capsys.readouterr().err
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(phonetic_teacher),
+                 "--phone-trust", "--aligned-share", "1", "--iterations", "3", *TRAIN]) == 0
+    assert json.loads((tmp_path / "teacher.json").read_text())["config"]["phone_trust"]
+    # the fixture's clips have no texts, so no window was aligned: the vector got no gradient
+    np.testing.assert_array_equal(load_file(str(tmp_path / "teacher.safetensors"))["phone_reader.aligned"], 0.0)
+
+
 def test_a_model_that_hears_grows_into_one_that_reads_phones_alone(dataset, phonetic_teacher, tmp_path):
     """``--init`` of a fuse model with ``--phonetic replace``: the audio encoder now only
     hears the voice, the rest stays, and the new reader is first fitted to say what the
