@@ -1,7 +1,7 @@
 """A real-voice check of our own (issue 28, item 5): takes of real human speech scored
 by their timed phones, since no captured motion exists for it.
 
-    .venv/bin/python bench/real_voices.py [--checkpoint CKPT] [--transcript] [--limit N]
+    .venv/bin/python bench/real_voices.py [--checkpoint CKPT] [--transcript] [--style S] [--limit N]
 
 Why these voices: SynthTalk is all espeak-ng, so the models have never heard a human;
 public talking-head sets with real speech are not ours to redistribute. Two Debian
@@ -122,6 +122,7 @@ def main(argv=None) -> int:
                    help="also generate with the words passed to generate (a checkpoint that reads phones aligns them)")
     p.add_argument("--limit", type=int, default=None, help="at most N lines per speaker")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
+    p.add_argument("--style", default="auto", help="the style of every take (default: auto, found from the voice)")
     p.add_argument("--json", type=Path, default=None, help="write every line's scores here")
     args = p.parse_args(argv)
 
@@ -153,10 +154,10 @@ def main(argv=None) -> int:
         except DiffusionTalkerError as exc:
             skipped.append((member, str(exc)))
             continue
-        takes = {"model (audio)": gen.generate(wave, 16000, seed=0, steps=args.steps).offsets}
+        takes = {"model (audio)": gen.generate(wave, 16000, style=args.style, seed=0, steps=args.steps).offsets}
         if "model (audio + transcript)" in kinds:
-            takes["model (audio + transcript)"] = gen.generate(wave, 16000, seed=0, steps=args.steps,
-                                                               transcript=text).offsets
+            takes["model (audio + transcript)"] = gen.generate(wave, 16000, style=args.style, seed=0,
+                                                               steps=args.steps, transcript=text).offsets
         frames = len(takes["model (audio)"])
         reference = phone_timed_reference(rig, phones, gen.fps, frames)
         takes["phone-timed reference"] = reference

@@ -9,7 +9,7 @@ against the aligned phones of their own audio, the training clips' true motion
 follows them at openness r 0.56 (the real voice lines, articulated on those phones, at
 0.82; docs/results.md), and a model learns to hedge between the two: on real voices
 its r sat near 0.6 whatever style it was given, while the styles' own articulation of
-the same phones reaches 0.56-0.88. Here every train clip whose text the front-end
+the same phones reaches 0.58-0.89. Here every train clip whose text the front-end
 aligned (``clip_phones``'s "aligned" row) gets the motion of its speaker articulating
 those phones (mapped to espeak's mnemonics as the real lines are); the audio, the
 clips that could not be aligned, and the val/test splits are left as they were, so
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
     from diffusiontalker.clip_phones import CACHE, VERSION
     from diffusiontalker.data import synthtalk_manifest
-    from diffusiontalker.synthtalk.build import default_template, load_rig
+    from diffusiontalker.synthtalk.build import SAMPLE_RATE, default_template, load_rig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--base", type=Path, required=True,
@@ -70,6 +70,8 @@ def main(argv=None) -> int:
                 unaligned += 1
                 continue
             wave, rate = sf.read(args.base / "wav" / f"{name}.wav", dtype="float32")
+            if rate != SAMPLE_RATE:
+                raise SystemExit(f"{name}.wav is {rate} Hz; SynthTalk writes {SAMPLE_RATE}")
             phones = real_training.to_espeak(heard["aligned"])
             _, frames = real_training.write_motion(args.out, rig, styles[name.rsplit("_sentence", 1)[0]], name,
                                                    wave, phones, seed=number)

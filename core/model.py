@@ -92,8 +92,11 @@ class TalkerModel(nn.Module):
         for a model that reads them.
         ``deaf`` (B,) bool: inputs whose audio encoder is silenced, so only their phones speak
         (``train --audio-dropout``)."""
-        if self.reads_phones and (heard is None or heard.shape[-1] != CHANNELS):
+        if self.reads_phones and heard is None:
             raise DiffusionTalkerError("this model reads the phonetic front-end's phones; none were given")
+        if self.reads_phones and heard.shape[-1] != CHANNELS:
+            raise DiffusionTalkerError(f"the front-end's phones have {heard.shape[-1]} columns, this model reads "
+                                       f"{CHANNELS} (phonetics.features)")
         features = None
         if self.config["phonetic"] != "replace":
             features = self._heard_by_encoder(wave, num_frames, mask)

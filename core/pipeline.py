@@ -102,15 +102,16 @@ class Generator:
         from . import phonetics
 
         frames = num_frames(len(wave), self.fps)
+        aligned = transcript is not None
         if phones is not None:
-            return phonetics.features(phones, self.fps, frames, aligned=transcript is not None)
+            return phonetics.features(phones, self.fps, frames, aligned)
         # the last answer is kept: every style or seed of one recording (the style
         # browser, evaluation, takes) hears the same phones, and recognition costs more
         # than an 8-step take
         key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
         if self._heard_last[:1] != (key,):
             rows = phonetics.timed(wave, transcript, warn=self.warnings.append)
-            self._heard_last = (key, phonetics.features(rows, self.fps, frames, aligned=transcript is not None))
+            self._heard_last = (key, phonetics.features(rows, self.fps, frames, aligned))
         return self._heard_last[1]
 
     def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,

@@ -348,7 +348,7 @@ def run(args) -> int:
             phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary,
             phonetic=args.phonetic, phone_trust=args.phone_trust)
         del offsets
-    if config["phone_trust"] and not config["phonetic"]:
+    if config.get("phone_trust") and not config["phonetic"]:  # runs saved before it lack the key
         raise DiffusionTalkerError("--phone-trust tells the phone reader where its phones come from: it needs a "
                                    "model that reads them (--phonetic)")
     if args.audio_dropout and config["phonetic"] != "fuse":

@@ -46,9 +46,9 @@ $D train --data data/synthtalk2_real --out runs/demo2/real --init runs/demo2/tea
 # Then the phones alone drive the motion (--phonetic replace): the audio encoder is kept only
 # to find the style from the voice; a wider phone reader is first fitted to say what the
 # audio encoder said (reader_fit.py), then 800 steps with 70% of windows on aligned phones,
-# since generation aligns the transcript or the words it recognises. (This stage was run
-# with the front-end cache of its day, version 2, whose recognised rows were allphone
-# search's; a replay reads version 3's recognised words there, a close relative.)
+# since generation aligns the transcript or the words it recognises. (The stages up to
+# here ran with the front-end cache of their day, version 2, whose recognised rows were
+# allphone search's; a replay reads version 3's recognised words there, a close relative.)
 $D train --data data/synthtalk2_real --out runs/lead --init runs/demo2/real/teacher.json --phonetic replace \
     --aligned-share 0.7 --iterations 800 --lr 2e-4 --save-every 200 --seed 3 "${TERMS[@]}"
 # Then the targets follow the phones the model reads: every espeak clip is re-articulated on

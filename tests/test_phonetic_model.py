@@ -269,3 +269,18 @@ def test_only_a_fuse_model_becomes_a_replace_one(dataset, phonetic_teacher, tmp_
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "f"), "--init",
                  str(tmp_path / "r" / "teacher.json"), "--phonetic", "fuse", "--iterations", "1", *TRAIN]) == 2
     assert "cannot become --phonetic fuse" in capsys.readouterr().err
+
+
+def test_training_windows_say_which_phones_were_aligned():
+    from types import SimpleNamespace
+
+    from diffusiontalker.batches import clip_items, window
+
+    clip = SimpleNamespace(name="a", speaker="s", audio=speechlike(1.0), vertices=np.zeros((30, 4, 3), np.float32),
+                           template=np.zeros((4, 3), np.float32), fps=30.0, phonemes=None)
+    rows = {"a": {"recognised": [[0.1, 0.4, "aa"]], "aligned": [[0.1, 0.4, "m"]]}}
+    item = clip_items([clip], ["s"], 1.0, heard=rows)[0]
+    assert not item.recognised[:, -1].any() and (item.aligned[:, -1] == 1).all()
+    rng = np.random.default_rng(0)
+    flags = {window(item, 30, 30.0, rng, aligned_share=0.5)[-1][0, -1] for _ in range(40)}
+    assert flags == {0.0, 1.0}  # both kinds reach training, each marked as what it is
