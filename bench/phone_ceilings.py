@@ -38,46 +38,29 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None, help="at most N real lines per speaker (default: all)")
     args = p.parse_args(argv)
 
+    import real_training
     import real_voices
 
-    from diffusiontalker import phonetics
     from diffusiontalker.clip_phones import CACHE
-    from diffusiontalker.data import load_synthtalk
-    from diffusiontalker.errors import DiffusionTalkerError
-    from diffusiontalker.evaluate import phonetic_scores
-    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
-    from diffusiontalker.synthtalk.articulate import articulate
-    from diffusiontalker.synthtalk.build import FPS, default_template, load_rig
-    from diffusiontalker.synthtalk.phones import to_classes
-    from diffusiontalker.synthtalk.speakers import STYLES, Style
+    from diffusiontalker.data import load_synthtalk, synthtalk_manifest
+    from diffusiontalker.evaluate import phone_timed_reference, phonetic_scores
+    from diffusiontalker.synthtalk.build import FPS
 
-    rig = load_rig(default_template())
-    template = rig.template.astype(np.float32)
-    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
-                                                  ("lips",))["lips"])
+    rig, template, lips = real_voices.scoring_rig()
 
     def r_of(offsets, phones, fps=FPS):
         return phonetic_scores(offsets, template, fps, phones, lips)["openness_r"]
 
-    styles = [Style("neutral", "en-us", lead_s=0.0)] + [s for s in STYLES if s.name in
-                                                       json.loads((args.data / "synthtalk.json").read_text())
-                                                       ["train_speakers"]]
+    manifest = synthtalk_manifest(args.data)
+    styles = {"neutral": None} | {name: style for name, style in real_training.styles_of(manifest).items()
+                                  if name in manifest["train_speakers"]}
     per_style, lines = defaultdict(list), 0
-    for _, _, _, text, wave in real_voices.lines(real_voices.DEFAULT_CACHE, args.limit):
-        seconds = len(wave) / 16000
-        if seconds < real_voices.MIN_SECONDS or len(phonetics.transcript_words(text)) / seconds > \
-                real_voices.MAX_WORDS_PER_S:
-            continue
-        try:
-            phones = phonetics.align(wave, text)
-        except DiffusionTalkerError:
-            continue
-        classes, _ = to_classes(phones)
-        frames = int(seconds * FPS)
-        for style in styles:
-            r = r_of(articulate(rig, style, classes, FPS, seconds=frames / FPS)[:frames], phones)
+    for *_, wave, phones in real_voices.scorable(real_voices.DEFAULT_CACHE, args.limit):
+        frames = int(len(wave) / 16000 * FPS)
+        for name, style in styles.items():
+            r = r_of(phone_timed_reference(rig, phones, FPS, frames, style), phones)
             if r is not None:
-                per_style[style.name].append(r)
+                per_style[name].append(r)
         lines += 1
     print(f"1. each style articulating the aligned phones of {lines} real lines: openness r")
     print("| style | " + " | ".join(per_style) + " |\n|---|" + "---|" * len(per_style))

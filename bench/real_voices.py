@@ -82,6 +82,42 @@ def lines(cache: Path, limit: int | None):
             yield source["speaker"], source["package"], member, text, wave
 
 
+def scoring_rig():
+    """(SynthTalk's rig on the FLAME template, the template, its (upper, lower) mid-lip
+    landmarks): what ``evaluate.phonetic_scores`` and the phone-timed references need."""
+    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
+    from diffusiontalker.synthtalk.build import default_template, load_rig
+
+    rig = load_rig(default_template())
+    template = rig.template.astype(np.float32)
+    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
+                                                  ("lips",))["lips"])
+    return rig, template, lips
+
+
+def scorable(cache: Path, limit: int | None, skipped: list | None = None):
+    """``lines`` that can be scored, each with its transcript's aligned phones appended;
+    the others go to ``skipped`` as (member, why)."""
+    from diffusiontalker import phonetics
+    from diffusiontalker.errors import DiffusionTalkerError
+
+    for speaker, package, member, text, wave in lines(cache, limit):
+        seconds = len(wave) / 16000
+        words = len(phonetics.transcript_words(text))
+        why = None
+        if seconds < MIN_SECONDS or words / seconds > MAX_WORDS_PER_S:
+            why = f"{seconds:.2f} s for {words} words"
+        else:
+            try:
+                phones = phonetics.align(wave, text)
+            except DiffusionTalkerError as exc:
+                why = str(exc)
+        if why is None:
+            yield speaker, package, member, text, wave, phones
+        elif skipped is not None:
+            skipped.append((member, why))
+
+
 def mean(values):
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None
@@ -127,33 +163,18 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from diffusiontalker import phonetics
-    from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.evaluate import phone_timed_reference, phonetic_scores
     from diffusiontalker.pipeline import Generator
-    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
-    from diffusiontalker.synthtalk.build import default_template, load_rig
 
     gen = Generator.load(args.checkpoint)
-    rig = load_rig(default_template())
-    template = rig.template.astype(np.float32)
-    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
-                                                  ("lips",))["lips"])
+    rig, template, lips = scoring_rig()
     kinds = (["model (audio)"] + (["model (audio + transcript)"] if args.transcript else [])
              + ["phone-timed reference", "recognition reference"])
 
     per_line, skipped = [], []
     began = time.perf_counter()
-    for speaker, package, member, text, wave in lines(args.cache, args.limit):
+    for speaker, package, member, text, wave, phones in scorable(args.cache, args.limit, skipped):
         seconds = len(wave) / 16000
-        words = len(phonetics.transcript_words(text))
-        if seconds < MIN_SECONDS or words / seconds > MAX_WORDS_PER_S:
-            skipped.append((member, f"{seconds:.2f} s for {words} words"))
-            continue
-        try:
-            phones = phonetics.align(wave, text)
-        except DiffusionTalkerError as exc:
-            skipped.append((member, str(exc)))
-            continue
         takes = {"model (audio)": gen.generate(wave, 16000, style=args.style, seed=0, steps=args.steps).offsets}
         if "model (audio + transcript)" in kinds:
             takes["model (audio + transcript)"] = gen.generate(wave, 16000, style=args.style, seed=0,

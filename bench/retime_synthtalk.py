@@ -26,8 +26,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -36,7 +34,7 @@ def main(argv=None) -> int:
     import soundfile as sf
 
     from diffusiontalker.clip_phones import CACHE, VERSION
-    from diffusiontalker.data import synthtalk_manifest
+    from diffusiontalker.data import synthtalk_manifest, synthtalk_speaker
     from diffusiontalker.synthtalk.build import SAMPLE_RATE, default_template, load_rig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -73,7 +71,7 @@ def main(argv=None) -> int:
             if rate != SAMPLE_RATE:
                 raise SystemExit(f"{name}.wav is {rate} Hz; SynthTalk writes {SAMPLE_RATE}")
             phones = real_training.to_espeak(heard["aligned"])
-            _, frames = real_training.write_motion(args.out, rig, styles[name.rsplit("_sentence", 1)[0]], name,
+            _, frames = real_training.write_motion(args.out, rig, styles[synthtalk_speaker(name)], name,
                                                    wave, phones, seed=number)
             if frames != clip["frames"]:
                 raise SystemExit(f"{name}: {frames} frames re-articulated, {clip['frames']} stored")

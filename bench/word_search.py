@@ -45,12 +45,11 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
 
 def main(argv=None) -> int:
     import real_training
+    import real_voices
 
     from diffusiontalker import phonetics
     from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.evaluate import phone_timed_reference, phonetic_scores
-    from diffusiontalker.regions import default_region_file, load_regions, mouth_landmarks
-    from diffusiontalker.synthtalk.build import default_template, load_rig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lines", type=int, default=30, help="lines drawn at random (default: 30)")
@@ -60,10 +59,8 @@ def main(argv=None) -> int:
     lines = list(real_training.gather(args.cache))
     chosen = [lines[i] for i in sorted(np.random.default_rng(args.seed).choice(len(lines), args.lines,
                                                                                 replace=False))]
-    rig, rig_fps = load_rig(default_template()), 30.0
-    template = rig.template.astype(np.float32)
-    lips = mouth_landmarks(template, load_regions(default_region_file("FLAME_masks.json"), len(template),
-                                                  ("lips",))["lips"])
+    rig, template, lips = real_voices.scoring_rig()
+    rig_fps = 30.0
     truths = []
     for line in chosen:
         try:

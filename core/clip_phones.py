@@ -30,12 +30,12 @@ def transcripts_of(dataset: str, root) -> dict[str, str]:
     recognised)."""
     if dataset != "synthtalk":
         return {}
-    from .data import synthtalk_manifest
+    from .data import synthtalk_manifest, synthtalk_speaker
 
     manifest = synthtalk_manifest(root)  # generator 1 folders have no texts: recognition alone
     english = {name for name, s in manifest.get("speakers", {}).items() if s["voice"].startswith("en")}
     return {name: clip["text"] for name, clip in manifest.get("clips", {}).items()
-            if name.rsplit("_sentence", 1)[0] in english and clip.get("text")}
+            if synthtalk_speaker(name) in english and clip.get("text")}
 
 
 def _hear(job):

@@ -124,6 +124,11 @@ def synthtalk_manifest(root: str | os.PathLike) -> dict:
         return json.load(fh)
 
 
+def synthtalk_speaker(name: str) -> str:
+    """The speaker of a SynthTalk clip from its name: 'spk03_sentence12' -> 'spk03'."""
+    return name.rsplit("_sentence", 1)[0]
+
+
 def load_synthtalk(root: str | os.PathLike, split: str) -> list[Clip]:
     """Clips of `split` ("train", "val", "test", "test_unseen") in the order synthtalk.json lists them.
 
@@ -139,7 +144,7 @@ def load_synthtalk(root: str | os.PathLike, split: str) -> list[Clip]:
     moving = np.load(root / "moving.npy", allow_pickle=False) if compact else None
     clips = []
     for name in manifest["splits"][split]:
-        speaker = name.rsplit("_sentence", 1)[0]
+        speaker = synthtalk_speaker(name)
         if not compact:
             clips.append(_read_clip(_root(root), name, speaker, templates[speaker], float(manifest["fps"])))
             continue

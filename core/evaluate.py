@@ -257,17 +257,18 @@ def phonetic_scores(offsets: np.ndarray, template: np.ndarray, fps: float, phone
     }
 
 
-def phone_timed_reference(rig, phones, fps: float, frames: int) -> np.ndarray:
+def phone_timed_reference(rig, phones, fps: float, frames: int, style=None) -> np.ndarray:
     """(frames, V, 3) offsets: SynthTalk's `rig` articulating the timed ARPAbet `phones`
     with a neutral speaker (every gain 1, no lead, no smile or pout): the motion the
-    phones alone predict, the ceiling of the phonetic scores and the clock of the lag."""
+    phones alone predict, the ceiling of the phonetic scores and the clock of the lag.
+    ``style``: a SynthTalk speaker's ``Style`` instead, for that style's own ceiling."""
     from .synthtalk.articulate import articulate
     from .synthtalk.phones import to_classes
     from .synthtalk.speakers import Style
 
     classes, _ = to_classes([(s, e, p) for s, e, p in phones])
-    neutral = Style("neutral", "en-us", lead_s=0.0)
-    return articulate(rig, neutral, classes, fps, seconds=frames / fps)[:frames]
+    style = Style("neutral", "en-us", lead_s=0.0) if style is None else style
+    return articulate(rig, style, classes, fps, seconds=frames / fps)[:frames]
 
 
 # ---- the run -----------------------------------------------------------------------------

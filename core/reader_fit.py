@@ -27,7 +27,7 @@ def _targets(source, items) -> list[torch.Tensor]:
     """``source``'s features of each whole clip, heard with its aligned phones where it has them."""
     source.eval()
     return [source.encode_audio(torch.from_numpy(it.wave)[None], len(it.motion),
-                                heard=torch.from_numpy(it.aligned if it.aligned is not None else it.recognised)[None])[0]
+                                heard=torch.from_numpy(it.recognised if it.aligned is None else it.aligned)[None])[0]
             for it in items]
 
 

@@ -166,7 +166,8 @@ def add_shared_flags(p) -> None:
                         "(default: 0, off; needs pedalboard; see augment.py)")
     p.add_argument("--aligned-share", type=unit_interval, default=None, metavar="SHARE",
                    help="for a model that reads phones: the share of windows whose phones are the "
-                        "front-end's alignment of the clip's text; the rest get what it recognises (the words it hears, aligned) "
+                        "front-end's alignment of the clip's text; the rest get what it recognises "
+                        "(the words it hears, aligned) "
                         "(default: 0.3, batches.ALIGNED_SHARE; generation aligns the transcript, or the words it "
                         "recognises, so a model meant to follow the phones wants more)")
 
