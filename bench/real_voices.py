@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from diffusiontalker.argtypes import add_variation_flag
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "bench" / "real_voices.json"
 DEFAULT_CACHE = Path.home() / ".cache" / "diffusiontalker" / "real_voices"
@@ -159,6 +161,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None, help="at most N lines per speaker")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
     p.add_argument("--style", default="auto", help="the style of every take (default: auto, found from the voice)")
+    add_variation_flag(p)
     p.add_argument("--json", type=Path, default=None, help="write every line's scores here")
     args = p.parse_args(argv)
 
@@ -175,10 +178,10 @@ def main(argv=None) -> int:
     began = time.perf_counter()
     for speaker, package, member, text, wave, phones in scorable(args.cache, args.limit, skipped):
         seconds = len(wave) / 16000
-        takes = {"model (audio)": gen.generate(wave, 16000, style=args.style, seed=0, steps=args.steps).offsets}
+        take = dict(style=args.style, seed=0, steps=args.steps, variation=args.variation)
+        takes = {"model (audio)": gen.generate(wave, 16000, **take).offsets}
         if "model (audio + transcript)" in kinds:
-            takes["model (audio + transcript)"] = gen.generate(wave, 16000, style=args.style, seed=0,
-                                                               steps=args.steps, transcript=text).offsets
+            takes["model (audio + transcript)"] = gen.generate(wave, 16000, transcript=text, **take).offsets
         frames = len(takes["model (audio)"])
         reference = phone_timed_reference(rig, phones, gen.fps, frames)
         takes["phone-timed reference"] = reference

@@ -1,6 +1,7 @@
 """Are a checkpoint's talking styles visible in its output, beyond sampling noise?
 
-    .venv/bin/python bench/style_contrast.py [--checkpoint CK] [--audio A.wav [B.wav]] [--seeds 0 1] [--json OUT]
+    .venv/bin/python bench/style_contrast.py [--checkpoint CK] [--audio A.wav [B.wav]] [--seeds 0 1]
+                                             [--variation V] [--json OUT]
 
 Issue 28's target: on the same audio and seed, every pair of training styles differs by
 at least 3x the lip-vertex distance between two seeds of one style. A style the reader
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diffusiontalker.argtypes import add_variation_flag
 from diffusiontalker.audio import SAMPLE_RATE, load_audio
 from diffusiontalker.checkpoint import BUNDLED
 from diffusiontalker.pipeline import Generator
@@ -44,12 +47,19 @@ def lip_region(path, num_vertices: int) -> np.ndarray:
     return load_regions(path, num_vertices, ("lve",))["lve"]
 
 
-def takes_by_style(gen: Generator, waves: list[np.ndarray], seeds: list[int], lips: np.ndarray) -> dict:
+def takes_by_style(gen: Generator, waves: list[np.ndarray], seeds: list[int], lips: np.ndarray,
+                   variation: float) -> dict:
     """(style, seed) -> lip vertices of every clip end to end: one array per take, so a
     distance over it weights each clip by its frames."""
-    return {(name, seed): np.concatenate([gen.generate(w, SAMPLE_RATE, style=name, seed=seed).offsets[:, lips]
+    return {(name, seed): np.concatenate([gen.generate(w, SAMPLE_RATE, style=name, seed=seed,
+                                                       variation=variation).offsets[:, lips]
                                           for w in waves])
             for name in gen.model.bank.names for seed in seeds}
+
+
+def ratio(distance: float, noise: float) -> float:
+    """How many times the seeds' spread a distance is; at variation 0 seeds do not differ."""
+    return float(distance / noise) if noise > 0 else math.inf
 
 
 def contrast(takes: dict, names: list[str], seeds: list[int]) -> dict:
@@ -63,14 +73,14 @@ def contrast(takes: dict, names: list[str], seeds: list[int]) -> dict:
     pair_mm = {f"{a}/{b}": mm(takes[a, seeds[0]], takes[b, seeds[0]]) for a, b in itertools.combinations(names, 2)}
     values = np.array(list(pair_mm.values()))
     # per pair, against the noisier of its own two styles: which pairs would fail on their own
-    own = {p: d / max(seed_mm[a], seed_mm[b]) for (a, b), (p, d) in
+    own = {p: ratio(d, max(seed_mm[a], seed_mm[b])) for (a, b), (p, d) in
            zip(itertools.combinations(names, 2), pair_mm.items())}
-    strict = float(values.min() / max(seed_mm.values()))
+    strict = ratio(values.min(), max(seed_mm.values()))
     return {"seed_mm": seed_mm, "pair_mm": pair_mm,
             "pair_min_mm": float(values.min()), "pair_median_mm": float(np.median(values)),
             "pair_max_mm": float(values.max()),
             "closest_pairs": sorted(pair_mm, key=pair_mm.get)[:5],
-            "ratio_strict": strict, "ratio_mean": float(values.min() / np.mean(list(seed_mm.values()))),
+            "ratio_strict": strict, "ratio_mean": ratio(values.min(), np.mean(list(seed_mm.values()))),
             "pairs_below_target_own_seeds": sorted(p for p, r in own.items() if r < TARGET),
             "target": TARGET, "pass": strict >= TARGET}
 
@@ -81,6 +91,7 @@ def main() -> None:
     parser.add_argument("--audio", nargs="+", default=[str(BUNDLED.parent / "example.wav")])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--regions", default=None, help="JSON with an 'lve' list (default: ../shared/flame)")
+    add_variation_flag(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
@@ -92,16 +103,18 @@ def main() -> None:
     lips = lip_region(args.regions, gen.num_vertices)
     waves = [load_audio(a) for a in args.audio]
     started = time.perf_counter()
-    result = contrast(takes_by_style(gen, waves, args.seeds, lips), names, args.seeds)
+    result = contrast(takes_by_style(gen, waves, args.seeds, lips, args.variation), names, args.seeds)
     elapsed = time.perf_counter() - started
     result.update({"checkpoint": gen.checkpoint_id(), "audio": args.audio,
                    "audio_seconds": sum(len(w) for w in waves) / SAMPLE_RATE, "seeds": args.seeds,
+                   "variation": args.variation,
                    "steps": gen.default_steps, "lip_vertices": int(len(lips)), "seconds": elapsed,
                    "device": gen.device, "machine": f"{platform.processor() or platform.machine()}, "
                                                     f"{torch.get_num_threads()} torch threads"})
 
     print(f"{gen.checkpoint_id()}; {len(names)} styles; audio {', '.join(Path(a).name for a in args.audio)} "
-          f"({result['audio_seconds']:.1f} s); seeds {args.seeds}; {len(lips)} lip vertices; {elapsed:.0f} s")
+          f"({result['audio_seconds']:.1f} s); seeds {args.seeds} at variation {args.variation:g}; "
+          f"{len(lips)} lip vertices; {elapsed:.0f} s")
     print("\n| style | seed distance mm |\n| --- | ---: |")
     for n in names:
         print(f"| {n} | {result['seed_mm'][n]:.3f} |")

@@ -34,6 +34,13 @@ unit_interval = _checked(float, lambda v: 0 <= v <= 1, "between 0 and 1")
 random_seed = _checked(int, lambda v: 0 <= v < 2 ** 63, "between 0 and 2**63 - 1")
 
 
+# How far a take may wander from the most likely one (the sampler's noise scale). Below
+# 1 the seed's share of a take shrinks while the style's stays, so the chosen style shows
+# through (docs/results.md, "Styles visible in the output"); torch-free here because the
+# Blender panel's slider needs it before torch is loaded.
+DEFAULT_VARIATION = 0.3
+
+
 # ---- the flags several commands share, said once --------------------------------------------
 
 def add_seed_flag(p: argparse.ArgumentParser, what: str) -> None:
@@ -51,3 +58,10 @@ def add_dataset_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=["synthtalk", "vocaset", "biwi"], default="synthtalk",
                    help="layout of --data: SynthTalk (made by 'data synth'), or processed VOCASET or BIWI, laid out "
                         "as core/data.py describes (default: synthtalk)")
+
+
+def add_variation_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variation", type=unit_interval, default=DEFAULT_VARIATION,
+                   help="how far takes of different seeds may differ, 0-1: 0 gives one take whatever the seed, 1 "
+                        "the model's full spread, where the seed can matter as much as the style "
+                        f"(default: {DEFAULT_VARIATION:g})")

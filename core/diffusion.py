@@ -10,8 +10,8 @@ Two samplers:
 - ``ddim``: deterministic DDIM (eta = 0) over any grid of steps. Progressive
   distillation trains students on this path, so the grid is defined once here
   (``step_grid``) and halving N keeps every other point of the 2N grid.
-Randomness comes only from a ``torch.Generator`` seeded by the caller and drawn on
-the CPU, so a seed gives the same noise on every device.
+Samplers draw their randomness from a ``SeedNoise``, on the CPU, so a seed gives the
+same noise on every device.
 """
 
 from __future__ import annotations
@@ -25,6 +25,32 @@ import torch
 from .errors import check_cancel
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# torch takes seeds up to 2**64 - 1 and ours stop at 2**63 - 1 (argtypes.random_seed), so
+# no seed draws the shared stream as its own.
+SHARED_STREAM = 2 ** 64 - 1
+
+
+class SeedNoise:
+    """A take's Gaussian draws: its seed's own stream, pulled toward one stream that every
+    seed shares by ``variation`` (0-1), as sqrt(1 - v^2) * shared + v * own.
+
+    Two independent unit Gaussians mixed so still make a unit Gaussian: at any variation
+    each take is a sample the model was trained to denoise, and only how far seeds fall
+    from each other changes (0: one take for every seed; 1: the seed's own noise alone).
+    Scaling the noise down instead would starve the sampler of the noise it expects and
+    smooth the motion."""
+
+    def __init__(self, seed: int, variation: float = 1.0):
+        self.variation = float(variation)
+        self.own = torch.Generator().manual_seed(int(seed))
+        self.shared = torch.Generator().manual_seed(SHARED_STREAM)
+
+    def __call__(self, shape, device="cpu") -> torch.Tensor:
+        own = torch.randn(shape, generator=self.own)
+        if self.variation < 1.0:  # both streams advance together, so windows stay in step
+            shared = torch.randn(shape, generator=self.shared)
+            own = math.sqrt(1.0 - self.variation ** 2) * shared + self.variation * own
+        return own.to(device)
 
 
 def cosine_alpha_bar(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
@@ -96,27 +122,27 @@ class GaussianDiffusion:
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         return loss_fn(model_fn(self.q_sample(x0, t, noise), t), x0, mask)
 
-    def sample(self, model_fn: ModelFn, shape, steps: int, generator: torch.Generator, device="cpu",
+    def sample(self, model_fn: ModelFn, shape, steps: int, noise: SeedNoise, device="cpu",
                progress=None, cancel=None, ancestral: bool = False) -> torch.Tensor:
         """The sampler for ``steps``: the full ancestral chain when asked for (a teacher at
         all T steps), deterministic DDIM on ``step_grid`` otherwise."""
         if ancestral:
             if steps != self.num_steps:
                 raise ValueError(f"the ancestral chain runs all {self.num_steps} steps, not {steps}")
-            return self.ancestral_sample(model_fn, shape, generator, device, progress, cancel)
-        return self.ddim_sample(model_fn, shape, steps, generator, device, progress, cancel)
+            return self.ancestral_sample(model_fn, shape, noise, device, progress, cancel)
+        return self.ddim_sample(model_fn, shape, steps, noise, device, progress, cancel)
 
     @torch.no_grad()
-    def ancestral_sample(self, model_fn: ModelFn, shape, generator: torch.Generator, device="cpu",
+    def ancestral_sample(self, model_fn: ModelFn, shape, noise: SeedNoise, device="cpu",
                          progress=None, cancel=None) -> torch.Tensor:
-        x = torch.randn(shape, generator=generator).to(device)
+        x = noise(shape, device)
         for i, t in enumerate(range(self.num_steps - 1, -1, -1)):
             check_cancel(cancel)
             tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
             x0 = model_fn(x, tt)
             mean = self.post_c0[t].float() * x0 + self.post_ct[t].float() * x
             if t > 0:
-                x = mean + self.post_var[t].sqrt().float() * torch.randn(shape, generator=generator).to(device)
+                x = mean + self.post_var[t].sqrt().float() * noise(shape, device)
             else:
                 x = x0
             if progress:
@@ -124,9 +150,9 @@ class GaussianDiffusion:
         return x
 
     @torch.no_grad()
-    def ddim_sample(self, model_fn: ModelFn, shape, steps: int, generator: torch.Generator, device="cpu",
-                    progress=None, cancel=None, x_start: torch.Tensor | None = None) -> torch.Tensor:
-        x = torch.randn(shape, generator=generator).to(device) if x_start is None else x_start
+    def ddim_sample(self, model_fn: ModelFn, shape, steps: int, noise: SeedNoise, device="cpu",
+                    progress=None, cancel=None) -> torch.Tensor:
+        x = noise(shape, device)
         grid = step_grid(self.num_steps, steps) + [-1]
         for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:])):
             check_cancel(cancel)

@@ -8,7 +8,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from .argtypes import add_device_flag, positive_float, positive_int, random_seed
+from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
 from .phonetics import add_transcript_flags
 
 DESCRIPTION = """\
@@ -31,12 +31,13 @@ Without --checkpoint the bundled demo checkpoint is used; read its card
 
 EPILOG = """\
 npz contents: offsets (T,V,3) float32 metres; vertices (T,V,3) when --template is
-given; fps; style; seed; steps; checkpoint (file name and sha256); transcript (the text
+given; fps; style; seed; steps; variation; checkpoint (file name and sha256); transcript (the text
 whose phones were aligned, "" when they were recognised or not read).
 
 examples:
   diffusiontalker generate speech.wav -o take.npz
   diffusiontalker generate speech.wav -o take.npz --style 2 --seed 11 --steps 8
+  diffusiontalker generate speech.wav -o take.npz --seed 3 --variation 1
   diffusiontalker generate line.wav -o take.npz --transcript "Put the map back"
   diffusiontalker generate speech.flac -o frames/ --format obj --template head.ply --fps 24
 """
@@ -64,6 +65,7 @@ def add_cli(sub) -> None:
                    help="style library made by 'diffusiontalker new-style' (adds its styles)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
+    add_variation_flag(p)
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
     add_transcript_flags(p)
@@ -157,7 +159,7 @@ def run(args) -> int:
                                   progress=None if bar is None else progress, max_seconds=args.max_seconds,
                                   blend_style=args.blend_with, blend=blend_weights(args.blend, generator.fps),
                                   key_poses=key_poses(args.key_pose, template, generator), transcript=transcript,
-                                  phones=phones)
+                                  phones=phones, variation=args.variation)
     finally:
         if bar is not None:
             bar.close()
@@ -171,7 +173,7 @@ def run(args) -> int:
         where = f"{len(paths)} .obj files in {args.output}"
     else:
         out = {"offsets": offsets, "fps": np.float64(fps), "style": np.str_(take.style),
-               "seed": np.int64(take.seed), "steps": np.int64(take.steps),
+               "seed": np.int64(take.seed), "steps": np.int64(take.steps), "variation": np.float64(take.variation),
                "checkpoint": np.str_(generator.checkpoint_id()),
                "transcript": np.str_(transcript if transcript and generator.model.reads_phones else "")}
         if args.blend_with is not None:  # a blended take is not the pure style its name says

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .argtypes import DEFAULT_VARIATION
 from .audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, load_audio, num_frames
 from .checkpoint import BUNDLED, load_checkpoint, paths_of
 from .device import resolve_device
-from .diffusion import GaussianDiffusion
+from .diffusion import GaussianDiffusion, SeedNoise
 from .errors import DiffusionTalkerError
 from .identity import nearest_identity, style_index
 from .library import check_library_fits, load_library
@@ -35,6 +36,7 @@ class Take:
     style: str  # the identity used (for "auto": the one found)
     seed: int
     steps: int
+    variation: float
     audio_seconds: float
     compute_seconds: float
 
@@ -169,7 +171,7 @@ class Generator:
                  steps: int | None = None, progress=None, cancel=None, max_seconds: float = DEFAULT_MAX_SECONDS,
                  blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
                  key_radius: int = 6, span: tuple[float, float] | None = None,
-                 transcript: str | None = None, phones=None) -> Take:
+                 transcript: str | None = None, phones=None, variation: float = DEFAULT_VARIATION) -> Take:
         """Speech -> Take.
 
         ``style`` is an identity name, its index, "auto", or an embedding vector.
@@ -186,11 +188,16 @@ class Generator:
         recognition, for a checkpoint that reads them; other checkpoints ignore it.
         ``phones``: the recording's timed phones, already worked out (``phonetics.timed``
         on the same audio and span), which then take the place of both.
+        ``variation`` (0-1) is how far takes of different seeds fall from each other
+        (``SeedNoise``): 0 gives one take for every seed, 1 the model's full spread;
+        lower values let the style, not the seed, decide how the mouth moves.
         """
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
         frames = num_frames(len(wave), self.fps)
         steps = self.default_steps if steps is None else int(steps)
+        if not 0.0 <= float(variation) <= 1.0:
+            raise DiffusionTalkerError(f"variation must be between 0 and 1, got {variation}")
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         if not 1 <= steps <= diffusion.num_steps:
             raise DiffusionTalkerError(f"steps must be between 1 and {diffusion.num_steps}, got {steps}")
@@ -214,7 +221,7 @@ class Generator:
         # The take is the only buffer that grows with the audio: one float32 array, filled
         # window by window, so long audio costs its output and a window's working memory.
         motion = np.zeros((frames, self.num_vertices * 3), np.float32)
-        generator = torch.Generator().manual_seed(int(seed))
+        noise = SeedNoise(int(seed), float(variation))
         spans = windows(frames, int(WINDOW_SECONDS * self.fps), int(OVERLAP_SECONDS * self.fps))
         for w, (a, b) in enumerate(spans):
             features = self.features(wave, a, b, heard)
@@ -239,10 +246,9 @@ class Generator:
                                                                                  device=self.device))
                 step_progress(1, 1)
             else:
-                x = diffusion.sample(model_fn, shape, steps, generator, self.device, step_progress, cancel,
-                                     ancestral)
+                x = diffusion.sample(model_fn, shape, steps, noise, self.device, step_progress, cancel, ancestral)
             motion[a:b] = (x[0] * scale).float().cpu().numpy()
-        return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps,
+        return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps, float(variation),
                     len(wave) / SAMPLE_RATE, time.perf_counter() - started)
 
     def _key_pose_targets(self, key_poses: dict, frames: int) -> dict[int, torch.Tensor]:

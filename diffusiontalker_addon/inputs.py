@@ -274,7 +274,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",
-                      seed=s["seed"], steps=s["steps"], mesh_label=label,
+                      seed=s["seed"], variation=s["variation"], steps=s["steps"], mesh_label=label,
                       mesh_vertices=len(obj.data.vertices) if s["target"] == "FLAME" else wanted,
                       blend_style=blend_style, blend=blend, key_poses=key_poses, transcript=transcript)
     return plan, request

@@ -59,6 +59,7 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "seed")
         row.operator("diffusiontalker.randomize_seed", text="", icon="FILE_REFRESH")
+        col.prop(settings, "variation")
         col.prop(settings, "steps")
         col.prop(settings, "device")
         device = prefs.default_device(context) if settings.device == "PREFS" else settings.device

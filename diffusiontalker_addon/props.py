@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from ..core.argtypes import DEFAULT_VARIATION
 from . import prefs
 from .writer import BASIS, PER_FRAME
 
@@ -69,6 +70,10 @@ def generation_properties(options: set[str]) -> dict:
         "seed": IntProperty(
             name="Seed", default=0, min=0, options=options,
             description="Random seed of the diffusion sampler: the same seed gives the same animation"),
+        "variation": FloatProperty(
+            name="Variation", default=DEFAULT_VARIATION, min=0.0, max=1.0, subtype="FACTOR", options=options,
+            description="How much takes of different seeds differ: 0 gives the same take for every seed, 1 the "
+                        "model's full spread, where the seed can change the mouth as much as the talking style"),
         "steps": IntProperty(
             name="Steps", default=0, min=0, max=1000, options=options,
             description="Denoising steps; 0 uses the checkpoint's own (8 for the distilled demo), as the "

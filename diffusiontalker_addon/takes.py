@@ -40,7 +40,7 @@ class Take:
     mode: str
     keys: list[str]
     muted: bool  # every one of its keys is
-    record: dict  # mode, style, seed, start, frames, transcript (given or not); empty for a take written before records
+    record: dict  # mode, style, seed, variation, start, frames, transcript (given or not); empty before records
 
 
 def take_of_key(name: str) -> str | None:
@@ -176,7 +176,7 @@ def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, f
     if RECORDS not in key:
         key[RECORDS] = {}
     style = f"{made.style} + {plan.blend_style}" if plan.blend_style else made.style
-    key[RECORDS][plan.take] = {"mode": plan.mode, "style": style, "seed": made.seed,
+    key[RECORDS][plan.take] = {"mode": plan.mode, "style": style, "seed": made.seed, "variation": made.variation,
                                "start": plan.start_frame, "frames": frames, "transcript": plan.transcript}
     _remove_baked(key, plan.take)
     if plan.mute_other_takes:

@@ -157,6 +157,7 @@ class Request:
     span: tuple[float, float] | None  # seconds of ``audio`` heard (a trimmed strip); None: all of it
     style: str
     seed: int
+    variation: float  # the sampler's noise scale, 0-1
     steps: int  # 0: the checkpoint's own sampler
     mesh_vertices: int  # read on the main thread: the worker may not look at bpy data
     mesh_label: str
@@ -177,7 +178,8 @@ def generation_job(req: Request) -> Job:
             if generator.model.reads_phones:  # seconds of PocketSphinx before the first step
                 progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising the words…")
             take = generator.generate(
-                req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, steps=req.steps or None,
+                req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, variation=req.variation,
+                steps=req.steps or None,
                 progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
                 cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
                 key_poses=req.key_poses,

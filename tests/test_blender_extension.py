@@ -150,6 +150,16 @@ def test_per_frame_keys_show_the_model_output_at_the_scene_fps(observed):
     assert run["steps_defaults"] == [0, 0] and f"{run['model_steps']} steps" in run["last_report"]
 
 
+def test_variation_reaches_the_sampler_and_the_take_record(observed):
+    from diffusiontalker.argtypes import DEFAULT_VARIATION
+
+    run = scenario(observed, "variation")
+    assert run["error"] < 1e-6  # what Blender shows is the model's take at variation 0
+    assert run["error_at_full"] > 1e-4  # and that take is not the one at full variation
+    assert run["record"] == 0.0
+    assert run["defaults"] == [pytest.approx(DEFAULT_VARIATION)] * 2  # the panel samples as the command line does
+
+
 def test_basis_mode_replaces_the_take_and_is_close_to_the_model(observed):
     run = scenario(observed, "basis_and_takes")
     frames = run["expected_frames"]

@@ -29,13 +29,14 @@ def tiny_template(tmp_path):
 def test_generate_npz_contract(tmp_path, speech, tiny_checkpoint, tiny_template):
     out = tmp_path / "take.npz"
     assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint),
-                 "--style", "ben", "--seed", "5", "--template", str(tiny_template), "--quiet"]) == 0
+                 "--style", "ben", "--seed", "5", "--variation", "0.5", "--template", str(tiny_template),
+                 "--quiet"]) == 0
     data = np.load(out)
     assert data["offsets"].shape == (30, 40, 3) and data["offsets"].dtype == np.float32
     template = read_mesh(tiny_template).vertices
     np.testing.assert_allclose(data["vertices"], template[None] + data["offsets"], atol=1e-6)
     assert float(data["fps"]) == 30.0 and str(data["style"]) == "ben"
-    assert int(data["seed"]) == 5 and int(data["steps"]) == 8
+    assert int(data["seed"]) == 5 and int(data["steps"]) == 8 and float(data["variation"]) == 0.5
     assert str(data["checkpoint"]).startswith("tiny.safetensors sha256:")
 
 
@@ -173,6 +174,7 @@ def test_deformation_transfer_option(tmp_path, speech, tiny_checkpoint, tiny_tem
     (["generate", "a.wav", "-o", "x.npz", "--fps", "inf"], "--fps"),
     (["generate", "a.wav", "-o", "x.npz", "--seed", "99999999999999999999"], "--seed"),
     (["generate", "a.wav", "-o", "x.npz", "--seed", "9" * 400], "--seed"),  # too large even to be a float
+    (["generate", "a.wav", "-o", "x.npz", "--variation", "1.2"], "--variation"),
     (["data", "synth", "--out", "o", "--workers", "-1"], "--workers"),
 ])
 def test_impossible_numbers_are_refused_before_any_work(argv, option, capsys):

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from conftest import speechlike
-from diffusiontalker.diffusion import GaussianDiffusion, cosine_alpha_bar, step_grid
-from diffusiontalker.errors import Cancelled
+from diffusiontalker.diffusion import GaussianDiffusion, SeedNoise, cosine_alpha_bar, step_grid
+from diffusiontalker.errors import Cancelled, DiffusionTalkerError
 from diffusiontalker.pipeline import Generator
 
 
@@ -42,7 +42,7 @@ def test_ddim_on_a_subset_of_steps(steps):
     d = GaussianDiffusion(50)
     x0 = torch.randn(1, 7, 9)
     calls = []
-    out = d.ddim_sample(oracle(x0), x0.shape, steps, torch.Generator().manual_seed(0),
+    out = d.ddim_sample(oracle(x0), x0.shape, steps, SeedNoise(0),
                         progress=lambda i, n: calls.append((i, n)))
     torch.testing.assert_close(out, x0)
     assert calls[-1] == (steps, steps) and len(calls) == steps
@@ -52,7 +52,7 @@ def test_ancestral_chain_runs_all_steps_and_cancels():
     d = GaussianDiffusion(20)
     x0 = torch.randn(1, 4, 3)
     calls = []
-    out = d.ancestral_sample(oracle(x0), x0.shape, torch.Generator().manual_seed(1),
+    out = d.ancestral_sample(oracle(x0), x0.shape, SeedNoise(1),
                              progress=lambda i, n: calls.append(i))
     torch.testing.assert_close(out, x0)
     assert calls == list(range(1, 21))
@@ -62,7 +62,7 @@ def test_ancestral_chain_runs_all_steps_and_cancels():
             return len(calls) >= 25
 
     with pytest.raises(Cancelled):
-        d.ancestral_sample(oracle(x0), x0.shape, torch.Generator().manual_seed(1),
+        d.ancestral_sample(oracle(x0), x0.shape, SeedNoise(1),
                            progress=lambda i, n: calls.append(i), cancel=Flag())
 
 
@@ -123,3 +123,32 @@ def test_sampling_and_the_fitting_loss_run_on_a_float32_only_device(tiny_checkpo
     d = GaussianDiffusion(100)
     with pytest.raises(AssertionError, match="float64 on a float32-only device"), _Float32OnlyDevice():
         d.alpha_bar[torch.tensor([5, 7])].view(-1, 1, 1) * torch.ones(2, 3, 4)
+
+
+def test_seed_noise_stays_a_unit_gaussian_at_every_variation():
+    """Variation 1 is the seed's own stream as before; 0 is one stream whatever the seed;
+    in between the draws still have the spread the model was trained on."""
+    np.testing.assert_array_equal(SeedNoise(7)((3, 4)), torch.randn((3, 4), generator=torch.Generator().manual_seed(7)))
+    np.testing.assert_array_equal(SeedNoise(7, 0.0)((3, 4)), SeedNoise(8, 0.0)((3, 4)))
+    for variation in (0.0, 0.3, 0.7):
+        draw = SeedNoise(1, variation)((200_000,))
+        assert abs(float(draw.std()) - 1.0) < 0.01 and abs(float(draw.mean())) < 0.01
+    a, b = SeedNoise(1, 0.3)((200_000,)), SeedNoise(2, 0.3)((200_000,))
+    assert float((a - b).std()) == pytest.approx(0.3 * 2 ** 0.5, rel=0.02)  # seeds apart by v, not 1
+
+
+def test_variation_scales_what_the_seed_changes(tiny_checkpoint):
+    """Variation 0 is one take whatever the seed, on both samplers; between 0 and 1 the
+    seeds' spread grows with it, and the take says what it was made with."""
+    gen = Generator.load(tiny_checkpoint, "cpu")
+    audio = speechlike(1.0)
+
+    def spread(variation, steps=None):
+        a, b = (gen.generate(audio, 16000, style="anna", seed=s, variation=variation, steps=steps) for s in (3, 4))
+        assert a.variation == variation
+        return float(np.abs(a.offsets - b.offsets).mean())
+
+    assert spread(0.0) == 0.0 and spread(0.0, steps=32) == 0.0  # DDIM and the full ancestral chain
+    assert 0.0 < spread(0.3) < spread(1.0)
+    with pytest.raises(DiffusionTalkerError, match="variation must be between 0 and 1"):
+        gen.generate(audio, 16000, variation=1.5)

@@ -244,10 +244,10 @@ def user_state(head):
             "basis": hashlib.sha256(basis.tobytes()).hexdigest()}
 
 
-def model_take(seed, style="auto"):
+def model_take(seed, style="auto", **settings):
     """The same take straight from the core library, to compare what Blender shows against."""
     gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
-    take = gen.generate(WAV, style=style, seed=seed, steps=None)
+    take = gen.generate(WAV, style=style, seed=seed, steps=None, **settings)
     return gen, take
 
 
@@ -315,7 +315,8 @@ class Reporter:
 
 def request_for(head, seed: int):
     return ext.diffusiontalker_addon.worker.Request(
-        checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, span=None, style="auto", seed=seed, steps=8,
+        checkpoint=MOVING, identity_library="", device="cpu", audio=WAV, span=None, style="auto", seed=seed,
+        variation=1.0, steps=8,
         mesh_vertices=len(head.data.vertices), mesh_label="Head")
 
 
@@ -586,7 +587,9 @@ def _key_pose():
     head = head_with_user_animation()
     scene = bpy.context.scene
     scene.render.fps = 24  # a marked frame then lies between two model frames
-    bpy.ops.diffusiontalker.generate(audio=WAV, seed=1, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu")
+    # variation 1: the seeds' full spread, so seed 2 moves the face at the mark unless it is kept
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=1, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu",
+                                     variation=1.0)
     pose = head.shape_key_add(name="Jaw Open", from_mix=False)  # the user's sculpt, keyed around frame 30
     co = np.empty(len(head.data.vertices) * 3, dtype=np.float32)
     pose.data.foreach_get("co", co)
@@ -603,14 +606,14 @@ def _key_pose():
     wanted, elsewhere = shown(head, 30), shown(head, 50)
     scene.frame_set(12)
     error = error_of(audio=WAV, seed=2, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu",
-                     keep_key_poses=True)
+                     keep_key_poses=True, variation=1.0)
     frame_after = scene.frame_current
     kept = float(np.abs(shown(head, 30) - wanted).max())
     moved = float(np.abs(shown(head, 50) - elsewhere).max())
     blocks = head.data.shape_keys.key_blocks
     muted = [kb.name for kb in blocks if kb.mute]
     bpy.ops.diffusiontalker.generate(audio=WAV, seed=2, mode="PER_FRAME", take="Posed", start_frame=1, device="cpu",
-                                     keep_key_poses=False)  # the same take, but the marked frame may change
+                                     keep_key_poses=False, variation=1.0)  # the same take, but the marked frame may change
     not_kept = float(np.abs(shown(head, 30) - wanted).max())
     return {"error": error, "marked": marked, "again": again, "markers": markers, "kept": kept, "moved": moved,
             "not_kept": not_kept,
@@ -750,6 +753,25 @@ def _stale_curves():
     error = error_of(audio=WAV, mode="BASIS", basis_count=4, take="Redo", seed=2, device="cpu")
     return {"orphans": orphans, "error": error, "names": [kb.name for kb in head.data.shape_keys.key_blocks],
             "curves": sorted(curves_by_key(head)), "user_kept": user_state(head) == user_before}
+
+
+@record("variation")
+def _variation():
+    """The Variation setting reaches the sampler and the take's record."""
+    head = head_with_user_animation()
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 30, 1.0  # the model's: frames match
+    bpy.ops.diffusiontalker.generate(audio=WAV, seed=2, variation=0.0, mode="PER_FRAME", take="Still", device="cpu")
+    frames = (0, 60, 150)
+    shown = [evaluated_offsets(head, 1 + f) for f in frames]
+    settled, full = model_take(2, variation=0.0)[1], model_take(2, variation=1.0)[1]
+
+    def error(take):
+        return max(float(np.abs(s - take.offsets[f]).max()) for s, f in zip(shown, frames))
+
+    record = head.data.shape_keys[ext.diffusiontalker_addon.takes.RECORDS]["Still"].to_dict()
+    return {"error": error(settled), "error_at_full": error(full), "record": record.get("variation"),
+            "defaults": [bpy.ops.diffusiontalker.generate.get_rna_type().properties["variation"].default,
+                         type(bpy.context.scene.diffusiontalker).bl_rna.properties["variation"].default]}
 
 
 @record("shared_action")
