@@ -1,6 +1,6 @@
-"""How narrow PocketSphinx's word search can be: word error, time per audio second and
-the openness r of the recognised phones, for ``phonetics.recognise`` under several
-decoder settings.
+"""How narrow PocketSphinx's word search can be, and what Whisper's words give instead:
+word error, time per audio second and the openness r of the recognised phones, for
+``phonetics.recognise`` under several decoder settings and with Whisper base.
 
     .venv/bin/python bench/word_search.py [--lines 30] [--seed 0]
 
@@ -15,6 +15,7 @@ phones, scored by ``evaluate.phonetic_scores`` against the transcript's aligned 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -30,7 +31,7 @@ SETTINGS = {
     "no fwdflat/bestpath passes": {"fwdflat": False, "bestpath": False},
     "no bestpath pass": {"bestpath": False},
     "the front-end's (narrow beams)": None,  # phonetics._WORD_SEARCH as shipped
-
+    "Whisper base (core/transcribe.py), aligned by PocketSphinx": "whisper",
 }
 
 
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     import real_training
     import real_voices
 
-    from diffusiontalker import phonetics
+    from diffusiontalker import phonetics, transcribe
     from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.evaluate import phone_timed_reference, phonetic_scores
 
@@ -70,7 +71,13 @@ def main(argv=None) -> int:
     shipped = dict(phonetics._WORD_SEARCH)
     print("| word search | word error | s per audio s | openness r |\n|---|---|---|---|")
     for name, setting in SETTINGS.items():
-        phonetics._WORD_SEARCH = shipped if setting is None else setting
+        whisper = setting == "whisper"  # the other rows are PocketSphinx's words, Whisper turned off
+        os.environ[transcribe.ENV] = "" if whisper else "off"
+        transcribe.transcriber.cache_clear()
+        if whisper and transcribe.transcriber() is None:
+            print(f"| {name} | not installed | | |")
+            continue
+        phonetics._WORD_SEARCH = shipped if setting in (None, "whisper") else setting
         errors = words = 0
         seconds = spent = 0.0
         rs = []
@@ -91,6 +98,7 @@ def main(argv=None) -> int:
                     rs.append(r)
         print(f"| {name} | {errors / words:.2f} | {spent / seconds:.2f} | {np.mean(rs):.3f} |", flush=True)
     phonetics._WORD_SEARCH = shipped
+    os.environ.pop(transcribe.ENV)
     print(f"\n{len(chosen)} lines, {seconds:.0f} s of speech, {words} words")
     return 0
 

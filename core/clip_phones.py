@@ -2,13 +2,14 @@
 
 A model that reads the front-end's phones must train on what the front-end makes of
 the training audio, errors included, not on the dataset's true phonemes: at
-generation it only ever gets PocketSphinx's guesses (or its alignment of a
-transcript). The guesses kept are what generation without a transcript gets
+generation it only ever gets the phones of the words it recognises (Whisper's where it
+is installed, else PocketSphinx's) or of a transcript. The guesses kept are what generation without a transcript gets
 (``phonetics.recognise``: the recognised words, aligned), errors and all; version 2
 kept allphone search's, which generation no longer uses. Recognising and aligning an
 hour of speech takes minutes, so the rows
-are cached in ``frontend.json`` in the dataset folder, keyed by clip name and by the
-front-end's version; a changed front-end or new clips are worked out again.
+are cached in ``frontend.json`` in the dataset folder, keyed by clip name, by the
+front-end's version and by who recognised the words; a changed front-end or new clips
+are worked out again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 CACHE = "frontend.json"
@@ -58,8 +60,10 @@ def heard_in(dataset: str, root, clips, workers: int = 2) -> dict[str, dict]:
 
     from tqdm import tqdm
 
+    from .transcribe import recogniser
+
     path = Path(root) / CACHE
-    stamp = {"version": VERSION, "pocketsphinx": version("pocketsphinx")}
+    stamp = {"version": VERSION, "pocketsphinx": version("pocketsphinx"), "words": recogniser()}
     cached = {}
     if path.is_file():
         with open(path, encoding="utf-8") as fh:
@@ -69,7 +73,9 @@ def heard_in(dataset: str, root, clips, workers: int = 2) -> dict[str, dict]:
     texts = transcripts_of(dataset, root)
     todo = [(c.name, c.audio, texts.get(c.name)) for c in clips if c.name not in cached]
     if todo:
-        with ProcessPoolExecutor(max(1, min(workers, len(todo)))) as pool:
+        # not forked from this process: torch's thread pool, once started here, hangs in a
+        # forked child, and Whisper runs torch in the workers
+        with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=get_context("forkserver")) as pool:
             for name, rows in tqdm(pool.map(_hear, todo, chunksize=4), total=len(todo), file=sys.stderr,
                                    desc="phonetic front-end on the training clips"):
                 cached[name] = rows

