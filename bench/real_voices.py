@@ -2,6 +2,7 @@
 by their timed phones, since no captured motion exists for it.
 
     .venv/bin/python bench/real_voices.py [--checkpoint CKPT] [--transcript] [--style S] [--limit N]
+                                          [--variation V] [--pauses SECONDS]
 
 Why these voices: SynthTalk is all espeak-ng, so the models have never heard a human;
 public talking-head sets with real speech are not ours to redistribute. Two Debian
@@ -120,6 +121,33 @@ def scorable(cache: Path, limit: int | None, skipped: list | None = None):
             skipped.append((member, why))
 
 
+def paused(items, seconds: float):
+    """Consecutive lines of one speaker (1+2, 3+4, ...) joined by ``seconds`` of room tone
+    (noise at -60 dBFS): a pause whose frames are known. The lines alone have none to
+    score: where their aligned phones pause, the text leaves out words that are said
+    (docs/results.md), so such lines are left out here."""
+    from diffusiontalker.evaluate import pause_frames
+
+    rng = np.random.default_rng(0)
+    held = None
+    for item in items:
+        if len(pause_frames(item[5], 30.0, int(len(item[4]) / 16000 * 30))):
+            continue
+        if held is None or held[0] != item[0]:
+            held = item
+            continue
+        speaker, package, first, text, wave, phones = held
+        gap = (rng.standard_normal(int(seconds * 16000)) * 1e-3).astype(np.float32)
+        shift = (len(wave) + len(gap)) / 16000
+        before = phones[:-1] if phones[-1][2] == "sil" else phones
+        after = [(a + shift, b + shift, name) for a, b, name in item[5]]
+        after = after[1:] if after[0][2] == "sil" else after
+        pause = (before[-1][1], after[0][0], "sil")
+        yield (speaker, package, f"{first} + {item[2]}", f"{text} {item[3]}", np.concatenate([wave, gap, item[4]]),
+               [*before, pause, *after])
+        held = None
+
+
 def mean(values):
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None
@@ -162,6 +190,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
     p.add_argument("--style", default="auto", help="the style of every take (default: auto, found from the voice)")
     add_variation_flag(p)
+    p.add_argument("--pauses", type=float, default=None, metavar="SECONDS",
+                   help="score pairs of lines joined by this much near silence instead, for rest at pauses")
     p.add_argument("--json", type=Path, default=None, help="write every line's scores here")
     args = p.parse_args(argv)
 
@@ -176,7 +206,8 @@ def main(argv=None) -> int:
 
     per_line, skipped = [], []
     began = time.perf_counter()
-    for speaker, package, member, text, wave, phones in scorable(args.cache, args.limit, skipped):
+    items = scorable(args.cache, args.limit, skipped)
+    for speaker, package, member, text, wave, phones in paused(items, args.pauses) if args.pauses else items:
         seconds = len(wave) / 16000
         take = dict(style=args.style, seed=0, steps=args.steps, variation=args.variation)
         takes = {"model (audio)": gen.generate(wave, 16000, **take).offsets}
