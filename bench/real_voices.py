@@ -132,6 +132,7 @@ def paused(items, seconds: float):
     held = None
     for item in items:
         if len(pause_frames(item[5], 30.0, int(len(item[4]) / 16000 * 30))):
+            held = None  # the next line pairs with the one after it, not across this one
             continue
         if held is None or held[0] != item[0]:
             held = item

@@ -130,7 +130,8 @@ def main() -> None:
           + (f" ({', '.join(below[:6])}{', ...' if len(below) > 6 else ''})" if below else ""))
     print(f"{'PASS' if result['pass'] else 'FAIL'}: target min pair >= {TARGET:g} x max seed distance")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        # at variation 0 the seeds do not differ: an infinite ratio, which JSON writes as null
+        args.json.write_text(json.dumps({k: None if v == math.inf else v for k, v in result.items()}, indent=2))
         print(f"wrote {args.json}")
 
 

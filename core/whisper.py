@@ -52,7 +52,9 @@ def read_ctranslate2(blob: bytes) -> dict[str, np.ndarray]:
         (version,) = take("I")
         if not 5 <= version <= 6:
             raise DiffusionTalkerError(f"model.bin is CTranslate2 format {version}; this reader knows 5 and 6")
-        spec, _revision, (count,) = text(), take("I"), take("I")
+        spec = text()
+        take("I")  # the spec's revision: the variable names below are what is read
+        (count,) = take("I")
         if spec != "WhisperSpec":
             raise DiffusionTalkerError(f"model.bin holds a {spec or 'model of no name'}, not Whisper")
         variables = {}
@@ -70,7 +72,7 @@ def read_ctranslate2(blob: bytes) -> dict[str, np.ndarray]:
         for _ in range(aliases):
             alias, target = text(), text()
             variables[alias] = variables[target]
-    except (struct.error, ValueError, UnicodeDecodeError) as exc:
+    except (struct.error, ValueError, UnicodeDecodeError, KeyError) as exc:
         raise DiffusionTalkerError(f"model.bin is cut short or is not a CTranslate2 model ({exc})") from None
     return variables
 
@@ -98,6 +100,8 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
+    """Pre-norm transformer layer; the decoder's also attends to the audio (cross)."""
+
     def __init__(self, d: int, heads: int, ffn: int, cross: bool):
         super().__init__()
         self.attn, self.attn_ln = Attention(d, heads), nn.LayerNorm(d)
@@ -147,22 +151,28 @@ class Whisper(nn.Module):
         return self.encoder_ln(x)
 
     def decode(self, tokens: torch.Tensor, memory: torch.Tensor, caches: list[dict]) -> torch.Tensor:
-        """Logits of the last position; ``tokens`` are the ones after what ``caches`` hold."""
+        """Logits (B, T, vocab) of ``tokens``, the ones after what ``caches`` hold."""
         start = caches[0]["k"].shape[2] if "k" in caches[0] else 0
         x = self.embed(tokens) + self.text_positions[start:start + tokens.shape[1]]
         for block, cache in zip(self.decoder, caches):
             x = block(x, cache, memory)
-        return self.decoder_ln(x[:, -1]) @ self.embed.weight.T
+        return self.decoder_ln(x) @ self.embed.weight.T
 
     @torch.inference_mode()
-    def greedy(self, mel: torch.Tensor, prompt: list[int], end: int, limit: int,
-               suppress: list[int] = (), suppress_first: list[int] = ()) -> list[int]:
-        """The most likely token at each step, until ``end`` or ``limit`` tokens."""
+    def greedy(self, mel: torch.Tensor, prompt: list[int], end: int, limit: int, suppress: list[int] = (),
+               suppress_first: list[int] = (), no_speech: tuple[int, float] | None = None) -> list[int]:
+        """The most likely token at each step, until ``end`` or ``limit`` tokens.
+        ``no_speech`` (token, threshold): nothing when the prompt's first position gives
+        that token more than the threshold, Whisper's own test for a piece without speech;
+        without it Whisper writes words into silence and noise ("you")."""
         memory = self.encode(mel)
         caches = [{} for _ in self.decoder]
         said, step = [], torch.tensor([prompt])
         for _ in range(limit):
             logits = self.decode(step, memory, caches)[0]
+            if no_speech and not said and logits[0].softmax(-1)[no_speech[0]] > no_speech[1]:
+                return []
+            logits = logits[-1]
             logits[list(suppress) + (list(suppress_first) if not said else [])] = -math.inf
             token = int(logits.argmax())
             if token == end:
@@ -178,13 +188,16 @@ class Whisper(nn.Module):
         def t(name):
             if name not in variables:
                 raise DiffusionTalkerError(f"model.bin has no {name}: not a Whisper model this reader knows")
+            if variables[name].dtype.kind != "f" and variables[name].ndim:  # int8 weights need their scales
+                raise DiffusionTalkerError(f"model.bin is quantized ({name} is {variables[name].dtype}): "
+                                           "export it as float16 or float32")
             return torch.from_numpy(np.array(variables[name], dtype=np.float32))
 
         def layers(side):
             return len({m.group(1) for n in variables if (m := re.match(fr"{side}/layer_(\d+)/", n))})
 
         conv1, ffn = t("encoder/conv1/weight"), t("encoder/layer_0/ffn/linear_0/weight")
-        model = cls(n_mels=conv1.shape[1], d=conv1.shape[0], heads=int(variables["encoder/num_heads"]),
+        model = cls(n_mels=conv1.shape[1], d=conv1.shape[0], heads=int(t("encoder/num_heads")),
                     ffn=ffn.shape[0], encoder_layers=layers("encoder"), decoder_layers=layers("decoder"),
                     vocab=t("decoder/embeddings/weight").shape[0],
                     audio_positions=t("encoder/position_encodings/encodings").shape[0],

@@ -157,7 +157,7 @@ class Request:
     span: tuple[float, float] | None  # seconds of ``audio`` heard (a trimmed strip); None: all of it
     style: str
     seed: int
-    variation: float  # the sampler's noise scale, 0-1
+    variation: float  # the seed's share of the sampler's noise, 0-1 (diffusion.SeedNoise)
     steps: int  # 0: the checkpoint's own sampler
     mesh_vertices: int  # read on the main thread: the worker may not look at bpy data
     mesh_label: str
@@ -175,7 +175,7 @@ def generation_job(req: Request) -> Job:
         try:
             generator = load_generator(req.checkpoint, req.device, req.identity_library)
             check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
-            if generator.model.reads_phones:  # seconds of PocketSphinx before the first step
+            if generator.model.reads_phones:  # seconds of Whisper and PocketSphinx before the first step
                 progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising the words…")
             take = generator.generate(
                 req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, variation=req.variation,

@@ -21,7 +21,6 @@ from diffusiontalker.checkpoint import BUNDLED
 from diffusiontalker.errors import DiffusionTalkerError
 from diffusiontalker.whisper import Vocabulary, Whisper, log_mel, read_ctranslate2
 
-transformers = pytest.importorskip("transformers")  # a dev dependency, installed by setup.sh --dev
 
 
 def ctranslate2_names(state: dict, layers: int) -> dict[str, np.ndarray]:
@@ -85,7 +84,12 @@ def ctranslate2_file(variables: dict[str, np.ndarray]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def transformers():
+    return pytest.importorskip("transformers")  # a dev dependency (setup.sh --dev): the reference
+
+
+@pytest.fixture(scope="module")
+def tiny(transformers):
     """(transformers' tiny random Whisper, the same written as CTranslate2's model.bin); the
     vocabulary is Whisper's size, so the real prompt's special tokens exist."""
     config = transformers.WhisperConfig(vocab_size=51865, num_mel_bins=80, d_model=16, encoder_layers=2, decoder_layers=2,
@@ -111,11 +115,11 @@ def test_our_network_computes_what_transformers_whisper_does(tiny):
         memory = ours.encode(mel)
         torch.testing.assert_close(memory, want.encoder_last_hidden_state, atol=1e-4, rtol=1e-4)
         whole = ours.decode(tokens, memory, [{} for _ in ours.decoder])
-        torch.testing.assert_close(whole[0], want.logits[0, -1], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(whole, want.logits, atol=1e-4, rtol=1e-4)
         caches = [{} for _ in ours.decoder]  # one token at a time on the cache: the same logits
         ours.decode(tokens[:, :3], memory, caches)
         ours.decode(tokens[:, 3:4], memory, caches)
-        torch.testing.assert_close(ours.decode(tokens[:, 4:], memory, caches)[0], want.logits[0, -1],
+        torch.testing.assert_close(ours.decode(tokens[:, 4:], memory, caches)[0, -1], want.logits[0, -1],
                                    atol=1e-4, rtol=1e-4)
     said = ours.greedy(mel, [5, 17], end=0, limit=6, suppress=[1, 2], suppress_first=[3])
     assert 0 < len(said) <= 6 and not {1, 2} & set(said) and said[0] != 3 and 0 not in said
@@ -131,7 +135,7 @@ def test_a_model_bin_that_is_not_whisper_or_is_cut_short_is_refused(tiny):
         read_ctranslate2(struct.pack("<I", 9) + blob[4:])
 
 
-def test_features_are_whispers_own():
+def test_features_are_whispers_own(transformers):
     wave = speechlike(3.0) * 0.3
     want = transformers.WhisperFeatureExtractor(feature_size=80)(wave, sampling_rate=16000,
                                                                  return_tensors="np").input_features
@@ -148,6 +152,8 @@ def test_the_vocabulary_decodes_bytes_not_characters():
     ("the 21st of 2,000 at 45%", "the twenty first of two thousand at forty five percent"),
     ("2007, 2024 and 1900", "two thousand seven, twenty twenty four and nineteen hundred"),
     ("the 3rd and 12th", "the third and twelfth"),
+    ("1,999 people in the 1990s paid $5", "one thousand nine hundred ninety nine people in the nineteen nineties "
+                                           "paid five dollars"),
 ])
 def test_numbers_are_spelled_for_the_aligner(text, said):
     assert transcribe.spell_numbers(text) == said
@@ -189,6 +195,9 @@ def test_the_installed_whisper_hears_the_example_and_a_changed_file_is_refused(t
     said = transcribe.transcriber().words(load_audio(BUNDLED.parent / "example.wav"))
     words = phonetics.transcript_words(said)
     assert {"map", "moon", "puppy", "family"} <= set(words)  # espeak's "a big map of the moon ... a puppy"
+    room_tone = (np.random.default_rng(0).standard_normal(48000) * 1e-3).astype(np.float32)
+    for nothing_said in (np.zeros(48000, np.float32), room_tone):  # Whisper's no-speech test: no words made up
+        assert transcribe.transcriber().words(nothing_said) == ""
     parts, folder = found
     copies = []
     for part in parts:
