@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .factored import Factored
 from .frames import frame_mean
 
 
@@ -98,17 +99,20 @@ class Denoiser(nn.Module):
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         """x_t (B, T, V*3), t (B,), audio (B, T, d_model), identity (B, d_identity) or per
         frame (B, T, d_identity) for styles that change over the clip, mask (B, T) True on
-        real frames -> x0 estimate (B, T, V*3)."""
+        real frames -> x0 estimate (B, T, V*3). A ``Factored`` x_t (sampling) gives a
+        ``Factored`` estimate: the motion is only ever read and written by linear layers."""
         B, T, _ = x_t.shape
         if identity.dim() == 2:
             identity = identity[:, None]
         cond = self.time_mlp(timestep_embedding(t, self.d_model))[:, None] + self.identity_in(identity)
         if hasattr(self, "summary_in"):
             cond = cond + self.summary_in(clip_summary(audio, mask))[:, None]
-        bias = alibi_bias(T, self.n_heads, x_t.device)[None].expand(B, -1, -1, -1)
+        bias = alibi_bias(T, self.n_heads, audio.device)[None].expand(B, -1, -1, -1)
         if mask is not None:  # padded frames are never attended to
             bias = bias.masked_fill(~mask[:, None, None, :], float("-inf"))
-        h = self.motion_in(x_t) + audio
+        factored = isinstance(x_t, Factored)
+        h = (x_t.read(self.motion_in) if factored else self.motion_in(x_t)) + audio
         for block in self.blocks:
             h = block(h, cond, bias)
-        return self.motion_out(self.norm_out(h))
+        h = self.norm_out(h)
+        return x_t.written(h, self.motion_out) if factored else self.motion_out(h)

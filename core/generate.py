@@ -184,7 +184,8 @@ def run(args) -> int:
             out["vertices"] = (template.vertices[None] + offsets).astype(np.float32)
         parent = os.path.dirname(os.path.abspath(args.output))
         os.makedirs(parent, exist_ok=True)
-        np.savez_compressed(args.output, **out)
+        # uncompressed: deflate saves 5% of a take's float offsets and costs 1.6 s on 30 s of speech
+        np.savez(args.output, **out)
         where = args.output
     if not args.quiet:
         print(f"{len(offsets)} frames at {fps:g} fps, style '{take.style}', seed {take.seed}, "

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from .audio import pieces
 from .errors import DiffusionTalkerError
 
 Phone = tuple[float, float, str]
@@ -31,6 +32,10 @@ PHONES = ("sil", "aa", "ae", "ah", "ao", "aw", "ay", "b", "ch", "d", "dh", "eh",
           "v", "w", "y", "z", "zh")
 _INDEX = {p: i for i, p in enumerate(PHONES)}
 CHANNELS = len(PHONES) + 1  # the phones, then whether they were aligned to what is said (``features``)
+# PocketSphinx's forced alignment fails whole recordings past about 20 s of speech (none
+# of 102 words placed in 32 s of espeak, all of 77 in 24 s); pieces stay well under.
+ALIGN_PIECE_S = 15.0
+_MAX_WORDS_PER_S = 8  # no speech is faster: the most words a piece's grammar offers
 _FRAME_S = 0.01  # PocketSphinx's feature frame rate is fixed at 100 per second
 _CHUNK = 4096  # bytes per process_raw call: one whole-utterance call loses the alignment on short clips
 # Word search narrower than PocketSphinx's defaults and without its second and third
@@ -119,8 +124,17 @@ def recognise(wave: np.ndarray) -> list[Phone]:
     allphone search strings together phones no word has. On 60 real voice lines never
     tuned on, articulating the phones this way follows the true phones' openness at r
     0.73 with Whisper's words, 0.53 with PocketSphinx's, and 0.38 by allphone search
-    (docs/results.md). Audio with no words in it (a hum, a laugh), or whose words the
-    aligner cannot place, falls back to ``allphones``."""
+    (docs/results.md). Long recordings are heard in pieces the aligner can take
+    (ALIGN_PIECE_S, cut at pauses), each with its own words. A piece with no words in it
+    (a hum, a laugh), or whose words the aligner cannot place, falls back to ``allphones``."""
+    rows, at = [], 0
+    for piece in pieces(wave, ALIGN_PIECE_S) or [wave]:
+        rows += [(start + at / 16000, end + at / 16000, phone) for start, end, phone in _recognised(piece)]
+        at += len(piece)
+    return _tidy(rows, len(wave) / 16000)
+
+
+def _recognised(wave: np.ndarray) -> list[Phone]:
     words = recognise_words(wave)
     if words:
         try:
@@ -160,16 +174,32 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
 
     Words CMUdict lacks are pronounced by ``guess_pronunciation``; `warn` hears which.
     ``settle_s``: see ``_feed_settled`` (default: the whole recording).
+    Recordings longer than ALIGN_PIECE_S are aligned piece by piece, cut at pauses; each
+    piece takes the words it says (``_words_said``) from the front of those left.
     """
     words = transcript_words(transcript)
+    rows, unknown, at, left = [], set(), 0, words
+    cut = pieces(wave, ALIGN_PIECE_S) or [wave]
+    for i, piece in enumerate(cut):
+        said = left if i == len(cut) - 1 else left[:_words_said(piece, left, settle_s)]
+        if said:
+            rows += [(start + at / 16000, end + at / 16000, phone)
+                     for start, end, phone in _aligned(piece, said, unknown, settle_s)]
+        left, at = left[len(said):], at + len(piece)
+    if unknown and warn is not None:
+        warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(sorted(unknown)))
+    return _tidy(rows, len(wave) / 16000)
+
+
+def _aligned(wave: np.ndarray, words: list[str], unknown: set, settle_s: float | None) -> list[Phone]:
+    """Rows (start_s, end_s, ARPAbet) of one piece saying ``words``; the words CMUdict
+    lacks are added to ``unknown``."""
     # With fillers the aligner may call a last, quiet word silence ("... by the pump" lost
     # "pump" on espeak's en-us); without them every word must be placed, pauses inside
     # words' edges. Fillers first, as they time pauses better.
     for fillers in (True, False):
         decoder = _decoder(fsgusefiller=fillers)
-        unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
-        for word in unknown:
-            decoder.add_word(word, guess_pronunciation(word), False)
+        unknown |= _add_unknown(decoder, words)
         decoder.set_align_text(" ".join(words))
         _feed_settled(decoder, wave, settle_s)  # word alignment first; phone alignment needs its word boundaries
         segments = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
@@ -179,19 +209,38 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     else:
         raise DiffusionTalkerError(f"the transcript does not fit the audio (aligned {len(found)} of {len(words)} "
                                    "words): is it what is said, and is the speech clear?")
-    if unknown and warn is not None:
-        warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(unknown))
     decoder.set_alignment()
     try:
         _feed(decoder, wave)
     except RuntimeError:
         # Every phone needs 3 frames; a word said faster than that fails the phone pass,
         # and its own word boundaries, shared out evenly, are the best timing left.
-        rows = [row for word, start, end in segments for row in _share(decoder, word, start, end)]
-    else:
-        rows = [(p.start * _FRAME_S, (p.start + p.duration) * _FRAME_S, p.name)
-                for word in decoder.get_alignment() or () for p in word]
-    return _tidy(rows, len(wave) / 16000)
+        return [row for word, start, end in segments for row in _share(decoder, word, start, end)]
+    return [(p.start * _FRAME_S, (p.start + p.duration) * _FRAME_S, p.name)
+            for word in decoder.get_alignment() or () for p in word]
+
+
+def _add_unknown(decoder, words: list[str]) -> set:
+    """Pronounce the words CMUdict lacks from their spelling; which they were."""
+    unknown = {w for w in words if decoder.lookup_word(w) is None}
+    for word in unknown:
+        decoder.add_word(word, guess_pronunciation(word), False)
+    return unknown
+
+
+def _words_said(wave: np.ndarray, words: list[str], settle_s: float | None) -> int:
+    """How many of ``words``, from the first, a piece of the recording says: a grammar of
+    the words in order that may stop after any of them (or before the first), searched
+    with fillers between words."""
+    words = words[:int(_MAX_WORDS_PER_S * len(wave) / 16000) + 4]
+    decoder = _decoder(fsgusefiller=True)
+    _add_unknown(decoder, words)
+    end = len(words) + 1
+    steps = [(i, i + 1, 0.5, w) for i, w in enumerate(words)] + [(i, end, 0.5) for i in range(len(words) + 1)]
+    decoder.add_fsg("prefix", decoder.create_fsg("prefix", 0, end, steps))
+    decoder.activate_search("prefix")
+    _feed_settled(decoder, wave, settle_s)
+    return sum(not _is_filler(s.word) for s in decoder.seg() or ())
 
 
 def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str], None] | None = None) -> list[Phone]:

@@ -20,6 +20,7 @@ from .checkpoint import BUNDLED, load_checkpoint, paths_of
 from .device import resolve_device
 from .diffusion import GaussianDiffusion, SeedNoise
 from .errors import DiffusionTalkerError
+from .factored import Factored
 from .identity import nearest_identity, style_index
 from .library import check_library_fits, load_library
 
@@ -232,9 +233,8 @@ class Generator:
                 k_known[:overlap] = torch.from_numpy(motion[a:a + overlap] / scale).to(self.device)
                 k_weight[:overlap] = torch.maximum(k_weight[:overlap], ease(overlap, self.device)[:, None])
 
-            def model_fn(x_t, t, features=features, ident=ident, k_known=k_known, k_weight=k_weight):
-                x0 = self.model.denoise(x_t, t, features, ident)
-                return torch.lerp(x0, k_known[None], k_weight[None])
+            def model_fn(x_t, t, features=features, ident=ident, k_known=k_known[None], k_weight=k_weight[None]):
+                return self.model.denoise(x_t, t, features, ident).lerp(k_known, k_weight)
 
             def step_progress(done, total, w=w):
                 if progress:
@@ -245,8 +245,10 @@ class Generator:
                 x = model_fn(torch.zeros(shape, device=self.device), torch.zeros(1, dtype=torch.long,
                                                                                  device=self.device))
                 step_progress(1, 1)
-            else:
-                x = diffusion.sample(model_fn, shape, steps, noise, self.device, step_progress, cancel, ancestral)
+            else:  # DDIM keeps the motion factored (factored.py); the ancestral chain adds new noise each step
+                x = diffusion.sample(model_fn, shape, steps, noise if ancestral else factored(noise), self.device,
+                                     step_progress, cancel, ancestral)
+                x = x.dense() if isinstance(x, Factored) else x
             motion[a:b] = (x[0] * scale).float().cpu().numpy()
         return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps, float(variation),
                     len(wave) / SAMPLE_RATE, time.perf_counter() - started)
@@ -310,3 +312,8 @@ def frame_weights(blend, frames: int) -> np.ndarray:
     values = np.atleast_1d(np.asarray(blend, dtype=np.float32))[:frames]
     values = np.concatenate([values, np.full(frames - values.size, values[-1], np.float32)])
     return np.clip(values, 0.0, 1.0)
+
+
+def factored(noise: SeedNoise):
+    """``noise`` whose draws start a ``Factored`` chain."""
+    return lambda shape, device="cpu": Factored.of(noise(shape, device))

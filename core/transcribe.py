@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import pieces
 from .errors import DiffusionTalkerError
 
 ENV = "DIFFUSIONTALKER_WHISPER"
@@ -88,28 +89,12 @@ class Transcriber:
         from .whisper import SAMPLE_RATE, log_mel
 
         said = []
-        for piece in pieces(wave):
+        for piece in pieces(wave, 30.0):  # Whisper hears 30 s at a time
             limit = int(TOKENS_PER_S * len(piece) / SAMPLE_RATE) + 8
             ids = self.model.greedy(log_mel(piece, self.model.conv1.in_channels), PROMPT, END, limit,
                                     self.suppress, self.suppress_first, (NO_SPEECH, NO_SPEECH_ABOVE))
             said.append(self.vocabulary.decode([i for i in ids if i < END]).strip())
         return spell_numbers(" ".join(filter(None, said)))
-
-
-def pieces(wave: np.ndarray, size_s: float = 30.0, search_s: float = 5.0) -> list[np.ndarray]:
-    """The recording cut into pieces Whisper can hear, each cut at the quietest 0.1 s of
-    its last ``search_s`` seconds, so that a word is rarely split."""
-    from .whisper import SAMPLE_RATE as rate
-
-    size, search, hop = int(size_s * rate), int(search_s * rate), rate // 10
-    out, at = [], 0
-    while len(wave) - at > size:
-        energy = np.square(wave[at + size - search:at + size]).reshape(-1, hop).sum(1)
-        cut = at + size - search + int(np.argmin(energy)) * hop + hop // 2
-        out.append(wave[at:cut])
-        at = cut
-    out.append(wave[at:])
-    return [p for p in out if len(p) >= hop]
 
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "

@@ -16,7 +16,7 @@ import torch
 
 from conftest import speechlike
 from diffusiontalker import phonetics, transcribe
-from diffusiontalker.audio import load_audio
+from diffusiontalker.audio import load_audio, pieces
 from diffusiontalker.checkpoint import BUNDLED
 from diffusiontalker.errors import DiffusionTalkerError
 from diffusiontalker.whisper import Vocabulary, Whisper, log_mel, read_ctranslate2
@@ -163,9 +163,9 @@ def test_numbers_are_spelled_for_the_aligner(text, said):
 def test_long_recordings_are_cut_in_a_pause():
     rate = 16000
     wave = np.concatenate([speechlike(28.0), np.zeros(rate // 2, np.float32), speechlike(40.0, seed=1)])
-    pieces = transcribe.pieces(wave)
-    assert [len(p) for p in pieces[:1]] and 28 * rate <= len(pieces[0]) <= 28.5 * rate  # cut inside the silence
-    assert all(len(p) <= 30 * rate for p in pieces) and sum(map(len, pieces)) == len(wave)
+    cut = pieces(wave, 30.0)
+    assert [len(p) for p in cut[:1]] and 28 * rate <= len(cut[0]) <= 28.5 * rate  # cut inside the silence
+    assert all(len(p) <= 30 * rate for p in cut) and sum(map(len, cut)) == len(wave)
 
 
 def test_a_local_folder_of_a_tiny_model_is_used_and_off_turns_whisper_off(tiny, tmp_path, monkeypatch):
