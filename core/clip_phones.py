@@ -23,7 +23,8 @@ from pathlib import Path
 
 CACHE = "frontend.json"
 # bump when recognise/align change what they return, so stale caches are not reused
-VERSION = 3  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones
+VERSION = 4  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
+# 4: Whisper's timed phrases, long clips aligned in spans
 
 
 def transcripts_of(dataset: str, root) -> dict[str, str]:

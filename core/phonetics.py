@@ -95,15 +95,27 @@ def allphones(wave: np.ndarray) -> list[Phone]:
     return _tidy(rows, len(wave) / 16000)
 
 
-def recognise_words(wave: np.ndarray) -> str:
-    """What is said, as plain words ("" for none): Whisper's words where it is installed
-    (``transcribe``), else what PocketSphinx's US-English language model hears."""
+def recognise_phrases(wave: np.ndarray) -> list[tuple[float, float, str]]:
+    """What is said and about when: (start_s, end_s, plain words) per phrase, in order;
+    Whisper's phrases where it is installed (``transcribe``), else what PocketSphinx's
+    US-English language model hears in each piece of at most ALIGN_PIECE_S."""
     from .transcribe import transcriber
 
     whisper = transcriber()
     if whisper is not None:
-        return " ".join(transcript_words(said)) if (said := whisper.words(wave)) and _has_words(said) else ""
-    return sphinx_words(wave)
+        return [(start, end, " ".join(transcript_words(said))) for start, end, said in whisper.phrases(wave)
+                if _has_words(said)]
+    out, at = [], 0
+    for piece in pieces(wave, ALIGN_PIECE_S) or [wave]:
+        if said := sphinx_words(piece):
+            out.append((at / 16000, (at + len(piece)) / 16000, said))
+        at += len(piece)
+    return out
+
+
+def recognise_words(wave: np.ndarray) -> str:
+    """What is said, as plain words ("" for none): ``recognise_phrases`` joined."""
+    return " ".join(words for _, _, words in recognise_phrases(wave))
 
 
 def _has_words(text: str) -> bool:
@@ -124,18 +136,32 @@ def recognise(wave: np.ndarray) -> list[Phone]:
     allphone search strings together phones no word has. On 60 real voice lines never
     tuned on, articulating the phones this way follows the true phones' openness at r
     0.73 with Whisper's words, 0.53 with PocketSphinx's, and 0.38 by allphone search
-    (docs/results.md). Long recordings are heard in pieces the aligner can take
-    (ALIGN_PIECE_S, cut at pauses), each with its own words. A piece with no words in it
-    (a hum, a laugh), or whose words the aligner cannot place, falls back to ``allphones``."""
-    rows, at = [], 0
-    for piece in pieces(wave, ALIGN_PIECE_S) or [wave]:
-        rows += [(start + at / 16000, end + at / 16000, phone) for start, end, phone in _recognised(piece)]
-        at += len(piece)
+    (docs/results.md). A recording is aligned in spans of whole phrases, each at most
+    ALIGN_PIECE_S where the phrases allow (``_spans``); a span with no words in it (a hum,
+    a laugh), or whose words the aligner cannot place, falls back to ``allphones``."""
+    rows = []
+    for a, b, words in _spans(recognise_phrases(wave), len(wave)):
+        rows += [(start + a / 16000, end + a / 16000, phone) for start, end, phone in _placed(wave[a:b], words)]
     return _tidy(rows, len(wave) / 16000)
 
 
-def _recognised(wave: np.ndarray) -> list[Phone]:
-    words = recognise_words(wave)
+def _spans(phrases: list[tuple[float, float, str]], samples: int) -> list[tuple[int, int, str]]:
+    """(first sample, end sample, words) covering the recording: cut halfway between
+    phrases, as many phrases to a span as fit in ALIGN_PIECE_S (one, however long, if
+    none fit), since PocketSphinx cannot align much more at once."""
+    cuts = [int((end + start) / 2 * 16000) for (_, end, _), (start, _, _) in zip(phrases, phrases[1:])]
+    cuts = [0] + [min(max(c, 0), samples) for c in cuts] + [samples]
+    spans, first, words = [], 0, []
+    for k, (_, _, said) in enumerate(phrases):
+        if words and cuts[k + 1] - cuts[first] > ALIGN_PIECE_S * 16000:
+            spans.append((cuts[first], cuts[k], " ".join(words)))
+            first, words = k, []
+        words.append(said)
+    spans.append((cuts[first], samples, " ".join(words)))
+    return spans
+
+
+def _placed(wave: np.ndarray, words: str) -> list[Phone]:
     if words:
         try:
             return align(wave, words, settle_s=_WORD_SETTLE_S)

