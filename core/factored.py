@@ -27,7 +27,7 @@ from torch import nn
 
 def _key(t: torch.Tensor) -> tuple:
     """The same tensor, or a view of the same memory in the same shape, is the same term."""
-    return t.data_ptr(), tuple(t.shape), t.stride(), t.dtype
+    return t.device, t.data_ptr(), tuple(t.shape), t.stride(), t.dtype
 
 
 class Factored:
@@ -85,6 +85,8 @@ class Factored:
         return self * (1 - weight) + Factored(self.shape, None, None, [(weight, end)], self._cache)
 
     def __mul__(self, scale) -> "Factored":
+        if isinstance(scale, torch.Tensor) and scale.dim() and scale.shape[-1] != 1:
+            raise ValueError("a factored motion scales by frame, not by channel")
         return Factored(self.shape, None if self.low is None else self.low * scale, self.basis,
                         [(coef * scale, dense) for coef, dense in self.terms], self._cache)
 
@@ -98,7 +100,7 @@ class Factored:
 
     def __add__(self, other) -> "Factored":
         if isinstance(other, torch.Tensor):
-            other = Factored(self.shape, None, None, [(1.0, other)], self._cache)
+            other = Factored(other.shape, None, None, [(1.0, other)], self._cache)
         if not isinstance(other, Factored):
             return NotImplemented
         if self.low is not None and other.low is not None and other.basis is not self.basis:

@@ -201,20 +201,39 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     Words CMUdict lacks are pronounced by ``guess_pronunciation``; `warn` hears which.
     ``settle_s``: see ``_feed_settled`` (default: the whole recording).
     Recordings longer than ALIGN_PIECE_S are aligned piece by piece, cut at pauses; each
-    piece takes the words it says (``_words_said``) from the front of those left.
+    piece takes the words it says (``_words_said``) from the front of those left. A piece
+    that is mostly pause can miscount them; the whole recording is then tried at once,
+    which works where there is less than about 20 s of speech in it.
     """
     words = transcript_words(transcript)
-    rows, unknown, at, left = [], set(), 0, words
+    unknown = set()
     cut = pieces(wave, ALIGN_PIECE_S) or [wave]
+    try:
+        rows = _aligned_in_pieces(cut, words, unknown, settle_s)
+    except DiffusionTalkerError:
+        if len(cut) == 1:
+            raise
+        try:
+            rows = _aligned(wave, words, unknown, settle_s)
+        except DiffusionTalkerError:
+            raise DiffusionTalkerError(f"the transcript does not fit the audio ({len(words)} words in "
+                                       f"{len(wave) / 16000:.1f} s could not be placed): is it what is said, "
+                                       "and is the speech clear?") from None
+    if unknown and warn is not None:
+        warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(sorted(unknown)))
+    return _tidy(rows, len(wave) / 16000)
+
+
+def _aligned_in_pieces(cut: list[np.ndarray], words: list[str], unknown: set,
+                       settle_s: float | None) -> list[Phone]:
+    rows, at, left = [], 0, words
     for i, piece in enumerate(cut):
         said = left if i == len(cut) - 1 else left[:_words_said(piece, left, settle_s)]
         if said:
             rows += [(start + at / 16000, end + at / 16000, phone)
                      for start, end, phone in _aligned(piece, said, unknown, settle_s)]
         left, at = left[len(said):], at + len(piece)
-    if unknown and warn is not None:
-        warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(sorted(unknown)))
-    return _tidy(rows, len(wave) / 16000)
+    return rows
 
 
 def _aligned(wave: np.ndarray, words: list[str], unknown: set, settle_s: float | None) -> list[Phone]:

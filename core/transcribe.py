@@ -41,7 +41,8 @@ END, START, ENGLISH, TRANSCRIBE, NO_SPEECH, NO_TIMESTAMPS = 50257, 50258, 50259,
 NO_SPEECH_MAYBE, NO_SPEECH_SURE = 0.6, 0.9
 PROMPT = [START, ENGLISH, TRANSCRIBE]  # with times (no NO_TIMESTAMPS): Transcriber.phrases
 FIRST_STAMP, STAMP_S = NO_TIMESTAMPS + 1, 0.02  # the time tokens: 0.00 s, then a step of 20 ms each
-REOPEN_S = 1.0  # Transcriber._phrases: the least progress, and the least audio left, worth a second pass
+REOPEN_S = 1.0  # Transcriber._phrases: the least audio left that is worth another pass
+MAX_PASSES = 4  # a piece Whisper keeps giving up on costs at most this many passes
 TOKENS_PER_S = 9  # speech runs at most about 5 words a second (and a phrase's two times): past this, a loop
 
 
@@ -103,8 +104,9 @@ class Transcriber:
 
         out, offset = [], 0.0
         for piece in pieces(wave, 30.0):
-            at = 0
-            while len(piece) - at >= SAMPLE_RATE // 10:
+            at, passes = 0, 0
+            while len(piece) - at >= SAMPLE_RATE // 10 and passes < MAX_PASSES:
+                passes += 1
                 window = piece[at:]
                 seconds = len(window) / SAMPLE_RATE
                 ids = self.model.greedy(log_mel(window, self.model.conv1.in_channels), PROMPT, END,
@@ -120,8 +122,8 @@ class Transcriber:
 
     def _phrases(self, ids: list[int], seconds: float) -> tuple[list[tuple[float, float, str]], float | None]:
         """The phrases of one decoded window (one left open ends with the window), and where
-        to decode again from: where Whisper opened a phrase and said nothing in it, when
-        that is at least REOPEN_S into the window and before its last REOPEN_S; else None."""
+        to decode again from: where Whisper opened a phrase and said nothing in it, unless
+        that is the window's start or within its last REOPEN_S; else None."""
         phrases, opened, text = [], None, []
 
         def close(end):
@@ -130,16 +132,18 @@ class Transcriber:
                 phrases.append((min(opened, seconds), min(end, seconds), said))
 
         for token in ids:
-            if token < FIRST_STAMP:
+            if token < END:
                 text.append(token)
+            elif token < FIRST_STAMP:  # a special token (a language's, say) is not text
+                continue
             elif opened is not None and text:
-                close((token - FIRST_STAMP) * STAMP_S)
+                close(round((token - FIRST_STAMP) * STAMP_S, 2))
                 opened, text = None, []
             else:
-                opened = (token - FIRST_STAMP) * STAMP_S
+                opened = round((token - FIRST_STAMP) * STAMP_S, 2)
         if opened is not None and text:
             close(seconds)
-        elif opened is not None and REOPEN_S <= opened <= seconds - REOPEN_S:
+        elif opened is not None and 0 < opened <= seconds - REOPEN_S:
             return phrases, opened
         return phrases, None
 

@@ -189,7 +189,7 @@ class Whisper(nn.Module):
                 break
             said.append(token)
             step = torch.tensor([[token]])
-        if unsure and logprob / (len(said) + 1) < NO_SPEECH_LOGPROB:
+        if unsure and logprob / (len(said) + 1) <= NO_SPEECH_LOGPROB:
             return []
         return said
 

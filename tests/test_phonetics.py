@@ -235,3 +235,17 @@ def test_spans_hold_whole_phrases_and_cover_the_recording():
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # no gap, no overlap
     assert spans[1][0] == int(14.1 * second)  # halfway between two phrases
     assert phonetics._spans([], 5 * second) == [(0, 5 * second, "")]
+
+
+@needs_espeak
+def test_a_recording_mostly_pause_is_still_aligned_when_its_pieces_miscount_their_words():
+    from diffusiontalker.synthtalk.espeak import speak
+
+    first, second = BILABIAL, "The family went to see the moon."
+    waves = [load_audio(u.audio, u.sample_rate) for u in (speak(first, "en-us"), speak(second, "en-us"))]
+    room_tone = (np.random.default_rng(0).standard_normal(12 * 16000) * 1e-3).astype(np.float32)
+    wave = np.concatenate([waves[0], room_tone, waves[1]])  # 16 s: two pieces, the first mostly pause
+    aligned = phonetics.align(wave, f"{first} {second}")
+    spoken = [p for _, _, p in aligned if p != "sil"]
+    assert spoken[:3] == ["p", "uh", "t"] and spoken[-2:] == ["uw", "n"]
+    assert aligned[-1][1] > len(wave) / 16000 - 1.0

@@ -225,3 +225,18 @@ def test_whisper_marks_its_phrases_and_hears_all_of_a_long_window():
     assert starts == sorted(starts) and all(start < end <= 30.0 for start, end, _ in phrases)
     # each phrase begins where a repeat of the clip begins, to within 0.3 s
     assert np.abs(np.array(starts) - np.arange(5) * len(clip) / 16000).max() < 0.3
+
+
+def test_a_window_whisper_gives_up_on_is_heard_again_and_special_tokens_are_not_words():
+    tokens = ["Ġhello", "Ġthere"] + ["x"] * (transcribe.FIRST_STAMP + 1501 - 2)
+    whisper = transcribe.Transcriber(None, Vocabulary(tokens), [], [])
+    stamp = transcribe.FIRST_STAMP
+
+    # a short phrase, a language token after it, then a phrase opened at 0.5 s with no word in it
+    phrases, reopen = whisper._phrases([stamp, 0, 1, transcribe.ENGLISH, stamp + 20, stamp + 25], 10.0)
+    assert phrases == [(0.0, 0.4, "hello there")] and reopen == 0.5
+    # a phrase left open with words in it ends with the window; one opened in the window's last second is let go
+    assert whisper._phrases([stamp, 0, stamp + 50, stamp + 50, 1], 10.0) == (
+        [(0.0, 1.0, "hello"), (1.0, 10.0, "there")], None)
+    assert whisper._phrases([stamp, 0, stamp + 460, stamp + 460], 10.0) == ([(0.0, 9.2, "hello")], None)
+    assert whisper._phrases([], 10.0) == ([], None)
