@@ -260,19 +260,20 @@ def _span_slice(span: tuple[float, float] | None, rate: int, total: int) -> slic
     return slice(first, max(first, last))
 
 
-def pieces(wave: np.ndarray, size_s: float, search_s: float = 5.0) -> list[np.ndarray]:
-    """16 kHz audio cut into pieces of at most ``size_s`` (for a recogniser or an aligner
-    that cannot take more), each cut at the quietest 0.1 s of its last ``search_s``
-    seconds, so that a word is rarely split."""
+def pieces(wave: np.ndarray, size_s: float, search_s: float = 5.0) -> list[tuple[int, np.ndarray]]:
+    """16 kHz audio cut into (first sample, piece) of at most ``size_s`` each (for a
+    recogniser or an aligner that cannot take more), each cut at the quietest 0.1 s of its
+    last ``search_s`` seconds, so that a word is rarely split. A last piece under 0.1 s is
+    left out."""
     size, search, hop = int(size_s * SAMPLE_RATE), int(search_s * SAMPLE_RATE), SAMPLE_RATE // 10
     out, at = [], 0
     while len(wave) - at > size:
         energy = np.square(wave[at + size - search:at + size]).reshape(-1, hop).sum(1)
         cut = at + size - search + int(np.argmin(energy)) * hop + hop // 2
-        out.append(wave[at:cut])
+        out.append((at, wave[at:cut]))
         at = cut
-    out.append(wave[at:])
-    return [p for p in out if len(p) >= hop]
+    out.append((at, wave[at:]))
+    return [(first, p) for first, p in out if len(p) >= hop]
 
 
 def num_frames(num_samples: int, fps: float) -> int:

@@ -105,12 +105,8 @@ def recognise_phrases(wave: np.ndarray) -> list[tuple[float, float, str]]:
     if whisper is not None:
         return [(start, end, " ".join(transcript_words(said))) for start, end, said in whisper.phrases(wave)
                 if _has_words(said)]
-    out, at = [], 0
-    for piece in pieces(wave, ALIGN_PIECE_S) or [wave]:
-        if said := sphinx_words(piece):
-            out.append((at / 16000, (at + len(piece)) / 16000, said))
-        at += len(piece)
-    return out
+    return [(first / 16000, (first + len(piece)) / 16000, said)
+            for first, piece in pieces(wave, ALIGN_PIECE_S) or [(0, wave)] if (said := sphinx_words(piece))]
 
 
 def recognise_words(wave: np.ndarray) -> str:
@@ -139,9 +135,8 @@ def recognise(wave: np.ndarray) -> list[Phone]:
     (docs/results.md). A recording is aligned in spans of whole phrases, each at most
     ALIGN_PIECE_S where the phrases allow (``_spans``); a span with no words in it (a hum,
     a laugh), or whose words the aligner cannot place, falls back to ``allphones``."""
-    rows = []
-    for a, b, words in _spans(recognise_phrases(wave), len(wave)):
-        rows += [(start + a / 16000, end + a / 16000, phone) for start, end, phone in _placed(wave[a:b], words)]
+    rows = [row for a, b, words in _spans(recognise_phrases(wave), len(wave))
+            for row in _shifted(_placed(wave[a:b], words), a)]
     return _tidy(rows, len(wave) / 16000)
 
 
@@ -207,7 +202,7 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     """
     words = transcript_words(transcript)
     unknown = set()
-    cut = pieces(wave, ALIGN_PIECE_S) or [wave]
+    cut = pieces(wave, ALIGN_PIECE_S) or [(0, wave)]
     try:
         rows = _aligned_in_pieces(cut, words, unknown, settle_s)
     except DiffusionTalkerError:
@@ -224,16 +219,20 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     return _tidy(rows, len(wave) / 16000)
 
 
-def _aligned_in_pieces(cut: list[np.ndarray], words: list[str], unknown: set,
+def _aligned_in_pieces(cut: list[tuple[int, np.ndarray]], words: list[str], unknown: set,
                        settle_s: float | None) -> list[Phone]:
-    rows, at, left = [], 0, words
-    for i, piece in enumerate(cut):
+    rows, left = [], words
+    for i, (first, piece) in enumerate(cut):
         said = left if i == len(cut) - 1 else left[:_words_said(piece, left, settle_s)]
         if said:
-            rows += [(start + at / 16000, end + at / 16000, phone)
-                     for start, end, phone in _aligned(piece, said, unknown, settle_s)]
-        left, at = left[len(said):], at + len(piece)
+            rows += _shifted(_aligned(piece, said, unknown, settle_s), first)
+        left = left[len(said):]
     return rows
+
+
+def _shifted(rows: list[Phone], first: int) -> list[Phone]:
+    """A piece's rows on the recording's clock, the piece starting at sample ``first``."""
+    return [(start + first / 16000, end + first / 16000, phone) for start, end, phone in rows]
 
 
 def _aligned(wave: np.ndarray, words: list[str], unknown: set, settle_s: float | None) -> list[Phone]:

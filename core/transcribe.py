@@ -11,8 +11,9 @@ the CTranslate2 export of Whisper base (Systran's faster-whisper-base) in two ha
 checked here against the sha256 of the whole. ``$DIFFUSIONTALKER_WHISPER`` names another
 export's folder instead, or ``off`` to keep PocketSphinx's words.
 
-Only the words are wanted (PocketSphinx times them), so decoding is greedy, without
-timestamps, one piece of at most 30 s at a time.
+Decoding is greedy, one piece of at most 30 s at a time, with Whisper's timestamps:
+PocketSphinx times the words, but the phrase times tell where a long recording can be
+cut for it, and keep Whisper from stopping early in a long window.
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ class Transcriber:
         first sentence only, or as no speech."""
         from .whisper import SAMPLE_RATE, log_mel
 
-        out, offset = [], 0.0
-        for piece in pieces(wave, 30.0):
+        out = []
+        for first, piece in pieces(wave, 30.0):
             at, passes = 0, 0
             while len(piece) - at >= SAMPLE_RATE // 10 and passes < MAX_PASSES:
                 passes += 1
@@ -113,11 +114,11 @@ class Transcriber:
                                         int(TOKENS_PER_S * seconds) + 8, self.suppress + [NO_TIMESTAMPS],
                                         self.suppress_first, (NO_SPEECH, NO_SPEECH_MAYBE, NO_SPEECH_SURE), FIRST_STAMP)
                 phrases, reopen = self._phrases(ids, seconds)
-                out += [(offset + at / SAMPLE_RATE + a, offset + at / SAMPLE_RATE + b, text) for a, b, text in phrases]
+                shift = (first + at) / SAMPLE_RATE
+                out += [(shift + a, shift + b, text) for a, b, text in phrases]
                 if reopen is None:
                     break
                 at += int(reopen * SAMPLE_RATE)
-            offset += len(piece) / SAMPLE_RATE
         return out
 
     def _phrases(self, ids: list[int], seconds: float) -> tuple[list[tuple[float, float, str]], float | None]:
