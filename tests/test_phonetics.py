@@ -2,6 +2,7 @@ import ctypes.util
 import json
 import statistics
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -93,6 +94,31 @@ def test_features_split_frames_between_phones():
     assert half[0, m] == pytest.approx(0.5) and half[0, aa] == pytest.approx(0.5)
 
 
+@needs_espeak
+def test_a_kept_decoder_hears_as_a_new_one(spoken, monkeypatch):
+    """Decoders are kept for reuse (making one took 0.2 s); what a decoder heard before,
+    a failed phone pass or a word it had to guess included, must not change what it hears next."""
+    from diffusiontalker.synthtalk.espeak import speak
+
+    lines = [("Zorblax put the big map back.", "en-us"),
+             ("The quick brown fox jumps over the lazy dog.", "en-gb-x-rp")]  # its phone pass fails
+    clips = [(text, load_audio(u.audio, u.sample_rate)) for text, voice in lines for u in [speak(text, voice)]]
+    clips.append((BILABIAL, spoken[1]))
+
+    def heard(text, wave):
+        said = []
+        return phonetics.align(wave, text, said.append), phonetics.allphones(wave), said
+
+    alone = []
+    for clip in clips:
+        monkeypatch.setattr(phonetics, "_KEPT", threading.local())
+        alone.append(heard(*clip))
+    monkeypatch.setattr(phonetics, "_KEPT", threading.local())
+    assert [heard(*clip) for clip in clips + clips] == alone + alone
+    assert alone[0][2] == ["not in the pronouncing dictionary, pronounced from their spelling: zorblax"]
+    assert len(phonetics._KEPT.decoders) <= 3  # alignment with and without fillers, allphone search
+
+
 def test_unknown_words_are_guessed_from_their_spelling():
     assert phonetics.guess_pronunciation("zorblax") == "Z AA R B L AE K S"
     assert phonetics.guess_pronunciation("sheep") == "SH IY P"
@@ -134,6 +160,7 @@ def test_unreadable_audio_and_missing_pocketsphinx(tmp_path, monkeypatch, capsys
     assert main(["phones", str(bad), "-o", str(tmp_path / "a.json")]) == 2
     assert "bad.wav" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    monkeypatch.setattr(phonetics, "_KEPT", threading.local())  # no decoders kept from other tests
     with pytest.raises(DiffusionTalkerError, match="pip install pocketsphinx"):
         phonetics.recognise(np.zeros(16000, np.float32))
 
