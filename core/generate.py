@@ -134,7 +134,7 @@ def run(args) -> int:
     # leave Python's lock while they work, so a start that waited for both waits for the longer.
     hearing = None
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
-        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds)
+        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet)
     generator = Generator.load(args.checkpoint, args.device)
     if args.library:
         generator.add_library(args.library)
@@ -194,13 +194,14 @@ def run(args) -> int:
     return 0
 
 
-def _phones_of(audio: str, transcript: str | None, max_seconds: float):
+def _phones_of(audio: str, transcript: str | None, max_seconds: float, quiet: bool):
     """(timed phones, warnings) of the recording, as ``Generator.generate`` would hear it."""
     from .audio import load_audio
-    from .phonetics import timed
+    from .phonetics import timed, progress_bar
 
     said = []
-    return timed(load_audio(audio, max_seconds=max_seconds), transcript, said.append), said
+    with progress_bar(quiet) as progress:
+        return timed(load_audio(audio, max_seconds=max_seconds), transcript, said.append, progress=progress), said
 
 
 def blend_weights(text: str, fps: float):

@@ -13,6 +13,7 @@ take beside (or instead of) the mel stream.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -22,9 +23,12 @@ from typing import Callable
 import numpy as np
 
 from .audio import pieces
-from .errors import DiffusionTalkerError
+from .errors import Cancelled, DiffusionTalkerError, check_cancel
 
 Phone = tuple[float, float, str]
+# progress(what, seconds heard, seconds in all): the front-end of a long recording takes
+# seconds to minutes before the first denoising step, and a panel should say how far it is
+Progress = Callable[[str, float, float], None]
 
 # CMUdict's 39 phones (PocketSphinx's en-us model) after silence: the fixed order of
 # the feature columns, so a model trained on them keeps its meaning across versions.
@@ -107,18 +111,53 @@ def allphones(wave: np.ndarray) -> list[Phone]:
     return _tidy(rows, len(wave) / 16000)
 
 
-def recognise_phrases(wave: np.ndarray) -> list[tuple[float, float, str]]:
+def recognise_phrases(wave: np.ndarray, cancel=None, progress: Progress | None = None) -> list[tuple[float, float, str]]:
     """What is said and about when: (start_s, end_s, plain words) per phrase, in order;
     Whisper's phrases where it is installed (``transcribe``), else what PocketSphinx's
-    US-English language model hears in each piece of at most ALIGN_PIECE_S."""
+    US-English language model hears in each piece of at most ALIGN_PIECE_S. ``cancel`` and
+    ``progress``: see ``timed``."""
     from .transcribe import transcriber
 
     whisper = transcriber()
     if whisper is not None:
-        return [(start, end, " ".join(transcript_words(said))) for start, end, said in whisper.phrases(wave)
-                if _has_words(said)]
-    return [(first / 16000, (first + len(piece)) / 16000, said)
-            for first, piece in pieces(wave, ALIGN_PIECE_S) or [(0, wave)] if (said := sphinx_words(piece))]
+        return [(start, end, " ".join(transcript_words(said)))
+                for start, end, said in whisper.phrases(wave, cancel, progress) if _has_words(said)]
+    phrases = []
+    for first, piece in pieces(wave, ALIGN_PIECE_S) or [(0, wave)]:
+        _step("Recognising the words", first, len(wave), cancel, progress)
+        if said := sphinx_words(piece):
+            phrases.append((first / 16000, (first + len(piece)) / 16000, said))
+    return phrases
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool = False):
+    """A ``Progress`` that moves a bar on stderr in seconds of the recording (None if
+    ``quiet``); it shows only once the work has taken a second."""
+    if quiet:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, unit="s", file=sys.stderr, leave=False, delay=1,
+               bar_format="{desc}{n:.0f} of {total:.0f} s {bar}")
+
+    def progress(what, done, total):
+        bar.set_description(what, refresh=False)
+        bar.total, bar.n = total, done
+        bar.refresh()
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
+def _step(what: str, first: int, samples: int, cancel, progress: Progress | None) -> None:
+    """Between two pieces of the front-end's work (the next starting at sample ``first`` of
+    ``samples``): stop if asked, else say how far it is."""
+    check_cancel(cancel)
+    if progress is not None:
+        progress(what, first / 16000, samples / 16000)
 
 
 def recognise_words(wave: np.ndarray) -> str:
@@ -137,7 +176,7 @@ def sphinx_words(wave: np.ndarray) -> str:
     return " ".join(_dictionary_word(s.word) for s in decoder.seg() or () if not _is_filler(s.word))
 
 
-def recognise(wave: np.ndarray) -> list[Phone]:
+def recognise(wave: np.ndarray, cancel=None, progress: Progress | None = None) -> list[Phone]:
     """Timed phones of speech without its transcript: the words recognised
     (``recognise_words``), force-aligned as a transcript would be (Rhubarb Lip Sync's
     way). A misheard word still brings a real word's phones, which the mouth can say;
@@ -146,9 +185,12 @@ def recognise(wave: np.ndarray) -> list[Phone]:
     0.73 with Whisper's words, 0.53 with PocketSphinx's, and 0.38 by allphone search
     (docs/results.md). A recording is aligned in spans of whole phrases, each at most
     ALIGN_PIECE_S where the phrases allow (``_spans``); a span with no words in it (a hum,
-    a laugh), or whose words the aligner cannot place, falls back to ``allphones``."""
-    rows = [row for a, b, words in _spans(recognise_phrases(wave), len(wave))
-            for row in _shifted(_placed(wave[a:b], words), a)]
+    a laugh), or whose words the aligner cannot place, falls back to ``allphones``.
+    ``cancel`` and ``progress``: see ``timed``."""
+    rows = []
+    for a, b, words in _spans(recognise_phrases(wave, cancel, progress), len(wave)):
+        _step("Aligning the words", a, len(wave), cancel, progress)
+        rows += _shifted(_placed(wave[a:b], words), a)
     return _tidy(rows, len(wave) / 16000)
 
 
@@ -202,7 +244,7 @@ def guess_pronunciation(word: str) -> str:
 
 
 def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None = None,
-          settle_s: float | None = None) -> list[Phone]:
+          settle_s: float | None = None, cancel=None, progress: Progress | None = None) -> list[Phone]:
     """Timed phones of 16 kHz mono speech saying `transcript`, by forced alignment.
 
     Words CMUdict lacks are pronounced by ``guess_pronunciation``; `warn` hears which.
@@ -210,13 +252,16 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     Recordings longer than ALIGN_PIECE_S are aligned piece by piece, cut at pauses; each
     piece takes the words it says (``_words_said``) from the front of those left. A piece
     that is mostly pause can miscount them; the whole recording is then tried at once,
-    which works where there is less than about 20 s of speech in it.
+    which works where there is less than about 20 s of speech in it. ``cancel`` and
+    ``progress``: see ``timed``.
     """
     words = transcript_words(transcript)
     unknown = set()
     cut = pieces(wave, ALIGN_PIECE_S) or [(0, wave)]
     try:
-        rows = _aligned_in_pieces(cut, words, unknown, settle_s)
+        rows = _aligned_in_pieces(cut, words, unknown, settle_s, cancel, progress)
+    except Cancelled:
+        raise
     except DiffusionTalkerError:
         if len(cut) == 1:
             raise
@@ -232,9 +277,10 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
 
 
 def _aligned_in_pieces(cut: list[tuple[int, np.ndarray]], words: list[str], unknown: set,
-                       settle_s: float | None) -> list[Phone]:
+                       settle_s: float | None, cancel, progress: Progress | None) -> list[Phone]:
     rows, left = [], words
     for i, (first, piece) in enumerate(cut):
+        _step("Aligning the transcript", first, cut[-1][0] + len(cut[-1][1]), cancel, progress)
         said = left if i == len(cut) - 1 else left[:_words_said(piece, left, settle_s)]
         if said:
             rows += _shifted(_aligned(piece, said, unknown, settle_s), first)
@@ -303,9 +349,15 @@ def _words_said(wave: np.ndarray, words: list[str], settle_s: float | None) -> i
     return sum(not _is_filler(s.word) for s in decoder.seg() or ())
 
 
-def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str], None] | None = None) -> list[Phone]:
-    """The phones a model that reads them hears: aligned to ``transcript`` when given, recognised otherwise."""
-    return recognise(wave) if transcript is None else align(wave, transcript, warn)
+def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str], None] | None = None,
+          cancel=None, progress: Progress | None = None) -> list[Phone]:
+    """The phones a model that reads them hears: aligned to ``transcript`` when given,
+    recognised otherwise. ``cancel`` (a threading.Event) stops the work between two of its
+    pieces (or two of Whisper's tokens) with ``errors.Cancelled``; ``progress`` hears what
+    it is doing and how many of the recording's seconds it has done."""
+    if transcript is None:
+        return recognise(wave, cancel, progress)
+    return align(wave, transcript, warn, cancel=cancel, progress=progress)
 
 
 def _is_filler(word: str) -> bool:
@@ -424,8 +476,9 @@ def run(args) -> int:
     out = writable_file(args.output)
     transcript = transcript_from_args(args)
     wave = load_audio(args.audio)
-    phones = timed(wave, transcript, warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}",
-                                                            file=sys.stderr))
+    with progress_bar() as progress:
+        phones = timed(wave, transcript, progress=progress,
+                       warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}", file=sys.stderr))
     out.write_text(json.dumps([list(p) for p in phones]) + "\n", encoding="utf-8")
     print(f"{out}: {sum(p[2] != 'sil' for p in phones)} phones over {len(wave) / 16000:.2f} s")
     return 0

@@ -93,11 +93,13 @@ class Generator:
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 
-    def heard(self, wave: np.ndarray, transcript: str | None = None, phones=None) -> np.ndarray | None:
+    def heard(self, wave: np.ndarray, transcript: str | None = None, phones=None, cancel=None,
+              hearing=None) -> np.ndarray | None:
         """The front-end's phones of 16 kHz audio, (frames, phonetics.CHANNELS) at the model's fps:
         ``phones`` when the caller timed them already (``phonetics.timed``, same ``transcript``), else aligned
         to ``transcript`` when one is given, recognised otherwise; None for a model that
-        does not read phones (a transcript then changes nothing)."""
+        does not read phones (a transcript then changes nothing). ``cancel`` and ``hearing``
+        (its progress): ``phonetics.timed``'s ``cancel`` and ``progress``."""
         if not self.model.reads_phones:
             return None
         import hashlib
@@ -113,7 +115,7 @@ class Generator:
         # than an 8-step take
         key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
         if self._heard_last[:1] != (key,):
-            rows = phonetics.timed(wave, transcript, warn=self.warnings.append)
+            rows = phonetics.timed(wave, transcript, warn=self.warnings.append, cancel=cancel, progress=hearing)
             self._heard_last = (key, phonetics.features(rows, self.fps, frames, aligned))
         return self._heard_last[1]
 
@@ -172,7 +174,8 @@ class Generator:
                  steps: int | None = None, progress=None, cancel=None, max_seconds: float = DEFAULT_MAX_SECONDS,
                  blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
                  key_radius: int = 6, span: tuple[float, float] | None = None,
-                 transcript: str | None = None, phones=None, variation: float = DEFAULT_VARIATION) -> Take:
+                 transcript: str | None = None, phones=None, variation: float = DEFAULT_VARIATION,
+                 hearing=None) -> Take:
         """Speech -> Take.
 
         ``style`` is an identity name, its index, "auto", or an embedding vector.
@@ -192,6 +195,9 @@ class Generator:
         ``variation`` (0-1) is how far takes of different seeds fall from each other
         (``SeedNoise``): 0 gives one take for every seed, 1 the model's full spread;
         lower values let the style, not the seed, decide how the mouth moves.
+        ``progress(done, total)`` hears the denoising steps; ``hearing(what, seconds done,
+        seconds in all)`` the phonetic front-end before them (``phonetics.timed``), which
+        ``cancel`` stops too.
         """
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
@@ -202,7 +208,7 @@ class Generator:
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         if not 1 <= steps <= diffusion.num_steps:
             raise DiffusionTalkerError(f"steps must be between 1 and {diffusion.num_steps}, got {steps}")
-        heard = self.heard(wave, transcript, phones)
+        heard = self.heard(wave, transcript, phones, cancel, hearing)
         name, identity = self._identity(style, wave, heard)
         track = identity[None].expand(frames, -1)
         if blend_style is not None:

@@ -94,13 +94,13 @@ class Transcriber:
         """What is said, as text with numbers spelled out ("" for none)."""
         return " ".join(text for _, _, text in self.phrases(wave))
 
-    def phrases(self, wave: np.ndarray) -> list[tuple[float, float, str]]:
+    def phrases(self, wave: np.ndarray, cancel=None, progress=None) -> list[tuple[float, float, str]]:
         """(start_s, end_s, text with numbers spelled out) of each phrase heard, in order.
 
         Whisper hears 30 s at a time (cut at pauses) and marks where its phrases begin
         and end; where it opens a phrase and stops without a word, the rest is heard again
         from there. Without the times, a 30 s window of speech was sometimes heard as its
-        first sentence only, or as no speech."""
+        first sentence only, or as no speech. ``cancel`` and ``progress``: see ``phonetics.timed``."""
         from .whisper import SAMPLE_RATE, log_mel
 
         out = []
@@ -108,11 +108,14 @@ class Transcriber:
             at, passes = 0, 0
             while len(piece) - at >= SAMPLE_RATE // 10 and passes < MAX_PASSES:
                 passes += 1
+                if progress is not None:
+                    progress("Recognising the words", (first + at) / SAMPLE_RATE, len(wave) / SAMPLE_RATE)
                 window = piece[at:]
                 seconds = len(window) / SAMPLE_RATE
                 ids = self.model.greedy(log_mel(window, self.model.conv1.in_channels), PROMPT, END,
                                         int(TOKENS_PER_S * seconds) + 8, self.suppress + [NO_TIMESTAMPS],
-                                        self.suppress_first, (NO_SPEECH, NO_SPEECH_MAYBE, NO_SPEECH_SURE), FIRST_STAMP)
+                                        self.suppress_first, (NO_SPEECH, NO_SPEECH_MAYBE, NO_SPEECH_SURE), FIRST_STAMP,
+                                        cancel)
                 phrases, reopen = self._phrases(ids, seconds)
                 shift = (first + at) / SAMPLE_RATE
                 out += [(shift + a, shift + b, text) for a, b, text in phrases]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import DiffusionTalkerError
+from .errors import DiffusionTalkerError, check_cancel
 
 SAMPLE_RATE = 16000
 N_FFT, HOP = 400, 160
@@ -163,18 +163,20 @@ class Whisper(nn.Module):
     @torch.inference_mode()
     def greedy(self, mel: torch.Tensor, prompt: list[int], end: int, limit: int, suppress: list[int] = (),
                suppress_first: list[int] = (), no_speech: tuple[int, float, float] | None = None,
-               first_stamp: int | None = None) -> list[int]:
+               first_stamp: int | None = None, cancel=None) -> list[int]:
         """The most likely token at each step, until ``end`` or ``limit`` tokens.
         ``no_speech`` (token, maybe, sure): nothing when the prompt's first position gives
         that token more than ``maybe`` and the tokens decoded average a log-probability
         under NO_SPEECH_LOGPROB (Whisper's own test for a piece without speech), or more
         than ``sure`` whatever was decoded. Without it Whisper writes words into silence
         and hum ("you"); with ``maybe`` alone it silenced 30 s of clear speech (0.74).
-        ``first_stamp``: the token of time 0.00, to decode with timestamps (``stamp_rules``)."""
+        ``first_stamp``: the token of time 0.00, to decode with timestamps (``stamp_rules``).
+        ``cancel`` (a threading.Event) stops it between two tokens (``errors.Cancelled``)."""
         memory = self.encode(mel)
         caches = [{} for _ in self.decoder]
         said, step, unsure, logprob = [], torch.tensor([prompt]), False, 0.0
         for _ in range(limit):
+            check_cancel(cancel)
             logits = self.decode(step, memory, caches)[0]
             if no_speech and not said:
                 silent = float(logits[0].softmax(-1)[no_speech[0]])

@@ -183,6 +183,7 @@ def generation_job(req: Request) -> Job:
                 progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
                 cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
                 key_poses=req.key_poses,
+                hearing=lambda what, done, total: progress(done, total, f"{what}… {done:.0f} of {total:.0f} s"),
                 **({"transcript": req.transcript} if req.transcript else {}),  # none: phones recognised
             )
         except DiffusionTalkerError as exc:

@@ -184,13 +184,31 @@ def test_the_phones_of_one_recording_are_worked_out_once(phonetic_teacher, monke
 
     calls = []
     real = phonetics.recognise
-    monkeypatch.setattr(phonetics, "recognise", lambda wave: calls.append(len(wave)) or real(wave))
+    monkeypatch.setattr(phonetics, "recognise", lambda wave, *how: calls.append(len(wave)) or real(wave, *how))
     gen = Generator.load(phonetic_teacher, "cpu")
     wave = speechlike(1.0)
     takes = [gen.generate(wave, 16000, style=s, seed=1).offsets for s in (0, 1, "auto")]
     assert len(calls) == 1 and not np.allclose(takes[0], takes[1])
     gen.generate(speechlike(1.0, seed=9), 16000, style=0)
     assert len(calls) == 2
+
+
+def test_cancel_stops_generation_while_the_words_are_recognised(phonetic_teacher):
+    import threading
+
+    from diffusiontalker.errors import Cancelled
+
+    gen = Generator.load(phonetic_teacher, "cpu")
+    cancel, seen = threading.Event(), []
+
+    def hearing(what, done, total):
+        seen.append((what, done, total))
+        cancel.set()  # Cancel pressed as the front-end begins
+    with pytest.raises(Cancelled):
+        gen.generate(speechlike(2.0), 16000, hearing=hearing, cancel=cancel, progress=lambda *_: seen.append("step"))
+    assert seen == [("Recognising the words", 0.0, 2.0)]  # no denoising step was taken
+    cancel.clear()  # nothing half-heard was kept: the next take hears the recording whole
+    assert gen.generate(speechlike(2.0), 16000, hearing=hearing).offsets.shape[0] == 60
 
 
 def test_audio_dropout_leaves_the_phones_alone_to_speak():

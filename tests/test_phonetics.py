@@ -179,9 +179,9 @@ def test_recognition_hears_words_and_aligns_them(spoken, monkeypatch):
     assert words and all(w.replace("'", "").isalpha() and w.islower() for w in words.split())
     aligned = phonetics.align(wave, words)
     assert phonetics.recognise(wave) == aligned  # the recognised words, timed as a transcript would be
-    monkeypatch.setattr(phonetics, "recognise_phrases", lambda wave: [])  # no words heard: a hum, a laugh
+    monkeypatch.setattr(phonetics, "recognise_phrases", lambda wave, *how: [])  # no words heard: a hum, a laugh
     assert phonetics.recognise(wave) == phonetics.allphones(wave)
-    monkeypatch.setattr(phonetics, "recognise_phrases", lambda wave: [(0.2, 1.5, "words that were never said")])
+    monkeypatch.setattr(phonetics, "recognise_phrases", lambda wave, *how: [(0.2, 1.5, "words that were never said")])
 
     def refuse(wave, text, **how):
         raise DiffusionTalkerError("the transcript does not fit the audio")
@@ -251,6 +251,26 @@ def test_a_long_recording_is_recognised_in_pieces(long_speech):
     # whole recording to, matches 132 at a median 0.041 s and finds 35% of p/b/m
     assert len(errors) >= 0.7 * alone and statistics.median(errors) < 0.025
     assert bilabials_found(truth, heard, 0.02) >= 0.7
+
+
+@needs_espeak
+@pytest.mark.parametrize("transcript", [False, True])
+def test_a_long_recording_says_how_far_it_is_and_stops_when_cancelled(long_speech, transcript):
+    from diffusiontalker.errors import Cancelled
+
+    wave, _, text, _ = long_speech
+    aligning = "Aligning the transcript" if transcript else "Aligning the words"
+    seen, cancel = [], threading.Event()
+
+    def progress(what, done, total):
+        seen.append((what, done))
+        assert total == len(wave) / 16000
+        if what == aligning:
+            cancel.set()  # Cancel pressed while the first piece is aligned
+    with pytest.raises(Cancelled):  # not swallowed by a fallback (allphone search, one whole alignment)
+        phonetics.timed(wave, text if transcript else None, cancel=cancel, progress=progress)
+    assert seen[0][0] == ("Aligning the transcript" if transcript else "Recognising the words")
+    assert [what for what, _ in seen].count(aligning) == 1 and seen[-1] == (aligning, 0.0)
 
 
 def test_spans_hold_whole_phrases_and_cover_the_recording():

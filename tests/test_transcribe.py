@@ -125,6 +125,22 @@ def test_our_network_computes_what_transformers_whisper_does(tiny):
     assert 0 < len(said) <= 6 and not {1, 2} & set(said) and said[0] != 3 and 0 not in said
 
 
+def test_whisper_stops_between_two_tokens_when_cancelled(tiny):
+    from diffusiontalker.errors import Cancelled
+
+    class SetOnThirdLook:  # Cancel pressed while the third token is decoded
+        looks = 0
+
+        def is_set(self):
+            self.looks += 1
+            return self.looks > 3
+
+    ours, cancel = Whisper.from_ctranslate2(read_ctranslate2(tiny[1])), SetOnThirdLook()
+    with pytest.raises(Cancelled):
+        ours.greedy(torch.randn(1, 80, 3000), [5, 17], end=0, limit=50, cancel=cancel)
+    assert cancel.looks == 4  # one look per token: it stopped before the fourth
+
+
 def test_a_model_bin_that_is_not_whisper_or_is_cut_short_is_refused(tiny):
     _, blob = tiny
     with pytest.raises(DiffusionTalkerError, match="cut short"):
