@@ -91,13 +91,12 @@ def run(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from .checkpoint import read_card, BUNDLED
+    from .card import BUNDLED, read_card
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import writable_file, writable_folder
     from .library import check_library_fits, library_card
     from .phonetics import transcript_from_args
-    from .pipeline import Generator
     from .timing import resample_fps
 
     if args.list_styles:
@@ -130,11 +129,15 @@ def run(args) -> int:
                              "--source-neutral without --transfer deformation")):
         if unused:
             print(f"warning: {partner} changes nothing", file=sys.stderr)
-    # The front-end runs on a thread while torch and the model load: PocketSphinx and torch
-    # leave Python's lock while they work, so a start that waited for both waits for the longer.
+    # The front-end starts on a thread before torch is imported, and the model loads meanwhile.
+    # They overlap little: PocketSphinx keeps Python's lock while it decodes, and Whisper needs
+    # torch. A process would overlap them (a transcript's 30 s: 4.0 s instead of 4.7) but gained
+    # nothing where Whisper hears (8.5 s against 8.1: torch imported twice; docs/benchmarks.md).
     hearing = None
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
         hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet)
+    from .pipeline import Generator
+
     generator = Generator.load(args.checkpoint, args.device)
     if args.library:
         generator.add_library(args.library)
