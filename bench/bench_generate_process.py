@@ -72,7 +72,8 @@ def main() -> None:
         "checkpoint": card.get("tensors"), "reads_phones": bool(card["config"].get("phonetic")),
         "audio_s": args.seconds, "process_wall_s": [round(w, 2) for w in walls],
         "process_s_per_audio_s": round(wall / args.seconds, 3),
-        "recogniser": "the transcript, aligned" if args.transcript else transcribe.recogniser(), "front_end_s": round(front_end, 2),
+        "recogniser": "the transcript, aligned" if args.transcript else transcribe.recogniser(),
+        "front_end_s": round(front_end, 2),
         "of_which_loading_s": round(load, 2), "front_end_s_per_audio_s": round(front_end / args.seconds, 3),
     }, indent=1))
 

@@ -111,7 +111,8 @@ def allphones(wave: np.ndarray) -> list[Phone]:
     return _tidy(rows, len(wave) / 16000)
 
 
-def recognise_phrases(wave: np.ndarray, cancel=None, progress: Progress | None = None) -> list[tuple[float, float, str]]:
+def recognise_phrases(wave: np.ndarray, cancel=None,
+                      progress: Progress | None = None) -> list[tuple[float, float, str]]:
     """What is said and about when: (start_s, end_s, plain words) per phrase, in order;
     Whisper's phrases where it is installed (``transcribe``), else what PocketSphinx's
     US-English language model hears in each piece of at most ALIGN_PIECE_S. ``cancel`` and

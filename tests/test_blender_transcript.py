@@ -58,3 +58,11 @@ def test_the_panel_draws_the_transcript_beside_the_audio_greyed_when_a_text_is_c
         assert names.index("transcript_text") == names.index("start_frame") + 1, names
         assert names.index("transcript") == names.index("transcript_text") + 1
         assert dict(drawn[case])["transcript"] is field_active
+
+
+def test_the_panel_says_how_far_recognition_is_and_cancel_stops_it_there(observed):
+    run_ = run(observed, "cancel_while_recognising")
+    assert run_["statuses"][:2] == ["Loading model…", "Recognising the words…"]
+    assert run_["statuses"][2].startswith("Recognising the words… 0 of ")  # the clip's seconds
+    assert not any(s.startswith("Denoising") for s in run_["statuses"])  # stopped before the first step
+    assert run_["error"] == "Cancelled" and run_["unchanged"]

@@ -119,6 +119,26 @@ def operator_property():
 
 
 @scenario
+def cancel_while_recognising():
+    """The panel's status while the bundled model hears the words, and Cancel pressed then."""
+    head = new_head()
+    before = state(head)
+    # a part of the clip no scenario heard before: the generator keeps the last recording's phones
+    request = worker.Request(checkpoint="", identity_library="", device="cpu", audio=CLIP, span=(0.1, 1.1),
+                             style="auto", seed=0, variation=0.3, steps=0, mesh_vertices=len(head.data.vertices),
+                             mesh_label="Head")
+    job, statuses = worker.generation_job(request), []
+
+    def progress(done, total, status):
+        statuses.append(status)
+        if " of " in status and not status.startswith("Denoising"):
+            job.cancel()
+
+    outcome = job.run(progress)
+    return {"statuses": statuses, "error": type(outcome.error).__name__, "unchanged": state(head) == before}
+
+
+@scenario
 def refusals():
     head = new_head()
     settings = bpy.context.scene.diffusiontalker
