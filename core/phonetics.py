@@ -86,9 +86,19 @@ def _decoder(allphone: bool = False, **options):
 def _feed(decoder, wave: np.ndarray) -> None:
     pcm = (np.clip(wave, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
     decoder.start_utt()
-    for i in range(0, len(pcm), _CHUNK):
-        decoder.process_raw(pcm[i:i + _CHUNK])
+    try:
+        for i in range(0, len(pcm), _CHUNK):
+            decoder.process_raw(pcm[i:i + _CHUNK])
+    except BaseException:  # left inside an utterance, a kept decoder would refuse every later search
+        forget_decoders()
+        raise
     decoder.end_utt()
+
+
+def forget_decoders() -> None:
+    """Let this thread's kept decoders go (about 300 MB): a long-lived thread that hears
+    only now and then, such as Blender's, need not hold them between jobs."""
+    _KEPT.__dict__.pop("decoders", None)
 
 
 def _feed_settled(decoder, wave: np.ndarray, settle_s: float | None = None) -> None:
@@ -145,8 +155,8 @@ def progress_bar(quiet: bool = False):
 
     def progress(what, done, total):
         bar.set_description(what, refresh=False)
-        bar.total, bar.n = total, done
-        bar.refresh()
+        bar.total = total
+        bar.update(done - bar.n)  # not refresh(), which would draw before the second is up
     try:
         yield progress
     finally:
@@ -260,12 +270,13 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     unknown = set()
     cut = pieces(wave, ALIGN_PIECE_S) or [(0, wave)]
     try:
-        rows = _aligned_in_pieces(cut, words, unknown, settle_s, cancel, progress)
+        rows = _aligned_in_pieces(cut, words, unknown, settle_s, len(wave), cancel, progress)
     except Cancelled:
         raise
     except DiffusionTalkerError:
         if len(cut) == 1:
             raise
+        check_cancel(cancel)  # the whole recording at once takes as long as all its pieces
         try:
             rows = _aligned(wave, words, unknown, settle_s)
         except DiffusionTalkerError:
@@ -278,10 +289,10 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
 
 
 def _aligned_in_pieces(cut: list[tuple[int, np.ndarray]], words: list[str], unknown: set,
-                       settle_s: float | None, cancel, progress: Progress | None) -> list[Phone]:
+                       settle_s: float | None, samples: int, cancel, progress: Progress | None) -> list[Phone]:
     rows, left = [], words
     for i, (first, piece) in enumerate(cut):
-        _step("Aligning the transcript", first, cut[-1][0] + len(cut[-1][1]), cancel, progress)
+        _step("Aligning the transcript", first, samples, cancel, progress)
         said = left if i == len(cut) - 1 else left[:_words_said(piece, left, settle_s)]
         if said:
             rows += _shifted(_aligned(piece, said, unknown, settle_s), first)

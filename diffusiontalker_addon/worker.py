@@ -189,6 +189,10 @@ def generation_job(req: Request) -> Job:
         except DiffusionTalkerError as exc:
             note = library_note(req.checkpoint, req.device)
             raise type(exc)(f"{exc} ({note})") if note else exc
+        finally:  # a script's jobs run on Blender's main thread, which would keep them for the session
+            from ..core.phonetics import forget_decoders
+
+            forget_decoders()
         note = library_note(req.checkpoint, req.device)
         return Outcome(result=take, generator=generator, warnings=list(generator.warnings) + ([note] if note else []))
 

@@ -119,6 +119,24 @@ def test_a_kept_decoder_hears_as_a_new_one(spoken, monkeypatch):
     assert len(phonetics._KEPT.decoders) <= 3  # alignment with and without fillers, allphone search
 
 
+@needs_espeak
+def test_a_decoder_left_inside_an_utterance_is_let_go(spoken, monkeypatch):
+    monkeypatch.setattr(phonetics, "_KEPT", threading.local())
+    _, wave = spoken
+    first = phonetics.align(wave, BILABIAL)
+    kept = phonetics._decoder(fsgusefiller=True)
+
+    class Interrupted:  # Ctrl-C while PocketSphinx decodes, after the utterance began
+        def start_utt(self):
+            kept.start_utt()
+
+        def process_raw(self, pcm):
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        phonetics._feed(Interrupted(), wave)
+    assert phonetics.align(wave, BILABIAL) == first  # a new decoder: the kept one would refuse to start
+
+
 def test_unknown_words_are_guessed_from_their_spelling():
     assert phonetics.guess_pronunciation("zorblax") == "Z AA R B L AE K S"
     assert phonetics.guess_pronunciation("sheep") == "SH IY P"
