@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
@@ -133,15 +134,21 @@ def run(args) -> int:
     # They overlap little: PocketSphinx keeps Python's lock while it decodes, and Whisper needs
     # torch. A process would overlap them (a transcript's 30 s: 4.0 s instead of 4.7) but gained
     # nothing where Whisper hears (8.5 s against 8.1: torch imported twice; docs/benchmarks.md).
-    hearing = None
+    # Ctrl-C or an error here stops the front-end at its next word or piece: the process would
+    # otherwise wait for it to finish before exiting (16 s on two minutes of speech).
+    hearing, stop = None, threading.Event()
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
-        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet)
-    from .pipeline import Generator
+        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet, stop)
+    try:
+        from .pipeline import Generator
 
-    generator = Generator.load(args.checkpoint, args.device)
-    if args.library:
-        generator.add_library(args.library)
-    phones, said = hearing.result() if hearing is not None else (None, [])
+        generator = Generator.load(args.checkpoint, args.device)
+        if args.library:
+            generator.add_library(args.library)
+        phones, said = hearing.result() if hearing is not None else (None, [])
+    except BaseException:
+        stop.set()
+        raise
     for note in generator.warnings + said:  # said: words the aligner had to guess
         print(f"warning: {note}", file=sys.stderr)
     if transcript is not None and not generator.model.reads_phones:
@@ -197,14 +204,15 @@ def run(args) -> int:
     return 0
 
 
-def _phones_of(audio: str, transcript: str | None, max_seconds: float, quiet: bool):
-    """(timed phones, warnings) of the recording, as ``Generator.generate`` would hear it."""
+def _phones_of(audio: str, transcript: str | None, max_seconds: float, quiet: bool, stop: threading.Event):
+    """(timed phones, warnings) of the recording, as ``Generator.generate`` would hear it,
+    unless ``stop`` is set first."""
     from .audio import load_audio
     from .phonetics import timed, progress_bar
 
     said = []
     with progress_bar(quiet) as progress:
-        return timed(load_audio(audio, max_seconds=max_seconds), transcript, said.append, progress=progress), said
+        return timed(load_audio(audio, max_seconds=max_seconds), transcript, said.append, stop, progress), said
 
 
 def blend_weights(text: str, fps: float):

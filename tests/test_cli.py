@@ -199,3 +199,29 @@ def test_a_missing_gpu_is_warned_about_once_and_the_reason_named(tmp_path, capsy
 
     assert resolve_device("cuda") == ("cpu", [f"CUDA is not available: torch {torch.__version__} (built for "
                                               "CUDA 12.8) finds no NVIDIA GPU or driver; using the CPU"])
+
+
+def test_ctrl_c_stops_the_front_end_at_once_rather_than_waiting_for_it(tmp_path, speech, capsys, monkeypatch):
+    """The front-end works on a thread while the model loads; interrupted there, the process
+    used to wait for it to hear the whole recording before it could exit (16 s on 2 minutes)."""
+    import threading
+
+    from diffusiontalker import phonetics
+    from diffusiontalker.pipeline import Generator
+
+    told = threading.Event()
+
+    def hearing(wave, transcript=None, warn=None, cancel=None, progress=None):
+        if cancel.wait(30):  # a long recording: it ends early only when stopped
+            told.set()
+        return []
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(phonetics, "timed", hearing)
+    monkeypatch.setattr(Generator, "load", interrupted)
+    # the bundled demo reads phones, so the front-end starts
+    assert main(["generate", str(speech), "-o", str(tmp_path / "take.npz"), "--quiet"]) == 130
+    assert told.wait(5) and "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "take.npz").exists()
