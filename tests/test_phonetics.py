@@ -272,10 +272,17 @@ def test_a_long_recording_is_recognised_in_pieces(long_speech):
 
 
 @needs_espeak
-@pytest.mark.parametrize("transcript", [False, True])
-def test_a_long_recording_says_how_far_it_is_and_stops_when_cancelled(long_speech, transcript):
+@pytest.mark.parametrize("transcript,whisper", [(False, True), (False, False), (True, True)])
+def test_a_long_recording_says_how_far_it_is_and_stops_when_cancelled(long_speech, transcript, whisper, monkeypatch,
+                                                                     request):
+    from diffusiontalker import transcribe
+    from diffusiontalker.audio import pieces
     from diffusiontalker.errors import Cancelled
 
+    if not whisper:  # PocketSphinx hears the words, piece by piece
+        monkeypatch.setenv(transcribe.ENV, "off")
+        transcribe.transcriber.cache_clear()
+        request.addfinalizer(transcribe.transcriber.cache_clear)  # the next test finds Whisper again
     wave, _, text, _ = long_speech
     aligning = "Aligning the transcript" if transcript else "Aligning the words"
     seen, cancel = [], threading.Event()
@@ -287,8 +294,11 @@ def test_a_long_recording_says_how_far_it_is_and_stops_when_cancelled(long_speec
             cancel.set()  # Cancel pressed while the first piece is aligned
     with pytest.raises(Cancelled):  # not swallowed by a fallback (allphone search, one whole alignment)
         phonetics.timed(wave, text if transcript else None, cancel=cancel, progress=progress)
-    assert seen[0][0] == ("Aligning the transcript" if transcript else "Recognising the words")
+    assert seen[0] == ("Aligning the transcript" if transcript else "Recognising the words", 0.0)
     assert [what for what, _ in seen].count(aligning) == 1 and seen[-1] == (aligning, 0.0)
+    if not whisper:  # a report before each piece PocketSphinx hears, in order
+        heard = [done for what, done in seen if what == "Recognising the words"]
+        assert heard == [first / 16000 for first, _ in pieces(wave, phonetics.ALIGN_PIECE_S)]
 
 
 def test_spans_hold_whole_phrases_and_cover_the_recording():
