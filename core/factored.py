@@ -68,18 +68,13 @@ class Factored:
         return self._cache[key][2]
 
     def dense(self) -> torch.Tensor:
-        out = torch.zeros(self.shape, dtype=self._dtype(), device=self._device())
+        like = self.low if self.low is not None else self.terms[0][1]
+        out = torch.zeros(self.shape, dtype=like.dtype, device=like.device)
         if self.low is not None:
             out = out + self.low @ self.basis.T
         for coef, dense in self.terms:
             out = out + coef * dense
         return out
-
-    def _dtype(self):
-        return self.low.dtype if self.low is not None else self.terms[0][1].dtype
-
-    def _device(self):
-        return self.low.device if self.low is not None else self.terms[0][1].device
 
     def lerp(self, end: torch.Tensor, weight: torch.Tensor) -> "Factored":
         """``torch.lerp``; ``end`` stays one term (weighted), not a new product at every step."""

@@ -131,14 +131,13 @@ def run(args) -> int:
         if unused:
             print(f"warning: {partner} changes nothing", file=sys.stderr)
     # The front-end starts on a thread before torch is imported, and the model loads meanwhile.
-    # They overlap little: PocketSphinx keeps Python's lock while it decodes, and Whisper needs
-    # torch. A process would overlap them (a transcript's 30 s: 4.0 s instead of 4.7) but gained
-    # nothing where Whisper hears (8.5 s against 8.1: torch imported twice; docs/benchmarks.md).
-    # Ctrl-C or an error here stops the front-end at its next word or piece: the process would
-    # otherwise wait for it to finish before exiting (16 s on two minutes of speech).
+    # They overlap little (PocketSphinx keeps Python's lock, Whisper needs torch); a process
+    # overlapped them only where no Whisper runs (docs/benchmarks.md). Ctrl-C or an error
+    # stops the front-end at its next word or piece rather than waiting for it to finish.
     hearing, stop = None, threading.Event()
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
-        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet, stop)
+        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet,
+                                               stop)
     try:
         from .pipeline import Generator
 

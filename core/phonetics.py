@@ -134,7 +134,7 @@ def recognise_phrases(wave: np.ndarray, cancel=None,
         return [(start, end, " ".join(transcript_words(said)))
                 for start, end, said in whisper.phrases(wave, cancel, progress) if _has_words(said)]
     phrases = []
-    for first, piece in pieces(wave, ALIGN_PIECE_S) or [(0, wave)]:
+    for first, piece in _align_pieces(wave):
         _step("Recognising the words", first, len(wave), cancel, progress)
         if said := sphinx_words(piece):
             phrases.append((first / 16000, (first + len(piece)) / 16000, said))
@@ -268,7 +268,7 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     """
     words = transcript_words(transcript)
     unknown = set()
-    cut = pieces(wave, ALIGN_PIECE_S) or [(0, wave)]
+    cut = _align_pieces(wave)
     try:
         rows = _aligned_in_pieces(cut, words, unknown, settle_s, len(wave), cancel, progress)
     except Cancelled:
@@ -298,6 +298,12 @@ def _aligned_in_pieces(cut: list[tuple[int, np.ndarray]], words: list[str], unkn
             rows += _shifted(_aligned(piece, said, unknown, settle_s), first)
         left = left[len(said):]
     return rows
+
+
+def _align_pieces(wave: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(first sample, piece) of at most ALIGN_PIECE_S, cut at pauses; a recording too
+    short to cut is one piece."""
+    return pieces(wave, ALIGN_PIECE_S) or [(0, wave)]
 
 
 def _shifted(rows: list[Phone], first: int) -> list[Phone]:

@@ -213,16 +213,14 @@ class Whisper(nn.Module):
             return len({m.group(1) for n in variables if (m := re.match(fr"{side}/layer_(\d+)/", n))})
 
         conv1, ffn = t("encoder/conv1/weight"), t("encoder/layer_0/ffn/linear_0/weight")
-        sizes = dict(n_mels=conv1.shape[1], d=conv1.shape[0], heads=int(t("encoder/num_heads")),
-                     ffn=ffn.shape[0], encoder_layers=layers("encoder"), decoder_layers=layers("decoder"),
-                     vocab=t("decoder/embeddings/weight").shape[0],
-                     audio_positions=t("encoder/position_encodings/encodings").shape[0],
-                     text_positions=t("decoder/position_encodings/encodings").shape[0])
-        with torch.device("meta"):  # no random start for weights replaced at once (0.3 s)
-            model = cls(**sizes)
+        embed = t("decoder/embeddings/weight")
         state = {"audio_positions": t("encoder/position_encodings/encodings"),
-                 "text_positions": t("decoder/position_encodings/encodings"),
-                 "unembed": t("decoder/embeddings/weight").T.contiguous()}
+                 "text_positions": t("decoder/position_encodings/encodings"), "unembed": embed.T.contiguous()}
+        with torch.device("meta"):  # no random start for weights replaced at once (0.3 s)
+            model = cls(n_mels=conv1.shape[1], d=conv1.shape[0], heads=int(t("encoder/num_heads")),
+                        ffn=ffn.shape[0], encoder_layers=layers("encoder"), decoder_layers=layers("decoder"),
+                        vocab=embed.shape[0], audio_positions=state["audio_positions"].shape[0],
+                        text_positions=state["text_positions"].shape[0])
 
         def linear(ours, theirs, bias=True):
             state[f"{ours}.weight"] = t(f"{theirs}/weight")
