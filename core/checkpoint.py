@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -19,6 +18,8 @@ import torch
 from .card import BUNDLED, FORMAT, FORMAT_VERSION, paths_of, read_card, sha256_of
 from .errors import CheckpointError
 from .model import TalkerModel
+from .outputs import replacing
+
 
 def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields: dict,
               fmt: str = FORMAT) -> Path:
@@ -27,17 +28,13 @@ def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields:
     from safetensors.torch import save_file
 
     tensors_path, card_path = paths_of(path)
-    tensors_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(tensors_path)
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata={"format": fmt})
-    _publish(tmp, tensors_path)
+    with replacing(tensors_path, "checkpoint") as tmp:
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata={"format": fmt})
     doc = {"format": fmt, "format_version": FORMAT_VERSION, "tensors": tensors_path.name,
            "sha256": sha256_of(tensors_path), **fields}
-    tmp = _temp_beside(card_path)
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with replacing(card_path, "checkpoint card") as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=2)
         fh.write("\n")
-    _publish(tmp, card_path)
     return card_path
 
 
@@ -92,14 +89,3 @@ def load_checkpoint(path: str | os.PathLike | None = None, device: str = "cpu") 
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{paths_of(path)[0]}: weights do not fit the model config ({first})") from None
     return model.to(device).eval(), doc
-
-
-def _temp_beside(path: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return tmp
-
-
-def _publish(tmp: str, path: Path) -> None:
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would make a shared checkpoint unreadable to others
-    os.replace(tmp, path)

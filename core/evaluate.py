@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import re
 import sys
 import time
@@ -478,7 +477,7 @@ def run(args) -> int:
     from .batches import load_split
     from .checkpoint import paths_of, read_card
     from .errors import DiffusionTalkerError
-    from .outputs import writable_file
+    from .outputs import replacing, writable_file
     from .library import check_library_fits, library_card
     from .pipeline import Generator
     from .regions import default_region_file, load_regions
@@ -527,15 +526,12 @@ def run(args) -> int:
                                              references, variation=args.variation)
     report = {"dataset": args.dataset, "data": args.data, "split": args.split, "regions": str(region_file),
               "style_reference": reference_kind, "results": results}
-    for path in (args.json, args.markdown):
-        if path:  # checked before the work; its folder is made now that there is something to put in it
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
+    if args.json:  # checked before the work; its folder is made now that there is something to put in it
+        with replacing(args.json, "--json") as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)
     table = markdown_table(results) + identity_table(results)
     if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as fh:
+        with replacing(args.markdown, "--markdown") as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(f"Split `{args.split}` of `{args.data}` ({len(clips)} clips); regions `{region_file}`; "
                      f"style judged against the {reference_kind} truth.\n\n")
             fh.write(table)

@@ -95,7 +95,7 @@ def run(args) -> int:
     from .card import BUNDLED, read_card
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
-    from .outputs import writable_file, writable_folder
+    from .outputs import replacing, writable_file, writable_folder
     from .library import check_library_fits, library_card
     from .phonetics import transcript_from_args
     from .timing import resample_fps
@@ -117,6 +117,8 @@ def run(args) -> int:
         if args.output.endswith(".npz"):
             raise DiffusionTalkerError(f"-o {args.output}: --format obj writes a folder of frames; give a folder name")
         writable_folder(args.output, "-o")
+    elif not os.path.basename(args.output) or os.path.isdir(args.output):
+        raise DiffusionTalkerError(f"-o {args.output} is a folder; give a file name (take.npz)")
     else:  # numpy adds .npz to a name without it; say so, and check the file it will really write
         args.output = str(writable_file(args.output if args.output.endswith(".npz") else args.output + ".npz", "-o"))
     transcript = transcript_from_args(args)
@@ -191,10 +193,9 @@ def run(args) -> int:
             out |= {"blend_with": np.str_(args.blend_with), "blend": np.str_(args.blend)}
         if template is not None:
             out["vertices"] = (template.vertices[None] + offsets).astype(np.float32)
-        parent = os.path.dirname(os.path.abspath(args.output))
-        os.makedirs(parent, exist_ok=True)
         # uncompressed: deflate saves 5% of a take's float offsets and costs 1.6 s on 30 s of speech
-        np.savez(args.output, **out)
+        with replacing(args.output, "-o") as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **out)
         where = args.output
     if not args.quiet:
         print(f"{len(offsets)} frames at {fps:g} fps, style '{take.style}', seed {take.seed}, "

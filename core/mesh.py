@@ -8,6 +8,8 @@ because a user handing us the wrong head should learn which file was wrong.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,19 +160,29 @@ def write_obj(path: str | os.PathLike, vertices: np.ndarray, faces: list[list[in
 def write_obj_sequence(directory: str | os.PathLike, frames: np.ndarray, faces: list[list[int]],
                        prefix: str = "frame") -> list[str]:
     """Write (T, V, 3) frames as ``prefix_00000.obj`` …, the layout most DCC importers take.
-    Frames of an earlier, longer sequence in the same folder are removed, or an importer
-    would play them on after this one."""
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for i, verts in enumerate(frames):
-        p = os.path.join(directory, f"{prefix}_{i:05d}.obj")
-        write_obj(p, verts, faces)
-        paths.append(p)
-    for stale in Path(directory).glob(f"{prefix}_*.obj"):
-        number = stale.stem[len(prefix) + 1:]
-        if number.isdigit() and len(number) == 5 and int(number) >= len(frames):
-            stale.unlink()
-    return paths
+    The frames are written into a hidden folder beside them first and moved in only when
+    all are written, so a full disk or Ctrl-C leaves an earlier sequence whole. Frames of
+    an earlier, longer sequence are then removed, or an importer would play them on."""
+    folder = Path(directory).absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{prefix}.", suffix=".part", dir=folder))
+        try:
+            names = [f"{prefix}_{i:05d}.obj" for i in range(len(frames))]
+            for name, verts in zip(names, frames):
+                write_obj(staging / name, verts, faces)
+            for name in names:
+                os.replace(staging / name, folder / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        for stale in folder.glob(f"{prefix}_*.obj"):
+            number = stale.stem[len(prefix) + 1:]
+            if number.isdigit() and len(number) == 5 and int(number) >= len(frames):
+                stale.unlink()
+    except OSError as exc:
+        raise DiffusionTalkerError(f"the frames could not be written to {folder} ({exc.strerror or exc}); "
+                                   "what was there is unchanged") from None
+    return [str(folder / name) for name in names]
 
 
 def check_vertex_count(mesh_vertices: int, expected: int, what: str) -> None:

@@ -8,6 +8,8 @@ what is wrong with it, and creates nothing.
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .errors import DiffusionTalkerError
@@ -47,6 +49,32 @@ def _writable(path, what: str, folder: bool) -> Path:
     except OSError as exc:  # e.g. a folder on the way that may not be searched
         raise DiffusionTalkerError(f"{what} {path}: {exc.strerror or exc}") from None
     return path
+
+
+@contextmanager
+def replacing(path: str | os.PathLike, what: str = "output"):
+    """A temporary file beside ``path`` to write, put in its place only when the block
+    ends without an error. A full disk, Ctrl-C or a failed write then leaves what was
+    there (an earlier take, a checkpoint) whole and no half-written file behind; a rename
+    within one folder cannot fail halfway."""
+    path = Path(path).absolute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise DiffusionTalkerError(f"{what} {path}: {exc.strerror or exc}") from None
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make a shared result unreadable to others
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise DiffusionTalkerError(f"{what} {path} could not be written ({exc.strerror or exc}); "
+                                       "what was there is unchanged") from None
+        raise
 
 
 def portable(path) -> str:

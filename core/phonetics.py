@@ -489,7 +489,7 @@ def add_cli(sub) -> None:
 
 def run(args) -> int:
     from .audio import load_audio
-    from .outputs import writable_file
+    from .outputs import replacing, writable_file
 
     out = writable_file(args.output)
     transcript = transcript_from_args(args)
@@ -497,6 +497,7 @@ def run(args) -> int:
     with progress_bar() as progress:
         phones = timed(wave, transcript, progress=progress,
                        warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}", file=sys.stderr))
-    out.write_text(json.dumps([list(p) for p in phones]) + "\n", encoding="utf-8")
+    with replacing(out, "-o") as tmp:
+        tmp.write_text(json.dumps([list(p) for p in phones]) + "\n", encoding="utf-8")
     print(f"{out}: {sum(p[2] != 'sil' for p in phones)} phones over {len(wave) / 16000:.2f} s")
     return 0

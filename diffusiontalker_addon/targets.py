@@ -139,6 +139,25 @@ def on_head(obj, offsets: np.ndarray) -> np.ndarray:
     return transfer(offsets, registration, template) @ axes.T
 
 
+def key_effect(obj, block) -> np.ndarray:
+    """(V, 3) what ``block`` at value 1 adds to the face, as Blender shows it: its shape
+    against its own relative key (a rig's keys may all sit on a "Neutral" key, not the
+    reference), scaled by its vertex group where it has one."""
+    co, relative = (np.empty(len(obj.data.vertices) * 3, dtype=np.float32) for _ in range(2))
+    block.data.foreach_get("co", co)
+    block.relative_key.data.foreach_get("co", relative)
+    effect = (co - relative).reshape(-1, 3).astype(np.float64)
+    group = obj.vertex_groups.get(block.vertex_group) if block.vertex_group else None
+    if group is not None:
+        weight = np.zeros(len(effect))
+        for vertex in obj.data.vertices:
+            for member in vertex.groups:
+                if member.group == group.index:
+                    weight[vertex.index] = member.weight
+        effect *= weight[:, None]
+    return effect
+
+
 def rig_keys(obj) -> dict[str, str]:
     """The head's shape keys that are ARKit blendshapes or visemes: key name -> standard name."""
     key = obj.data.shape_keys
@@ -201,11 +220,7 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
     key = obj.data.shape_keys
     drive, busy, scale = rig_plan(obj, choice)
     basis_co, faces = head_geometry(obj)
-    deltas = {}
-    for name in drive:
-        co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
-        key.key_blocks[name].data.foreach_get("co", co)
-        deltas[name] = co.reshape(-1, 3) - basis_co
+    deltas = {name: key_effect(obj, key.key_blocks[name]) for name in drive}
     if STORED in obj.data:
         registration, template, axes = stored(obj)
         basis = flame_basis({n: d @ axes for n, d in deltas.items()}, template, registration, (basis_co @ axes, faces))

@@ -41,6 +41,13 @@ def test_an_arkit_head_gets_its_own_keys_keyed(observed):
     assert "animated already (mouthPucker)" in rig["busy"]
 
 
+def test_rig_keys_are_read_as_blender_shows_them(observed):
+    """Keys relative to another key than the reference, or limited by a vertex group."""
+    rig = run(observed, "rig_keys_as_blender_shows_them")
+    assert rig["same_keys"] and rig["jaw_peak"] > 0.05 and rig["hidden"] > 1000
+    assert rig["largest_difference"] < 1e-3
+
+
 def test_bad_input_is_one_clear_message_and_changes_nothing(observed):
     refused = run(observed, "refusals")
     assert "the active object must be a mesh" in refused["not_a_mesh"]

@@ -86,6 +86,40 @@ def test_an_output_that_cannot_be_written_is_refused_before_generating(tmp_path,
     assert "warning: --blend without --blend-with changes nothing" in capsys.readouterr().err
 
 
+def test_a_failed_write_leaves_the_earlier_take_whole(tmp_path, speech, tiny_checkpoint, tiny_template, capsys,
+                                                     monkeypatch):
+    """A full disk (or Ctrl-C) while writing: one line naming the file, the earlier take
+    and frames as they were, no half-written file or hidden folder left behind."""
+    take, frames = tmp_path / "take.npz", tmp_path / "frames"
+    base = ["--checkpoint", str(tiny_checkpoint), "--template", str(tiny_template), "--quiet"]
+    assert main(["generate", str(speech), "-o", str(take), *base]) == 0
+    assert main(["generate", str(speech), "-o", str(frames), "--format", "obj", *base]) == 0
+    before = {p: p.read_bytes() for p in [take, *frames.iterdir()]}
+    real_savez, real_write_obj = np.savez, __import__("diffusiontalker.mesh").mesh.write_obj
+
+    def full_disk_savez(fh, **arrays):
+        fh.write(b"PK half a take")
+        raise OSError(28, "No space left on device")
+
+    def full_disk_write_obj(path, vertices, faces):
+        if path.name.endswith("00003.obj"):
+            raise OSError(28, "No space left on device")
+        real_write_obj(path, vertices, faces)
+
+    monkeypatch.setattr(np, "savez", full_disk_savez)
+    monkeypatch.setattr("diffusiontalker.mesh.write_obj", full_disk_write_obj)
+    assert main(["generate", str(speech), "-o", str(take), "--seed", "3", *base]) == 2
+    assert main(["generate", str(speech), "-o", str(frames), "--format", "obj", "--seed", "3", *base]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("No space left on device" in line and "unchanged" in line for line in err)
+    assert str(take) in err[0] and str(frames) in err[1]
+    assert {p: p.read_bytes() for p in [take, *frames.iterdir()]} == before
+    assert not [p.name for folder in (tmp_path, frames) for p in folder.iterdir() if p.name.startswith(".")]
+    monkeypatch.setattr(np, "savez", real_savez)
+    assert main(["generate", str(speech), "-o", str(tmp_path / "folder") + "/", *base]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+
+
 def test_wrong_template_vertex_count(tmp_path, speech, tiny_checkpoint):
     bad = tmp_path / "bad.obj"
     write_obj(bad, np.zeros((7, 3), np.float32), [[0, 1, 2]])

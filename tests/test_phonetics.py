@@ -149,7 +149,7 @@ def test_cli_json_round_trips_through_articulate(tmp_path, spoken, capsys):
     sf.write(audio, utterance.audio, utterance.sample_rate)
     text = tmp_path / "line.txt"
     text.write_text("Put the big map back by the pump, Blorb.\n", encoding="utf-8")
-    out = tmp_path / "line.json"
+    out = tmp_path / "new" / "line.json"  # its folder is made, as generate makes its own
     assert main(["phones", str(audio), "--transcript-file", str(text), "-o", str(out)]) == 0
     assert "blorb" in capsys.readouterr().err
     rows = json.loads(out.read_text())

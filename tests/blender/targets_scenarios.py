@@ -126,6 +126,41 @@ def arkit_head():
     return out
 
 
+@scenario
+def rig_keys_as_blender_shows_them():
+    """The same ARKit rig twice: as arkit_head builds it, and with every key relative to a
+    resting "Neutral" key and jawOpen's stray sculpting elsewhere hidden by its vertex
+    group. Blender shows the same face for the same weights, so a take keys the same."""
+    weights = {}
+    for variant in ("plain", "neutral_and_group"):
+        bpy.ops.wm.read_homefile(use_empty=True)
+        mesh, masks, _ = flame(Path(PLY).parent)
+        head = head_object("Rig", mesh.vertices, mesh.faces, user_key=False)
+        base = coordinates(head.data.shape_keys.reference_key)
+        relative = None
+        if variant != "plain":
+            relative = head.shape_key_add(name="Neutral", from_mix=False)
+            base = base + np.float32(0.003) * np.sign(base)
+            relative.data.foreach_set("co", base.ravel())
+        for name, delta in arkit_keys(mesh.vertices, mesh.faces, masks).items():
+            block = head.shape_key_add(name=name, from_mix=False)
+            co = base + delta
+            if relative is not None:
+                block.relative_key = relative
+                if name == "jawOpen":
+                    moved = np.abs(delta).max(axis=1) > 0
+                    co[~moved] += 0.01  # sculpted by mistake, hidden by the group
+                    hidden = int((~moved).sum())
+                    head.vertex_groups.new(name="jaw").add(np.flatnonzero(moved).tolist(), 1.0, "REPLACE")
+                    block.vertex_group = "jaw"
+            block.data.foreach_set("co", co.ravel())
+        bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS", seed=3)
+        weights[variant] = {p.split('"')[1]: [k.co[1] for k in fc.keyframe_points] for p, fc in curves(head).items()}
+    plain, other = weights["plain"], weights["neutral_and_group"]
+    return {"same_keys": sorted(plain) == sorted(other), "jaw_peak": max(plain["jawOpen"]), "hidden": hidden,
+            "largest_difference": max(float(np.abs(np.subtract(plain[k], other[k])).max()) for k in plain)}
+
+
 def keyed(head) -> dict:
     """key name -> [keyframe count, lowest, highest value] of its curve."""
     values = {path: [k.co[1] for k in fc.keyframe_points] for path, fc in curves(head).items()}
