@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
 
 from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
 from .phonetics import add_transcript_flags
+
+SETTLE_S = 30.0  # the longest a stopped front-end is waited for (it lets go within a second)
 
 DESCRIPTION = """\
 Generate facial animation for a speech recording.
@@ -138,26 +141,31 @@ def run(args) -> int:
     # stops the front-end at its next word or piece rather than waiting for it to finish.
     hearing, stop = None, threading.Event()
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
-        hearing = ThreadPoolExecutor(1).submit(_phones_of, args.audio, transcript, args.max_seconds, args.quiet,
-                                               stop)
+        hearing = _in_background(_phones_of, args.audio, transcript, args.max_seconds, args.quiet, stop)
     try:
         from .pipeline import Generator
 
         generator = Generator.load(args.checkpoint, args.device)
         if args.library:
             generator.add_library(args.library)
+        # every option checked while the front-end works: a typo must not wait for it
+        generator.check_options(args.style, args.steps, args.variation, args.blend_with)
+        blend = blend_weights(args.blend, generator.fps)
+        template = None
+        if args.template:
+            template = read_mesh(args.template)
+            check_vertex_count(template.num_vertices, generator.num_vertices, f"template {args.template}")
+        poses = key_poses(args.key_pose, template, generator)
+        source = transfer_source(args.source_neutral, template, generator) if args.transfer == "deformation" else None
         phones, said = hearing.result() if hearing is not None else (None, [])
     except BaseException:
         stop.set()
+        _settle(hearing)
         raise
     for note in generator.warnings + said:  # said: words the aligner had to guess
         print(f"warning: {note}", file=sys.stderr)
     if transcript is not None and not generator.model.reads_phones:
         print("warning: this checkpoint does not read phones: the transcript changes nothing", file=sys.stderr)
-    template = None
-    if args.template:
-        template = read_mesh(args.template)
-        check_vertex_count(template.num_vertices, generator.num_vertices, f"template {args.template}")
 
     # delay: no empty bar before the first step, so a bad audio file gets its error message alone
     bar = None if args.quiet else tqdm(desc="denoising", unit="step", file=sys.stderr, leave=False, delay=1)
@@ -170,16 +178,17 @@ def run(args) -> int:
     try:
         take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
                                   progress=None if bar is None else progress, max_seconds=args.max_seconds,
-                                  blend_style=args.blend_with, blend=blend_weights(args.blend, generator.fps),
-                                  key_poses=key_poses(args.key_pose, template, generator), transcript=transcript,
+                                  blend_style=args.blend_with, blend=blend, key_poses=poses, transcript=transcript,
                                   phones=phones, variation=args.variation)
     finally:
         if bar is not None:
             bar.close()
     fps = args.fps or take.fps
     offsets = resample_fps(take.offsets, take.fps, fps).astype(np.float32)
-    if args.transfer == "deformation":
-        offsets = transfer(offsets, args.source_neutral, template, generator)
+    if source is not None:
+        from .retarget import retarget
+
+        offsets = retarget(offsets, source.vertices, template.vertices, template.faces, "deformation")
 
     if args.format == "obj":
         paths = write_obj_sequence(args.output, template.vertices[None] + offsets, template.faces)
@@ -202,6 +211,37 @@ def run(args) -> int:
               f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
               f"-> {where}", file=sys.stderr)
     return 0
+
+
+def _in_background(work, *args) -> Future:
+    """``work(*args)`` on a daemon thread, which Python's exit does not wait for (``_settle`` does)."""
+    future = Future()
+
+    def run():
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work(*args))
+            except BaseException as exc:  # handed to whoever waits for the result
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="phonetic front-end", daemon=True).start()
+    return future
+
+
+def _settle(hearing: Future | None) -> None:
+    """Wait for a stopped front-end to let go, with Ctrl-C ignored meanwhile. It stops
+    between two of Whisper's tokens or two aligned pieces, within a second; a process
+    that exits while it is inside torch or PocketSphinx aborts (a C++ runtime error),
+    which is what a second Ctrl-C did while Python joined its thread."""
+    if hearing is None:
+        return
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        wait([hearing], timeout=SETTLE_S)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _phones_of(audio: str, transcript: str | None, max_seconds: float, quiet: bool, stop: threading.Event):
@@ -253,13 +293,13 @@ def key_poses(specs: list[str], template, generator) -> dict:
     return poses
 
 
-def transfer(offsets, source_path, template, generator):
+def transfer_source(source_path, template, generator):
+    """The neutral the model's offsets are relative to, for ``--transfer deformation``."""
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh
-    from .retarget import retarget
 
     if template is None or source_path is None:
         raise DiffusionTalkerError("--transfer deformation needs --template and --source-neutral")
     source = read_mesh(source_path)
     check_vertex_count(source.num_vertices, generator.num_vertices, f"source neutral {source_path}")
-    return retarget(offsets, source.vertices, template.vertices, template.faces, "deformation")
+    return source

@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import threading
+import unicodedata
 from typing import Callable
 
 import numpy as np
@@ -230,11 +231,25 @@ def _placed(wave: np.ndarray, words: str) -> list[Phone]:
     return allphones(wave)
 
 
+# Latin letters NFKD does not split into a letter and its accent, and typographic apostrophes
+_FOLDED = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "th", "þ": "th",
+                         "ı": "i", "’": "'", "‘": "'", "ʼ": "'"})
+
+
 def transcript_words(text: str) -> list[str]:
-    """The transcript as dictionary words (lower case, apostrophes kept, punctuation dropped)."""
+    """The transcript as dictionary words (lower case, apostrophes kept, punctuation dropped).
+    Accents go (café is CMUdict's "cafe", and "don’t" as typed in a word processor is
+    "don't"); words in other scripts are refused by name, since a US-English aligner has no
+    sounds for them and leaving them out would shift every word after them."""
     if re.search(r"\d", text):
         raise DiffusionTalkerError("the transcript has digits: write numbers as words, as they are spoken")
-    words = re.findall(r"[a-z]+(?:'[a-z]+)*", text.lower())
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower().translate(_FOLDED))
+                     if not unicodedata.combining(c))
+    foreign = [w for w in re.findall(r"[^\W\d_]+", folded) if re.search(r"[^a-z]", w)]
+    if foreign:
+        raise DiffusionTalkerError("the transcript has words in letters other than English ones: "
+                                   f"{', '.join(dict.fromkeys(foreign))}; write them as they sound in English letters")
+    words = re.findall(r"[a-z]+(?:'[a-z]+)*", folded)
     if not words:
         raise DiffusionTalkerError("the transcript is empty (no words to align)")
     return words

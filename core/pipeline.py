@@ -163,6 +163,20 @@ class Generator:
                 return name, self.library[name]
         return self.identity_names[index], self.model.bank.embeddings[index]
 
+    def check_options(self, style: str | int = AUTO, steps: int | None = None, variation: float = DEFAULT_VARIATION,
+                      blend_style: str | int | None = None) -> int:
+        """Refuse what this checkpoint cannot take before the audio is heard, since hearing
+        minutes of speech takes as long; returns the steps to run."""
+        steps = self.default_steps if steps is None else int(steps)
+        if not 0.0 <= float(variation) <= 1.0:
+            raise DiffusionTalkerError(f"variation must be between 0 and 1, got {variation}")
+        if not 1 <= steps <= self.config["diffusion_steps"]:
+            raise DiffusionTalkerError(f"steps must be between 1 and {self.config['diffusion_steps']}, got {steps}")
+        for named in (style, blend_style):
+            if isinstance(named, (str, int)) and str(named).lower() != AUTO:
+                style_index(named, self.identity_names)
+        return steps
+
     @torch.no_grad()
     def find_style(self, audio, sample_rate: int | None = None) -> int:
         """Index of the library identity whose embedding is closest to this voice's
@@ -202,12 +216,8 @@ class Generator:
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
         frames = num_frames(len(wave), self.fps)
-        steps = self.default_steps if steps is None else int(steps)
-        if not 0.0 <= float(variation) <= 1.0:
-            raise DiffusionTalkerError(f"variation must be between 0 and 1, got {variation}")
+        steps = self.check_options(style, steps, variation, blend_style)
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
-        if not 1 <= steps <= diffusion.num_steps:
-            raise DiffusionTalkerError(f"steps must be between 1 and {diffusion.num_steps}, got {steps}")
         heard = self.heard(wave, transcript, phones, cancel, hearing)
         name, identity = self._identity(style, wave, heard)
         track = identity[None].expand(frames, -1)

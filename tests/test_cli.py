@@ -259,3 +259,51 @@ def test_ctrl_c_stops_the_front_end_at_once_rather_than_waiting_for_it(tmp_path,
     assert main(["generate", str(speech), "-o", str(tmp_path / "take.npz"), "--quiet"]) == 130
     assert told.wait(5) and "interrupted" in capsys.readouterr().err
     assert not (tmp_path / "take.npz").exists()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--style", "zed"], "unknown talking style 'zed'"),
+    (["--blend-with", "zed"], "unknown talking style 'zed'"),
+    (["--steps", "999"], "steps must be between 1 and 512"),
+    (["--template", "nowhere.obj"], "nowhere.obj"),
+])
+def test_options_are_checked_while_the_front_end_works_not_after_it(tmp_path, speech, capsys, monkeypatch, bad,
+                                                                    message):
+    """A typo is one line at once, and the front-end is stopped, not waited for."""
+    import threading
+
+    from diffusiontalker import phonetics
+
+    stopped = threading.Event()
+
+    def hearing(wave, transcript=None, warn=None, cancel=None, progress=None):
+        if cancel.wait(30):  # a long recording: it ends early only when stopped
+            stopped.set()
+        return []
+
+    monkeypatch.setattr(phonetics, "timed", hearing)
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", str(speech), "-o", "take.npz", "--quiet", *bad]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert stopped.is_set() and not (tmp_path / "take.npz").exists()
+
+
+def test_ctrl_c_twice_exits_cleanly(tmp_path):
+    """A second Ctrl-C while the stopped front-end lets go is ignored: it once came while
+    Python joined the thread at exit and aborted the process (a C++ runtime error, SIGABRT)."""
+    import signal
+    import time
+
+    wave, rate = sf.read(Path(__file__).resolve().parents[1] / "core" / "assets" / "example.wav", dtype="float32")
+    sf.write(tmp_path / "long.wav", np.tile(wave, 8), rate)  # 50 s: the front-end is busy for many seconds
+    process = subprocess.Popen([sys.executable, "-m", "diffusiontalker.cli", "generate", str(tmp_path / "long.wav"),
+                                "-o", str(tmp_path / "take.npz"), "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (130, -signal.SIGINT), err  # a shell reads both as Ctrl-C; SIGABRT is -6
+    assert err.strip().splitlines() == ["diffusiontalker generate: interrupted"]
+    assert not (tmp_path / "take.npz").exists()

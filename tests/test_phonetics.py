@@ -163,6 +163,7 @@ def test_cli_json_round_trips_through_articulate(tmp_path, spoken, capsys):
     (["--transcript", " ,. "], "the transcript is empty"),
     (["--transcript", "take 2"], "write numbers as words"),
     (["--transcript-file", "nowhere.txt"], "nowhere.txt: no such file"),
+    (["--transcript", "Meet me in Tokyo, 東京, at the café"], "letters other than English ones: 東京;"),
 ])
 def test_bad_transcripts_give_one_line(tmp_path, monkeypatch, capsys, extra, message):
     monkeypatch.chdir(tmp_path)
@@ -170,6 +171,12 @@ def test_bad_transcripts_give_one_line(tmp_path, monkeypatch, capsys, extra, mes
     assert main(["phones", "a.wav", *extra, "-o", "a.json"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_typed_transcripts_become_the_dictionarys_words():
+    """As a word processor or a French name writes them: accents go, curly apostrophes count."""
+    assert phonetics.transcript_words("Don’t touch Zoë’s café, Œdipus; naïve Straße!") == [
+        "don't", "touch", "zoe's", "cafe", "oedipus", "naive", "strasse"]
 
 
 def test_unreadable_audio_and_missing_pocketsphinx(tmp_path, monkeypatch, capsys):
