@@ -27,15 +27,23 @@ Run 'diffusiontalker COMMAND --help' for each command's options.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistyped option is one line naming it, as every other bad input is: argparse's
+    own error prints the whole usage block first, twenty lines for generate."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="diffusiontalker",
         description="Speech-driven 3D facial animation by diffusion (DiffusionTalker reconstruction).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f".{name}", __package__).add_cli(sub)

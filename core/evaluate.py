@@ -62,7 +62,7 @@ Evaluate one or more checkpoints on a dataset split and write JSON and Markdown.
   diffusiontalker evaluate --checkpoint runs/student.json --data data/synthtalk --split test \\
       --json out/eval.json --markdown out/eval.md
 
-Lip and upper-face regions default to ../shared/flame/vocaset_eval_regions.json
+Lip and upper-face regions default to shared/flame/vocaset_eval_regions.json beside the project
 ('lve' 428 vertices, 'fdd' 1501) for 5023-vertex data; pass --regions otherwise.
 Style accuracy on SynthTalk is judged against what its generator makes each speaker
 do with the clip's own audio; on other datasets, against each speaker's recording of

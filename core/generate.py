@@ -53,7 +53,8 @@ def add_cli(sub) -> None:
     p = sub.add_parser("generate", help="speech -> facial animation (npz or obj sequence)",
                        description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("audio", nargs="?", help="speech recording (wav, flac, ogg; any sample rate, mono or stereo)")
+    p.add_argument("audio", nargs="?",
+                   help="speech recording (wav, flac, ogg, mp3, m4a, aac or mp4; any sample rate, mono or stereo)")
     p.add_argument("-o", "--output", help="output .npz file, or a folder for --format obj")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint .json or .safetensors (default: the bundled demo checkpoint)")

@@ -124,6 +124,32 @@ def _fit(model, diffusion, data, identity, iterations, seed, progress, cancel):
     return identity.detach()
 
 
+def _motion_of(path: str, clip: str, wave: np.ndarray, gen) -> np.ndarray:
+    """A clip's animation (T, V, 3) at the model's frame rate, refused by name where it
+    cannot be that recording's: a wrong head, NaN, or a length a frame or more off."""
+    from .audio import SAMPLE_RATE, num_frames
+    from .errors import DiffusionTalkerError
+    from .timing import resample_fps
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            offsets, fps = npz["offsets"], float(npz["fps"]) if "fps" in npz else gen.fps
+    except (OSError, KeyError, ValueError) as exc:
+        raise DiffusionTalkerError(f"{path}: not an animation .npz with 'offsets' ({exc})") from None
+    if offsets.ndim != 3 or offsets.shape[1:] != (gen.num_vertices, 3):
+        raise DiffusionTalkerError(f"{path}: offsets of shape {offsets.shape}, expected (T, {gen.num_vertices}, 3)")
+    if not np.isfinite(offsets).all():
+        raise DiffusionTalkerError(f"{path}: offsets hold NaN or infinite values")
+    if not (np.isfinite(fps) and fps > 0):
+        raise DiffusionTalkerError(f"{path}: fps {fps} is not a frame rate")
+    offsets = resample_fps(offsets, fps, gen.fps)
+    frames = num_frames(len(wave), gen.fps)
+    if abs(len(offsets) - frames) > max(2, 0.02 * frames):
+        raise DiffusionTalkerError(f"{path} lasts {len(offsets) / gen.fps:.2f} s but {clip} "
+                                   f"{len(wave) / SAMPLE_RATE:.2f} s: give each recording's own animation")
+    return offsets
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -132,6 +158,7 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .outputs import writable_folder
     from .pipeline import Generator
+    from tqdm import tqdm
 
     args.name = check_style_name(args.name)  # before loading anything
     check_library_path(args.library, "--library")
@@ -152,19 +179,11 @@ def run(args) -> int:
     vector = embed_from_audio(gen, waves)
     how = "audio"
     if args.motion:
-        motions = []
-        for path in args.motion:
-            try:
-                with np.load(path, allow_pickle=False) as npz:
-                    motions.append(npz["offsets"])
-            except (OSError, KeyError, ValueError) as exc:
-                raise DiffusionTalkerError(f"{path}: not an animation .npz with 'offsets' ({exc})") from None
-            if motions[-1].ndim != 3 or motions[-1].shape[1:] != (gen.num_vertices, 3):
-                raise DiffusionTalkerError(f"{path}: offsets of shape {motions[-1].shape}, expected "
-                                           f"(T, {gen.num_vertices}, 3)")
-            if not np.isfinite(motions[-1]).all():
-                raise DiffusionTalkerError(f"{path}: offsets hold NaN or infinite values")
-        vector = fit_to_motion(gen, waves, motions, vector, args.iterations, args.seed)
+        motions = [_motion_of(path, clip, wave, gen) for path, clip, wave in zip(args.motion, args.clips, waves)]
+        with tqdm(total=args.iterations, desc="fitting the style to the motion", unit="step", file=sys.stderr,
+                  delay=1) as bar:
+            vector = fit_to_motion(gen, waves, motions, vector, args.iterations, args.seed,
+                                   progress=lambda done, total: bar.update(done - bar.n))
         how = "audio + motion"
     add_style(args.library, args.name, vector, gen, {"clips": [Path(c).name for c in args.clips], "from": how},
                  args.replace)

@@ -172,9 +172,12 @@ class Generator:
             raise DiffusionTalkerError(f"variation must be between 0 and 1, got {variation}")
         if not 1 <= steps <= self.config["diffusion_steps"]:
             raise DiffusionTalkerError(f"steps must be between 1 and {self.config['diffusion_steps']}, got {steps}")
-        for named in (style, blend_style):
+        for named, which in ((style, ""), (blend_style, "blend style: ")):
             if isinstance(named, (str, int)) and str(named).lower() != AUTO:
-                style_index(named, self.identity_names)
+                try:
+                    style_index(named, self.identity_names)
+                except DiffusionTalkerError as exc:  # say which of the two styles it is
+                    raise type(exc)(f"{which}{exc}") from None
         return steps
 
     @torch.no_grad()
@@ -223,10 +226,7 @@ class Generator:
         track = identity[None].expand(frames, -1)
         if blend_style is not None:
             weights = torch.from_numpy(frame_weights(blend, frames)).to(self.device)[:, None]
-            try:
-                second = self._identity(blend_style, wave, heard)[1]
-            except DiffusionTalkerError as exc:  # say which of the two styles it is
-                raise type(exc)(f"blend style: {exc}") from None
+            second = self._identity(blend_style, wave, heard)[1]
             track = torch.lerp(track, second[None], weights)
         poses = self._key_pose_targets(key_poses or {}, frames)
 

@@ -131,8 +131,8 @@ def add_shared_flags(p) -> None:
                    help="seconds of each training window; a shorter clip is taken whole, padded in its batch "
                         "(default: 3)")
     p.add_argument("--regions", default=None,
-                   help="JSON of vertex regions with a 'lips' list (default: ../shared/flame/FLAME_masks.json "
-                        "for 5023-vertex data)")
+                   help="JSON of vertex regions with a 'lips' list (default: shared/flame/FLAME_masks.json "
+                        "beside the project, for 5023-vertex data)")
     p.add_argument("--lip-weight", type=non_negative_float, default=4.0,
                    help="loss weight of lip vertices (default: 4)")
     p.add_argument("--velocity-weight", type=non_negative_float, default=2.0,

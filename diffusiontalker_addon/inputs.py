@@ -18,11 +18,12 @@ import numpy as np
 from ..core.audio import SAMPLE_RATE, check_audio_file, load_audio, num_frames
 from ..core.card import BUNDLED, paths_of, read_card
 from ..core.errors import AudioError, DiffusionTalkerError
+from ..core.flame_frame import frame_of
 from ..core.mesh import check_vertex_count
 from ..core.phonetics import transcript_words
 from ..core.timing import resample_fps
 from . import prefs
-from .capture import frame_kept, key_pose_frames, sampled_setting, take_share
+from .capture import frame_kept, key_pose_frames, rest_coordinates, sampled_setting, take_share
 from .props import generation_properties
 from .worker import Request
 from .writer import scene_fps, sound_strip_source
@@ -230,10 +231,10 @@ def _key_poses(context, obj, take: str, start_frame: int, timeline: Timeline) ->
     user's keys twice. With no take yet, that share is nothing and the new take rests
     at the marked frames, letting the user's keys show exactly.
     """
-    poses = {}
+    poses, standing = {}, frame_of(rest_coordinates(obj))  # the model's poses are in FLAME's frame
     with frame_kept(context.scene):
         for frame in key_pose_frames(context.scene, start_frame, start_frame + timeline.scene_frames - 1):
-            share = take_share(context, obj, take, frame)
+            share = standing.to_flame(take_share(context, obj, take, frame))
             for model_frame in timeline.model_frames_at(frame - start_frame):
                 poses[model_frame] = share
     return poses

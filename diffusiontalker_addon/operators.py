@@ -14,14 +14,15 @@ import bpy
 from bpy.props import StringProperty
 
 from ..core.errors import DiffusionTalkerError
+from ..core.flame_frame import frame_of
 from ..core.mesh import check_vertex_count
 from ..core.timing import resample_fps
-from .capture import KEY_POSE_PREFIX, key_pose_frames
+from .capture import KEY_POSE_PREFIX, key_pose_frames, rest_coordinates
 from .dependencies import torch_ready
 from .inputs import Plan, prepare, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
-from .takes import settle_new_take
+from .takes import playing_spans, settle_new_take
 from .targets import FLAME, MESH, check_target, drive_rig, on_head
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
@@ -42,10 +43,16 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         return refused
     take = outcome.result
     offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
+    notes = []
     try:
         obj = target_mesh(context, plan.object)
         if plan.target == FLAME:
             check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
+            frame = frame_of(rest_coordinates(obj))
+            offsets = frame.to_head(offsets)
+            if not frame.is_flames:
+                notes.append(f"'{obj.name}' does not stand in FLAME's frame (Y up, metres) but {frame.describe()}: "
+                             "the take was turned and sized to match")
         elif plan.target == MESH:
             offsets = on_head(obj, offsets)
         else:
@@ -55,8 +62,9 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         _last_result(scene, plan.take, str(exc), True)
         return {"CANCELLED"}
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
+    summary.notes[:0] = notes
     settle_new_take(scene, obj, plan, take, summary.frames)
-    fit_frame_range(scene, plan.start_frame, summary.frames)
+    fit_frame_range(scene, playing_spans(obj))
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         summary.notes.append(NO_SOUND)
     for note in summary.notes:
@@ -74,7 +82,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
 def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[str]:
     """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
     weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys)
-    fit_frame_range(scene, plan.start_frame, len(offsets))
+    fit_frame_range(scene, [(plan.start_frame, len(offsets))])
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)
     for note in notes:

@@ -183,6 +183,13 @@ def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, f
         solo(scene, obj, plan.take)
 
 
+def playing_spans(obj: bpy.types.Object) -> list[tuple[int, int]]:
+    """(start frame, frames) of the head's takes that play (not muted, made since takes
+    were recorded)."""
+    return [(int(t.record["start"]), int(t.record["frames"])) for t in takes_of(obj)
+            if not t.muted and "start" in t.record]
+
+
 class _TakeOperator:
     bl_options = {"UNDO"}
 

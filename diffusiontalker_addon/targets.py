@@ -19,6 +19,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..core.errors import DiffusionTalkerError, check_cancel
+from ..core.flame_frame import frame_of
 from ..core.mesh import read_mesh
 from ..core.regions import default_region_file, load_regions
 from ..core.registration import LANDMARKS, Template, load_template
@@ -227,7 +228,8 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
     elif len(obj.data.vertices) == model_vertices:
         found = default_region_file("FLAME_sample.ply")  # names the face and lips, where there is one
         template = flame_template(str(found)) if found else None
-        basis = {n: d.astype(np.float64) for n, d in deltas.items()}  # the keys are FLAME offsets already
+        standing = frame_of(basis_co)  # the keys are FLAME offsets, in the frame the head stands in
+        basis = {n: standing.to_flame(d) for n, d in deltas.items()}
     else:
         raise SetupError(f"'{obj.name}' is not of FLAME topology: run Fit Head on it first")
     weights = solve_weights(offsets, basis, template, scale=scale)

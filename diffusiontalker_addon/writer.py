@@ -106,10 +106,15 @@ def write_take(obj: bpy.types.Object, offsets: np.ndarray, take: str, start_fram
     if mode != BASIS:
         raise ValueError(f"unknown output mode {mode!r}")
     basis = principal_basis(offsets, basis_count, seed=seed)
+    # A key at rest one frame before and after: curves hold their end values beyond their
+    # keys, so a line cut mid-word kept its mouth open after it (and before a later line
+    # laid beside it), where per-frame keys are all off.
+    frames = np.concatenate([[frames[0] - 1], frames, [frames[-1] + 1]])
+    weights = np.pad(basis.weights, ((1, 1), (0, 0)))
     for k, shape in enumerate(basis.shapes):
         block = _add_shape_key(obj, f"{take}.pc{k:02d}", neutral + shape.ravel())
         block.slider_min = -1.0  # weights are scaled into [-1, 1]; the default floor is 0
-        set_keys(curves.new(_value_path(block.name), index=0), frames, basis.weights[:, k], "BEZIER")
+        set_keys(curves.new(_value_path(block.name), index=0), frames, weights[:, k], "BEZIER")
     return WriteSummary(frames=len(offsets), shape_keys=len(basis.shapes),
                         rms_error=basis.rms_error, max_error=basis.max_error, notes=notes)
 
@@ -191,9 +196,11 @@ def _sound_file(sound: bpy.types.Sound) -> str:
     return copy
 
 
-def fit_frame_range(scene: bpy.types.Scene, start_frame: int, frames: int) -> None:
-    scene.frame_start = start_frame
-    scene.frame_end = start_frame + max(frames, 1) - 1
+def fit_frame_range(scene: bpy.types.Scene, spans: list[tuple[int, int]]) -> None:
+    """The scene's range over the (start frame, frames) of every take that plays, so a
+    render or playblast holds them all and no more."""
+    scene.frame_start = min(start for start, _ in spans)
+    scene.frame_end = max(start + max(frames, 1) - 1 for start, frames in spans)
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:

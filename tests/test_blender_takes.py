@@ -97,3 +97,19 @@ def test_mute_other_takes_off_keeps_layering(observed):
     assert layering["both"] < TOLERANCE
     assert layering["layered"] == {"X": False, "Y": False, "Z": False}
     assert layering["last"] == {"X": True, "Y": True, "Z": True, "W": False}
+
+
+def test_layered_lines_rest_outside_their_frames_and_the_range_holds_them_all(observed):
+    """A keyframed basis once held its first and last pose beyond its keys (a line cut
+    mid-word kept the mouth open for good), and the range shrank to the last line."""
+    lines = run(observed, "lines_laid_side_by_side")
+    for mode in ("BASIS", "PER_FRAME"):
+        assert lines[mode]["moves"] > 100 * TOLERANCE
+        assert lines[mode]["outside"] < TOLERANCE
+        assert lines[mode]["range"] == [1, lines[mode]["end"]]
+
+
+def test_a_flame_head_stood_up_in_centimetres_moves_as_flames_does(observed):
+    standing = run(observed, "standing_head")
+    assert standing["moves_mm"] > 0.5
+    assert standing["error_share"] < 0.01, standing  # the lips open down, not into the face, and 100 times as far

@@ -216,6 +216,7 @@ def test_impossible_numbers_are_refused_before_any_work(argv, option, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"argument {option}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.strip().endswith("--help)")  # no usage block before it
 
 
 def test_a_missing_gpu_is_warned_about_once_and_the_reason_named(tmp_path, capsys, monkeypatch):

@@ -167,3 +167,20 @@ def test_unusable_motion_is_refused_before_anything_is_stored(tmp_path, clips, t
                  "--motion", str(tmp_path / "nan.npz"), clips[0]]) == 2  # the clip went to --motion
     assert "put the recordings before --motion" in capsys.readouterr().err
     assert not (tmp_path / "styles.json").exists()
+
+
+def test_motion_is_read_at_its_own_frame_rate_and_must_last_as_long_as_its_recording(tmp_path, clips, tiny_checkpoint,
+                                                                                     capsys):
+    """An animation of another clip (or at another frame rate read as the model's) once
+    fitted silently to whatever overlapped."""
+    lib = tmp_path / "styles"
+    vertices = json.loads(tiny_checkpoint.read_text())["config"]["num_vertices"]
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "short.npz", offsets=rng.normal(0, 1e-3, (3, vertices, 3)).astype(np.float32))
+    np.savez(tmp_path / "at10.npz", offsets=rng.normal(0, 1e-3, (10, vertices, 3)).astype(np.float32), fps=10.0)
+    base = ["new-style", clips[0], "--name", "dora", "--library", str(lib), "--checkpoint", str(tiny_checkpoint),
+            "--iterations", "2", "--motion"]
+    assert main([*base, str(tmp_path / "short.npz")]) == 2
+    assert "short.npz lasts 0.10 s but " in capsys.readouterr().err and not (tmp_path / "styles.json").exists()
+    assert main([*base, str(tmp_path / "at10.npz")]) == 0  # 1 s at 10 fps: the clip's own length
+    assert "dora" in load_library(lib)[0]

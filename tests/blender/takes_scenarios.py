@@ -13,6 +13,7 @@ import os
 import sys
 
 import bpy
+from mathutils import Matrix
 import numpy as np
 import torch
 
@@ -251,6 +252,47 @@ def layering():
     generate("W", seed=4, mode="BASIS", basis_count=4, mute_other_takes=True)
     return {"both": both, "x_size": size(head, frames, keys_named(head, "X")), "layered": layered,
             "last": {t["name"]: t["muted"] for t in listed(head)}}
+
+
+@scenario
+def lines_laid_side_by_side():
+    """Two lines of one performance, layered: each rests outside its own frames, in both
+    writing modes, and the scene's range holds both."""
+    head = new_head()
+    out = {}
+    for mode in ("BASIS", "PER_FRAME"):
+        for take, start in (("Line1", 1), ("Line2", 100)):
+            bpy.ops.diffusiontalker.generate(audio=CLIP, take=take, start_frame=start, device="cpu", seed=start,
+                                             mode=mode, basis_count=4, mute_other_takes=False)
+        ends = {t: sampled(head, t)[2] for t in ("Line1", "Line2")}
+        outside = {"Line1": [ends["Line1"] + 1, ends["Line1"] + 20, 99, 150 + ends["Line2"]],
+                   "Line2": [-5, 1, ends["Line1"], 99, ends["Line2"] + 1, 150 + ends["Line2"]]}
+        out[mode] = {"range": [bpy.context.scene.frame_start, bpy.context.scene.frame_end], "end": ends["Line2"],
+                     "moves": min(float(np.abs(share(head, keys_named(head, t), sampled(head, t)[1])).max())
+                                  for t in outside),
+                     "outside": max(float(np.abs(share(head, keys_named(head, t), f)).max())
+                                    for t, frames in outside.items() for f in frames)}
+    return out
+
+
+@scenario
+def standing_head():
+    """The FLAME head as FLAME ships it, then stood up Z-up in centimetres with the
+    transform applied to its mesh and keys, as an importer or a modeller leaves it: the
+    take moves the second as the first, turned and sized with it."""
+    turn = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # row vectors: FLAME's y becomes Blender's z
+    moves = {}
+    for name, size in (("as_flame", None), ("standing_cm", 100.0)):
+        head = new_head()
+        if size:
+            head.data.transform(Matrix([[*(size * turn[:, i]), 0] for i in range(3)] + [[0, 0, 0, 1]]),
+                                shape_keys=True)
+        generate("T", seed=1, mode="PER_FRAME")
+        moves[name] = np.stack([share(head, keys_named(head, "T"), f) for f in sampled(head, "T")])
+    turned = 100.0 * moves["as_flame"] @ turn
+    return {"moves_mm": float(1000 * np.abs(moves["as_flame"]).max()),
+            "error_share": float(np.abs(moves["standing_cm"] - turned).max() / np.abs(turned).max()),
+            "report": bpy.context.scene.diffusiontalker.last_report}
 
 
 run_all(scenarios, {"audio": bpy.app.build_options.audaspace}, OUT)  # PyPI's bpy 4.2 lacks audio: no sound strips
