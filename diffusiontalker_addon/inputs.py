@@ -252,7 +252,11 @@ def prepare(op, context) -> tuple[Plan, Request]:
     label = f"Object '{obj.name}'"
     wanted = model_vertices(checkpoint)
     if s["target"] == "FLAME":  # other targets are checked by targets.check_target
-        check_vertex_count(len(obj.data.vertices), wanted, label)  # the wrong head before the audio
+        try:
+            check_vertex_count(len(obj.data.vertices), wanted, label)  # the wrong head before the audio
+        except DiffusionTalkerError as exc:
+            raise SetupError(f"{exc}, or set Target to Any Head (then Fit Head) or Shape-Key Rig "
+                             "for a head of its own") from None
     elif s["keep_key_poses"]:
         raise SetupError("Keep Key Poses works on FLAME meshes only; turn it off for this target")
     transcript = transcript_of(op, context)

@@ -73,6 +73,8 @@ def parse_landmarks(text: str) -> dict[str, int]:
         name, _, index = item.partition("=")
         if not index.strip().isdigit():
             raise SetupError(f"landmark '{item}' must read name=vertex index (names: {', '.join(LANDMARKS)})")
+        if name.strip() in found:
+            raise SetupError(f"landmark {name.strip()} is given twice; give each once")
         found[name.strip()] = int(index)
     return found
 

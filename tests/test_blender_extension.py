@@ -118,6 +118,7 @@ def test_installs_and_enables(observed):
 def test_bad_input_is_refused_with_a_clear_message_and_nothing_changes(observed):
     bad = scenario(observed, "bad_input")
     assert "has 8 vertices but the checkpoint was trained on 5023-vertex meshes" in bad["wrong_mesh"]
+    assert "or set Target to Any Head (then Fit Head) or Shape-Key Rig" in bad["wrong_mesh"]
     assert bad["cube_unchanged"] and not bad["cube_has_keys"]
     assert "audio file not found" in bad["missing_audio"] and "nope.wav" in bad["missing_audio"]
     assert "choose an audio file" in bad["no_audio"]

@@ -52,6 +52,7 @@ def test_bad_input_is_one_clear_message_and_changes_nothing(observed):
     refused = run(observed, "refusals")
     assert "the active object must be a mesh" in refused["not_a_mesh"]
     assert "unknown landmark chin" in refused["bad_landmark"]
+    assert "landmark nose_tip is given twice" in refused["twice"]
     assert "choose FLAME_sample.ply" in refused["no_template"]
     assert "vertex group mouth_left of 'Plain' holds no vertex" in refused["empty_group"]
     assert "no shape keys with ARKit or viseme names" in refused["no_rig"]

@@ -177,6 +177,7 @@ def refusals():
     out = {"not_a_mesh": refusal(bpy.ops.diffusiontalker.fit_head, template=PLY)}
     bpy.context.view_layer.objects.active = head
     out["bad_landmark"] = refusal(bpy.ops.diffusiontalker.fit_head, template=PLY, landmarks="chin=3")
+    out["twice"] = refusal(bpy.ops.diffusiontalker.fit_head, template=PLY, landmarks="nose_tip=5, nose_tip=6")
     group = head.vertex_groups.new(name="mouth_left")
     out["empty_group"] = refusal(bpy.ops.diffusiontalker.fit_head, template=PLY)
     head.vertex_groups.remove(group)
