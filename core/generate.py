@@ -38,7 +38,9 @@ Without --checkpoint the bundled demo checkpoint is used; read its card
 EPILOG = """\
 npz contents: offsets (T,V,3) float32 metres; vertices (T,V,3) when --template is
 given; fps; style; seed; steps; variation; checkpoint (file name and sha256); transcript (the text
-whose phones were aligned, "" when they were recognised or not read).
+whose phones were aligned, "" when they were recognised or not read); blend_with and
+blend with --blend-with. The file is written beside its place and moved in whole, so an
+interrupted or failed write leaves an earlier file as it was.
 
 examples:
   diffusiontalker generate speech.wav -o take.npz

@@ -31,8 +31,9 @@ Make a talking style from reference clips and add it to a style library.
   diffusiontalker new-style --name alice --library styles/mine a1.wav a2.wav \\
       --motion a1.npz a2.npz            # with animation: fit the style to it
 
---motion files are .npz with 'offsets' (T, V, 3) at the checkpoint's fps (as
-'generate' writes them), one per clip, in the same order. Use the library with
+--motion files are .npz with 'offsets' (T, V, 3) and their 'fps' (as 'generate'
+writes them; without 'fps', the checkpoint's), one per clip, in the same order, each
+as long as its clip (a file of another length is refused). Use the library with
 'generate --library styles/mine --style alice'.
 """
 

