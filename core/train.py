@@ -23,8 +23,11 @@ import argparse
 import copy
 import math
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
 from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
                        positive_float, positive_int, unit_interval)
@@ -111,6 +114,8 @@ def add_cli(sub) -> None:
     p.add_argument("--ema", type=unit_interval, default=0.999, help="EMA decay of the saved weights (default: 0.999)")
     p.add_argument("--save-every", type=positive_int, default=500, help="checkpoint every N steps (default: 500)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run over the checkpoint already in OUT (without it, that is refused)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="fine-tune: start from this checkpoint's weights (same speakers and objective) with a "
                         "fresh optimiser and learning-rate schedule")
@@ -238,6 +243,29 @@ def settle_architecture(args, config: dict | None = None) -> None:
         setattr(args, flag, kept)
 
 
+@contextmanager
+def interrupt_between_steps(enabled: bool):
+    """An Event set by Ctrl-C, which the loop answers after the step under way by saving
+    it and stopping: the work since the last periodic save is kept (up to --save-every
+    steps), and no state is saved halfway through an optimiser update. A second Ctrl-C
+    interrupts at once. Under torchrun every rank hears the signal at its own moment and
+    the ranks must not part ways, so there the periodic saves are what is kept."""
+    pressed = threading.Event()
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+
+    def first(signum, frame):
+        pressed.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(args) -> int:
     import numpy as np
     import torch
@@ -261,6 +289,10 @@ def run(args) -> int:
     if args.resume and args.init:
         raise DiffusionTalkerError("--resume continues OUT's own run; --init starts a new one: give one of them")
     writable_folder(args.out, "--out")
+    ckpt = paths_of(os.path.join(args.out, args.name))[1]
+    if ckpt.exists() and not (args.resume or args.overwrite):
+        raise DiffusionTalkerError(f"{ckpt} holds a run already: --resume continues it, --overwrite starts again "
+                                   "over it, or give another --out or --name")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device, notes = resolve_device(args.device)
@@ -279,7 +311,6 @@ def run(args) -> int:
     speakers = list(dict.fromkeys(c.speaker for c in clips))
     fps = float(clips[0].fps)
     num_vertices = clips[0].vertices.shape[1]
-    ckpt = paths_of(os.path.join(args.out, args.name))[1]
 
     if args.encoder not in (None, "mel") and not (args.pretrained_encoder or args.resume or args.init) and main_rank:
         print(f"warning: --encoder {args.encoder} without --pretrained-encoder starts from random weights: "
@@ -293,6 +324,11 @@ def run(args) -> int:
         doc, state = load_tensors(ckpt)
         lineage = {k: v for k, v in doc.get("card", {}).items() if k in ("init", "init_card")}
         config = doc["config"]
+        if set(config["identities"]) != set(speakers):
+            raise DiffusionTalkerError(f"{ckpt} was trained on {', '.join(config['identities'])}; {args.data} has "
+                                       f"{', '.join(speakers)}: resume on the run's own data, or start from it "
+                                       "with --init")
+        speakers = list(config["identities"])  # the run's own order: identity k stays speaker k
         settle_architecture(args, config)
         if encoder_config(args, config["encoder"], clips) != config["encoder"]:
             raise DiffusionTalkerError(f"--audio-context-ms or --mel-level does not match {ckpt}; a resumed run "
@@ -413,26 +449,33 @@ def run(args) -> int:
 
     warmup = min(200, args.iterations // 10 + 1)
     stop = min(args.iterations, args.until or args.iterations)
+    if start >= stop:
+        raise DiffusionTalkerError(f"{ckpt} is at step {start} already: give --iterations (or --until) beyond it")
     bar = tqdm(range(start, stop), desc=f"train {args.objective}", file=sys.stderr,
                disable=not main_rank, initial=start, total=args.iterations)
     began = time.perf_counter()
-    for step in bar:
-        shape = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
-        for group in optimizer.param_groups:
-            group["lr"] = group["base_lr"] * shape
-        batch = next(batches).to(device)
-        # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
-        # what an uninterrupted one would have done.
-        step_seed = ((args.seed * 1_000_003 + rank) * 1_000_003 + step) % 2 ** 63  # large seeds fit torch's range
-        generator.manual_seed(step_seed)
-        torch.manual_seed(step_seed)
-        losses = wrapped(*batch, generator)
-        optimisation_step(optimizer, losses["loss"], model, step)
-        ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
-        if main_rank:
-            bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items()})
-            if (step + 1) % args.save_every == 0 or step + 1 == stop:
-                save(step + 1)
+    with interrupt_between_steps(world == 1) as interrupted:
+        for step in bar:
+            shape = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * shape
+            batch = next(batches).to(device)
+            # Noise and dropout seeded by (seed, rank, step): a resumed run repeats exactly
+            # what an uninterrupted one would have done.
+            step_seed = ((args.seed * 1_000_003 + rank) * 1_000_003 + step) % 2 ** 63  # large seeds fit torch's range
+            generator.manual_seed(step_seed)
+            torch.manual_seed(step_seed)
+            losses = wrapped(*batch, generator)
+            optimisation_step(optimizer, losses["loss"], model, step)
+            ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
+            if main_rank:
+                bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items()})
+                if (step + 1) % args.save_every == 0 or step + 1 == stop or interrupted.is_set():
+                    save(step + 1)
+            if interrupted.is_set():
+                bar.close()
+                print(f"interrupted: step {step + 1} saved to {ckpt}; --resume continues it", file=sys.stderr)
+                raise KeyboardInterrupt
     if main_rank:
         print(f"trained {stop - start} steps in {time.perf_counter() - began:.0f} s -> {ckpt}",
               file=sys.stderr)

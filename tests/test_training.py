@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -371,7 +372,7 @@ def test_a_fine_tune_grows_an_audio_context(dataset, teacher, tmp_path, capsys):
                  *TINY, "--audio-context-ms", "50"]) == 2
     assert "does not match" in capsys.readouterr().err
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--init", str(tmp_path / "teacher.json"),
-                 "--iterations", "1", *TINY, "--audio-context-ms", "100"]) == 2
+                 "--iterations", "1", *TINY, "--audio-context-ms", "100", "--overwrite"]) == 2
     assert "already has 50 ms" in capsys.readouterr().err
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "hub"), "--iterations", "1", *TINY,
                  "--encoder", "hubert", "--audio-context-ms", "50"]) == 2
@@ -437,3 +438,50 @@ def test_encoder_learning_rate_moves_the_audio_reader_alone(dataset, teacher, tm
     tuned, start = weights(tmp_path / "teacher.json"), weights(teacher)
     moved = {k for k in start if not k.startswith("extra.") and not np.array_equal(tuned[k], start[k])}
     assert moved and all(k.startswith("encoder.") for k in moved), moved
+
+
+def test_ctrl_c_saves_the_step_under_way_and_resuming_ends_where_an_uninterrupted_run_does(dataset, teacher, tmp_path,
+                                                                                         monkeypatch, capsys):
+    """Ctrl-C used to lose every step since the last periodic save (up to --save-every)."""
+    import signal
+
+    from diffusiontalker import trainstate
+
+    real_step = trainstate.optimisation_step
+
+    def pressed_during_the_third_step(optimizer, loss, model, step):
+        real_step(optimizer, loss, model, step)
+        if step == 2:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(trainstate, "optimisation_step", pressed_during_the_third_step)
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "6", *TINY]) == 130
+    assert f"interrupted: step 3 saved to {tmp_path / 'teacher.json'}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "teacher.json").read_text())["card"]["training"]["step"] == 3
+    monkeypatch.setattr(trainstate, "optimisation_step", real_step)
+    assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "6", "--resume",
+                 *TINY]) == 0
+    resumed, straight = weights(tmp_path / "teacher.json"), weights(teacher)
+    for key in straight:
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_run_is_never_replaced_or_resumed_on_other_speakers_by_mistake(dataset, teacher, tmp_path, capsys):
+    out = teacher.parent
+    base = ["train", "--data", str(dataset), "--out", str(out), *TINY]
+    before = teacher.read_bytes()
+    assert main([*base, "--iterations", "2"]) == 2  # --resume forgotten
+    assert "holds a run already: --resume continues it, --overwrite starts again" in capsys.readouterr().err
+    assert main([*base, "--iterations", "6", "--resume"]) == 2  # it has its 6 steps
+    assert "is at step 6 already" in capsys.readouterr().err
+    fewer = tmp_path / "fewer"  # the same data less one speaker: identity k would train on speaker k+1
+    shutil.copytree(dataset, fewer)
+    splits = json.loads((fewer / "synthtalk.json").read_text())
+    splits["splits"]["train"] = [c for c in splits["splits"]["train"] if not c.startswith("spk00")]
+    (fewer / "synthtalk.json").write_text(json.dumps(splits))
+    assert main(["train", "--data", str(fewer), "--out", str(out), *TINY, "--iterations", "8", "--resume"]) == 2
+    assert "was trained on spk00, spk01, spk02; " in capsys.readouterr().err
+    assert teacher.read_bytes() == before
+    again = tmp_path / "again"
+    assert main(["train", "--data", str(dataset), "--out", str(again), *TINY, "--iterations", "1"]) == 0
+    assert main(["train", "--data", str(dataset), "--out", str(again), *TINY, "--iterations", "1", "--overwrite"]) == 0
