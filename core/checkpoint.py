@@ -28,8 +28,11 @@ def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields:
     from safetensors.torch import save_file
 
     tensors_path, card_path = paths_of(path)
+    metadata = {"format": fmt}
+    if "config" in fields:  # inside the file the card's sha256 covers: an edited card config is caught
+        metadata["config"] = json.dumps(fields["config"], sort_keys=True)
     with replacing(tensors_path, "checkpoint") as tmp:
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata={"format": fmt})
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
     doc = {"format": fmt, "format_version": FORMAT_VERSION, "tensors": tensors_path.name,
            "sha256": sha256_of(tensors_path), **fields}
     with replacing(card_path, "checkpoint card") as tmp, open(tmp, "w", encoding="utf-8") as fh:
@@ -51,7 +54,7 @@ def save_checkpoint(path: str | os.PathLike, model: TalkerModel, card: dict | No
 def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
                  required=("sha256", "config")) -> tuple[dict, dict[str, torch.Tensor]]:
     """(card, tensors) after checking the tensor file against the card's sha256."""
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     tensors_path, card_path = paths_of(path)
@@ -65,8 +68,15 @@ def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
         )
     try:
         tensors = load_file(tensors_path)
+        with safe_open(tensors_path, "pt") as fh:
+            saved = (fh.metadata() or {}).get("config")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{tensors_path}: unreadable safetensors file ({exc})") from None
+    # checkpoints saved before the config went into the file have none to compare
+    if saved is not None and "config" in doc and json.loads(saved) != doc["config"]:
+        raise CheckpointError(f"{card_path}: its model config is not the one saved with the weights (edited by "
+                              "hand?); the weights would be read wrongly. Restore the card, or re-export the "
+                              "checkpoint")
     broken = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if broken is not None:  # a NaN weight would animate every frame as NaN, silently
         raise CheckpointError(f"{tensors_path}: tensor '{broken}' holds NaN or infinite values (saved from a run "

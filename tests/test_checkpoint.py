@@ -57,12 +57,16 @@ def test_a_checkpoint_of_a_diverged_run_is_refused(tiny_model, tmp_path):
         load_checkpoint(path)
 
 
-def test_card_edited_to_another_shape_is_refused(tiny_checkpoint):
+@pytest.mark.parametrize("key, value", [("num_vertices", 5023), ("motion_scale", 0.01)])
+def test_a_card_whose_config_was_edited_is_refused(tiny_checkpoint, key, value):
+    """Another shape failed to load before; another motion scale loaded and moved the face
+    ten times as far. The config saved inside the tensor file (which the card's sha256
+    covers) tells both."""
     _, card = paths_of(tiny_checkpoint)
     doc = json.loads(card.read_text())
-    doc["config"]["num_vertices"] = 5023
+    doc["config"][key] = value
     card.write_text(json.dumps(doc))
-    with pytest.raises(CheckpointError, match="do not fit the model config"):
+    with pytest.raises(CheckpointError, match="its model config is not the one saved with the weights"):
         load_checkpoint(tiny_checkpoint)
 
 
