@@ -121,51 +121,61 @@ def run(args) -> int:
     student = (copy.deepcopy(teacher) if encoder == config["encoder"]
                else teacher.reconfigured({**config, "encoder": encoder}).to(device))
     teacher.requires_grad_(False)
-    while n > args.to_steps:
-        half = n // 2
-        grid = torch.tensor(step_grid(T, n) + [-1], device=device)
-        student.train()
-        optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
-        batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n,
-                                restyle=restyle, augment=augment, aligned_share=args.aligned_share)
-        bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
-        for step in bar:
-            wave, motion, mask, voice, style, _, heard = next(batches).to(device)
-            k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
-            t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
-            noise = torch.randn(motion.shape, generator=generator).to(device)
-            x_t = diffusion.q_sample(motion, t, noise)
-            with torch.no_grad():
-                feats_t = teacher.encode_audio(wave, motion.shape[1], mask, heard)
-                ident_t = teacher.bank(style)
-                x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
-                x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
-                                             t_mid, t_next)
-                target = diffusion.distillation_target(x_t, t, x_next, t_next)
-            feats = student.encode_audio(wave, motion.shape[1], mask, heard)
-            pred = student.denoise(x_t, t, feats, student.bank(style), mask)
-            losses = loss_fn(pred, target, mask, truth=motion)
-            voiced = student.voice_features(wave, motion.shape[1], feats, mask)
-            c = contrastive_loss(student.personalise(voiced, mask), student.bank.embeddings, voice, args.temperature)
-            loss = losses["loss"] + args.contrastive_weight * c
-            optimisation_step(optimizer, loss, student, step)
-            bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
-        n = half
-        student.eval()
-        student.config.update(sampling_steps=n, distilled=True)
-        card = {
-            "trained_on": doc["card"].get("trained_on", "unknown"),
-            "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
-            "distillation": {"from_steps": start, "rounds": [k for k in rounds if k >= n], "iterations_per_round":
-                             args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                             "style_weight": args.style_weight, "contact_weight": args.contact_weight,
-                             "cross_speaker": args.cross_speaker, "mel_level": args.mel_level,
-                             "augment": args.augment},
-            "teacher_card": doc["card"],
-            "note": args.note,
-        }
-        if n in saved:
-            path = save_checkpoint(saved[n], student, card)
-            print(f"saved {n}-step student -> {path}", file=sys.stderr)
-        teacher = copy.deepcopy(student).requires_grad_(False)
+    card = None  # the last finished round's, whose student is then ``teacher``
+    try:
+        while n > args.to_steps:
+            half = n // 2
+            grid = torch.tensor(step_grid(T, n) + [-1], device=device)
+            student.train()
+            optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
+            batches = batch_sampler(items, args.batch_size, args.window, config["fps"], seed=args.seed + n,
+                                    restyle=restyle, augment=augment, aligned_share=args.aligned_share)
+            bar = tqdm(range(args.iterations), desc=f"distill {n}->{half} steps", file=sys.stderr)
+            for step in bar:
+                wave, motion, mask, voice, style, _, heard = next(batches).to(device)
+                k = torch.randint(0, half, (len(motion),), generator=generator).to(device)
+                t, t_mid, t_next = grid[2 * k], grid[2 * k + 1], grid[2 * k + 2]
+                noise = torch.randn(motion.shape, generator=generator).to(device)
+                x_t = diffusion.q_sample(motion, t, noise)
+                with torch.no_grad():
+                    feats_t = teacher.encode_audio(wave, motion.shape[1], mask, heard)
+                    ident_t = teacher.bank(style)
+                    x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
+                    x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
+                                                 t_mid, t_next)
+                    target = diffusion.distillation_target(x_t, t, x_next, t_next)
+                feats = student.encode_audio(wave, motion.shape[1], mask, heard)
+                pred = student.denoise(x_t, t, feats, student.bank(style), mask)
+                losses = loss_fn(pred, target, mask, truth=motion)
+                voiced = student.voice_features(wave, motion.shape[1], feats, mask)
+                c = contrastive_loss(student.personalise(voiced, mask), student.bank.embeddings, voice,
+                                     args.temperature)
+                loss = losses["loss"] + args.contrastive_weight * c
+                optimisation_step(optimizer, loss, student, step)
+                bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
+            n = half
+            student.eval()
+            student.config.update(sampling_steps=n, distilled=True)
+            card = {
+                "trained_on": doc["card"].get("trained_on", "unknown"),
+                "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
+                "distillation": {"from_steps": start, "rounds": [k for k in rounds if k >= n], "iterations_per_round":
+                                 args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+                                 "style_weight": args.style_weight, "contact_weight": args.contact_weight,
+                                 "cross_speaker": args.cross_speaker, "mel_level": args.mel_level,
+                                 "augment": args.augment},
+                "teacher_card": doc["card"],
+                "note": args.note,
+            }
+            if n in saved:
+                path = save_checkpoint(saved[n], student, card)
+                print(f"saved {n}-step student -> {path}", file=sys.stderr)
+            teacher = copy.deepcopy(student).requires_grad_(False)
+    except KeyboardInterrupt:
+        # A round's work would be lost with it (only the last is saved without --keep-rounds).
+        if card is not None and n not in saved:
+            path = save_checkpoint(student_path(args, n), teacher, card)
+            print(f"interrupted: the {n}-step student of the last finished round saved to {path}; "
+                  f"continue with --teacher {path} --from-steps {n}", file=sys.stderr)
+        raise
     return 0

@@ -485,3 +485,27 @@ def test_a_run_is_never_replaced_or_resumed_on_other_speakers_by_mistake(dataset
     again = tmp_path / "again"
     assert main(["train", "--data", str(dataset), "--out", str(again), *TINY, "--iterations", "1"]) == 0
     assert main(["train", "--data", str(dataset), "--out", str(again), *TINY, "--iterations", "1", "--overwrite"]) == 0
+
+
+def test_ctrl_c_in_a_later_round_keeps_the_finished_rounds_student(dataset, teacher, tmp_path, monkeypatch, capsys):
+    """Without --keep-rounds only the last round was saved, so Ctrl-C lost every finished one."""
+    from diffusiontalker import trainstate
+
+    real_step, calls = trainstate.optimisation_step, []
+
+    def pressed_in_the_second_round(optimizer, loss, model, step):
+        calls.append(step)
+        if len(calls) == 4:  # two steps a round: the second round's second step
+            raise KeyboardInterrupt
+        real_step(optimizer, loss, model, step)
+
+    monkeypatch.setattr(trainstate, "optimisation_step", pressed_in_the_second_round)
+    assert main(["distill", "--teacher", str(teacher), "--data", str(dataset), "--out", str(tmp_path),
+                 "--iterations", "2", "--batch-size", "2", "--window", "0.6"]) == 130
+    kept = tmp_path / "student_16steps.json"
+    assert f"continue with --teacher {kept} --from-steps 16" in capsys.readouterr().err
+    assert json.loads(kept.read_text())["config"]["sampling_steps"] == 16 and not (tmp_path / "student.json").exists()
+    monkeypatch.setattr(trainstate, "optimisation_step", real_step)
+    assert main(["distill", "--teacher", str(kept), "--data", str(dataset), "--out", str(tmp_path),
+                 "--iterations", "2", "--batch-size", "2", "--window", "0.6", "--from-steps", "16"]) == 0
+    assert json.loads((tmp_path / "student.json").read_text())["config"]["sampling_steps"] == 8
