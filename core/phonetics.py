@@ -499,6 +499,7 @@ def add_cli(sub) -> None:
     p.add_argument("audio", help="the recording (wav, flac, ogg, mp3, m4a, ...); US-English speech")
     add_transcript_flags(p)
     p.add_argument("-o", "--output", required=True, metavar="PHONES.json", help="where to write the phone timings")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line (warnings still show)")
     p.set_defaults(run=run)
 
 
@@ -509,10 +510,11 @@ def run(args) -> int:
     out = writable_file(args.output)
     transcript = transcript_from_args(args)
     wave = load_audio(args.audio)
-    with progress_bar() as progress:
+    with progress_bar(args.quiet) as progress:
         phones = timed(wave, transcript, progress=progress,
                        warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}", file=sys.stderr))
     with replacing(out, "-o") as tmp:
         tmp.write_text(json.dumps([list(p) for p in phones]) + "\n", encoding="utf-8")
-    print(f"{out}: {sum(p[2] != 'sil' for p in phones)} phones over {len(wave) / 16000:.2f} s")
+    if not args.quiet:
+        print(f"{out}: {sum(p[2] != 'sil' for p in phones)} phones over {len(wave) / 16000:.2f} s")
     return 0
