@@ -131,3 +131,12 @@ def test_a_mesh_without_a_surface_is_refused(fitted):
     template = fitted[0]
     with pytest.raises(RegistrationError, match="needs a surface"):
         fit(template, np.zeros((50, 3)), [])
+
+
+def test_a_head_turned_to_face_sideways_is_refused_not_fitted_wrong(fitted):
+    """Its automatic nose tip was an ear: the fit was reported a success with the face on
+    the side of the head, and takes moved an ear."""
+    template, vertices, faces, _, _ = fitted
+    sideways = np.asarray(vertices)[:, [2, 1, 0]] * [1.0, 1.0, -1.0]  # facing +X instead of +Z
+    with pytest.raises(RegistrationError, match="the head seems to face sideways"):
+        fit(template, sideways, faces)
