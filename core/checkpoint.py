@@ -20,6 +20,11 @@ from .errors import CheckpointError
 from .model import TalkerModel
 from .outputs import replacing
 
+# What gives the tensors their meaning: a checkpoint's model config (another motion scale
+# moved the face ten times as far), a style library's names (swapped, one style was used
+# under another's name) and the checkpoint it was made for.
+COVERED = ("config", "names", "checkpoint")
+
 
 def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields: dict,
               fmt: str = FORMAT) -> Path:
@@ -28,9 +33,8 @@ def save_pair(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fields:
     from safetensors.torch import save_file
 
     tensors_path, card_path = paths_of(path)
-    metadata = {"format": fmt}
-    if "config" in fields:  # inside the file the card's sha256 covers: an edited card config is caught
-        metadata["config"] = json.dumps(fields["config"], sort_keys=True)
+    # inside the file the card's sha256 covers, so a card edited by hand is caught
+    metadata = {"format": fmt, **{k: json.dumps(fields[k], sort_keys=True) for k in COVERED if k in fields}}
     with replacing(tensors_path, "checkpoint") as tmp:
         save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
     doc = {"format": fmt, "format_version": FORMAT_VERSION, "tensors": tensors_path.name,
@@ -69,14 +73,14 @@ def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
     try:
         tensors = load_file(tensors_path)
         with safe_open(tensors_path, "pt") as fh:
-            saved = (fh.metadata() or {}).get("config")
+            saved = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{tensors_path}: unreadable safetensors file ({exc})") from None
-    # checkpoints saved before the config went into the file have none to compare
-    if saved is not None and "config" in doc and json.loads(saved) != doc["config"]:
-        raise CheckpointError(f"{card_path}: its model config is not the one saved with the weights (edited by "
-                              "hand?); the weights would be read wrongly. Restore the card, or re-export the "
-                              "checkpoint")
+    # files saved before these went into them have none to compare
+    edited = [k for k in COVERED if k in saved and k in doc and json.loads(saved[k]) != doc[k]]
+    if edited:
+        raise CheckpointError(f"{card_path}: its '{edited[0]}' is not what was saved with the tensors (edited by "
+                              "hand?), so they would be read wrongly. Restore the card, or save the file again")
     broken = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if broken is not None:  # a NaN weight would animate every frame as NaN, silently
         raise CheckpointError(f"{tensors_path}: tensor '{broken}' holds NaN or infinite values (saved from a run "

@@ -38,8 +38,8 @@ Without --checkpoint the bundled demo checkpoint is used; read its card
 EPILOG = """\
 npz contents: offsets (T,V,3) float32 metres; vertices (T,V,3) when --template is
 given; fps; style; seed; steps; variation; checkpoint (file name and sha256); transcript (the text
-whose phones were aligned, "" when they were recognised or not read); blend_with and
-blend with --blend-with. The file is written beside its place and moved in whole, so an
+whose phones were aligned, "" when they were recognised or not read); blend_with (the
+style's name, also for an index or auto) and blend with --blend-with. The file is written beside its place and moved in whole, so an
 interrupted or failed write leaves an earlier file as it was.
 
 examples:
@@ -102,17 +102,17 @@ def run(args) -> int:
     from .errors import DiffusionTalkerError
     from .mesh import check_vertex_count, read_mesh, write_obj_sequence
     from .outputs import replacing, writable_file, writable_folder
-    from .library import check_library_fits, library_card
+    from .library import check_library_fits, load_library
     from .phonetics import transcript_from_args
     from .timing import resample_fps
 
     if args.list_styles:
         card = read_card(args.checkpoint or BUNDLED)
         names = card["config"]["identities"]
-        if args.library:
-            library = library_card(args.library)
+        if args.library:  # read whole, so a broken or edited library is told here, not at generation
+            added, _, library = load_library(args.library)
             check_library_fits(args.library, library, card["sha256"])
-            names += library["names"]
+            names += added
         print("\n".join(f"{i}\t{n}" for i, n in enumerate(names)))
         return 0
     if args.audio is None or args.output is None:
@@ -201,8 +201,8 @@ def run(args) -> int:
                "seed": np.int64(take.seed), "steps": np.int64(take.steps), "variation": np.float64(take.variation),
                "checkpoint": np.str_(generator.checkpoint_id()),
                "transcript": np.str_(transcript if transcript and generator.model.reads_phones else "")}
-        if args.blend_with is not None:  # a blended take is not the pure style its name says
-            out |= {"blend_with": np.str_(args.blend_with), "blend": np.str_(args.blend)}
+        if take.blend_style:  # a blended take is not the pure style its name says
+            out |= {"blend_with": np.str_(take.blend_style), "blend": np.str_(args.blend)}
         if template is not None:
             out["vertices"] = (template.vertices[None] + offsets).astype(np.float32)
         # uncompressed: deflate saves 5% of a take's float offsets and costs 1.6 s on 30 s of speech
@@ -210,7 +210,8 @@ def run(args) -> int:
             np.savez(fh, **out)
         where = args.output
     if not args.quiet:
-        print(f"{len(offsets)} frames at {fps:g} fps, style '{take.style}', seed {take.seed}, "
+        blended = f" blended with '{take.blend_style}'" if take.blend_style else ""
+        print(f"{len(offsets)} frames at {fps:g} fps, style '{take.style}'{blended}, seed {take.seed}, "
               f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
               f"-> {where}", file=sys.stderr)
     return 0
@@ -273,7 +274,8 @@ def blend_weights(text: str, fps: float):
         raise DiffusionTalkerError(f"--blend {text!r}: weights must be within 0-1 and times 0 or more")
     if ":" not in text:
         return keys[0][1]
-    times = np.arange(int(keys[-1][0] * fps) + 1) / fps
+    # up to the first frame at or past the last key, so the weight held after it is that key's
+    times = np.arange(math.ceil(keys[-1][0] * fps - 1e-6) + 1) / fps
     return np.interp(times, [k[0] for k in keys], [k[1] for k in keys])
 
 

@@ -10,11 +10,12 @@ Blender panel share one set of rules.
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 
-from .card import LIBRARY_FORMAT, library_card, paths_of
+from .card import LIBRARY_FORMAT, paths_of
 from .errors import CheckpointError, DiffusionTalkerError
 
 # torch (through .checkpoint) is imported only by what reads or writes embeddings: Blender's
@@ -43,7 +44,7 @@ def save_library(path, names: list[str], embeddings: np.ndarray, checkpoint_id: 
 def check_style_name(name: str) -> str:
     """``name`` stripped, if a style can be picked by it: numbers pick styles by index and
     'auto' asks for the style to be found from the voice."""
-    name = name.strip()
+    name = unicodedata.normalize("NFC", name.strip())  # "Zoë" typed two ways is one name
     if not name:
         raise DiffusionTalkerError("give the new style a name")
     if name.isdigit() or name.lower() == "auto":
@@ -68,10 +69,10 @@ def check_new_name(gen, name: str, library, replace: bool = False, how_to_replac
     name = check_style_name(name)
     if name in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
-    if paths_of(library)[1].is_file():
-        card = library_card(library)
+    if paths_of(library)[1].is_file():  # read whole, sha256 checked: a broken file is told before the work
+        names, _, card = load_library(library)
         check_library_fits(library, card, gen.card["sha256"])
-        if name in card["names"] and not replace:
+        if name in names and not replace:
             raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
                                        f"name, or replace it{f' ({how_to_replace})' if how_to_replace else ''}")
     return name
@@ -101,4 +102,7 @@ def load_library(path) -> tuple[list[str], np.ndarray, dict]:
     embeddings = tensors.get("embeddings")
     if embeddings is None or embeddings.dim() != 2 or len(embeddings) != len(doc["names"]):
         raise CheckpointError(f"{path}: style library tensors do not match its names")
+    twice = sorted({n for n in doc["names"] if doc["names"].count(n) > 1})
+    if twice:
+        raise CheckpointError(f"{path}: the style library names {', '.join(twice)} more than once")
     return list(doc["names"]), embeddings.numpy(), doc

@@ -40,6 +40,7 @@ class Take:
     variation: float
     audio_seconds: float
     compute_seconds: float
+    blend_style: str = ""  # the identity blended in (for "auto" or an index: the one it was), "" for none
 
 
 @dataclass
@@ -90,6 +91,10 @@ class Generator:
         selectable (``check_library_fits``)."""
         names, embeddings, doc = load_library(path)
         check_library_fits(path, doc, self.card["sha256"])
+        taken = [n for n in names if n in self.model.bank.names]
+        if taken:  # picked by that name, which style would be meant?
+            raise DiffusionTalkerError(f"{paths_of(path)[1]} names {', '.join(taken)}, a style of the checkpoint; "
+                                       "rename it there")
         for name, row in zip(names, np.asarray(embeddings, dtype=np.float32)):
             self.library[name] = torch.from_numpy(row).to(self.device)
 
@@ -223,10 +228,10 @@ class Generator:
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         heard = self.heard(wave, transcript, phones, cancel, hearing)
         name, identity = self._identity(style, wave, heard)
-        track = identity[None].expand(frames, -1)
+        track, blend_name = identity[None].expand(frames, -1), ""
         if blend_style is not None:
             weights = torch.from_numpy(frame_weights(blend, frames)).to(self.device)[:, None]
-            second = self._identity(blend_style, wave, heard)[1]
+            blend_name, second = self._identity(blend_style, wave, heard)
             track = torch.lerp(track, second[None], weights)
         poses = self._key_pose_targets(key_poses or {}, frames)
 
@@ -267,7 +272,7 @@ class Generator:
                 x = x.dense() if isinstance(x, Factored) else x
             motion[a:b] = (x[0] * scale).float().cpu().numpy()
         return Take(motion.reshape(frames, -1, 3), self.fps, name, int(seed), steps, float(variation),
-                    len(wave) / SAMPLE_RATE, time.perf_counter() - started)
+                    len(wave) / SAMPLE_RATE, time.perf_counter() - started, blend_name)
 
     def _key_pose_targets(self, key_poses: dict, frames: int) -> dict[int, torch.Tensor]:
         """Checked key poses: model frame -> (V*3,) target in model units."""

@@ -69,7 +69,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         summary.notes.append(NO_SOUND)
     for note in summary.notes:
         op.report({"WARNING"}, note)
-    blended = f" blended with {plan.blend_style}" if plan.blend_style else ""
+    blended = f" blended with {take.blend_style}" if take.blend_style else ""
     report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}{blended}, "
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
     if plan.mode != PER_FRAME:

@@ -97,6 +97,8 @@ class _StyleJobOperator(JobOperator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._library = library
+        # a chosen library that is not there may be one that was moved: say a new one was started
+        self._started = bool(prefs.identity_library_path(context)) and not paths_of(library)[1].is_file()
         return self.run_job(context, Job(work), "Loading model…", wait)
 
     def model_work(self, context, name: str, library: str, make_style, source: dict):
@@ -128,6 +130,9 @@ class _StyleJobOperator(JobOperator):
         addon_prefs = prefs.preferences(context)
         if addon_prefs is not None and not addon_prefs.identity_library:
             addon_prefs.identity_library = self._library
+        if self._started:
+            self.report({"WARNING"}, f"no style library was at {self._library}, so a new one was started there; "
+                                     "if yours was moved, point the preferences at it")
         self.report({"INFO"}, f"New style '{name}' ({source['from']}) in {self._library}")
         return {"FINISHED"}
 

@@ -175,7 +175,7 @@ def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, f
     key = obj.data.shape_keys
     if RECORDS not in key:
         key[RECORDS] = {}
-    style = f"{made.style} + {plan.blend_style}" if plan.blend_style else made.style
+    style = f"{made.style} + {made.blend_style}" if made.blend_style else made.style
     key[RECORDS][plan.take] = {"mode": plan.mode, "style": style, "seed": made.seed, "variation": made.variation,
                                "start": plan.start_frame, "frames": frames, "transcript": plan.transcript}
     _remove_baked(key, plan.take)

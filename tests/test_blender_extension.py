@@ -265,6 +265,9 @@ def test_new_style_from_audio_refuses_bad_input_and_changes_nothing(observed):
     assert "choose one or more recordings" in bad["no_files"]
     assert "audio file not found" in bad["missing"] and "nope.wav" in bad["missing"]
     assert run["unchanged"]
+    # a chosen library that is not there (moved?) is started anew, and the user is told
+    assert run["started"] == [None, ["Fresh"]]
+    assert "no style library was at " in observed["stdout"] and "if yours was moved" in observed["stdout"]
 
 
 def test_new_style_from_animation_fits_the_mesh_motion(observed):

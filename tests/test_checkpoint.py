@@ -66,7 +66,7 @@ def test_a_card_whose_config_was_edited_is_refused(tiny_checkpoint, key, value):
     doc = json.loads(card.read_text())
     doc["config"][key] = value
     card.write_text(json.dumps(doc))
-    with pytest.raises(CheckpointError, match="its model config is not the one saved with the weights"):
+    with pytest.raises(CheckpointError, match="its 'config' is not what was saved with the tensors"):
         load_checkpoint(tiny_checkpoint)
 
 

@@ -170,6 +170,8 @@ def test_blend_and_key_pose_options(tmp_path, speech, tiny_checkpoint, tiny_temp
 
     np.testing.assert_allclose(blend_weights("0:0,0.1:1", 30.0), [0, 1 / 3, 2 / 3, 1], atol=1e-6)
     assert blend_weights("0.25", 30.0) == 0.25
+    for keys, last in (("0:1,0.04:0", 0.0), ("0:0,2.01:1", 1.0), ("0:0,1.99:1", 1.0)):  # keys between frames
+        assert blend_weights(keys, 30.0)[-1] == last  # the last key's weight is reached, then held
     for bad in ("1.5", "-0.1", "nan", "0:0,2:1.2"):
         with pytest.raises(DiffusionTalkerError, match="within 0-1"):
             blend_weights(bad, 30.0)
@@ -182,6 +184,10 @@ def test_blend_and_key_pose_options(tmp_path, speech, tiny_checkpoint, tiny_temp
                  "--blend", "0:0,1:1"]) == 0
     np.testing.assert_allclose(np.load(out)["offsets"][15], 0.002, atol=1e-6)
     assert str(np.load(out)["blend_with"]) == "cleo" and str(np.load(out)["blend"]) == "0:0,1:1"
+    for given in ("2", "auto"):  # an index, or the style found from the voice: the name it was is recorded
+        assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
+                     "--blend-with", given]) == 0
+        assert str(np.load(out)["blend_with"]) in ("anna", "ben", "cleo")
     assert main(["generate", str(speech), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--quiet",
                  "--template", str(tiny_template), "--key-pose", "soon"]) == 2
 

@@ -184,3 +184,26 @@ def test_motion_is_read_at_its_own_frame_rate_and_must_last_as_long_as_its_recor
     assert "short.npz lasts 0.10 s but " in capsys.readouterr().err and not (tmp_path / "styles.json").exists()
     assert main([*base, str(tmp_path / "at10.npz")]) == 0  # 1 s at 10 fps: the clip's own length
     assert "dora" in load_library(lib)[0]
+
+
+def test_a_librarys_names_edited_by_hand_are_refused_not_used_for_other_styles(tmp_path, clips, tiny_checkpoint,
+                                                                               capsys):
+    """Swapped names gave one style under the other's name; a name made a checkpoint's
+    took its place; a broken library was told only after minutes of fitting."""
+    lib = tmp_path / "styles"
+    for name in ("dora", "Zoë"):
+        assert main(["new-style", clips[0], "--name", name, "--library", str(lib),
+                     "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert main(["new-style", clips[1], "--name", "Zoe\u0308", "--library", str(lib),  # Zoë typed another way
+                 "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert "'Zoë' is already a style in" in capsys.readouterr().err
+    card = tmp_path / "styles.json"
+    original = json.loads(card.read_text())
+    for names in (["Zoë", "dora"], ["dora", "dora"], ["ben", "Zoë"]):
+        card.write_text(json.dumps({**original, "names": names}))
+        with pytest.raises(CheckpointError, match="its 'names' is not what was saved with the tensors"):
+            load_library(lib)
+        assert main(["generate", "--checkpoint", str(tiny_checkpoint), "--library", str(lib), "--list-styles"]) == 2
+        assert main(["new-style", clips[1], "--name", "eve", "--library", str(lib), "--checkpoint",
+                     str(tiny_checkpoint), "--motion", str(tmp_path / "none.npz")]) == 2
+        assert "its 'names' is not what was saved" in capsys.readouterr().err  # before the fit

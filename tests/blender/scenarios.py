@@ -505,8 +505,11 @@ def _style_from_audio():
     replaced = op_error(new, style_name="From Audio", replace=True, directory=WORK, files=[{"name": "backwards.wav"}])
     changed = library_fingerprint(library) != before
     names = library_names(library)
+    ext_prefs.identity_library = moved = os.path.join(WORK, "moved", "mine.json")  # chosen, then moved away
+    started = op_error(new, style_name="Fresh", **CLIP)
+    started = [started, library_names(moved)]
     ext_prefs.identity_library = ""
-    return {"first": first, "second": second, "library": library, "default": default, "names": names,
+    return {"started": started, "first": first, "second": second, "library": library, "default": default, "names": names,
             "outside_extension": not os.path.abspath(library).startswith(os.path.abspath(extension_folder)),
             "search": search, "used": used, "report": report, "used_second": used_second,
             "report_second": report_second, "bad": bad, "trained": trained, "unchanged": unchanged,
