@@ -478,7 +478,7 @@ def run(args) -> int:
     from .checkpoint import paths_of, read_card
     from .errors import DiffusionTalkerError
     from .outputs import replacing, writable_file
-    from .library import check_library_fits, library_card
+    from .library import check_library_fits, load_library
     from .pipeline import Generator
     from .regions import default_region_file, load_regions
 
@@ -506,7 +506,7 @@ def run(args) -> int:
         raise DiffusionTalkerError("a checkpoint is given twice with the same --steps")
     names = [card.name for card in cards]
     if args.library:  # every checkpoint, before the first one's evaluation is spent
-        library = library_card(args.library)
+        library = load_library(args.library)[2]  # read whole: a broken library is told before the work
         for card in cards:
             check_library_fits(args.library, library, read_card(card)["sha256"])
     results = {}
