@@ -44,7 +44,7 @@ class Frame:
         up = self.axes[1]
         axis = int(np.argmax(np.abs(up)))
         side = f"{'+' if up[axis] > 0 else '-'}{names[axis]} up" if abs(up[axis]) > 0.99 else "tilted"
-        return f"{side}, {self.scale:.3g} times FLAME's size"
+        return side if self.scale == 1.0 else f"{side}, {self.scale:.3g} times FLAME's size"
 
 
 def frame_of(vertices: np.ndarray) -> Frame:
