@@ -59,7 +59,6 @@ def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
                  required=("sha256", "config")) -> tuple[dict, dict[str, torch.Tensor]]:
     """(card, tensors) after checking the tensor file against the card's sha256."""
     from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
 
     tensors_path, card_path = paths_of(path)
     doc = read_card(path, fmt, required)
@@ -71,9 +70,9 @@ def load_tensors(path: str | os.PathLike, fmt: str = FORMAT,
             "truncated, corrupted or was modified after saving. Re-download or re-export it."
         )
     try:
-        tensors = load_file(tensors_path)
         with safe_open(tensors_path, "pt") as fh:
             saved = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{tensors_path}: unreadable safetensors file ({exc})") from None
     # files saved before these went into them have none to compare

@@ -62,6 +62,20 @@ def student_path(args, steps: int) -> str:
     return os.path.join(args.out, args.name if steps == args.to_steps else f"{args.name}_{steps}steps")
 
 
+def _round_card(args, teacher_card: dict, start: int, rounds: list[int]) -> dict:
+    """The card of the student after ``rounds`` (its step counts so far, the last its own)."""
+    return {
+        "trained_on": teacher_card.get("trained_on", "unknown"),
+        "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {rounds[-1]} DDIM steps",
+        "distillation": {"from_steps": start, "rounds": rounds, "iterations_per_round": args.iterations,
+                         "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+                         "style_weight": args.style_weight, "contact_weight": args.contact_weight,
+                         "cross_speaker": args.cross_speaker, "mel_level": args.mel_level, "augment": args.augment},
+        "teacher_card": teacher_card,
+        "note": args.note,
+    }
+
+
 def run(args) -> int:
     import torch
     from tqdm import tqdm
@@ -156,17 +170,7 @@ def run(args) -> int:
             n = half
             student.eval()
             student.config.update(sampling_steps=n, distilled=True)
-            card = {
-                "trained_on": doc["card"].get("trained_on", "unknown"),
-                "description": f"progressive distillation of {os.path.basename(str(args.teacher))} to {n} DDIM steps",
-                "distillation": {"from_steps": start, "rounds": [k for k in rounds if k >= n], "iterations_per_round":
-                                 args.iterations, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                                 "style_weight": args.style_weight, "contact_weight": args.contact_weight,
-                                 "cross_speaker": args.cross_speaker, "mel_level": args.mel_level,
-                                 "augment": args.augment},
-                "teacher_card": doc["card"],
-                "note": args.note,
-            }
+            card = _round_card(args, doc["card"], start, [k for k in rounds if k >= n])
             if n in saved:
                 path = save_checkpoint(saved[n], student, card)
                 print(f"saved {n}-step student -> {path}", file=sys.stderr)

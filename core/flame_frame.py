@@ -48,10 +48,10 @@ class Frame:
 
 
 def frame_of(vertices: np.ndarray) -> Frame:
-    """The frame of a FLAME-topology head's rest shape (V, 3). Near FLAME's own (within
-    STANDING_DEGREES and SIZE_SHARE) it is taken as FLAME's exactly, so a FLAME head as
-    FLAME ships it gets the model's offsets untouched; axes within STANDING_DEGREES of a
-    quarter turn are taken as that quarter turn."""
+    """The frame of a FLAME-topology head's rest shape (V, 3). Axes within STANDING_DEGREES
+    of a quarter turn (none being one of them) are taken as that turn, and a size within
+    SIZE_SHARE of FLAME's as FLAME's, so a FLAME head as FLAME ships it gets the model's
+    offsets untouched."""
     v = np.asarray(vertices, dtype=np.float64)
     across, up = v[LEFT_EYE] - v[RIGHT_EYE], v[FOREHEAD] - v[LIPS]
     size = (np.linalg.norm(across) + np.linalg.norm(up)) / (EYES_M + FOREHEAD_TO_LIPS_M)
@@ -65,10 +65,7 @@ def frame_of(vertices: np.ndarray) -> Frame:
     if np.allclose(np.abs(turn).sum(axis=1), 1) and np.allclose(np.abs(turn).sum(axis=0), 1) \
             and _degrees(axes, turn) < STANDING_DEGREES:
         axes = turn
-    scale = 1.0 if abs(size - 1.0) < SIZE_SHARE else float(size)
-    if _degrees(axes, np.eye(3)) < STANDING_DEGREES:
-        axes = np.eye(3)
-    return Frame(axes, scale)
+    return Frame(axes, 1.0 if abs(size - 1.0) < SIZE_SHARE else float(size))
 
 
 def _degrees(a: np.ndarray, b: np.ndarray) -> float:

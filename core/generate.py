@@ -11,6 +11,7 @@ import threading
 from concurrent.futures import Future, wait
 
 from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
+from .interrupts import sigint
 from .phonetics import add_transcript_flags
 
 SETTLE_S = 30.0  # the longest a stopped front-end is waited for (it lets go within a second)
@@ -39,8 +40,9 @@ EPILOG = """\
 npz contents: offsets (T,V,3) float32 metres; vertices (T,V,3) when --template is
 given; fps; style; seed; steps; variation; checkpoint (file name and sha256); transcript (the text
 whose phones were aligned, "" when they were recognised or not read); blend_with (the
-style's name, also for an index or auto) and blend with --blend-with. The file is written beside its place and moved in whole, so an
-interrupted or failed write leaves an earlier file as it was.
+style's name, also for an index or auto) and blend with --blend-with. The file is
+written beside its place and moved in whole, so an interrupted or failed write leaves
+an earlier file as it was.
 
 examples:
   diffusiontalker generate speech.wav -o take.npz
@@ -237,15 +239,9 @@ def _settle(hearing: Future | None) -> None:
     between two of Whisper's tokens or two aligned pieces, within a second; a process
     that exits while it is inside torch or PocketSphinx aborts (a C++ runtime error),
     which is what a second Ctrl-C did while Python joined its thread."""
-    if hearing is None:
-        return
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        wait([hearing], timeout=SETTLE_S)
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+    if hearing is not None:
+        with sigint(signal.SIG_IGN):
+            wait([hearing], timeout=SETTLE_S)
 
 
 def _phones_of(audio: str, transcript: str | None, max_seconds: float, quiet: bool, stop: threading.Event):

@@ -66,11 +66,24 @@ def check_new_name(gen, name: str, library, replace: bool = False, how_to_replac
     one, replaces one of the library only when asked to (a fitted style can cost minutes
     to remake), and joins only a library of this checkpoint's identity space
     (``check_library_fits``). ``how_to_replace`` names the caller's own switch for it."""
+    return _checked_name(gen, name, library, _present(gen, library), replace, how_to_replace)
+
+
+def _present(gen, library) -> tuple[list[str], np.ndarray, dict]:
+    """(names, rows, card) of the library as it is, read whole (sha256 checked, so a broken
+    file is told before any work), or empty where there is none yet."""
+    if paths_of(library)[1].is_file():
+        return load_library(library)
+    return [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
+
+
+def _checked_name(gen, name: str, library, present: tuple, replace: bool, how_to_replace: str = "") -> str:
+    """``check_new_name`` against the library as ``_present`` read it."""
     name = check_style_name(name)
     if name in gen.model.bank.names:
         raise DiffusionTalkerError(f"'{name}' is already a style of the checkpoint; choose another name")
-    if paths_of(library)[1].is_file():  # read whole, sha256 checked: a broken file is told before the work
-        names, _, card = load_library(library)
+    names, _, card = present
+    if card:  # a library there already
         check_library_fits(library, card, gen.card["sha256"])
         if name in names and not replace:
             raise DiffusionTalkerError(f"'{name}' is already a style in {paths_of(library)[1]}; choose another "
@@ -80,11 +93,10 @@ def check_new_name(gen, name: str, library, replace: bool = False, how_to_replac
 
 def add_style(library, name: str, vector, gen, source: dict, replace: bool = False) -> None:
     """Create ``library`` or add ``name`` to it, or replace it (see ``check_new_name``)."""
-    name = check_new_name(gen, name, library, replace)
-    names, rows, sources = [], np.zeros((0, gen.model.config["d_identity"]), np.float32), {}
-    if paths_of(library)[1].is_file():
-        names, rows, doc = load_library(library)
-        sources = doc.get("sources", {})
+    present = _present(gen, library)
+    name = _checked_name(gen, name, library, present, replace)
+    names, rows, doc = present
+    sources = doc.get("sources", {})
     row = np.asarray(vector.detach().cpu().numpy() if hasattr(vector, "detach") else vector, np.float32)
     if name in names:
         rows[names.index(name)] = row

@@ -100,6 +100,7 @@ def forget_decoders() -> None:
     """Let this thread's kept decoders go (about 300 MB): a long-lived thread that hears
     only now and then, such as Blender's, need not hold them between jobs."""
     _KEPT.__dict__.pop("decoders", None)
+    _KEPT.__dict__.pop("guessed", None)
 
 
 def _feed_settled(decoder, wave: np.ndarray, settle_s: float | None = None) -> None:

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 
 from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
                        positive_float, positive_int, unit_interval)
+from .interrupts import sigint
 
 PATH_FLAGS = ("data", "out", "init", "pretrained_encoder", "regions")  # recorded portably on the card
 READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
@@ -251,7 +252,7 @@ def interrupt_between_steps(enabled: bool):
     interrupts at once. Under torchrun every rank hears the signal at its own moment and
     the ranks must not part ways, so there the periodic saves are what is kept."""
     pressed = threading.Event()
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    if not enabled:
         yield pressed
         return
 
@@ -259,11 +260,8 @@ def interrupt_between_steps(enabled: bool):
         pressed.set()
         signal.signal(signal.SIGINT, previous)
 
-    previous = signal.signal(signal.SIGINT, first)
-    try:
+    with sigint(first) as previous:
         yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def run(args) -> int:

@@ -26,6 +26,7 @@ from ..core.registration import LANDMARKS, Template, load_template
 from ..core.rig_solve import flame_basis, match_keys, solve_weights
 from ..core.transfer import Registration, register as register_head, transfer
 from .animation import fcurves_of, find_fcurve, remove_fcurves, set_keys
+from .capture import rest_coordinates
 from .inputs import SetupError, target_mesh
 from .running import JobOperator, report_outcome
 from .worker import Job, Outcome, active_job
@@ -40,11 +41,7 @@ ORIENTATIONS = {"Z_UP": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]), "Y_UP": 
 
 def head_geometry(obj) -> tuple[np.ndarray, list[list[int]]]:
     """The rest shape (the reference key when there are shape keys) and the polygons."""
-    mesh = obj.data
-    source = mesh.shape_keys.reference_key.data if mesh.shape_keys else mesh.vertices
-    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-    source.foreach_get("co", co)
-    return co.reshape(-1, 3).astype(np.float64), [list(p.vertices) for p in mesh.polygons]
+    return rest_coordinates(obj).astype(np.float64), [list(p.vertices) for p in obj.data.polygons]
 
 
 def template_path(given: str) -> str:
@@ -82,18 +79,26 @@ def parse_landmarks(text: str) -> dict[str, int]:
 def group_landmarks(obj) -> dict[str, int]:
     """Landmarks placed as vertex groups named like them (nose_tip, mouth_left …): each
     group's most weighted vertex."""
-    wanted = {g.index: g.name for g in obj.vertex_groups if g.name in LANDMARKS}
-    best = {}
-    if wanted:
-        for vertex in obj.data.vertices:
-            for g in vertex.groups:
-                if g.group in wanted and g.weight > best.get(wanted[g.group], (0.0, -1))[0]:
-                    best[wanted[g.group]] = (g.weight, vertex.index)
-    empty = sorted(set(wanted.values()) - set(best))
+    groups = [g for g in obj.vertex_groups if g.name in LANDMARKS]
+    weights = group_weights(obj, [g.index for g in groups])
+    empty = sorted(g.name for g, row in zip(groups, weights) if not row.any())
     if empty:
         raise SetupError(f"vertex group {', '.join(empty)} of '{obj.name}' holds no vertex; "
                          "assign the landmark's vertex to it or delete the group")
-    return {name: index for name, (_, index) in best.items()}
+    return {g.name: int(np.argmax(row)) for g, row in zip(groups, weights)}
+
+
+def group_weights(obj, groups: list[int]) -> np.ndarray:
+    """(groups, V) each vertex group's weight of every vertex, 0 outside it: one pass over
+    the vertices for them all, since Blender lists a vertex's groups, not a group's vertices."""
+    row = {group: i for i, group in enumerate(groups)}
+    weights = np.zeros((len(groups), len(obj.data.vertices)))
+    if row:
+        for vertex in obj.data.vertices:
+            for member in vertex.groups:
+                if member.group in row:
+                    weights[row[member.group], vertex.index] = member.weight
+    return weights
 
 
 def show_fit(obj, registration: Registration, template: Template, axes: np.ndarray) -> bpy.types.Object:
@@ -142,23 +147,24 @@ def on_head(obj, offsets: np.ndarray) -> np.ndarray:
     return transfer(offsets, registration, template) @ axes.T
 
 
-def key_effect(obj, block) -> np.ndarray:
-    """(V, 3) what ``block`` at value 1 adds to the face, as Blender shows it: its shape
-    against its own relative key (a rig's keys may all sit on a "Neutral" key, not the
-    reference), scaled by its vertex group where it has one."""
-    co, relative = (np.empty(len(obj.data.vertices) * 3, dtype=np.float32) for _ in range(2))
-    block.data.foreach_get("co", co)
-    block.relative_key.data.foreach_get("co", relative)
-    effect = (co - relative).reshape(-1, 3).astype(np.float64)
-    group = obj.vertex_groups.get(block.vertex_group) if block.vertex_group else None
-    if group is not None:
-        weight = np.zeros(len(effect))
-        for vertex in obj.data.vertices:
-            for member in vertex.groups:
-                if member.group == group.index:
-                    weight[vertex.index] = member.weight
-        effect *= weight[:, None]
-    return effect
+def key_effects(obj, names: list[str]) -> dict[str, np.ndarray]:
+    """name -> (V, 3) what that shape key at value 1 adds to the face, as Blender shows it:
+    its shape against its own relative key (a rig's keys may all sit on a "Neutral" key,
+    not the reference), scaled by its vertex group where it has one."""
+    blocks = [obj.data.shape_keys.key_blocks[n] for n in names]
+    groups = {b.vertex_group: obj.vertex_groups[b.vertex_group].index for b in blocks
+              if b.vertex_group in obj.vertex_groups}
+    weights = dict(zip(groups, group_weights(obj, list(groups.values()))))
+    effects = {}
+    for block in blocks:
+        co, relative = (np.empty(len(obj.data.vertices) * 3, dtype=np.float32) for _ in range(2))
+        block.data.foreach_get("co", co)
+        block.relative_key.data.foreach_get("co", relative)
+        effect = (co - relative).reshape(-1, 3).astype(np.float64)
+        if block.vertex_group in weights:
+            effect *= weights[block.vertex_group][:, None]
+        effects[block.name] = effect
+    return effects
 
 
 def rig_keys(obj) -> dict[str, str]:
@@ -223,7 +229,7 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
     key = obj.data.shape_keys
     drive, busy, scale = rig_plan(obj, choice)
     basis_co, faces = head_geometry(obj)
-    deltas = {name: key_effect(obj, key.key_blocks[name]) for name in drive}
+    deltas = key_effects(obj, drive)
     if STORED in obj.data:
         registration, template, axes = stored(obj)
         basis = flame_basis({n: d @ axes for n, d in deltas.items()}, template, registration, (basis_co @ axes, faces))
