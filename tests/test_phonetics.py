@@ -120,6 +120,25 @@ def test_a_kept_decoder_hears_as_a_new_one(spoken, monkeypatch):
 
 
 @needs_espeak
+def test_settling_under_a_one_word_grammar_hears_as_settling_under_the_search_itself(spoken, monkeypatch):
+    """The settling pass searches a cheap grammar (half the cost); the cepstral mean and
+    noise estimate it leaves must be the ones the real search's own first pass left."""
+    def heard():
+        monkeypatch.setattr(phonetics, "_KEPT", threading.local())
+        return (phonetics.align(spoken[1], BILABIAL), phonetics.allphones(spoken[1]),
+                phonetics.sphinx_words(np.concatenate([spoken[1]] * 3)))
+
+    cheap = heard()
+
+    def settled_by_its_own_search(decoder, wave, settle_s=None):
+        decoder.reinit_feat()
+        phonetics._feed(decoder, wave if settle_s is None else wave[:int(settle_s * 16000)])
+        phonetics._feed(decoder, wave)
+
+    monkeypatch.setattr(phonetics, "_feed_settled", settled_by_its_own_search)
+    assert heard() == cheap
+
+@needs_espeak
 def test_a_decoder_left_inside_an_utterance_is_let_go(spoken, monkeypatch):
     monkeypatch.setattr(phonetics, "_KEPT", threading.local())
     _, wave = spoken
