@@ -10,6 +10,12 @@ clearly-upper and clearly-lower seeds (the two lips meet only at the corners, th
 lids only at the eye's corners), and each may bind only to template triangles of its
 own side. Character eyeballs (separate pieces that sit on the template's eyeballs)
 bind to the template's eyeballs and nothing else binds there.
+
+Teeth and a tongue modelled into the head (separate pieces inside the mouth, which
+FLAME lacks) would otherwise bind to the nearest lip: a row of teeth across the lips'
+contact line tore in two, and the lower row followed every lip gesture. Each such
+piece moves as a whole instead: above the contact line it keeps still with the skull;
+below it, it follows one point of the chin, which moves with the jaw and not with the lips.
 """
 
 from __future__ import annotations
@@ -22,13 +28,18 @@ from .registration import Fit, Template
 from .surface import closest_on_triangles, components, edges, nearest, surface_distances, triangles
 
 SIDES = ("free", "upper_lip", "lower_lip", "left_upper_lid", "left_lower_lid",
-         "right_upper_lid", "right_lower_lid", "eyeball")
+         "right_upper_lid", "right_lower_lid", "eyeball", "upper_teeth", "lower_teeth")
 PAIRS = ((1, 2), (3, 4), (5, 6))
 ZONE_M = 0.004      # a character vertex this near a split region (template metres) is split too
 SEED_MARGIN_M = 0.004  # seeds lie at least this much nearer their own side
 FULL_REACH_M, NO_REACH_M = 0.005, 0.025  # motion fades out between these distances from the template
 CHUNK = 4096
 LID_SEED_M = 0.006  # lid seeds lie this far above or below the eyeball's centre
+# A piece is in the mouth when its centre (in the template's frame) lies at least
+# BEHIND_LIPS_M behind the lips' front, within the mouth corners and MOUTH_HEIGHT_M of
+# the contact line, and it is smaller than MOUTH_PIECE_M across (not a second head).
+BEHIND_LIPS_M, MOUTH_HEIGHT_M, MOUTH_PIECE_M = 0.004, 0.025, 0.08
+CHIN_BELOW_M = 0.015  # the lower row's anchor: the chin's front this far below the contact line
 
 
 @dataclass
@@ -93,7 +104,7 @@ def bind(template: Template, fitted: Fit, vertices: np.ndarray, faces) -> Bindin
     out_w = np.zeros((len(target), 3))
     out_d = np.zeros(len(target))
     ring = _triangle_rings(template)
-    for label in np.unique(side):
+    for label in np.unique(side[side < SIDES.index("upper_teeth")]):
         allowed = _allowed_triangles(template, flame_side, label)
         rows = np.flatnonzero(side == label)
         ids = np.unique(template.tris[allowed])
@@ -111,6 +122,10 @@ def bind(template: Template, fitted: Fit, vertices: np.ndarray, faces) -> Bindin
             out_w[chunk] = w[pick, best]
             out_d[chunk] = np.sqrt(d2[pick, best])
     reach = np.clip((NO_REACH_M - out_d / scale) / (NO_REACH_M - FULL_REACH_M), 0.0, 1.0)
+    upper, lower = side == SIDES.index("upper_teeth"), side == SIDES.index("lower_teeth")
+    out_tri[upper | lower] = _chin_anchor(template)  # a whole piece on one point: it moves rigidly
+    out_w[upper | lower] = (1.0, 0.0, 0.0)
+    reach[upper], reach[lower] = 0.0, 1.0
     return Binding(out_tri.astype(np.int32), out_w.astype(np.float32), reach.astype(np.float32),
                    side.astype(np.int8))
 
@@ -136,7 +151,38 @@ def _character_sides(template, fitted, target, tris, flame_side, flame_seed, sca
         reached = np.isfinite(np.minimum(up, down))
         side[zone_ids[reached]] = np.where(up <= down, pair[0], pair[1])[reached]
     side[ball_share[piece] > 0.5] = SIDES.index("eyeball")
+    for ids, below in _mouth_pieces(template, fitted, target, piece):
+        side[ids] = SIDES.index("lower_teeth" if below else "upper_teeth")
     return side
+
+
+def _mouth_pieces(template: Template, fitted: Fit, target: np.ndarray, piece: np.ndarray):
+    """(vertex ids, whether below the lips' contact line) of each piece inside the mouth.
+    The head's own skin, its largest piece, never is; nor is a moustache, which lies in
+    front of the lips."""
+    local = (target - fitted.origin) @ np.linalg.inv(fitted.linear)  # into the template's frame
+    lips = template.vertices[template.mouth]
+    front = lips[:, 2].max()
+    half_width = np.abs(lips[:, 0]).max()
+    labels, sizes = np.unique(piece, return_counts=True)
+    for label in labels[labels != labels[np.argmax(sizes)]]:
+        ids = np.flatnonzero(piece == label)
+        points = local[ids]
+        x, y, z = points.mean(0)
+        if (abs(x) < half_width and abs(y - template.mouth_line_y) < MOUTH_HEIGHT_M
+                and front - MOUTH_PIECE_M < z < front - BEHIND_LIPS_M
+                and np.ptp(points, axis=0).max() < MOUTH_PIECE_M):
+            yield ids, y < template.mouth_line_y
+
+
+def _chin_anchor(template: Template) -> np.ndarray:
+    """The template triangle corner (repeated) at the chin's front below the middle of
+    the lips: the jaw moves it, the lips barely do."""
+    v = template.vertices
+    face = template.masks["face"]
+    band = face[(np.abs(v[face, 1] - (template.mouth_line_y - CHIN_BELOW_M)) < 0.004) & (np.abs(v[face, 0]) < 0.005)]
+    chin = int(band[np.argmax(v[band, 2])])
+    return np.array([chin, chin, chin])
 
 
 def _apart(points: np.ndarray, ids: np.ndarray, others: np.ndarray, margin: float) -> np.ndarray:

@@ -104,3 +104,21 @@ def arkit_keys(vertices, faces, masks):
                         ("mouthUpperUp", up), ("mouthLowerDown", down), ("eyeBlink", rig.fields["blink"])):
         keys[f"{name}_L"], keys[f"{name}_R"] = field * left, field * right
     return {name: delta.astype(np.float32) for name, delta in keys.items()}
+
+
+def box(centre, size):
+    """(8 corners, 12 triangles) of an axis-aligned box: a stand-in for a row of teeth."""
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * np.asarray(size) / 2
+    quads = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6], [0, 2, 6, 4], [1, 5, 7, 3]]
+    return corners + centre, [t for q in quads for t in ([q[0], q[1], q[2]], [q[0], q[2], q[3]])]
+
+
+def with_pieces(vertices, faces, pieces):
+    """The head with loose pieces ((corners, triangles) each) joined into its mesh, as a
+    modeller joins teeth into a head; the pieces' vertices come last, in order."""
+    vertices, faces = [np.asarray(vertices)], list(faces)
+    for corners, tris in pieces:
+        n = sum(map(len, vertices))
+        vertices.append(corners)
+        faces += [[n + i for i in t] for t in tris]
+    return np.concatenate(vertices), faces

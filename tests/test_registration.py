@@ -102,6 +102,39 @@ def test_parts_far_from_the_template_keep_still(fitted):
     assert np.abs(moved[:, n:]).max() == 0.0
 
 
+def test_teeth_joined_into_the_head_move_as_whole_rows_with_the_skull_and_the_jaw(fitted):
+    """The upper row, across the lips' contact line, used to tear in two (its lower half
+    bound to the lower lip); the lower row followed every lip gesture. A moustache in
+    front of the upper lip is not teeth: it still moves with the lip."""
+    from heads import arkit_keys, box, flame, with_pieces
+    template, vertices, faces, _, _ = fitted
+    mesh, masks, _ = flame(FLAME_DIR)
+    keys = arkit_keys(mesh.vertices, mesh.faces, masks)
+    y, front = template.mouth_line_y, template.vertices[template.mouth, 2].max()
+    widen = np.array([1.3, 1.0, 1.0])  # the remeshed head is 1.3 times as wide
+    rows = [box(np.array([0, y + 0.002, front - 0.012]) * widen, [0.045, 0.011, 0.012]),
+            box(np.array([0, y - 0.006, front - 0.014]) * widen, [0.042, 0.008, 0.012])]
+    upper_lip = template.vertices[template.landmarks["upper_lip"]]
+    moustache = box((upper_lip + [0, 0.006, 0.004]) * widen, [0.03, 0.004, 0.003])
+    head, tris = with_pieces(vertices, faces, rows + [moustache])
+    n = len(vertices)
+    upper, lower, hair = slice(n, n + 8), slice(n + 8, n + 16), slice(n + 16, n + 24)
+    registration = register(template, head, tris)
+    assert set(registration.binding.side[upper]) == {SIDES.index("upper_teeth")}
+    assert set(registration.binding.side[lower]) == {SIDES.index("lower_teeth")}
+
+    jaw, roll = transfer(np.stack([keys["jawOpen"], keys["mouthRollLower"]]), registration, template)
+    assert np.abs(jaw[upper]).max() == 0.0
+    drop = keys["jawOpen"][template.landmarks["lower_lip"], 1]
+    assert drop < -0.008
+    assert jaw[lower, 1] == pytest.approx(np.full(8, drop), abs=0.002)  # the whole row, as far as the lip
+    assert np.ptp(jaw[lower], axis=0).max() == 0.0
+    assert np.abs(keys["mouthRollLower"][template.landmarks["lower_lip"]]).max() > 0.003
+    assert np.abs(roll[lower]).max() < 0.0005
+    lip_lift = transfer(keys["mouthUpperUp_L"][None] + keys["mouthUpperUp_R"][None], registration, template)[0]
+    assert lip_lift[hair, 1].mean() > 0.5 * keys["mouthUpperUp_L"][template.landmarks["upper_lip"], 1] > 0
+
+
 def test_a_registration_round_trips_through_npz_without_pickles(fitted, tmp_path):
     template, vertices, _, registration, motion = fitted
     registration.save(tmp_path / "head.npz")
