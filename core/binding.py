@@ -39,7 +39,10 @@ LID_SEED_M = 0.006  # lid seeds lie this far above or below the eyeball's centre
 # BEHIND_LIPS_M behind the lips' front, within the mouth corners and MOUTH_HEIGHT_M of
 # the contact line, and it is smaller than MOUTH_PIECE_M across (not a second head).
 BEHIND_LIPS_M, MOUTH_HEIGHT_M, MOUTH_PIECE_M = 0.004, 0.025, 0.08
-CHIN_BELOW_M = 0.015  # the lower row's anchor: the chin's front this far below the contact line
+# FLAME's vertex at the chin's front, 15 mm below the middle of the lips: the jaw moves it
+# (1 cm down on the widest opening), the lips barely do. What the lower teeth follow,
+# joined into the head or apart (tests/test_registration.py finds it again).
+CHIN = 3502
 
 
 @dataclass
@@ -123,7 +126,7 @@ def bind(template: Template, fitted: Fit, vertices: np.ndarray, faces) -> Bindin
             out_d[chunk] = np.sqrt(d2[pick, best])
     reach = np.clip((NO_REACH_M - out_d / scale) / (NO_REACH_M - FULL_REACH_M), 0.0, 1.0)
     upper, lower = side == SIDES.index("upper_teeth"), side == SIDES.index("lower_teeth")
-    out_tri[upper | lower] = _chin_anchor(template)  # a whole piece on one point: it moves rigidly
+    out_tri[upper | lower] = CHIN  # a whole piece on one point: it moves rigidly
     out_w[upper | lower] = (1.0, 0.0, 0.0)
     reach[upper], reach[lower] = 0.0, 1.0
     return Binding(out_tri.astype(np.int32), out_w.astype(np.float32), reach.astype(np.float32),
@@ -173,16 +176,6 @@ def _mouth_pieces(template: Template, fitted: Fit, target: np.ndarray, piece: np
                 and front - MOUTH_PIECE_M < z < front - BEHIND_LIPS_M
                 and np.ptp(points, axis=0).max() < MOUTH_PIECE_M):
             yield ids, y < template.mouth_line_y
-
-
-def _chin_anchor(template: Template) -> np.ndarray:
-    """The template triangle corner (repeated) at the chin's front below the middle of
-    the lips: the jaw moves it, the lips barely do."""
-    v = template.vertices
-    face = template.masks["face"]
-    band = face[(np.abs(v[face, 1] - (template.mouth_line_y - CHIN_BELOW_M)) < 0.004) & (np.abs(v[face, 0]) < 0.005)]
-    chin = int(band[np.argmax(v[band, 2])])
-    return np.array([chin, chin, chin])
 
 
 def _apart(points: np.ndarray, ids: np.ndarray, others: np.ndarray, margin: float) -> np.ndarray:

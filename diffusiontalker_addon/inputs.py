@@ -57,6 +57,7 @@ class Plan:
     target: str = "FLAME"  # FLAME, MESH (a fitted head of any topology) or SHAPE_KEYS (the head's rig)
     rig_keys: str = ""  # with SHAPE_KEYS: the keys to drive and their scales ("jawOpen, mouthClose*0.8")
     transcript: bool = False  # whether one was given: the take's record says so
+    lower_teeth: str = ""  # a separate mesh that follows the chin (FLAME and MESH targets)
 
 
 def settings_of(op, context) -> dict:
@@ -126,6 +127,19 @@ def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.t
         raise SetupError(f"'{obj.name}' has absolute shape keys (Relative is off); a take is written as "
                          "relative shape keys and would never show")
     return obj
+
+
+def lower_teeth(context, name: str, head: str) -> bpy.types.Object:
+    """The separate lower-teeth mesh, checked as the head is: a take is written on it too."""
+    teeth = bpy.data.objects.get(name)
+    if teeth is None or teeth.type != "MESH":
+        raise SetupError(f"Lower Teeth: {'no object' if teeth is None else 'no mesh'} named '{name}'")
+    if name == head:
+        raise SetupError("Lower Teeth names the head itself; choose the separate teeth object, or leave it "
+                         "empty (teeth joined into the head follow the jaw by themselves with Any Head)")
+    if abs(teeth.matrix_world.to_3x3().determinant()) < 1e-12:
+        raise SetupError(f"Lower Teeth '{name}' is scaled to nothing; its offsets would have no size")
+    return target_mesh(context, name)
 
 
 def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None]:
@@ -259,6 +273,9 @@ def prepare(op, context) -> tuple[Plan, Request]:
                              "for a head of its own") from None
     elif s["keep_key_poses"]:
         raise SetupError("Keep Key Poses works on FLAME meshes only; turn it off for this target")
+    teeth = s["lower_teeth"].strip()
+    if teeth and s["target"] != "SHAPE_KEYS":  # a rig take says it leaves them (operators._drove_rig)
+        lower_teeth(context, teeth, obj.name)
     transcript = transcript_of(op, context)
     audio, start_frame, span = audio_source(s, context)
     check_span(context.scene, audio, start_frame, span)
@@ -275,7 +292,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"],
-                rig_keys=s["rig_keys"], transcript=bool(transcript))
+                rig_keys=s["rig_keys"], transcript=bool(transcript), lower_teeth=teeth)
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",

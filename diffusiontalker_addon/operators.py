@@ -13,17 +13,18 @@ import random
 import bpy
 from bpy.props import StringProperty
 
+from ..core.binding import CHIN
 from ..core.errors import DiffusionTalkerError
 from ..core.flame_frame import frame_of
 from ..core.mesh import check_vertex_count
 from ..core.timing import resample_fps
 from .capture import KEY_POSE_PREFIX, key_pose_frames, rest_coordinates
 from .dependencies import torch_ready
-from .inputs import Plan, prepare, target_mesh
+from .inputs import Plan, lower_teeth, prepare, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import playing_spans, settle_new_take
-from .targets import FLAME, MESH, check_target, drive_rig, on_head
+from .targets import FLAME, MESH, check_target, chin_on_head, drive_rig, following, on_head
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
 
@@ -43,20 +44,24 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         return refused
     take = outcome.result
     offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
-    notes = []
+    notes, teeth = [], None
     try:
         obj = target_mesh(context, plan.object)
         if plan.target == FLAME:
             check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
             frame = frame_of(rest_coordinates(obj))
             offsets = frame.to_head(offsets)
+            chin = offsets[:, CHIN]
             if not frame.is_flames:
                 notes.append(f"'{obj.name}' does not stand in FLAME's frame (Y up, metres) but {frame.describe()}: "
                              "the take was turned and sized to match")
         elif plan.target == MESH:
-            offsets = on_head(obj, offsets)
+            offsets, chin = on_head(obj, offsets), chin_on_head(obj, offsets)
         else:
             return _drove_rig(op, scene, obj, plan, offsets, outcome.generator.num_vertices)
+        if plan.lower_teeth:
+            teeth = lower_teeth(context, plan.lower_teeth, obj.name)
+            teeth_offsets = following(obj, teeth, chin)
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         _last_result(scene, plan.take, str(exc), True)
@@ -64,6 +69,11 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     summary.notes[:0] = notes
     settle_new_take(scene, obj, plan, take, summary.frames)
+    if teeth is not None:  # a rigid motion: three basis keys hold it exactly
+        followed = write_take(teeth, teeth_offsets, plan.take, plan.start_frame, plan.mode,
+                              min(plan.basis_count, 3), plan.seed)
+        settle_new_take(scene, teeth, plan, take, followed.frames)
+        summary.notes += followed.notes
     fit_frame_range(scene, playing_spans(obj))
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         summary.notes.append(NO_SOUND)
@@ -74,6 +84,8 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
     if plan.mode != PER_FRAME:
         report += f"; basis error {summary.rms_error * 1000:.3f} mm RMS, {summary.max_error * 1000:.3f} mm max"
+    if teeth is not None:
+        report += f"; '{teeth.name}' follows the chin"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
     return {"FINISHED"}
@@ -82,6 +94,9 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
 def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[str]:
     """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
     weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys)
+    if plan.lower_teeth:
+        notes.append(f"Lower Teeth '{plan.lower_teeth}' was left as it was: a shape-key rig's teeth follow its "
+                     "own keys (key them with the head's, or drive them from it)")
     fit_frame_range(scene, [(plan.start_frame, len(offsets))])
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)

@@ -18,6 +18,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
+from ..core.binding import CHIN
 from ..core.errors import DiffusionTalkerError, check_cancel
 from ..core.flame_frame import frame_of
 from ..core.mesh import read_mesh
@@ -145,6 +146,23 @@ def on_head(obj, offsets: np.ndarray) -> np.ndarray:
     """FLAME offsets -> the fitted head's own, in its local coordinates."""
     registration, template, axes = stored(obj)
     return transfer(offsets, registration, template) @ axes.T
+
+
+def chin_on_head(obj, offsets: np.ndarray) -> np.ndarray:
+    """(T, 3) how FLAME's chin (``binding.CHIN``) moves on the fitted head, in its local
+    coordinates: what a separate lower-teeth object follows."""
+    registration, _, axes = stored(obj)
+    return offsets[:, CHIN] @ registration.fit.linear @ axes.T
+
+
+def following(head, other, motion: np.ndarray) -> np.ndarray:
+    """(T, V, 3) offsets that move every vertex of ``other`` as ``motion`` (T, 3), given
+    in ``head``'s local coordinates, moves in the world: each object has its own
+    transform (teeth modelled in centimetres, or turned, or parented to the head)."""
+    head_to_world = np.array(head.matrix_world.to_3x3())
+    world_to_other = np.linalg.inv(np.array(other.matrix_world.to_3x3()))
+    moved = np.asarray(motion, np.float64) @ head_to_world.T @ world_to_other.T
+    return np.repeat(moved[:, None].astype(np.float32), len(other.data.vertices), axis=1)
 
 
 def key_effects(obj, names: list[str]) -> dict[str, np.ndarray]:

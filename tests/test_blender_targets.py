@@ -22,6 +22,8 @@ def test_a_remeshed_head_is_fitted_once_and_takes_land_on_it(observed):
     assert head["moved_mm"] > 0.5
     assert head["lower_third_moves_mm"] < head["moved_mm"]
     assert head["mine_kept"]
+    chin, teeth = head["teeth_chin_mm"]  # separate lower teeth follow the chin of a fitted head too
+    assert chin > 1.0 and 0.7 < teeth / chin < 1.4 and head["teeth_chin_r"] > 0.95
 
 
 def test_an_arkit_head_gets_its_own_keys_keyed(observed):
@@ -46,6 +48,16 @@ def test_rig_keys_are_read_as_blender_shows_them(observed):
     rig = run(observed, "rig_keys_as_blender_shows_them")
     assert rig["same_keys"] and rig["jaw_peak"] > 0.05 and rig["hidden"] > 1000
     assert rig["largest_difference"] < 1e-3
+
+
+def test_separate_lower_teeth_move_in_the_world_as_the_chin_does(observed):
+    teeth = run(observed, "lower_teeth_follow_the_chin")
+    assert "Lower Teeth: no object named 'Nope'" in teeth["missing"]
+    assert "names the head itself" in teeth["itself"]
+    assert teeth["untouched"]
+    assert teeth["teeth_keys"] == ["Basis", "T.pc00", "T.pc01", "T.pc02"]
+    assert teeth["chin_mm"] > 1.0
+    assert teeth["apart_mm"] < 0.1 and teeth["rigid_mm"] < 0.01
 
 
 def test_bad_input_is_one_clear_message_and_changes_nothing(observed):

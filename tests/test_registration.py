@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import FLAME_DIR
-from diffusiontalker.binding import SIDES, bind, template_sides
+from diffusiontalker.binding import CHIN, SIDES, bind, template_sides
 from diffusiontalker.errors import DiffusionTalkerError
 from diffusiontalker.registration import RegistrationError, fit
 from diffusiontalker.surface import closest_on_triangles, nearest
@@ -133,6 +133,18 @@ def test_teeth_joined_into_the_head_move_as_whole_rows_with_the_skull_and_the_ja
     assert np.abs(roll[lower]).max() < 0.0005
     lip_lift = transfer(keys["mouthUpperUp_L"][None] + keys["mouthUpperUp_R"][None], registration, template)[0]
     assert lip_lift[hair, 1].mean() > 0.5 * keys["mouthUpperUp_L"][template.landmarks["upper_lip"], 1] > 0
+
+
+def test_the_chin_the_lower_teeth_follow_is_the_front_of_the_chin_below_the_lips(fitted):
+    from heads import arkit_keys, flame
+    template = fitted[0]
+    mesh, masks, _ = flame(FLAME_DIR)
+    keys = arkit_keys(mesh.vertices, mesh.faces, masks)
+    v, face = template.vertices, template.masks["face"]
+    band = face[(np.abs(v[face, 1] - (template.mouth_line_y - 0.015)) < 0.004) & (np.abs(v[face, 0]) < 0.005)]
+    assert band[np.argmax(v[band, 2])] == CHIN
+    assert keys["jawOpen"][CHIN, 1] < -0.008
+    assert np.abs(keys["mouthRollLower"][CHIN]).max() < 0.0005
 
 
 def test_a_registration_round_trips_through_npz_without_pickles(fitted, tmp_path):
