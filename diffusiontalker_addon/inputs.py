@@ -130,7 +130,8 @@ def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.t
 
 
 def lower_teeth(context, name: str, head: str) -> bpy.types.Object:
-    """The separate lower-teeth mesh, checked as the head is: a take is written on it too."""
+    """The separate lower-teeth mesh, checked as the head is: a take is written on it too
+    (on a shape-key rig, its keys like the head's are keyed: ``targets.check_target``)."""
     teeth = bpy.data.objects.get(name)
     if teeth is None or teeth.type != "MESH":
         raise SetupError(f"Lower Teeth: {'no object' if teeth is None else 'no mesh'} named '{name}'")
@@ -274,7 +275,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
     elif s["keep_key_poses"]:
         raise SetupError("Keep Key Poses works on FLAME meshes only; turn it off for this target")
     teeth = s["lower_teeth"].strip()
-    if teeth and s["target"] != "SHAPE_KEYS":  # a rig take says it leaves them (operators._drove_rig)
+    if teeth:
         lower_teeth(context, teeth, obj.name)
     transcript = transcript_of(op, context)
     audio, start_frame, span = audio_source(s, context)

@@ -24,7 +24,8 @@ from .inputs import Plan, lower_teeth, prepare, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import playing_spans, settle_new_take
-from .targets import FLAME, MESH, check_target, chin_on_head, drive_rig, following, on_head
+from .targets import (FLAME, MESH, check_target, chin_on_head, drive_rig, following, key_teeth, on_head,
+                      rig_teeth_keys)
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
 
@@ -93,16 +94,19 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
 
 def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[str]:
     """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
+    teeth = lower_teeth(bpy.context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
+    alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
     weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys)
-    if plan.lower_teeth:
-        notes.append(f"Lower Teeth '{plan.lower_teeth}' was left as it was: a shape-key rig's teeth follow its "
-                     "own keys (key them with the head's, or drive them from it)")
+    if teeth is not None:
+        notes += key_teeth(teeth, alike, weights, plan.start_frame)
     fit_frame_range(scene, [(plan.start_frame, len(offsets))])
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)
     for note in notes:
         op.report({"WARNING"}, note)
     report = f"{plan.take}: {len(offsets)} frames keyed on {len(weights)} shape keys of '{obj.name}'"
+    if teeth is not None:
+        report += f" and their like on '{teeth.name}'"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
     return {"FINISHED"}
@@ -129,7 +133,8 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     def start(self, context, wait: bool) -> set[str]:
         try:
             self._plan, request = prepare(self, context)
-            check_target(target_mesh(context, self._plan.object), self._plan.target, self._plan.rig_keys)
+            check_target(target_mesh(context, self._plan.object), self._plan.target, self._plan.rig_keys,
+                         self._plan.lower_teeth)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             take = self.take if self.properties.is_property_set("take") else context.scene.diffusiontalker.take

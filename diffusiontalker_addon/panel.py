@@ -73,8 +73,7 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         col.prop(settings, "target")
         if settings.target == "SHAPE_KEYS":
             col.prop(settings, "rig_keys")
-        else:
-            col.prop_search(settings, "lower_teeth", bpy.data, "objects", icon="OBJECT_DATA")
+        col.prop_search(settings, "lower_teeth", bpy.data, "objects", icon="OBJECT_DATA")
         if settings.target != "FLAME":
             col.operator("diffusiontalker.fit_head", icon="MOD_SHRINKWRAP")
 

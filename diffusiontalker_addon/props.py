@@ -112,8 +112,9 @@ def generation_properties(options: set[str]) -> dict:
                         "scale (jawOpen, mouthClose*0.8); empty drives every ARKit or viseme key"),
         "lower_teeth": StringProperty(
             name="Lower Teeth", default="", options=options,
-            description="With Target FLAME Mesh or Any Head: a separate mesh (the lower teeth, a tongue) that "
-                        "moves with the jaw; it gets the take too, following the chin. Empty: none"),
+            description="A separate mesh (the lower teeth, a tongue) that moves with the jaw: it gets the take "
+                        "too, following the chin (on a Shape-Key Rig, its keys named like the head's are keyed "
+                        "alike). Empty: none"),
         "mute_other_takes": BoolProperty(
             name="Mute Other Takes", default=True, options=options,
             description="Mute the head's other takes (shape keys and sound strips) when a take is written, so it "

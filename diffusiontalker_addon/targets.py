@@ -231,12 +231,14 @@ def rig_plan(obj, choice: str) -> tuple[list[str], list[str], dict[str, float]]:
     return drive, busy, scale
 
 
-def check_target(obj, target: str, choice: str = "") -> None:
-    """Refuse, before any work, a head the chosen target cannot use."""
+def check_target(obj, target: str, choice: str = "", teeth: str = "") -> None:
+    """Refuse, before any work, a head (or Lower Teeth) the chosen target cannot use."""
     if target == MESH:
         stored(obj)
     elif target == SHAPE_KEYS:
         rig_plan(obj, choice)
+        if teeth:
+            rig_teeth_keys(bpy.data.objects[teeth], obj)
 
 
 def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
@@ -244,7 +246,6 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
     """Key the head's rig keys to follow the take, replacing an earlier rig take's curves;
     keys the user animates are left alone and named in a note. Returns the weights written
     and the notes."""
-    key = obj.data.shape_keys
     drive, busy, scale = rig_plan(obj, choice)
     basis_co, faces = head_geometry(obj)
     deltas = key_effects(obj, drive)
@@ -259,13 +260,43 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
     else:
         raise SetupError(f"'{obj.name}' is not of FLAME topology: run Fit Head on it first")
     weights = solve_weights(offsets, basis, template, scale=scale)
+    _key_rig(obj, weights, start_frame)
+    return weights, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
+
+
+def _key_rig(obj, weights: dict[str, np.ndarray], start_frame: int) -> None:
+    """Key these shape keys of ``obj`` from ``start_frame``, replacing the curves the last
+    rig take keyed on it (named on its Key)."""
+    key = obj.data.shape_keys
     curves = fcurves_of(key, f"{obj.name}ShapeKeys")
     remove_fcurves(key, {_value_path(n) for n in key.get(RIG_TAKE, [])})
-    frames = start_frame + np.arange(len(offsets), dtype=np.float32)
     for name, values in weights.items():
-        set_keys(curves.new(_value_path(name)), frames, values, "LINEAR")
+        set_keys(curves.new(_value_path(name)), start_frame + np.arange(len(values), dtype=np.float32), values,
+                 "LINEAR")
     key[RIG_TAKE] = list(weights)
-    return weights, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
+
+
+def rig_teeth_keys(teeth, head) -> dict[str, str]:
+    """Lower Teeth on a shape-key rig: the teeth's keys that mean what a key of the head
+    means (jawOpen and jawOpen, or Jaw_Open), teeth key -> head key, as Ready Player Me's
+    and other ARKit avatars give their teeth the head's keys. Refused if there are none."""
+    head_keys = {standard: name for name, standard in rig_keys(head).items()}
+    alike = {name: head_keys[standard] for name, standard in rig_keys(teeth).items() if standard in head_keys}
+    if not alike:
+        raise SetupError(f"Lower Teeth '{teeth.name}' has none of the head's ARKit or viseme shape keys to key "
+                         "with them; give it keys of the same names (jawOpen …), or use it on another target")
+    return alike
+
+
+def key_teeth(teeth, alike: dict[str, str], weights: dict[str, np.ndarray], start_frame: int) -> list[str]:
+    """Key the teeth's keys as the head's of the same meaning (``alike``, from
+    ``rig_teeth_keys``) were keyed; the teeth's keys the user animates are left alone, as
+    the head's are. Returns notes."""
+    ours = set(teeth.data.shape_keys.get(RIG_TAKE, []))
+    alike = {name: head for name, head in alike.items() if head in weights}
+    busy = [n for n in alike if n not in ours and find_fcurve(teeth.data.shape_keys, _value_path(n))]
+    _key_rig(teeth, {name: weights[head] for name, head in alike.items() if name not in busy}, start_frame)
+    return [f"'{teeth.name}': left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
 
 class DIFFUSIONTALKER_OT_fit_head(JobOperator, bpy.types.Operator):

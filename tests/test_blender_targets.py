@@ -34,6 +34,9 @@ def test_an_arkit_head_gets_its_own_keys_keyed(observed):
     assert keyed["jawOpen"][0] > 10 and 0.0 <= keyed["jawOpen"][1] and keyed["jawOpen"][2] <= 1.0
     assert keyed["jawOpen"][2] > 0.05
     assert "keyed on" in rig["report"]
+    assert "Lower Teeth 'Teeth' has none of the head's ARKit or viseme shape keys" in rig["teeth_no_keys"]
+    teeth = rig["teeth_keyed"]  # keyed as the head's keys of the same meaning, whatever their spelling
+    assert teeth == {"Jaw_Open": keyed["jawOpen"], "mouthClose": keyed["mouthClose"]}
     again = rig["again"]  # a second rig take replaces the first: only jawOpen, at half strength
     assert set(again) == {"Mine", "mouthPucker", "jawOpen"}
     assert again["jawOpen"][0] == rig["full_jaw"][0]

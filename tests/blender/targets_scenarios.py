@@ -123,8 +123,19 @@ def arkit_head():
     pucker.keyframe_insert("value", frame=5)  # the user animates it already: it must stay theirs
     kept = digest(head, ["Mine", "mouthPucker"])
     names_before = [b.name for b in head.data.shape_keys.key_blocks]
-    bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS")
-    out = {"names_unchanged": [b.name for b in head.data.shape_keys.key_blocks] == names_before,
+    # Ready Player Me's way: the teeth are their own mesh with keys named like the head's
+    teeth = bpy.data.objects.new("Teeth", bpy.data.meshes.new("Teeth"))
+    teeth.data.from_pydata(box(np.zeros(3), [0.04, 0.008, 0.012])[0].tolist(), [], box(np.zeros(3), [1, 1, 1])[1])
+    bpy.context.scene.collection.objects.link(teeth)
+    teeth.shape_key_add(name="Basis", from_mix=False)
+    no_keys = refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS",
+                      lower_teeth="Teeth")
+    for name in ("Jaw_Open", "mouthClose", "tongueOut"):
+        teeth.shape_key_add(name=name, from_mix=False)
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS", lower_teeth="Teeth")
+    teeth_keyed = keyed(teeth)
+    out = {"teeth_no_keys": no_keys, "teeth_keyed": teeth_keyed,
+           "names_unchanged": [b.name for b in head.data.shape_keys.key_blocks] == names_before,
            "kept": digest(head, ["Mine", "mouthPucker"]) == kept, "keyed": keyed(head),
            "report": bpy.context.scene.diffusiontalker.last_report}
     # Another take on the same rig replaces the first one's curves; here only jawOpen, at half strength.
