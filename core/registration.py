@@ -12,8 +12,11 @@ head into it):
    mouth corners, the middle of each lip). On the character only the nose tip is
    found automatically (the most forward point of the upper part of the mesh, which
    holds for a human-proportioned head or bust, not for a long-nosed creature or a
-   full body), together with the top of the head for the first scale. Anything else
-   (or everything, on a stylised head) the user names as character vertex indices.
+   full body), together with the top of the head for the first scale. A mesh of
+   several large pieces (a cap joined to the head, whose peak juts out further than
+   the nose) offers each piece's own most forward point too, and the one the face
+   fits best wins. Anything else (or everything, on a stylised head) the user names
+   as character vertex indices.
 2. *Rigid, then affine.* Closest-point alignment of FLAME's face mask, first as a
    similarity, then affine so a face 30% wider is met by stretch and not by bending.
 3. *Non-rigid ICP.* Per-vertex displacements from the affine fit, pulled to the
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DiffusionTalkerError
-from .surface import edges, nearest, triangles, vertex_normals
+from .surface import components, edges, nearest, triangles, vertex_normals
 from .synthtalk.regions import find_regions
 
 LANDMARKS = ("nose_tip", "mouth_left", "mouth_right", "upper_lip", "lower_lip")
@@ -39,6 +42,17 @@ STIFFNESS = (30.0, 10.0, 3.0, 1.0, 0.3)  # membrane weight per round, against a 
 ICP_STEPS = 3        # closest-point updates per stiffness
 LANDMARK_WEIGHT = 20.0
 FACING_SAMPLE = 1500  # head points mirrored to tell which way it faces
+# Median distance (template metres) from the globally fitted face to the head's surface
+# beyond which the fit missed the face: 0.7-1.9 mm on heads it fits (remeshed, widened,
+# squashed, stylised, a cap joined), 3.3-15 mm on the same head backwards, upside down
+# or lying on its back.
+POOR_FIT_M = 0.0025
+_HALF_TURN_Y, _HALF_TURN_Z = np.diag([-1.0, 1.0, -1.0]), np.diag([-1.0, -1.0, 1.0])
+_QUARTER_X = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
+_LYING = "lie on its back or face (Y up where Z up is declared, or the other way round)"
+TURNS = (("face backwards", _HALF_TURN_Y), ("stand upside down", _HALF_TURN_Z), (_LYING, _QUARTER_X),
+         (_LYING, _QUARTER_X.T))
+MAX_NOSE_PIECES = 3  # the largest pieces that may hold the nose: each costs a global fit
 SEARCH_POINTS = 20_000  # character vertices the fit searches (a random sample of denser heads)
 
 
@@ -90,22 +104,53 @@ def fit(template: Template, vertices: np.ndarray, faces, landmarks: dict[str, in
                                 f"and {len(tris)} triangles given)")
     if not np.isfinite(target).all():
         raise RegistrationError("the head has vertices at non-finite positions")
-    normals = vertex_normals(target, tris)
     if len(landmarks or {}) < 3:  # three or more landmarks align the head however it is turned
         _check_facing(target)
-    marks = _target_landmarks(template, target, landmarks)
-    if normals[marks["nose_tip"], 2] < 0:
-        normals = -normals  # inside-out winding: the nose tip's normal must face forward
+    given = _checked_landmarks(target, landmarks)
+    gap, marks, linear, origin, search = _global_fit(template, target, tris, given, seed)
+    if gap > POOR_FIT_M and len(given) < 3:
+        _check_turns(template, target, tris, given, seed, gap)
+    moved = _nonrigid(template, search, marks, target, template.vertices @ linear + origin)
+    return Fit(moved, linear, origin)
+
+
+def _global_fit(template: Template, target: np.ndarray, tris: np.ndarray, given: dict[str, int], seed: int):
+    """(face gap, landmarks, linear, origin, search points) of the global fit from the best
+    nose candidate: the one whose face lies nearest the head's surface (``_face_gap``)."""
+    normals = vertex_normals(target, tris)
+    noses = [(given["nose_tip"], target[:, 1].max())] if "nose_tip" in given else _nose_candidates(target, tris)
+    if normals[noses[0][0], 2] < 0:
+        normals = -normals  # inside-out winding: the most forward point's normal must face forward
     rng = np.random.default_rng(seed)
     sample = np.arange(len(target))
     if len(target) > SEARCH_POINTS:
         sample = np.sort(rng.choice(len(target), SEARCH_POINTS, replace=False))
     search = (target[sample], normals[sample])
+    fits = []
+    for nose, crown in noses:
+        marks = {**given, "nose_tip": nose}
+        linear, origin = _initial_alignment(template, target, marks, crown)
+        linear, origin = _global_icp(template, search, marks, target, linear, origin)
+        fits.append((_face_gap(template, search, linear, origin), marks, linear, origin))
+    return (*min(fits, key=lambda f: f[0]), search)
 
-    linear, origin = _initial_alignment(template, target, marks)
-    linear, origin = _global_icp(template, search, marks, target, linear, origin)
-    moved = _nonrigid(template, search, marks, target, template.vertices @ linear + origin)
-    return Fit(moved, linear, origin)
+
+def _check_turns(template: Template, target: np.ndarray, tris: np.ndarray, given: dict[str, int], seed: int,
+                 gap: float) -> None:
+    """Refuse a head whose face the fit missed when, turned some way, it fits well: it
+    faces backwards, stands upside down, or lies on its back or face (declared Z-up while
+    it stands Y-up, or the other way round). Such a head is mirror-symmetric left to right
+    as a good one is, so ``_check_facing`` lets it through, and the fit found a "face"
+    on the back of the head, reported as a success."""
+    found = []
+    for what, turn in TURNS:
+        found.append((_global_fit(template, target @ turn, tris, given, seed)[0], what))
+    turned_gap, what = min(found)
+    if turned_gap < min(POOR_FIT_M, gap / 2):
+        raise RegistrationError(f"the head seems to {what}: the template's face fits it {1000 * turned_gap:.1f} mm "
+                                f"from its surface that way, and {1000 * gap:.1f} mm as it stands. Turn it to face "
+                                "forward in its own coordinates and apply the rotation, or check how its "
+                                "orientation is declared, or give three or more landmarks")
 
 
 def _check_facing(target: np.ndarray) -> None:
@@ -130,7 +175,7 @@ def _check_facing(target: np.ndarray) -> None:
                                 "landmarks, which align it however it is turned")
 
 
-def _target_landmarks(template: Template, target: np.ndarray, given: dict[str, int] | None) -> dict[str, int]:
+def _checked_landmarks(target: np.ndarray, given: dict[str, int] | None) -> dict[str, int]:
     given = dict(given or {})
     unknown = sorted(set(given) - set(LANDMARKS))
     if unknown:
@@ -138,18 +183,47 @@ def _target_landmarks(template: Template, target: np.ndarray, given: dict[str, i
     for name, index in given.items():
         if not 0 <= int(index) < len(target):
             raise RegistrationError(f"landmark {name} names vertex {index} of a {len(target)}-vertex head")
-    if "nose_tip" not in given:
-        y = target[:, 1]
-        upper = np.flatnonzero(y > y.max() - 0.6 * (y.max() - y.min()))
-        given["nose_tip"] = int(upper[np.argmax(target[upper, 2])])
     return {k: int(v) for k, v in given.items()}
 
 
-def _initial_alignment(template: Template, target: np.ndarray, marks: dict[str, int]):
+def _nose_candidates(target: np.ndarray, tris: np.ndarray) -> list[tuple[int, float]]:
+    """(vertex, crown height) pairs that may be the nose tip: the most forward point of the
+    mesh's upper part, then that of each large piece of it, with the top of the piece as
+    its crown (a cap's peak juts out further than the nose, and its crown stands higher).
+    A piece is large with a tenth of the vertices and a third of the mesh's height, which
+    leaves eyeballs out."""
+    def forward_most(ids):
+        y = target[ids, 1]
+        upper = ids[y > y.max() - 0.6 * (y.max() - y.min())]
+        return int(upper[np.argmax(target[upper, 2])]), float(y.max())
+
+    found = [forward_most(np.arange(len(target)))]
+    piece = components(len(target), edges(tris))
+    labels, sizes = np.unique(piece, return_counts=True)
+    height = np.ptp(target[:, 1])
+    for label in labels[np.argsort(-sizes)][:MAX_NOSE_PIECES]:
+        ids = np.flatnonzero(piece == label)
+        if len(ids) >= 0.1 * len(target) and np.ptp(target[ids, 1]) >= height / 3:
+            candidate = forward_most(ids)
+            if candidate[0] not in {nose for nose, _ in found}:
+                found.append(candidate)
+    return found
+
+
+def _face_gap(template: Template, search, linear: np.ndarray, origin: np.ndarray) -> float:
+    """Median distance from the placed template's face to the character's surface, in the
+    template's metres: small where the face found the face."""
+    placed = template.vertices @ linear + origin
+    face = template.masks["face"]
+    closest, _, _ = _correspondences(placed[face], vertex_normals(placed, template.tris)[face], search)
+    return float(np.median(np.linalg.norm(closest - placed[face], axis=1))) / abs(np.linalg.det(linear)) ** (1 / 3)
+
+
+def _initial_alignment(template: Template, target: np.ndarray, marks: dict[str, int], crown: float):
     """Uniform scale from the nose-to-crown height, the noses put together."""
     src = template.vertices
     nose_s, nose_t = src[template.landmarks["nose_tip"]], target[marks["nose_tip"]]
-    scale = (target[:, 1].max() - nose_t[1]) / (src[:, 1].max() - nose_s[1])
+    scale = (crown - nose_t[1]) / (src[:, 1].max() - nose_s[1])
     if len(marks) >= 3:  # enough given points for a similarity of their own
         names = sorted(marks)
         scale, rot, _ = _similarity(src[[template.landmarks[n] for n in names]], target[[marks[n] for n in names]],

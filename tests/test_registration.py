@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,25 @@ def test_the_chin_the_lower_teeth_follow_is_the_front_of_the_chin_below_the_lips
     assert np.abs(keys["mouthRollLower"][CHIN]).max() < 0.0005
 
 
+def test_a_cap_joined_to_the_head_is_not_taken_for_the_face(fitted):
+    """Its peak juts out further than the nose and its crown stands above the head: the
+    peak used to be taken for the nose tip, and the face was fitted 15 cm off, with no
+    error. Each large piece now offers its own nose, and the face fits the skin's best."""
+    from heads import box, with_pieces
+    template, vertices, faces, registration, _ = fitted
+    v = template.vertices
+    widen = np.array([1.3, 1.0, 1.0])
+    peak = box(np.array([0, v[template.landmarks["nose_tip"], 1] + 0.06, v[:, 2].max() + 0.02]) * widen,
+               [0.23, 0.01, 0.12])
+    crown = box(np.array([0, v[:, 1].max() + 0.02, -0.01]) * widen, [0.26, 0.08, 0.16])
+    head, tris = with_pieces(vertices, faces, [peak, crown])
+    capped = fit(template, head, tris)
+    nose = capped.flame[template.landmarks["nose_tip"]]
+    assert np.linalg.norm(nose - vertices[template.landmarks["nose_tip"]]) < 0.002
+    face = template.masks["face"]
+    assert np.median(np.linalg.norm(capped.flame[face] - registration.fit.flame[face], axis=1)) < 0.001
+
+
 def test_a_registration_round_trips_through_npz_without_pickles(fitted, tmp_path):
     template, vertices, _, registration, motion = fitted
     registration.save(tmp_path / "head.npz")
@@ -185,3 +206,26 @@ def test_a_head_turned_to_face_sideways_is_refused_not_fitted_wrong(fitted):
     sideways = np.asarray(vertices)[:, [2, 1, 0]] * [1.0, 1.0, -1.0]  # facing +X instead of +Z
     with pytest.raises(RegistrationError, match="the head seems to face sideways"):
         fit(template, sideways, faces)
+
+
+@pytest.mark.parametrize("turn, told", [
+    ([[-1, 0, 0], [0, 1, 0], [0, 0, -1]], "face backwards"),
+    ([[1, 0, 0], [0, 0, -1], [0, 1, 0]], "lie on its back or face (Y up where Z up is declared"),
+])
+def test_a_head_facing_backwards_or_lying_down_is_refused_not_fitted_wrong(fitted, turn, told):
+    """Mirror-symmetric left to right as a good head is, it passed the sideways test, and
+    the fit found a "face" on the back of the head (or its crown) and reported success."""
+    template, vertices, faces, _, _ = fitted
+    with pytest.raises(RegistrationError, match=rf"the head seems to {re.escape(told)}"):
+        fit(template, np.asarray(vertices) @ np.array(turn, float), faces)
+
+
+def test_a_stylised_head_is_fitted_not_taken_for_a_turned_one(fitted):
+    """A cranium a quarter larger above the eyes: its face sits further from the affine fit
+    (1.8 mm against 0.7), well short of a turned head's."""
+    template, vertices, faces, _, _ = fitted
+    v = np.asarray(vertices)
+    stylised = v * (1 + 0.25 * np.clip(v[:, 1] / 0.13, 0, 1))[:, None]
+    moved = fit(template, stylised, faces).flame
+    nose = template.landmarks["nose_tip"]
+    assert np.linalg.norm(moved[nose] - stylised[nose]) < 0.002
