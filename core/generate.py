@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import Future, wait
 
 from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
-from .interrupts import sigint
+from .interrupts import handling
 from .phonetics import add_transcript_flags
 
 SETTLE_S = 30.0  # the longest a stopped front-end is waited for (it lets go within a second)
@@ -240,7 +240,7 @@ def _settle(hearing: Future | None) -> None:
     that exits while it is inside torch or PocketSphinx aborts (a C++ runtime error),
     which is what a second Ctrl-C did while Python joined its thread."""
     if hearing is not None:
-        with sigint(signal.SIG_IGN):
+        with handling(signal.SIG_IGN):
             wait([hearing], timeout=SETTLE_S)
 
 

@@ -1,5 +1,5 @@
-"""Ctrl-C handled for a while: by a long step that must end before it stops, or ignored
-while a stopped worker lets go.
+"""Ctrl-C (and a scheduler's SIGTERM) handled for a while: by a long step that must end
+before it stops, or ignored while a stopped worker lets go.
 
 Only Python's main thread may set signal handlers; called elsewhere (a test's thread, an
 embedding program's worker) these change nothing.
@@ -13,14 +13,16 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def sigint(handler):
-    """SIGINT goes to ``handler`` inside the block and to the handler before it afterwards;
-    yields that previous handler (None off the main thread, where nothing changes)."""
+def handling(handler, *signums: int):
+    """These signals (SIGINT when none is named) go to ``handler`` inside the block and to
+    the handlers before it afterwards; yields those previous handlers by signal (empty off
+    the main thread, where nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
-        yield None
+        yield {}
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in signums or (signal.SIGINT,)}
     try:
         yield previous
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 
 from .argtypes import (add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, non_negative_int,
                        positive_float, positive_int, unit_interval)
-from .interrupts import sigint
+from .interrupts import handling
 
 PATH_FLAGS = ("data", "out", "init", "pretrained_encoder", "regions")  # recorded portably on the card
 READER = ("encoder.", "phoneme_head.")  # the parameters --encoder-lr applies to
@@ -46,7 +46,8 @@ Train a DiffusionTalker teacher (or a regression baseline) on a dataset.
 Single machine:   diffusiontalker train --data data/synthtalk --out runs/teacher
 Several processes (DistributedDataParallel, one per GPU or CPU socket):
   torchrun --nproc_per_node 2 -m diffusiontalker.cli train --data DIR --out DIR
-Resume an interrupted run with --resume (it continues from OUT/teacher.json).
+Ctrl-C or SIGTERM (a scheduler preempting the job) saves the step under way, then stops;
+resume an interrupted run with --resume (it continues from OUT/teacher.json).
 Fine-tune a trained teacher with --init CHECKPOINT (new schedule, e.g. --lr 1e-4); the
 optional --style-weight and --contact-weight terms are explained in losses.py.
 """
@@ -245,23 +246,34 @@ def settle_architecture(args, config: dict | None = None) -> None:
 
 
 @contextmanager
-def interrupt_between_steps(enabled: bool):
-    """An Event set by Ctrl-C, which the loop answers after the step under way by saving
-    it and stopping: the work since the last periodic save is kept (up to --save-every
-    steps), and no state is saved halfway through an optimiser update. A second Ctrl-C
-    interrupts at once. Under torchrun every rank hears the signal at its own moment and
-    the ranks must not part ways, so there the periodic saves are what is kept."""
+def interrupt_between_steps(distributed: bool):
+    """An Event set by Ctrl-C or SIGTERM (a scheduler preempting the job), which the loop
+    answers after the step under way by saving it and stopping: the work since the last
+    periodic save is kept (up to --save-every steps), and no state is saved halfway
+    through an optimiser update. Alone, a second signal interrupts at once. Under
+    torchrun the ranks hear Ctrl-C, and the SIGTERM torchrun sends after it, each at its
+    own moment: every signal only sets the Event, and the ranks agree after each step
+    whether any of them has it set (``_any_rank``), so they stop together at one step."""
     pressed = threading.Event()
-    if not enabled:
-        yield pressed
-        return
 
     def first(signum, frame):
         pressed.set()
-        signal.signal(signal.SIGINT, previous)
+        if not distributed:
+            for signum, before in previous.items():
+                signal.signal(signum, before)
 
-    with sigint(first) as previous:
+    with handling(first, signal.SIGINT, signal.SIGTERM) as previous:
         yield pressed
+
+
+def _any_rank(flag: bool, device) -> bool:
+    """Whether ``flag`` is set on any rank; every rank gets the same answer."""
+    import torch
+    import torch.distributed as dist
+
+    either = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(either, op=dist.ReduceOp.MAX)
+    return bool(either.item())
 
 
 def run(args) -> int:
@@ -452,7 +464,7 @@ def run(args) -> int:
     bar = tqdm(range(start, stop), desc=f"train {args.objective}", file=sys.stderr,
                disable=not main_rank, initial=start, total=args.iterations)
     began = time.perf_counter()
-    with interrupt_between_steps(world == 1) as interrupted:
+    with interrupt_between_steps(world > 1) as interrupted:
         for step in bar:
             shape = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.iterations))
             for group in optimizer.param_groups:
@@ -466,13 +478,18 @@ def run(args) -> int:
             losses = wrapped(*batch, generator)
             optimisation_step(optimizer, losses["loss"], model, step)
             ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
+            stopping = _any_rank(interrupted.is_set(), device) if world > 1 else interrupted.is_set()
             if main_rank:
                 bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items()})
-                if (step + 1) % args.save_every == 0 or step + 1 == stop or interrupted.is_set():
+                if (step + 1) % args.save_every == 0 or step + 1 == stop or stopping:
                     save(step + 1)
-            if interrupted.is_set():
+            if stopping:
                 bar.close()
-                print(f"interrupted: step {step + 1} saved to {ckpt}; --resume continues it", file=sys.stderr)
+                if main_rank:
+                    print(f"interrupted: step {step + 1} saved to {ckpt}; --resume continues it", file=sys.stderr)
+                if world > 1:
+                    dist.barrier()  # no rank leaves while the save is under way
+                    dist.destroy_process_group()
                 raise KeyboardInterrupt
     if main_rank:
         print(f"trained {stop - start} steps in {time.perf_counter() - began:.0f} s -> {ckpt}",

@@ -130,16 +130,41 @@ def test_training_with_the_style_and_contact_terms(dataset, teacher, tmp_path):
     assert any(not np.array_equal(tuned[k], start[k]) for k in start if not k.startswith("extra."))
 
 
-def _torchrun(*args):
+def _torchrun_command(*args):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(port), "-m", "diffusiontalker.cli", "train", "--iterations", "2", "--device", "cpu",
-         *TINY, *args], capture_output=True, text=True, env=env, timeout=300)
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+            "--master_port", str(port), "-m", "diffusiontalker.cli", "train", "--device", "cpu", *TINY, *args]
+
+
+def _torchrun(*args):
+    result = subprocess.run(_torchrun_command("--iterations", "2", *args), capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_preemption_under_torchrun_saves_the_step_every_rank_reached(dataset, tmp_path, signum):
+    """Ctrl-C reaches torchrun and both ranks (SIGINT to the terminal's process group, then
+    torchrun's SIGTERM); a scheduler preempting the job sends SIGTERM to them all. Only
+    the periodic saves used to be kept; now the ranks agree on a step, save it, and stop."""
+    import signal
+
+    run = subprocess.Popen(_torchrun_command("--data", str(dataset), "--out", str(tmp_path), "--iterations", "100000",
+                                             "--save-every", "100000"),
+                           stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                           start_new_session=True)
+    seen = ""
+    while "train diffusion" not in seen or seen.count("it/s") < 3:  # a few steps done: the progress bar shows
+        seen += run.stderr.read(1) or pytest.fail(f"torchrun ended before training: {seen[-2000:]}")
+    os.killpg(run.pid, getattr(signal, signum))
+    seen += run.stderr.read()
+    assert run.wait(timeout=120) != 0
+    step = json.loads((tmp_path / "teacher.json").read_text())["card"]["training"]["step"]
+    assert 0 < step < 100000
+    assert f"interrupted: step {step} saved to {tmp_path / 'teacher.json'}; --resume continues it" in seen, seen[-3000:]
+    Generator.load(tmp_path / "teacher.json", "cpu")
 
 
 def test_ddp_under_torchrun_with_gloo(dataset, tmp_path):
@@ -440,9 +465,11 @@ def test_encoder_learning_rate_moves_the_audio_reader_alone(dataset, teacher, tm
     assert moved and all(k.startswith("encoder.") for k in moved), moved
 
 
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_saves_the_step_under_way_and_resuming_ends_where_an_uninterrupted_run_does(dataset, teacher, tmp_path,
-                                                                                         monkeypatch, capsys):
-    """Ctrl-C used to lose every step since the last periodic save (up to --save-every)."""
+                                                                                         monkeypatch, capsys, signum):
+    """Ctrl-C (or a scheduler's SIGTERM) used to lose every step since the last periodic
+    save (up to --save-every)."""
     import signal
 
     from diffusiontalker import trainstate
@@ -452,7 +479,7 @@ def test_ctrl_c_saves_the_step_under_way_and_resuming_ends_where_an_uninterrupte
     def pressed_during_the_third_step(optimizer, loss, model, step):
         real_step(optimizer, loss, model, step)
         if step == 2:
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(getattr(signal, signum))
 
     monkeypatch.setattr(trainstate, "optimisation_step", pressed_during_the_third_step)
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path), "--iterations", "6", *TINY]) == 130
