@@ -23,7 +23,7 @@ from ..core.errors import DiffusionTalkerError, check_cancel
 from ..core.flame_frame import frame_of
 from ..core.mesh import read_mesh
 from ..core.regions import default_region_file, load_regions
-from ..core.registration import LANDMARKS, Template, load_template
+from ..core.registration import LANDMARKS, POOR_FIT_M, Template, face_gap, load_template
 from ..core.rig_solve import flame_basis, match_keys, solve_weights
 from ..core.transfer import Registration, register as register_head, transfer
 from .animation import fcurves_of, find_fcurve, remove_fcurves, set_keys
@@ -343,8 +343,9 @@ class DIFFUSIONTALKER_OT_fit_head(JobOperator, bpy.types.Operator):
         def work(job: Job, progress) -> Outcome:
             progress(0, 1, f"Fitting {obj.name}…")
             registration = register_head(template, vertices @ axes, faces, marks)
+            gap = face_gap(template, registration.fit, vertices @ axes, faces)
             check_cancel(job.cancel_event)
-            return Outcome(result=registration)
+            return Outcome(result=(registration, gap))
 
         return self.run_job(context, Job(work), f"Fitting {obj.name}…", wait)
 
@@ -358,12 +359,18 @@ class DIFFUSIONTALKER_OT_fit_head(JobOperator, bpy.types.Operator):
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        registration = outcome.result
+        registration, gap = outcome.result
         store(obj, registration, path, self.orientation)
         if self.show:
             show_fit(obj, registration, template, axes)
         bound = int((registration.binding.reach > 0).sum())
-        self.report({"INFO"}, f"'{obj.name}' fitted: {bound} of {count} vertices follow the face")
+        said = (f"'{obj.name}' fitted: {bound} of {count} vertices follow the face, which the template meets "
+                f"within {1000 * gap:.1f} mm (median, at FLAME's size)")
+        if gap > POOR_FIT_M:  # a stylised head, or one the automatic nose tip misled
+            self.report({"WARNING"}, f"{said}: loosely (under 2 mm on heads it fits well); check the wireframe "
+                                     "fit, and give landmarks if the face is misplaced")
+        else:
+            self.report({"INFO"}, said)
         return {"FINISHED"}
 
 

@@ -3,6 +3,8 @@ ARKit-keyed head driven through its own keys (tests/blender/targets_scenarios.py
 in its own fresh Python, as tests/test_blender_extension.py explains, with the bundled
 model on a second of speech)."""
 
+import re
+
 import pytest
 from test_blender_extension import observe, package, pytestmark  # noqa: F401 - a fixture and the skip
 from test_blender_extension import scenario as run
@@ -22,6 +24,8 @@ def test_a_remeshed_head_is_fitted_once_and_takes_land_on_it(observed):
     assert head["moved_mm"] > 0.5
     assert head["lower_third_moves_mm"] < head["moved_mm"]
     assert head["mine_kept"]
+    assert re.search(r"'Remeshed' fitted: \d+ of 20018 vertices follow the face, which the template meets "
+                     r"within 0\.\d mm", observed["stdout"])
     chin, teeth = head["teeth_chin_mm"]  # separate lower teeth follow the chin of a fitted head too
     assert chin > 1.0 and 0.7 < teeth / chin < 1.4 and head["teeth_chin_r"] > 0.95
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import FLAME_DIR
 from diffusiontalker.binding import CHIN, SIDES, bind, template_sides
 from diffusiontalker.errors import DiffusionTalkerError
-from diffusiontalker.registration import RegistrationError, fit
+from diffusiontalker.registration import POOR_FIT_M, RegistrationError, face_gap, fit
 from diffusiontalker.surface import closest_on_triangles, nearest
 from diffusiontalker.transfer import Registration, lip_pair, register, transfer
 
@@ -226,6 +226,8 @@ def test_a_stylised_head_is_fitted_not_taken_for_a_turned_one(fitted):
     template, vertices, faces, _, _ = fitted
     v = np.asarray(vertices)
     stylised = v * (1 + 0.25 * np.clip(v[:, 1] / 0.13, 0, 1))[:, None]
-    moved = fit(template, stylised, faces).flame
+    fitted_stylised = fit(template, stylised, faces)
     nose = template.landmarks["nose_tip"]
-    assert np.linalg.norm(moved[nose] - stylised[nose]) < 0.002
+    assert np.linalg.norm(fitted_stylised.flame[nose] - stylised[nose]) < 0.002
+    plain = face_gap(template, fitted[3].fit, vertices, faces)  # what Fit Head reports
+    assert plain < 0.001 < face_gap(template, fitted_stylised, stylised, faces) < POOR_FIT_M
