@@ -166,16 +166,17 @@ def _mouth_pieces(template: Template, fitted: Fit, target: np.ndarray, piece: np
     local = (target - fitted.origin) @ np.linalg.inv(fitted.linear)  # into the template's frame
     lips = template.vertices[template.mouth]
     front = lips[:, 2].max()
-    half_width = np.abs(lips[:, 0]).max()
-    labels, sizes = np.unique(piece, return_counts=True)
-    for label in labels[labels != labels[np.argmax(sizes)]]:
-        ids = np.flatnonzero(piece == label)
-        points = local[ids]
-        x, y, z = points.mean(0)
-        if (abs(x) < half_width and abs(y - template.mouth_line_y) < MOUTH_HEIGHT_M
-                and front - MOUTH_PIECE_M < z < front - BEHIND_LIPS_M
-                and np.ptp(points, axis=0).max() < MOUTH_PIECE_M):
-            yield ids, y < template.mouth_line_y
+    # per piece at once: a head with hair cards has thousands of pieces
+    _, which, sizes = np.unique(piece, return_inverse=True, return_counts=True)
+    x, y, z = (np.bincount(which, local[:, k]) / sizes for k in range(3))
+    low, high = np.full((len(sizes), 3), np.inf), np.full((len(sizes), 3), -np.inf)
+    np.minimum.at(low, which, local)
+    np.maximum.at(high, which, local)
+    inside = ((np.abs(x) < np.abs(lips[:, 0]).max()) & (np.abs(y - template.mouth_line_y) < MOUTH_HEIGHT_M)
+              & (front - MOUTH_PIECE_M < z) & (z < front - BEHIND_LIPS_M) & ((high - low).max(1) < MOUTH_PIECE_M))
+    inside[np.argmax(sizes)] = False
+    for i in np.flatnonzero(inside):
+        yield np.flatnonzero(which == i), y[i] < template.mouth_line_y
 
 
 def _apart(points: np.ndarray, ids: np.ndarray, others: np.ndarray, margin: float) -> np.ndarray:
