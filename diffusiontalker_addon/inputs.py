@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from ..core.audio import SAMPLE_RATE, check_audio_file, load_audio, num_frames
 from ..core.card import BUNDLED, paths_of, read_card
@@ -132,15 +133,28 @@ def target_mesh(context, name: str | None = None, writing: bool = True) -> bpy.t
 def lower_teeth(context, name: str, head: str) -> bpy.types.Object:
     """The separate lower-teeth mesh, checked as the head is: a take is written on it too
     (on a shape-key rig, its keys like the head's are keyed: ``targets.check_target``)."""
-    teeth = bpy.data.objects.get(name)
+    teeth, head = bpy.data.objects.get(name), bpy.data.objects[head]
     if teeth is None or teeth.type != "MESH":
         raise SetupError(f"Lower Teeth: {'no object' if teeth is None else 'no mesh'} named '{name}'")
-    if name == head:
-        raise SetupError("Lower Teeth names the head itself; choose the separate teeth object, or leave it "
-                         "empty (teeth joined into the head follow the jaw by themselves with Any Head)")
+    if teeth.data == head.data:  # the head itself, or a linked duplicate: shape keys live on the mesh
+        raise SetupError(f"Lower Teeth '{name}' is the head's own mesh; choose the separate teeth object, or "
+                         "leave it empty (teeth joined into the head follow the jaw by themselves with Any Head)")
+    if not teeth.data.vertices:
+        raise SetupError(f"Lower Teeth '{name}' has no vertices in its mesh (made by a modifier?); apply the "
+                         "modifier, or choose the mesh that holds the teeth")
     if abs(teeth.matrix_world.to_3x3().determinant()) < 1e-12:
         raise SetupError(f"Lower Teeth '{name}' is scaled to nothing; its offsets would have no size")
+    if not _inside(teeth, head):  # the panel's field is the scene's: another character's teeth may be named
+        raise SetupError(f"Lower Teeth '{name}' is not inside '{head.name}': are they another character's? Name "
+                         "this head's teeth, or clear the field")
     return target_mesh(context, name)
+
+
+def _inside(teeth, head) -> bool:
+    """Whether the middle of the teeth lies within the head's bounding box, in the world."""
+    box = np.array([head.matrix_world @ Vector(corner) for corner in head.bound_box])
+    middle = np.mean([teeth.matrix_world @ Vector(corner) for corner in teeth.bound_box], axis=0)
+    return bool(np.all(box.min(0) <= middle) and np.all(middle <= box.max(0)))
 
 
 def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None]:

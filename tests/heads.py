@@ -122,3 +122,17 @@ def with_pieces(vertices, faces, pieces):
         vertices.append(corners)
         faces += [[n + i for i in t] for t in tris]
     return np.concatenate(vertices), faces
+
+
+def drooping_sheet(y, z_from, z_to, half_width, droop=0.02, n=20, facing_down=True):
+    """A cap's peak modelled as one sheet (as modellers often make it), drooping ``droop``
+    at its front edge; its triangles wound so its normals face down (or up)."""
+    x, z = np.meshgrid(np.linspace(-half_width, half_width, n), np.linspace(z_from, z_to, n), indexing="ij")
+    corners = np.stack([x, y - droop * ((z - z_from) / (z_to - z_from)) ** 2, z], -1).reshape(-1, 3)
+    i = np.arange(n * n).reshape(n, n)
+    a, b, c, d = (i[:-1, :-1].ravel(), i[1:, :-1].ravel(), i[1:, 1:].ravel(), i[:-1, 1:].ravel())
+    tris = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+    normal_y = np.cross(corners[tris[:, 1]] - corners[tris[:, 0]], corners[tris[:, 2]] - corners[tris[:, 0]])[:, 1]
+    if (normal_y.mean() < 0) != facing_down:
+        tris = tris[:, [0, 2, 1]]
+    return corners, tris.tolist()

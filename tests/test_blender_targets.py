@@ -60,8 +60,12 @@ def test_rig_keys_are_read_as_blender_shows_them(observed):
 def test_separate_lower_teeth_move_in_the_world_as_the_chin_does(observed):
     teeth = run(observed, "lower_teeth_follow_the_chin")
     assert "Lower Teeth: no object named 'Nope'" in teeth["missing"]
-    assert "names the head itself" in teeth["itself"]
+    assert "Lower Teeth 'Head' is the head's own mesh" in teeth["itself"]
     assert teeth["untouched"]
+    assert "Lower Teeth 'Head.001' is the head's own mesh" in teeth["twin"]
+    assert "Lower Teeth 'Empty Teeth' has no vertices in its mesh" in teeth["empty"]
+    assert "Lower Teeth 'Far Teeth' is not inside 'Head': are they another character's?" in teeth["far"]
+    assert teeth["still_untouched"]
     assert teeth["teeth_keys"] == ["Basis", "T.pc00", "T.pc01", "T.pc02"]
     assert teeth["chin_mm"] > 1.0
     assert teeth["apart_mm"] < 0.1 and teeth["rigid_mm"] < 0.01

@@ -209,6 +209,16 @@ def lower_teeth_follow_the_chin():
            "itself": refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="T", device="cpu",
                              lower_teeth="Head"),
            "untouched": teeth.data.shape_keys is None and head.data.shape_keys.key_blocks.keys() == ["Basis"]}
+    twin = head.copy()  # Alt+D: the head's own mesh under another name
+    empty = bpy.data.objects.new("Empty Teeth", bpy.data.meshes.new("Empty Teeth"))  # e.g. made by a modifier
+    far = bpy.data.objects.new("Far Teeth", teeth.data.copy())  # another character's
+    far.matrix_world = Matrix.Translation((2.0, 0.0, 0.0)) @ turn
+    for obj in (twin, empty, far):
+        bpy.context.scene.collection.objects.link(obj)
+    for name, obj in (("twin", twin), ("empty", empty), ("far", far)):
+        out[name] = refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="T", device="cpu",
+                            lower_teeth=obj.name)
+    out["still_untouched"] = head.data.shape_keys.key_blocks.keys() == ["Basis"]
     bpy.ops.diffusiontalker.generate(audio=CLIP, take="T", device="cpu", lower_teeth="Teeth")
     out["teeth_keys"] = [b.name for b in teeth.data.shape_keys.key_blocks]
     frames = range(1, 1 + int(round(1.2 * bpy.context.scene.render.fps)))
