@@ -73,7 +73,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
     if teeth is not None:  # a rigid motion: three basis keys hold it exactly
         followed = write_take(teeth, teeth_offsets, plan.take, plan.start_frame, plan.mode,
                               min(plan.basis_count, 3), plan.seed)
-        settle_new_take(scene, teeth, plan, take, followed.frames)
+        settle_new_take(scene, teeth, plan, take, followed.frames, follows=obj.name)
         summary.notes += followed.notes
     fit_frame_range(scene, playing_spans(obj))
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
@@ -96,7 +96,7 @@ def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[
     """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
     teeth = lower_teeth(bpy.context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
     alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
-    weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys)
+    weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys, plan.lower_teeth)
     if teeth is not None:
         notes += key_teeth(teeth, alike, weights, plan.start_frame)
     fit_frame_range(scene, [(plan.start_frame, len(offsets))])

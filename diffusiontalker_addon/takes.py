@@ -8,6 +8,11 @@ shape-key datablock when the take is written. Muting uses the shape keys' own Mu
 which keeps every key and curve as it is, and also silences the take's sound strip:
 takes of one line usually share its frames, and their strips would play at once.
 
+A separate Lower Teeth object takes the head's take under the same name; the head's
+record names it and its record names the head, so what is done to the head's take
+(solo, mute, delete, bake, or a new take that silences it) is done to the teeth's,
+and what is done on the teeth alone leaves the sound strip, which is the head's.
+
 Baking moves a take's curves out of the action it shares with the user's keys and
 the other takes into an action of its own, played by an NLA track of the same name:
 one action per take is what the NLA Editor stacks and swaps, and what exporters that
@@ -89,13 +94,26 @@ def _sound_strip(scene: bpy.types.Scene, take: str):
     return _strips(scene).get(audio_strip_name(take)) if scene.sequence_editor else None
 
 
+def _teeth_take(obj: bpy.types.Object, take: Take) -> tuple[bpy.types.Object, Take] | None:
+    """The Lower Teeth that took this take of the head with it, and their take, if both are still there."""
+    teeth = bpy.data.objects.get(take.record.get("lower_teeth") or "")
+    if teeth is None or teeth.type != "MESH":
+        return None
+    theirs = next((t for t in takes_of(teeth) if t.name == take.name and t.record.get("follows") == obj.name), None)
+    return (teeth, theirs) if theirs is not None else None
+
+
 def set_muted(scene: bpy.types.Scene, obj: bpy.types.Object, take: Take, muted: bool) -> None:
     blocks = obj.data.shape_keys.key_blocks
     for name in take.keys:
         blocks[name].mute = muted
+    if take.record.get("follows"):
+        return  # the teeth's take: the strip is the head's to mute
     strip = _sound_strip(scene, take.name)
     if strip is not None:
         strip.mute = muted
+    if (teeth := _teeth_take(obj, take)) is not None:
+        set_muted(scene, *teeth, muted)
 
 
 def solo(scene: bpy.types.Scene, obj: bpy.types.Object, name: str) -> None:
@@ -142,17 +160,20 @@ def delete(scene: bpy.types.Scene, obj: bpy.types.Object, take: Take) -> None:
     if records is not None and take.name in records:
         del records[take.name]
     remove_take(obj, take.name)
+    if take.record.get("follows"):
+        return
     strip = _sound_strip(scene, take.name)
     if strip is not None:
         _strips(scene).remove(strip)
+    if (teeth := _teeth_take(obj, take)) is not None:
+        delete(scene, *teeth)
 
 
 def bake(obj: bpy.types.Object, take: Take) -> bpy.types.Action:
     """Move the take's curves into their own action, played where they played by an NLA
     strip: a copy of the head's action keeps every key and handle exactly as it was."""
     key = obj.data.shape_keys
-    pattern = _take_pattern(take.name)
-    paths = {fc.data_path for fc in existing_fcurves(key) or () if _owned(fc.data_path, pattern)}
+    paths = _curve_paths(key, take.name)
     if not paths:
         raise SetupError(f"take '{take.name}' has no curves in the action of '{obj.name}' to bake; "
                          "a baked take plays from its NLA track (see the NLA Editor)")
@@ -166,18 +187,35 @@ def bake(obj: bpy.types.Object, take: Take) -> bpy.types.Action:
     strip = track.strips.new(take.name, math.floor(action.frame_range[0]), action)
     if slot is not None:
         strip.action_slot = slot
+    teeth = _teeth_take(obj, take)
+    if teeth is not None and _curve_paths(teeth[0].data.shape_keys, take.name):  # not baked on their own already
+        bake(*teeth)
     return action
 
 
-def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, frames: int) -> None:
-    """Record what a just-written take was made with, drop what a bake of its previous
-    version left in the NLA, and silence the other takes unless the plan layers them."""
+def _curve_paths(key: bpy.types.Key, take: str) -> set[str]:
+    """The data paths of the take's curves in the Key's own action."""
+    pattern = _take_pattern(take)
+    return {fc.data_path for fc in existing_fcurves(key) or () if _owned(fc.data_path, pattern)}
+
+
+def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, frames: int,
+                    follows: str = "") -> None:
+    """Record what a just-written take was made with (and which Lower Teeth took it, or,
+    on the teeth, which head they follow), drop what a bake of its previous version left
+    in the NLA, and silence the other takes unless the plan layers them. Teeth that took
+    the previous version and not this one lose theirs."""
     key = obj.data.shape_keys
     if RECORDS not in key:
         key[RECORDS] = {}
+    before = next((t for t in takes_of(obj) if t.name == plan.take), None)
+    stale = before is not None and not follows and _teeth_take(obj, before)
+    if stale and stale[0].name != plan.lower_teeth:
+        delete(scene, *stale)
     style = f"{made.style} + {made.blend_style}" if made.blend_style else made.style
     key[RECORDS][plan.take] = {"mode": plan.mode, "style": style, "seed": made.seed, "variation": made.variation,
-                               "start": plan.start_frame, "frames": frames, "transcript": plan.transcript}
+                               "start": plan.start_frame, "frames": frames, "transcript": plan.transcript,
+                               **({"follows": follows} if follows else {"lower_teeth": plan.lower_teeth})}
     _remove_baked(key, plan.take)
     if plan.mute_other_takes:
         solo(scene, obj, plan.take)

@@ -35,6 +35,7 @@ from .worker import Job, Outcome, active_job
 FLAME, MESH, SHAPE_KEYS = "FLAME", "MESH", "SHAPE_KEYS"
 STORED = "diffusiontalker_registration"
 RIG_TAKE = "diffusiontalker_rig_keys"  # on the Key: the keys the last rig take keyed
+RIG_TEETH = "diffusiontalker_rig_teeth"  # on the head's Key: the Lower Teeth the last rig take keyed too
 FIT_OF = "diffusiontalker_fit_of"  # on a fit's preview object: the head it shows the fit of
 # Row-vector maps from a head's local coordinates into FLAME's frame.
 ORIENTATIONS = {"Z_UP": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]), "Y_UP": np.eye(3)}
@@ -242,10 +243,11 @@ def check_target(obj, target: str, choice: str = "", teeth: str = "") -> None:
 
 
 def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
-              choice: str = "") -> tuple[dict[str, np.ndarray], list[str]]:
-    """Key the head's rig keys to follow the take, replacing an earlier rig take's curves;
-    keys the user animates are left alone and named in a note. Returns the weights written
-    and the notes."""
+              choice: str = "", teeth: str = "") -> tuple[dict[str, np.ndarray], list[str]]:
+    """Key the head's rig keys to follow the take, replacing an earlier rig take's curves
+    (on the Lower Teeth it keyed too, unless ``teeth`` names them again, when
+    ``key_teeth`` replaces them); keys the user animates are left alone and named in a
+    note. Returns the weights written and the notes."""
     drive, busy, scale = rig_plan(obj, choice)
     basis_co, faces = head_geometry(obj)
     deltas = key_effects(obj, drive)
@@ -261,6 +263,10 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
         raise SetupError(f"'{obj.name}' is not of FLAME topology: run Fit Head on it first")
     weights = solve_weights(offsets, basis, template, scale=scale)
     _key_rig(obj, weights, start_frame)
+    before = bpy.data.objects.get(obj.data.shape_keys.get(RIG_TEETH, ""))
+    if before is not None and before.name != teeth and before.type == "MESH" and before.data.shape_keys:
+        _key_rig(before, {}, start_frame)  # the earlier take's curves go; this take leaves those teeth
+    obj.data.shape_keys[RIG_TEETH] = teeth
     return weights, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
 

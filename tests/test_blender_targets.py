@@ -41,6 +41,7 @@ def test_an_arkit_head_gets_its_own_keys_keyed(observed):
     assert "Lower Teeth 'Teeth' has none of the head's ARKit or viseme shape keys" in rig["teeth_no_keys"]
     teeth = rig["teeth_keyed"]  # keyed as the head's keys of the same meaning, whatever their spelling
     assert teeth == {"Jaw_Open": keyed["jawOpen"], "mouthClose": keyed["mouthClose"]}
+    assert rig["teeth_again"] == {}
     again = rig["again"]  # a second rig take replaces the first: only jawOpen, at half strength
     assert set(again) == {"Mine", "mouthPucker", "jawOpen"}
     assert again["jawOpen"][0] == rig["full_jaw"][0]
@@ -69,6 +70,9 @@ def test_separate_lower_teeth_move_in_the_world_as_the_chin_does(observed):
     assert teeth["teeth_keys"] == ["Basis", "T.pc00", "T.pc01", "T.pc02"]
     assert teeth["chin_mm"] > 1.0
     assert teeth["apart_mm"] < 0.1 and teeth["rigid_mm"] < 0.01
+    assert teeth["after_new_take"] == "muted" and teeth["after_solo"] == "playing"
+    assert teeth["teeth_muted_alone"] == ["muted", False]  # the head's sound strip is the head's
+    assert teeth["after_delete"] == "gone" and teeth["after_remade_without"] == "gone"
 
 
 def test_bad_input_is_one_clear_message_and_changes_nothing(observed):

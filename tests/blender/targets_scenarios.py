@@ -143,6 +143,7 @@ def arkit_head():
     full = keyed(head)["jawOpen"]
     bpy.ops.diffusiontalker.generate(audio=CLIP, take="R", device="cpu", target="SHAPE_KEYS", rig_keys="jawOpen*0.5")
     out.update(again=keyed(head), full_jaw=full, kept_again=digest(head, ["Mine", "mouthPucker"]) == kept,
+               teeth_again=keyed(teeth),  # rig takes without the teeth: the first one's curves there went too
                unknown=refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="R", device="cpu",
                                target="SHAPE_KEYS", rig_keys="jawOpen, cheekPuff"),
                busy=refusal(bpy.ops.diffusiontalker.generate, audio=CLIP, take="R", device="cpu",
@@ -228,6 +229,25 @@ def lower_teeth_follow_the_chin():
     out.update(chin_mm=float(1000 * np.abs(chin).max()),
                apart_mm=float(1000 * np.abs(moved - chin[:, None]).max()),
                rigid_mm=float(1000 * np.ptp(moved, axis=1).max()))
+
+    # The teeth's take goes with the head's: silenced by a new take, soloed, deleted, remade without them
+    def teeth_state():
+        blocks = [b for b in teeth.data.shape_keys.key_blocks if b.name.startswith("T.")]
+        return "gone" if not blocks else "muted" if all(b.mute for b in blocks) else "playing"
+
+    editor = bpy.context.scene.sequence_editor
+    strip = lambda: editor and (editor.strips if hasattr(editor, "strips") else editor.sequences).get("T.audio")  # noqa: E731
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="U", device="cpu")
+    out["after_new_take"] = teeth_state()
+    bpy.ops.diffusiontalker.take_solo(take="T", object="Head")
+    out["after_solo"] = teeth_state()
+    bpy.ops.diffusiontalker.take_mute(take="T", object="Teeth")
+    out["teeth_muted_alone"] = [teeth_state(), bool(strip() and strip().mute)]
+    bpy.ops.diffusiontalker.take_delete(take="T", object="Head")
+    out["after_delete"] = teeth_state()
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="T", device="cpu", lower_teeth="Teeth")
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="T", device="cpu", lower_teeth="")
+    out["after_remade_without"] = teeth_state()
     return out
 
 
