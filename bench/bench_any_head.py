@@ -83,15 +83,11 @@ def harder_heads(template, vertices, faces) -> None:
     """What the 20k head costs to fit with a cap joined to it (each large piece offers a
     nose, each costs a global fit) and to refuse when it faces backwards (four turns are
     fitted to name the one it stands in)."""
-    from heads import box, with_pieces
+    from heads import cap, with_pieces
 
     from diffusiontalker.registration import RegistrationError, fit
 
-    v, widen = template.vertices, np.array([1.3, 1.0, 1.0])
-    peak = box(np.array([0, v[template.landmarks["nose_tip"], 1] + 0.06, v[:, 2].max() + 0.02]) * widen,
-               [0.23, 0.01, 0.12])
-    crown = box(np.array([0, v[:, 1].max() + 0.02, -0.01]) * widen, [0.26, 0.08, 0.16])
-    capped = with_pieces(vertices, faces, [peak, crown])
+    capped = with_pieces(vertices, faces, cap(template))
     backwards = (np.asarray(vertices) * [-1.0, 1.0, -1.0], faces)
     for name, (head, tris) in (("a cap joined", capped), ("facing backwards", backwards)):
         start, cpu = time.perf_counter(), time.process_time()

@@ -142,10 +142,7 @@ def _check_turns(template: Template, target: np.ndarray, tris: np.ndarray, given
     it stands Y-up, or the other way round). Such a head is mirror-symmetric left to right
     as a good one is, so ``_check_facing`` lets it through, and the fit found a "face"
     on the back of the head, reported as a success."""
-    found = []
-    for what, turn in TURNS:
-        found.append((_global_fit(template, target @ turn, tris, given, seed)[0], what))
-    turned_gap, what = min(found)
+    turned_gap, what = min((_global_fit(template, target @ turn, tris, given, seed)[0], what) for what, turn in TURNS)
     if turned_gap < min(POOR_FIT_M, gap / 3):  # clearly: a head nodding 30° fits 2.2 mm upside down, 5.0 as it is
         raise RegistrationError(f"the head seems to {what}: the template's face fits it {1000 * turned_gap:.1f} mm "
                                 f"from its surface that way, and {1000 * gap:.1f} mm as it stands. Turn it to face "

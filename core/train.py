@@ -259,8 +259,8 @@ def interrupt_between_steps(distributed: bool):
     def first(signum, frame):
         pressed.set()
         if not distributed:
-            for signum, before in previous.items():
-                signal.signal(signum, before)
+            for handled, before in previous.items():
+                signal.signal(handled, before)
 
     with handling(first, signal.SIGINT, signal.SIGTERM) as previous:
         yield pressed

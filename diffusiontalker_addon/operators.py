@@ -24,8 +24,7 @@ from .inputs import Plan, lower_teeth, prepare, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import playing_spans, settle_new_take
-from .targets import (FLAME, MESH, check_target, chin_on_head, drive_rig, following, key_teeth, on_head,
-                      rig_teeth_keys)
+from .targets import FLAME, MESH, check_target, drive_rig, following, key_teeth, on_head, rig_teeth_keys
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
 
@@ -57,7 +56,7 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
                 notes.append(f"'{obj.name}' does not stand in FLAME's frame (Y up, metres) but {frame.describe()}: "
                              "the take was turned and sized to match")
         elif plan.target == MESH:
-            offsets, chin = on_head(obj, offsets), chin_on_head(obj, offsets)
+            offsets, chin = on_head(obj, offsets)
         else:
             return _drove_rig(op, scene, obj, plan, offsets, outcome.generator.num_vertices)
         if plan.lower_teeth:

@@ -143,17 +143,11 @@ def stored(obj) -> tuple[Registration, Template, np.ndarray]:
     return registration, template, ORIENTATIONS[group["orientation"]]
 
 
-def on_head(obj, offsets: np.ndarray) -> np.ndarray:
-    """FLAME offsets -> the fitted head's own, in its local coordinates."""
+def on_head(obj, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """FLAME offsets -> the fitted head's own, in its local coordinates, and (T, 3) how
+    FLAME's chin (``binding.CHIN``) moves there: what a separate lower-teeth object follows."""
     registration, template, axes = stored(obj)
-    return transfer(offsets, registration, template) @ axes.T
-
-
-def chin_on_head(obj, offsets: np.ndarray) -> np.ndarray:
-    """(T, 3) how FLAME's chin (``binding.CHIN``) moves on the fitted head, in its local
-    coordinates: what a separate lower-teeth object follows."""
-    registration, _, axes = stored(obj)
-    return offsets[:, CHIN] @ registration.fit.linear @ axes.T
+    return transfer(offsets, registration, template) @ axes.T, offsets[:, CHIN] @ registration.fit.linear @ axes.T
 
 
 def following(head, other, motion: np.ndarray) -> np.ndarray:
@@ -223,13 +217,18 @@ def rig_plan(obj, choice: str) -> tuple[list[str], list[str], dict[str, float]]:
     if unknown:
         raise SetupError(f"no ARKit or viseme shape key named {', '.join(unknown)} on '{obj.name}' "
                          f"(it has {', '.join(names)})")
-    ours = set(obj.data.shape_keys.get(RIG_TAKE, []))
-    busy = [n for n in names if n not in ours and find_fcurve(obj.data.shape_keys, _value_path(n))]
+    busy = _animated_by_user(obj, names)
     drive = [n for n in names if n not in busy and (allow is None or n in allow)]
     if not drive:
         raise SetupError(f"every rig key chosen on '{obj.name}' is animated already ({', '.join(busy)}); "
                          "delete their curves to let a take drive them")
     return drive, busy, scale
+
+
+def _animated_by_user(obj, names) -> list[str]:
+    """Those of the named keys that have curves an earlier rig take did not write (named on the Key)."""
+    ours = set(obj.data.shape_keys.get(RIG_TAKE, []))
+    return [n for n in names if n not in ours and find_fcurve(obj.data.shape_keys, _value_path(n))]
 
 
 def check_target(obj, target: str, choice: str = "", teeth: str = "") -> None:
@@ -298,9 +297,8 @@ def key_teeth(teeth, alike: dict[str, str], weights: dict[str, np.ndarray], star
     """Key the teeth's keys as the head's of the same meaning (``alike``, from
     ``rig_teeth_keys``) were keyed; the teeth's keys the user animates are left alone, as
     the head's are. Returns notes."""
-    ours = set(teeth.data.shape_keys.get(RIG_TAKE, []))
     alike = {name: head for name, head in alike.items() if head in weights}
-    busy = [n for n in alike if n not in ours and find_fcurve(teeth.data.shape_keys, _value_path(n))]
+    busy = _animated_by_user(teeth, alike)
     _key_rig(teeth, {name: weights[head] for name, head in alike.items() if name not in busy}, start_frame)
     return [f"'{teeth.name}': left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
@@ -348,8 +346,9 @@ class DIFFUSIONTALKER_OT_fit_head(JobOperator, bpy.types.Operator):
 
         def work(job: Job, progress) -> Outcome:
             progress(0, 1, f"Fitting {obj.name}…")
-            registration = register_head(template, vertices @ axes, faces, marks)
-            gap = face_gap(template, registration.fit, vertices @ axes, faces)
+            standing = vertices @ axes
+            registration = register_head(template, standing, faces, marks)
+            gap = face_gap(template, registration.fit, standing, faces)
             check_cancel(job.cancel_event)
             return Outcome(result=(registration, gap))
 

@@ -136,3 +136,20 @@ def drooping_sheet(y, z_from, z_to, half_width, droop=0.02, n=20, facing_down=Tr
     if (normal_y.mean() < 0) != facing_down:
         tris = tris[:, [0, 2, 1]]
     return corners, tris.tolist()
+
+
+def cap(template, widen=(1.3, 1.0, 1.0), sheet=False):
+    """A cap's two pieces for a head like the template (``widen``: how much wider it is):
+    a peak 6 cm above the nose tip jutting 2 cm past the face (a slab, or one drooping
+    sheet facing down), and a crown standing above the skull."""
+    v, widen = template.vertices, np.asarray(widen)
+    brow = v[template.landmarks["nose_tip"], 1] + 0.06
+    peak = (drooping_sheet(brow, 0.03, v[:, 2].max() + 0.04, 0.13) if sheet else
+            box(np.array([0, brow, v[:, 2].max() + 0.02]) * widen, [0.23, 0.01, 0.12]))
+    return [peak, box(np.array([0, v[:, 1].max() + 0.02, -0.01]) * widen, [0.26, 0.08, 0.16])]
+
+
+def lower_row(template, widen=(1.0, 1.0, 1.0), width=0.042):
+    """A stand-in for the lower teeth: a box just below the lips' contact line, behind them."""
+    centre = [0, template.mouth_line_y - 0.006, template.vertices[template.mouth, 2].max() - 0.014]
+    return box(np.array(centre) * widen, [width, 0.008, 0.012])

@@ -108,14 +108,14 @@ def test_teeth_joined_into_the_head_move_as_whole_rows_with_the_skull_and_the_ja
     """The upper row, across the lips' contact line, used to tear in two (its lower half
     bound to the lower lip); the lower row followed every lip gesture. A moustache in
     front of the upper lip is not teeth: it still moves with the lip."""
-    from heads import arkit_keys, box, flame, with_pieces
+    from heads import arkit_keys, box, flame, lower_row, with_pieces
     template, vertices, faces, _, _ = fitted
     mesh, masks, _ = flame(FLAME_DIR)
     keys = arkit_keys(mesh.vertices, mesh.faces, masks)
     y, front = template.mouth_line_y, template.vertices[template.mouth, 2].max()
     widen = np.array([1.3, 1.0, 1.0])  # the remeshed head is 1.3 times as wide
     rows = [box(np.array([0, y + 0.002, front - 0.012]) * widen, [0.045, 0.011, 0.012]),
-            box(np.array([0, y - 0.006, front - 0.014]) * widen, [0.042, 0.008, 0.012])]
+            lower_row(template, widen)]
     upper_lip = template.vertices[template.landmarks["upper_lip"]]
     moustache = box((upper_lip + [0, 0.006, 0.004]) * widen, [0.03, 0.004, 0.003])
     head, tris = with_pieces(vertices, faces, rows + [moustache])
@@ -155,15 +155,9 @@ def test_a_cap_joined_to_the_head_is_not_taken_for_the_face(fitted, sheet):
     peak used to be taken for the nose tip, and the face was fitted 15 cm off, with no
     error. Each large piece now offers its own nose, and the face fits the skin's best.
     A peak modelled as one sheet facing down must not turn the head inside out."""
-    from heads import box, drooping_sheet, with_pieces
+    from heads import cap, with_pieces
     template, vertices, faces, registration, _ = fitted
-    v = template.vertices
-    widen = np.array([1.3, 1.0, 1.0])
-    brow = v[template.landmarks["nose_tip"], 1] + 0.06
-    peak = (drooping_sheet(brow, 0.03, v[:, 2].max() + 0.04, 0.13) if sheet else
-            box(np.array([0, brow, v[:, 2].max() + 0.02]) * widen, [0.23, 0.01, 0.12]))
-    crown = box(np.array([0, v[:, 1].max() + 0.02, -0.01]) * widen, [0.26, 0.08, 0.16])
-    head, tris = with_pieces(vertices, faces, [peak, crown])
+    head, tris = with_pieces(vertices, faces, cap(template, sheet=sheet))
     capped = fit(template, head, tris)
     nose = capped.flame[template.landmarks["nose_tip"]]
     assert np.linalg.norm(nose - vertices[template.landmarks["nose_tip"]]) < 0.002

@@ -18,12 +18,13 @@ import numpy as np
 
 ZIP, PLY, WAV, WORK, OUT = sys.argv[1:6]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from heads import arkit_keys, box, flame, remeshed  # noqa: E402
+from heads import arkit_keys, box, flame, lower_row, remeshed  # noqa: E402
+
+from diffusiontalker.binding import CHIN  # noqa: E402 - the vertex a separate lower row follows
 from harness import (active_curves as curves, coordinates, refusal, run_all,  # noqa: E402 - beside this script
                      short_clip, shown)
 
 bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
-CHIN = 3502  # binding.CHIN, FLAME's chin: the add-on's modules are not importable from here
 STORED = "diffusiontalker_registration"
 scenarios = []
 
@@ -96,8 +97,7 @@ def remeshed_head():
     bpy.ops.diffusiontalker.generate(audio=CLIP, take="T2", device="cpu", target="MESH", mode="BASIS", basis_count=4)
     out["second_take_keys"] = sum(b.name.startswith("T2.") for b in again.data.shape_keys.key_blocks)
     # Lower teeth apart: they move as the head's vertex that began as FLAME's chin (slid a little)
-    y, front = template.mouth_line_y, template.vertices[template.mouth, 2].max()
-    corners, tris = box(np.array([0.0, y - 0.006, front - 0.014]) * [1.3, 1.0, 1.0], [0.05, 0.008, 0.012])
+    corners, tris = lower_row(template, [1.3, 1.0, 1.0], width=0.05)
     teeth = bpy.data.objects.new("Teeth", bpy.data.meshes.new("Teeth"))
     teeth.data.from_pydata((corners[:, [0, 2, 1]] * [1.0, -1.0, 1.0]).tolist(), [], tris)
     bpy.context.scene.collection.objects.link(teeth)
@@ -196,8 +196,7 @@ def lower_teeth_follow_the_chin():
     bpy.ops.wm.read_homefile(use_empty=True)
     mesh, _, template = flame(Path(PLY).parent)
     head = head_object("Head", mesh.vertices, mesh.faces, user_key=False)
-    y, front = template.mouth_line_y, template.vertices[template.mouth, 2].max()
-    corners, tris = box(np.array([0.0, y - 0.006, front - 0.014]), [0.042, 0.008, 0.012])
+    corners, tris = lower_row(template)
     turn = Matrix.Rotation(np.pi / 2, 4, "Z") @ Matrix.Scale(0.01, 4)
     local = corners @ np.linalg.inv(np.array(turn.to_3x3())).T  # in the object's own units and turn
     teeth = bpy.data.objects.new("Teeth", bpy.data.meshes.new("Teeth"))
