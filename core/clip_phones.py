@@ -23,8 +23,8 @@ from pathlib import Path
 
 CACHE = "frontend.json"
 # bump when recognise/align change what they return, so stale caches are not reused
-VERSION = 4  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
-# 4: Whisper's timed phrases, long clips aligned in spans
+VERSION = 5  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
+# 4: Whisper's timed phrases, long clips aligned in spans; 5: where alignment fails, windows placed by a word search
 
 
 def transcripts_of(dataset: str, root) -> dict[str, str]:
