@@ -81,11 +81,12 @@ def main() -> None:
 
 def harder_heads(template, vertices, faces) -> None:
     """What the 20k head costs to fit with a cap joined to it (each large piece offers a
-    nose, each costs a global fit); leaning to a side (straightened by its symmetry
-    first); to refuse when it faces backwards (a poor upright fit is tried turned four
-    ways, to name the one it stands in); nodding or looking up (none of the turns fits
-    clearly, then four small tilts are tried). Vertex i < 5023 of each began as FLAME
-    vertex i, so the fitted template's face is compared with where it should be."""
+    nose, each costs a global fit); leaning to a side or turned about its vertical
+    (straightened by its symmetry first); to refuse when it faces backwards (a poor
+    upright fit is tried turned four ways, to name the one it stands in); nodding or
+    looking up (none of the turns fits clearly, then four small tilts are tried). Vertex
+    i < 5023 of each began as FLAME vertex i, so the fitted template's face is compared
+    with where it should be."""
     from heads import cap, with_pieces
 
     from diffusiontalker.registration import RegistrationError, fit
@@ -97,7 +98,9 @@ def harder_heads(template, vertices, faces) -> None:
     lean = np.radians(20)  # to a side, about the depth axis
     leaning = np.asarray(vertices) @ np.array([[np.cos(lean), np.sin(lean), 0], [-np.sin(lean), np.cos(lean), 0],
                                                [0, 0, 1]])
+    turned = np.asarray(vertices) @ np.array([[np.cos(lean), 0, -np.sin(lean)], [0, 1, 0], [np.sin(lean), 0, np.cos(lean)]])
     heads = {"a cap joined": with_pieces(vertices, faces, cap(template)), "leaning 20°": (leaning, faces),
+             "turned 20° about its vertical": (turned, faces),
              "nodding 30°": (nodding(-30), faces), "looking up 15°": (nodding(15), faces),
              "facing backwards": (np.asarray(vertices) * [-1.0, 1.0, -1.0], faces)}
     face = template.masks["face"]

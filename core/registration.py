@@ -65,7 +65,7 @@ def _about(axis: int, degrees: float) -> np.ndarray:
 
 TILTS = tuple((f"{name} {degrees}°", _about(axis, sign * degrees)) for name, axis in (("nod", 0), ("lean", 2))
               for sign in (1, -1) for degrees in (20,))
-MIRROR_SAMPLE, MIRROR_SURFACE = 600, 4000  # head points mirrored, and those they are matched to (``_straightening``)
+MIRROR_SAMPLE, MIRROR_SURFACE = 400, 3000  # head points mirrored, and those they are matched to (``_straightening``)
 MAX_NOSE_PIECES = 3  # the largest pieces that may hold the nose: each costs a global fit
 SEARCH_POINTS = 20_000  # character vertices the fit searches (a random sample of denser heads)
 
@@ -156,7 +156,7 @@ def _straightening(target: np.ndarray) -> np.ndarray:
         return float(np.median(np.sqrt(np.maximum(d2.min(1), 0.0))))
 
     best = (0.0, 0.0)
-    for span, step in ((30, 6), (5, 1)):  # coarse, then around the best
+    for span, step in ((30, 6), (3, 1)):  # coarse, then around the best
         grid = [(best[0] + r, best[1] + y) for r in np.arange(-span, span + 1e-9, step)
                 for y in np.arange(-span, span + 1e-9, step)]
         best = min(grid, key=lambda angles: asymmetry(*angles))
