@@ -55,8 +55,8 @@ _CHUNK = 4096  # bytes per process_raw call: one whole-utterance call loses the 
 _WORD_SETTLE_S = 5.0
 # The search that finds which words a window holds keeps more hypotheses than the default
 # (beams 1e-48, 7e-29, 1e-48): with those it dropped the true path at a word said unlike the
-# dictionary and heard the rest of the window as a pause. On 24 recordings of 26-41 s of
-# espeak read with their text, transcripts left unplaced: 4 of 24, 2 with these beams.
+# dictionary and heard the rest of the window as a pause. On 24 recordings of 26-42 s of
+# espeak read with their text, transcripts left unplaced: 5 of 24, 2 with these beams.
 _COUNT_SEARCH = {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}
 _SETTLE = "settle"  # each kept decoder's one-word grammar for settling (``_feed_settled``)
 _WORD_SEARCH = {"fwdflat": False, "bestpath": False, "beam": 1e-40, "wbeam": 1e-30, "pbeam": 1e-40, "maxhmmpf": 3000}
@@ -330,7 +330,7 @@ def _aligned_in_windows(wave: np.ndarray, words: list[str], unknown: set, settle
     a pause, heard as a pause; a search that lost its way on a word stops early and hears
     the rest as a pause; either way the next window hears those words again from a fresh
     start. Pieces cut in advance, each told its words by the same grammar, lost their
-    count on such windows: of 24 recordings of 26-41 s of espeak read with their text, 7
+    count on such windows: of 24 recordings of 26-42 s of espeak read with their text, 7
     were left unplaced, against 2 now."""
     rows, left, at = [], words, 0
     while left:
