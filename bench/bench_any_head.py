@@ -89,20 +89,14 @@ def harder_heads(template, vertices, faces) -> None:
     with where it should be."""
     from heads import cap, with_pieces
 
-    from diffusiontalker.registration import RegistrationError, fit
+    from diffusiontalker.registration import RegistrationError, fit, rotation
 
-    def nodding(degrees):
-        a = np.radians(degrees)
-        return np.asarray(vertices) @ np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-
-    lean = np.radians(20)  # to a side, about the depth axis
-    leaning = np.asarray(vertices) @ np.array([[np.cos(lean), np.sin(lean), 0], [-np.sin(lean), np.cos(lean), 0],
-                                               [0, 0, 1]])
-    turned = np.asarray(vertices) @ np.array([[np.cos(lean), 0, -np.sin(lean)], [0, 1, 0], [np.sin(lean), 0, np.cos(lean)]])
-    heads = {"a cap joined": with_pieces(vertices, faces, cap(template)), "leaning 20°": (leaning, faces),
-             "turned 20° about its vertical": (turned, faces),
-             "nodding 30°": (nodding(-30), faces), "looking up 15°": (nodding(15), faces),
-             "facing backwards": (np.asarray(vertices) * [-1.0, 1.0, -1.0], faces)}
+    upright = np.asarray(vertices)
+    heads = {"a cap joined": with_pieces(vertices, faces, cap(template)),
+             "leaning 20°": (upright @ rotation(2, 20), faces),
+             "turned 20° about its vertical": (upright @ rotation(1, -20), faces),
+             "nodding 30°": (upright @ rotation(0, 30), faces), "looking up 15°": (upright @ rotation(0, -15), faces),
+             "facing backwards": (upright * [-1.0, 1.0, -1.0], faces)}
     face = template.masks["face"]
     for name, (head, tris) in heads.items():
         start, cpu = time.perf_counter(), time.process_time()
@@ -115,6 +109,7 @@ def harder_heads(template, vertices, faces) -> None:
             what = f"refused: {str(exc).split(':')[0]}"
         print(f"{len(head)} vertices, {name}: {what} in {time.perf_counter() - start:.1f} s "
               f"({time.process_time() - cpu:.1f} s CPU)")
+
 
 if __name__ == "__main__":
     main()

@@ -336,19 +336,19 @@ def _aligned_in_windows(wave: np.ndarray, words: list[str], unknown: set, settle
     while left:
         _step("Aligning the transcript", at, len(wave), cancel, progress)
         rest = wave[at:]
-        placed = None
-        if len(rest) <= ALIGN_PIECE_S * 16000:
+        placed, fits = None, len(rest) <= ALIGN_PIECE_S * 16000
+        if fits:
             with contextlib.suppress(DiffusionTalkerError):
                 placed, left = _aligned(rest, left, unknown, settle_s), []
         if placed is None:
-            window = rest if len(rest) <= ALIGN_PIECE_S * 16000 else pieces(rest, ALIGN_PIECE_S)[0][1]
+            window = rest if fits else pieces(rest, ALIGN_PIECE_S)[0][1]
             decoder = _words_said(window, left, settle_s)
             heard = sum(not _is_filler(s.word) for s in decoder.seg() or ())
             if heard == 0:
                 raise DiffusionTalkerError(f"the transcript does not fit the audio: \"{' '.join(left[:5])} ...\" "
                                            f"was not heard from {at / 16000:.1f} s on: is it what is said, and "
                                            "is the speech clear?")
-            final = heard == len(left) and window is rest
+            final = heard == len(left) and fits
             keep = heard if final else max(heard - 1, 1)
             unknown |= _add_unknown(decoder, left[:keep])
             placed = _first_words(_words_timed(decoder, window), keep, final)

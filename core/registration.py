@@ -54,7 +54,7 @@ TURNS = (("face backwards", _HALF_TURN_Y), ("stand upside down", _HALF_TURN_Z), 
          (_LYING, _QUARTER_X.T))
 
 
-def _about(axis: int, degrees: float) -> np.ndarray:
+def rotation(axis: int, degrees: float) -> np.ndarray:
     """Rotation by ``degrees`` about the x (0), y (1) or z (2) axis, for row vectors (p @ R)."""
     c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
     a, b = [i for i in range(3) if i != axis]
@@ -63,8 +63,7 @@ def _about(axis: int, degrees: float) -> np.ndarray:
     return turn
 
 
-TILTS = tuple((f"{name} {degrees}°", _about(axis, sign * degrees)) for name, axis in (("nod", 0), ("lean", 2))
-              for sign in (1, -1) for degrees in (20,))
+TILTS = tuple(rotation(axis, degrees) for axis in (0, 2) for degrees in (20, -20))  # nod, lean
 MIRROR_SAMPLE, MIRROR_SURFACE = 400, 3000  # head points mirrored, and those they are matched to (``_straightening``)
 MAX_NOSE_PIECES = 3  # the largest pieces that may hold the nose: each costs a global fit
 SEARCH_POINTS = 20_000  # character vertices the fit searches (a random sample of denser heads)
@@ -144,11 +143,11 @@ def _straightening(target: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(0)
     centre = target.mean(0)
     points = target[rng.choice(len(target), min(MIRROR_SAMPLE, len(target)), replace=False)] - centre
-    surface = (target[rng.choice(len(target), min(MIRROR_SURFACE, len(target)), replace=False)] - centre)
-    surface = surface.astype(np.float32)
+    surface = (target[rng.choice(len(target), min(MIRROR_SURFACE, len(target)), replace=False)] - centre).astype(
+        np.float32)
 
     def asymmetry(roll: float, yaw: float) -> float:
-        turn = _about(2, roll) @ _about(1, yaw)
+        turn = rotation(2, roll) @ rotation(1, yaw)
         mirrored = points @ turn
         mirrored[:, 0] *= -1
         mirrored = (mirrored @ turn.T).astype(np.float32)
@@ -162,7 +161,7 @@ def _straightening(target: np.ndarray) -> np.ndarray:
         best = min(grid, key=lambda angles: asymmetry(*angles))
     if max(map(abs, best)) < 3 or asymmetry(*best) > 0.5 * asymmetry(0.0, 0.0):
         return np.eye(3)
-    return _about(2, best[0]) @ _about(1, best[1])
+    return rotation(2, best[0]) @ rotation(1, best[1])
 
 
 def _global_fit(template: Template, target: np.ndarray, tris: np.ndarray, given: dict[str, int], seed: int):
@@ -191,13 +190,20 @@ def _untilted(template: Template, target: np.ndarray, tris: np.ndarray, given: d
     found from each of TILTS; ``fitted`` where none fits clearly better. Started upright,
     a head looking up 15° was fitted with its nose 70 mm from the template's, warned of
     but written; turned back first, the fit finds the face and the tilt."""
-    best, tilt = min(((_global_fit(template, target @ tilt, tris, given, seed), tilt) for _, tilt in TILTS),
-                     key=lambda found: found[0][0])
+    best, k = _best_turned(template, target, tris, given, seed, TILTS)
     if best[0] >= min(POOR_FIT_M, fitted[0] / 3):
         return fitted
     gap, marks, linear, origin, (points, normals) = best
-    back = tilt.T  # a head point p was fitted as p @ tilt
+    back = TILTS[k].T  # a head point p was fitted as p @ tilt
     return gap, marks, linear @ back, origin @ back, (points @ back, normals @ back)
+
+
+def _best_turned(template: Template, target: np.ndarray, tris: np.ndarray, given: dict[str, int], seed: int,
+                 turns) -> tuple[tuple, int]:
+    """The global fit of the head turned by whichever of ``turns`` (row-vector rotations)
+    fits it best, and that turn's index."""
+    return min(((_global_fit(template, target @ turn, tris, given, seed), k) for k, turn in enumerate(turns)),
+               key=lambda found: found[0][0])
 
 
 def _check_turns(template: Template, target: np.ndarray, tris: np.ndarray, given: dict[str, int], seed: int,
@@ -207,7 +213,8 @@ def _check_turns(template: Template, target: np.ndarray, tris: np.ndarray, given
     it stands Y-up, or the other way round). Such a head is mirror-symmetric left to right
     as a good one is, so ``_check_facing`` lets it through, and the fit found a "face"
     on the back of the head, reported as a success."""
-    turned_gap, what = min((_global_fit(template, target @ turn, tris, given, seed)[0], what) for what, turn in TURNS)
+    turned, k = _best_turned(template, target, tris, given, seed, [turn for _, turn in TURNS])
+    turned_gap, what = turned[0], TURNS[k][0]
     if turned_gap < min(POOR_FIT_M, gap / 3):  # clearly: a head nodding 30° fits 2.2 mm upside down, 5.0 as it is
         raise RegistrationError(f"the head seems to {what}: the template's face fits it {1000 * turned_gap:.1f} mm "
                                 f"from its surface that way, and {1000 * gap:.1f} mm as it stands. Turn it to face "

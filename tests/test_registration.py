@@ -6,7 +6,7 @@ import pytest
 from conftest import FLAME_DIR
 from diffusiontalker.binding import CHIN, SIDES, bind, template_sides
 from diffusiontalker.errors import DiffusionTalkerError
-from diffusiontalker.registration import POOR_FIT_M, RegistrationError, face_gap, fit
+from diffusiontalker.registration import POOR_FIT_M, RegistrationError, face_gap, fit, rotation
 from diffusiontalker.surface import closest_on_triangles, nearest
 from diffusiontalker.transfer import Registration, lip_pair, register, transfer
 
@@ -237,10 +237,7 @@ def test_a_head_leaning_or_turned_a_little_is_fitted_straight(fitted, axis, degr
     its surface within 2.5 mm, so nothing warned; straightened first by its left-right
     mirror symmetry, its face is found as an upright one's is (1.4 mm)."""
     template, vertices, faces, _, _ = fitted
-    a, (i, j) = np.radians(degrees), [k for k in range(3) if k != axis]
-    turn = np.eye(3)
-    turn[[i, i, j, j], [i, j, i, j]] = np.cos(a), np.sin(a), -np.sin(a), np.cos(a)
-    head = np.asarray(vertices) @ turn
+    head = np.asarray(vertices) @ rotation(axis, degrees)
     found = fit(template, head, faces)
     error = np.linalg.norm(found.flame - head[:len(found.flame)], axis=1)  # vertex i began as FLAME vertex i
     assert np.median(error[template.masks["face"]]) < 0.003
@@ -254,8 +251,7 @@ def test_a_nodding_head_is_fitted_not_called_upside_down(fitted, degrees):
     clear margin of a head really turned (0.7 against 3.3-15 mm). Turned back by one of
     the small tilts first, the face is found where it is."""
     template, vertices, faces, _, _ = fitted
-    a = np.radians(degrees)
-    nodding = np.asarray(vertices) @ np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    nodding = np.asarray(vertices) @ rotation(0, -degrees)
     found = fit(template, nodding, faces)
     assert face_gap(template, found, nodding, faces) < POOR_FIT_M
     # vertex i < 5023 of the remeshed head began as FLAME vertex i (slid up to a third of
