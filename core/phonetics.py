@@ -58,6 +58,8 @@ _WORD_SETTLE_S = 5.0
 # dictionary and heard the rest of the window as a pause. On 24 recordings of 26-42 s of
 # espeak read with their text, transcripts left unplaced: 5 of 24, 2 with these beams.
 _COUNT_SEARCH = {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}
+# PocketSphinx's own defaults for a grammar search, restored before each (``_grammar_decoder``)
+_GRAMMAR_SEARCH = {"fsgusefiller": True, "beam": 1e-48, "wbeam": 7e-29, "pbeam": 1e-48}
 _SETTLE = "settle"  # each kept decoder's one-word grammar for settling (``_feed_settled``)
 _WORD_SEARCH = {"fwdflat": False, "bestpath": False, "beam": 1e-40, "wbeam": 1e-30, "pbeam": 1e-40, "maxhmmpf": 3000}
 
@@ -87,11 +89,23 @@ def _decoder(allphone: bool = False, **options):
         # leaning on it less cut class errors from 0.71 to 0.63 on three espeak sentences.
         config = {"allphone": get_model_path("en-us/en-us-phone.lm.bin"), "lw": 2.0} if allphone else {}
         decoder = Decoder(samprate=16000, loglevel="FATAL", **config, **options)
-        search = decoder.current_search()
-        decoder.add_fsg(_SETTLE, decoder.create_fsg(_SETTLE, 0, 1, [(0, 1, 1.0, "a")]))
-        decoder.activate_search(search)
+        decoder.add_fsg(_SETTLE, decoder.create_fsg(_SETTLE, 0, 1, [(0, 1, 1.0, "a")]))  # added, not activated
         kept[key] = decoder
     return kept[key]
+
+
+def _grammar_decoder(**search):
+    """The thread's decoder for grammars (a transcript's alignment, the words a window
+    holds), set up for the next grammar it is given (``_GRAMMAR_SEARCH`` but for
+    ``search``). PocketSphinx reads a grammar search's beams and fillers when the grammar
+    is added, so one decoder serves every such search: aligning a 30 s transcript made
+    three decoders, 0.3 s each, and now makes one. It keeps the language model a grammar
+    never reads, because loading one also keeps every feature frame of an utterance,
+    and without it the phones came out a frame apart here and there."""
+    decoder = _decoder()
+    for option, value in (_GRAMMAR_SEARCH | search).items():
+        decoder.config[option] = value
+    return decoder
 
 
 def _feed(decoder, wave: np.ndarray) -> None:
@@ -398,7 +412,7 @@ def _words_placed(wave: np.ndarray, words: list[str], unknown: set, settle_s: fl
     # "pump" on espeak's en-us); without them every word must be placed, pauses inside
     # words' edges. Fillers first, as they time pauses better.
     for fillers in (True, False):
-        decoder = _decoder(fsgusefiller=fillers)
+        decoder = _grammar_decoder(fsgusefiller=fillers)
         unknown |= _add_unknown(decoder, words)
         decoder.set_align_text(" ".join(words))
         _feed_settled(decoder, wave, settle_s)
@@ -447,7 +461,7 @@ def _words_said(wave: np.ndarray, words: list[str], settle_s: float | None):
     words: its segmentation holds the first words, as many as it heard, placed as an
     alignment of them would place them, so only their phones are left to time."""
     words = words[:int(_MAX_WORDS_PER_S * len(wave) / 16000) + 4]
-    decoder = _decoder(fsgusefiller=True, **_COUNT_SEARCH)
+    decoder = _grammar_decoder(**_COUNT_SEARCH)
     _add_unknown(decoder, words)
     end = len(words) + 1
     steps = [(i, i + 1, 0.5, w) for i, w in enumerate(words)] + [(i, end, 0.5) for i in range(len(words) + 1)]

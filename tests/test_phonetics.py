@@ -116,7 +116,26 @@ def test_a_kept_decoder_hears_as_a_new_one(spoken, monkeypatch):
     monkeypatch.setattr(phonetics, "_KEPT", threading.local())
     assert [heard(*clip) for clip in clips + clips] == alone + alone
     assert alone[0][2] == ["not in the pronouncing dictionary, pronounced from their spelling: zorblax"]
-    assert len(phonetics._KEPT.decoders) <= 3  # alignment with and without fillers, allphone search
+    assert len(phonetics._KEPT.decoders) == 2  # every grammar's search, allphone search
+
+
+@needs_espeak
+def test_a_grammar_searched_with_wide_beams_leaves_the_next_alignment_as_it_was(monkeypatch):
+    """One decoder serves every grammar, each search set up with its own beams and
+    fillers; the window search's wide beams and the filler-less alignment must not carry
+    over to the alignment that follows them. (This clip is aligned differently under
+    the window search's beams, so a leak would show.)"""
+    from diffusiontalker.synthtalk.espeak import speak
+
+    text = "Why did Maria leave the tomato by the moon?"
+    utterance = speak(text, "en-gb-x-rp")
+    wave = load_audio(utterance.audio, utterance.sample_rate)
+    monkeypatch.setattr(phonetics, "_KEPT", threading.local())
+    alone = phonetics.align(wave, text)
+    phonetics._words_said(wave, phonetics.transcript_words(text), None)
+    assert phonetics.align(wave, text) == alone
+    phonetics._grammar_decoder(fsgusefiller=False).set_align_text("why did maria")
+    assert phonetics.align(wave, text) == alone
 
 
 @needs_espeak
@@ -143,7 +162,7 @@ def test_a_decoder_left_inside_an_utterance_is_let_go(spoken, monkeypatch):
     monkeypatch.setattr(phonetics, "_KEPT", threading.local())
     _, wave = spoken
     first = phonetics.align(wave, BILABIAL)
-    kept = phonetics._decoder(fsgusefiller=True)
+    kept = phonetics._grammar_decoder()
 
     class Interrupted:  # Ctrl-C while PocketSphinx decodes, after the utterance began
         def start_utt(self):
