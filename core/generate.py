@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
-import threading
-from concurrent.futures import Future, wait
 
 from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
-from .interrupts import handling
+from .hearing import FrontEnd
 from .phonetics import add_transcript_flags
-
-SETTLE_S = 30.0  # the longest a stopped front-end is waited for (it lets go within a second)
 
 DESCRIPTION = """\
 Generate facial animation for a speech recording.
@@ -140,13 +135,12 @@ def run(args) -> int:
                              "--source-neutral without --transfer deformation")):
         if unused:
             print(f"warning: {partner} changes nothing", file=sys.stderr)
-    # The front-end starts on a thread before torch is imported, and the model loads meanwhile.
-    # They overlap little (PocketSphinx keeps Python's lock, Whisper needs torch); a process
-    # overlapped them only where no Whisper runs (docs/benchmarks.md). Ctrl-C or an error
-    # stops the front-end at its next word or piece rather than waiting for it to finish.
-    hearing, stop = None, threading.Event()
+    # The front-end starts before torch is imported and the model loads meanwhile (in a
+    # forked process where that overlaps them: hearing.py). Ctrl-C or an error stops it at
+    # its next word or piece rather than waiting for it to finish.
+    hearing = None
     if read_card(args.checkpoint or BUNDLED)["config"].get("phonetic"):
-        hearing = _in_background(_phones_of, args.audio, transcript, args.max_seconds, args.quiet, stop)
+        hearing = FrontEnd(args.audio, transcript, args.max_seconds, args.quiet)
     try:
         from .pipeline import Generator
 
@@ -164,8 +158,8 @@ def run(args) -> int:
         source = transfer_source(args.source_neutral, template, generator) if args.transfer == "deformation" else None
         phones, said = hearing.result() if hearing is not None else (None, [])
     except BaseException:
-        stop.set()
-        _settle(hearing)
+        if hearing is not None:
+            hearing.stop()
         raise
     for note in generator.warnings + said:  # said: words the aligner had to guess
         print(f"warning: {note}", file=sys.stderr)
@@ -217,42 +211,6 @@ def run(args) -> int:
               f"{take.steps} steps, {take.compute_seconds:.2f} s for {take.audio_seconds:.2f} s of audio "
               f"-> {where}", file=sys.stderr)
     return 0
-
-
-def _in_background(work, *args) -> Future:
-    """``work(*args)`` on a daemon thread, which Python's exit does not wait for (``_settle`` does)."""
-    future = Future()
-
-    def run():
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(work(*args))
-            except BaseException as exc:  # handed to whoever waits for the result
-                future.set_exception(exc)
-
-    threading.Thread(target=run, name="phonetic front-end", daemon=True).start()
-    return future
-
-
-def _settle(hearing: Future | None) -> None:
-    """Wait for a stopped front-end to let go, with Ctrl-C ignored meanwhile. It stops
-    between two of Whisper's tokens or two aligned pieces, within a second; a process
-    that exits while it is inside torch or PocketSphinx aborts (a C++ runtime error),
-    which is what a second Ctrl-C did while Python joined its thread."""
-    if hearing is not None:
-        with handling(signal.SIG_IGN):
-            wait([hearing], timeout=SETTLE_S)
-
-
-def _phones_of(audio: str, transcript: str | None, max_seconds: float, quiet: bool, stop: threading.Event):
-    """(timed phones, warnings) of the recording, as ``Generator.generate`` would hear it,
-    unless ``stop`` is set first."""
-    from .audio import load_audio
-    from .phonetics import timed, progress_bar
-
-    said = []
-    with progress_bar(quiet) as progress:
-        return timed(load_audio(audio, max_seconds=max_seconds), transcript, said.append, stop, progress), said
 
 
 def blend_weights(text: str, fps: float):

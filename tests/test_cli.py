@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 from pathlib import Path
 import sys
@@ -243,16 +244,17 @@ def test_a_missing_gpu_is_warned_about_once_and_the_reason_named(tmp_path, capsy
 
 
 def test_ctrl_c_stops_the_front_end_at_once_rather_than_waiting_for_it(tmp_path, speech, capsys, monkeypatch):
-    """The front-end works on a thread while the model loads; interrupted there, the process
-    used to wait for it to hear the whole recording before it could exit (16 s on 2 minutes)."""
+    """The front-end works on a thread while the model loads (where it cannot fork:
+    hearing.py); interrupted there, the process used to wait for it to hear the whole
+    recording before it could exit (16 s on 2 minutes)."""
     import threading
 
-    from diffusiontalker import phonetics
+    from diffusiontalker import hearing, phonetics
     from diffusiontalker.pipeline import Generator
 
     told = threading.Event()
 
-    def hearing(wave, transcript=None, warn=None, cancel=None, progress=None):
+    def slowly(wave, transcript=None, warn=None, cancel=None, progress=None):
         if cancel.wait(30):  # a long recording: it ends early only when stopped
             told.set()
         return []
@@ -260,7 +262,8 @@ def test_ctrl_c_stops_the_front_end_at_once_rather_than_waiting_for_it(tmp_path,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(phonetics, "timed", hearing)
+    monkeypatch.setattr(phonetics, "timed", slowly)
+    monkeypatch.setattr(hearing, "forks", lambda: False)
     monkeypatch.setattr(Generator, "load", interrupted)
     # the bundled demo reads phones, so the front-end starts
     assert main(["generate", str(speech), "-o", str(tmp_path / "take.npz"), "--quiet"]) == 130
@@ -279,16 +282,17 @@ def test_options_are_checked_while_the_front_end_works_not_after_it(tmp_path, sp
     """A typo is one line at once, and the front-end is stopped, not waited for."""
     import threading
 
-    from diffusiontalker import phonetics
+    from diffusiontalker import hearing, phonetics
 
     stopped = threading.Event()
 
-    def hearing(wave, transcript=None, warn=None, cancel=None, progress=None):
+    def slowly(wave, transcript=None, warn=None, cancel=None, progress=None):
         if cancel.wait(30):  # a long recording: it ends early only when stopped
             stopped.set()
         return []
 
-    monkeypatch.setattr(phonetics, "timed", hearing)
+    monkeypatch.setattr(phonetics, "timed", slowly)
+    monkeypatch.setattr(hearing, "forks", lambda: False)  # a thread, as on Windows and macOS
     monkeypatch.chdir(tmp_path)
     assert main(["generate", str(speech), "-o", "take.npz", "--quiet", *bad]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -296,16 +300,45 @@ def test_options_are_checked_while_the_front_end_works_not_after_it(tmp_path, sp
     assert stopped.is_set() and not (tmp_path / "take.npz").exists()
 
 
-def test_ctrl_c_twice_exits_cleanly(tmp_path):
+def _generate_process(args, tmp_path, thread=False):
+    """``diffusiontalker generate`` in a fresh process, where the front-end forks on Linux;
+    ``thread``: torch imported first, so it works on a thread as on Windows and macOS."""
+    first = "import torch; " if thread else ""
+    return subprocess.Popen([sys.executable, "-c", f"{first}from diffusiontalker.cli import run; run()", "generate",
+                             *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+
+
+def _still_hearing(path) -> list[int]:
+    """Processes left running with ``path`` on their command line (a front-end's child has
+    its parent's)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(path).encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # it ended meanwhile
+            pass
+    return found
+
+
+@pytest.fixture
+def long_speech(tmp_path):
+    """5 minutes of speech: the front-end would be busy with it for longer than a
+    stopped one is waited for (hearing.SETTLE_S), so one that is not stopped is left running."""
+    wave, rate = sf.read(Path(__file__).resolve().parents[1] / "core" / "assets" / "example.wav", dtype="float32")
+    sf.write(tmp_path / "long.wav", np.tile(wave, 48), rate)
+    return tmp_path / "long.wav"
+
+
+@pytest.mark.parametrize("thread", [False, True], ids=["process", "thread"])
+def test_ctrl_c_twice_exits_cleanly(tmp_path, long_speech, thread):
     """A second Ctrl-C while the stopped front-end lets go is ignored: it once came while
-    Python joined the thread at exit and aborted the process (a C++ runtime error, SIGABRT)."""
+    Python joined the thread at exit and aborted the process (a C++ runtime error, SIGABRT).
+    Where the front-end works in a child process, the child goes with it."""
     import signal
     import time
 
-    wave, rate = sf.read(Path(__file__).resolve().parents[1] / "core" / "assets" / "example.wav", dtype="float32")
-    sf.write(tmp_path / "long.wav", np.tile(wave, 8), rate)  # 50 s: the front-end is busy for many seconds
-    process = subprocess.Popen([sys.executable, "-m", "diffusiontalker.cli", "generate", str(tmp_path / "long.wav"),
-                                "-o", str(tmp_path / "take.npz"), "--quiet"], stderr=subprocess.PIPE, text=True)
+    process = _generate_process([long_speech, "-o", "take.npz", "--quiet"], tmp_path, thread)
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
@@ -314,3 +347,43 @@ def test_ctrl_c_twice_exits_cleanly(tmp_path):
     assert process.returncode in (130, -signal.SIGINT), err  # a shell reads both as Ctrl-C; SIGABRT is -6
     assert err.strip().splitlines() == ["diffusiontalker generate: interrupted"]
     assert not (tmp_path / "take.npz").exists()
+    assert _still_hearing(long_speech) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the front-end forks only on Linux")
+def test_a_typo_stops_the_front_ends_process_at_once(tmp_path, long_speech):
+    """An option refused while the forked front-end hears a long recording: one line,
+    and the child is stopped, not left to finish."""
+    process = _generate_process([long_speech, "-o", "take.npz", "--quiet", "--style", "zed"], tmp_path)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "unknown talking style 'zed'" in lines[0]
+    assert _still_hearing(long_speech) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the front-end forks only on Linux")
+def test_the_forked_front_end_hears_as_the_thread_does(tmp_path):
+    """The same take from a child process's phones as from a thread's, and the child's
+    refusal of a transcript that is not said is the same one line."""
+    from diffusiontalker.synthtalk.espeak import speak
+
+    pytest.importorskip("pocketsphinx")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng")
+    said = "Put the big map back by the pump, Bob."
+    utterance = speak(said, "en-us")
+    sf.write(tmp_path / "said.wav", utterance.audio, utterance.sample_rate)
+    takes = {}
+    for thread in (False, True):
+        out = f"take_{thread}.npz"
+        process = _generate_process(["said.wav", "-o", out, "--quiet", "--transcript", said], tmp_path, thread)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        takes[thread] = np.load(tmp_path / out)["offsets"]
+        process = _generate_process(["said.wav", "-o", "no.npz", "--quiet", "--transcript",
+                                     "nobody said any of these many long words here at all today"], tmp_path, thread)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 2 and len(err.strip().splitlines()) == 1
+        assert "does not fit the audio" in err and not (tmp_path / "no.npz").exists()
+    np.testing.assert_array_equal(takes[False], takes[True])
