@@ -39,7 +39,8 @@ class FrontEnd:
         self._job = (audio, transcript, max_seconds, quiet)
         self._stop = threading.Event()
         self._future = Future()
-        self._child = None
+        self._child = None  # the child's pid until it is reaped (under _reaping)
+        self._reaping = threading.Lock()
         if forks():
             self._fork()
         else:  # a daemon thread, which Python's exit does not wait for (``stop`` does)
@@ -55,11 +56,9 @@ class FrontEnd:
         that exits while a thread is inside torch or PocketSphinx aborts (a C++ runtime
         error), which is what a second Ctrl-C did while Python joined the thread."""
         self._stop.set()
-        if self._child is not None:
-            try:
+        with self._reaping:  # a child not yet reaped keeps its pid, which no other process can take
+            if self._child is not None:
                 os.kill(self._child, signal.SIGTERM)
-            except ProcessLookupError:  # it had finished
-                pass
         with handling(signal.SIG_IGN):
             wait([self._future], timeout=SETTLE_S)
 
@@ -119,7 +118,9 @@ class FrontEnd:
         """The child's answer, once it has ended."""
         with os.fdopen(read, encoding="utf-8") as pipe:
             text = pipe.read()
-        _, status = os.waitpid(self._child, 0)
+        with self._reaping:
+            _, status = os.waitpid(self._child, 0)
+            self._child = None
         if not text:
             raise DiffusionTalkerError(f"the phonetic front-end's process ended without an answer "
                                        f"(exit status {os.waitstatus_to_exitcode(status)})")
