@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from . import __version__
@@ -70,7 +71,10 @@ def run() -> None:
     """The installed command (and ``python -m``): ``main`` with glibc's allocator tuned
     for torch on a CPU, which tests and other callers of ``main`` keep out of their process."""
     keep_freed_memory()
-    sys.exit(main())
+    code = main()
+    if code == 130:  # interrupted: a second Ctrl-C would land in Python's exit and print a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ overlap: tests, or a program calling ``cli.main`` twice).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from .errors import Cancelled, DiffusionTalkerError
 from .interrupts import handling
 
 SETTLE_S = 30.0  # the longest a stopped front-end is waited for (it lets go within a second)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def forks() -> bool:
@@ -55,11 +57,11 @@ class FrontEnd:
         between two of Whisper's tokens or two aligned pieces, within a second; a process
         that exits while a thread is inside torch or PocketSphinx aborts (a C++ runtime
         error), which is what a second Ctrl-C did while Python joined the thread."""
-        self._stop.set()
-        with self._reaping:  # a child not yet reaped keeps its pid, which no other process can take
-            if self._child is not None:
-                os.kill(self._child, signal.SIGTERM)
         with handling(signal.SIG_IGN):
+            self._stop.set()
+            with self._reaping:  # a child not yet reaped keeps its pid, which no other process can take
+                if self._child is not None:
+                    os.kill(self._child, signal.SIGTERM)
             wait([self._future], timeout=SETTLE_S)
 
     def _hear(self):
@@ -81,25 +83,30 @@ class FrontEnd:
     def _fork(self) -> None:
         read, write = os.pipe()
         sys.stderr.flush()  # else what is buffered would be written twice
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(read)
-            self._in_child(write)
+            self._in_child(write, parent)
         os.close(write)
         self._child = pid
         threading.Thread(target=self._answer, args=(lambda: self._collect(read),), name="phonetic front-end",
                          daemon=True).start()
 
-    def _in_child(self, write: int) -> None:
+    def _in_child(self, write: int, parent: int) -> None:
         """Hear, send the answer as JSON, and leave without Python's exit (the parent's
         atexit work and buffers are the parent's). Ctrl-C is the parent's to decide on;
-        its SIGTERM (``stop``) ends the work at the next piece, the progress bar closed."""
+        its SIGTERM (``stop``) ends the work at the next piece, the progress bar closed,
+        and so does the parent's end, however it ends (Linux's parent-death signal)."""
         def stopped(signum, frame):
             self._stop.set()
             raise Cancelled("stopped")
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, stopped)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it ended before the signal was asked for
+            os._exit(0)
         try:
             phones, said = self._hear()
             answer = {"phones": phones, "said": said}

@@ -308,17 +308,23 @@ def _generate_process(args, tmp_path, thread=False):
                              *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
 
 
-def _still_hearing(path) -> list[int]:
-    """Processes left running with ``path`` on their command line (a front-end's child has
-    its parent's)."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if str(path).encode() in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:  # it ended meanwhile
-            pass
-    return found
+def _still_hearing(path, grace: float = 0.0) -> list[int]:
+    """Processes running with ``path`` on their command line (a front-end's child has its
+    parent's), once any have had ``grace`` seconds to end."""
+    import time
+
+    ends = time.monotonic() + grace
+    while True:
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if str(path).encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:  # it ended meanwhile
+                pass
+        if not found or time.monotonic() > ends:
+            return found
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -330,18 +336,21 @@ def long_speech(tmp_path):
     return tmp_path / "long.wav"
 
 
+@pytest.mark.parametrize("gap", [0.05, 0.3])
 @pytest.mark.parametrize("thread", [False, True], ids=["process", "thread"])
-def test_ctrl_c_twice_exits_cleanly(tmp_path, long_speech, thread):
-    """A second Ctrl-C while the stopped front-end lets go is ignored: it once came while
-    Python joined the thread at exit and aborted the process (a C++ runtime error, SIGABRT).
-    Where the front-end works in a child process, the child goes with it."""
+def test_ctrl_c_twice_exits_cleanly(tmp_path, long_speech, thread, gap):
+    """A second Ctrl-C while the stopped front-end lets go, or while Python exits, is
+    ignored: it once came while Python joined the thread at exit and aborted the process
+    (a C++ runtime error, SIGABRT), and a child stopped at once let it land in Python's
+    exit, which printed a traceback. Where the front-end works in a child process, the
+    child goes with it."""
     import signal
     import time
 
     process = _generate_process([long_speech, "-o", "take.npz", "--quiet"], tmp_path, thread)
     time.sleep(3)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    time.sleep(gap)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode in (130, -signal.SIGINT), err  # a shell reads both as Ctrl-C; SIGABRT is -6
@@ -360,6 +369,21 @@ def test_a_typo_stops_the_front_ends_process_at_once(tmp_path, long_speech):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "unknown talking style 'zed'" in lines[0]
     assert _still_hearing(long_speech) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the front-end forks only on Linux")
+def test_the_front_ends_process_ends_with_its_parent_however_it_ends(tmp_path, long_speech):
+    """Killed outright (SIGKILL: no handler runs), the parent cannot stop its child; the
+    child must not go on hearing five minutes of speech on its own."""
+    import signal
+    import time
+
+    process = _generate_process([long_speech, "-o", "take.npz", "--quiet"], tmp_path)
+    time.sleep(3)
+    process.kill()
+    assert process.wait(timeout=60) == -signal.SIGKILL  # not communicate(): the child holds stderr open
+    process.stderr.close()
+    assert _still_hearing(long_speech, grace=10) == []
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the front-end forks only on Linux")
