@@ -13,6 +13,7 @@ overlap: tests, or a program calling ``cli.main`` twice).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -43,9 +44,7 @@ class FrontEnd:
         self._future = Future()
         self._child = None  # the child's pid until it is reaped (under _reaping)
         self._reaping = threading.Lock()
-        if forks():
-            self._fork()
-        else:  # a daemon thread, which Python's exit does not wait for (``stop`` does)
+        if not (forks() and self._forked()):  # a daemon thread, which Python's exit does not wait for (``stop`` does)
             threading.Thread(target=self._answer, args=(self._hear,), name="phonetic front-end", daemon=True).start()
 
     def result(self) -> tuple[list[tuple[float, float, str]], list[str]]:
@@ -80,11 +79,17 @@ class FrontEnd:
         except BaseException as exc:  # handed to whoever waits for the result
             self._future.set_exception(exc)
 
-    def _fork(self) -> None:
+    def _forked(self) -> bool:
+        """Whether the child started (a system out of processes or memory says no)."""
         read, write = os.pipe()
         sys.stderr.flush()  # else what is buffered would be written twice
         parent = os.getpid()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return False
         if pid == 0:
             os.close(read)
             self._in_child(write, parent)
@@ -92,6 +97,7 @@ class FrontEnd:
         self._child = pid
         threading.Thread(target=self._answer, args=(lambda: self._collect(read),), name="phonetic front-end",
                          daemon=True).start()
+        return True
 
     def _in_child(self, write: int, parent: int) -> None:
         """Hear, send the answer as JSON, and leave without Python's exit (the parent's
@@ -104,7 +110,8 @@ class FrontEnd:
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, stopped)
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        with contextlib.suppress(AttributeError, OSError):  # a C library without prctl: stop() still works
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # it ended before the signal was asked for
             os._exit(0)
         try:

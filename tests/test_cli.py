@@ -386,6 +386,23 @@ def test_the_front_ends_process_ends_with_its_parent_however_it_ends(tmp_path, l
     assert _still_hearing(long_speech, grace=10) == []
 
 
+def test_a_system_that_cannot_fork_hears_on_a_thread(speech, monkeypatch):
+    """Out of processes (fork fails with EAGAIN), the front-end works on a thread instead
+    of failing the take."""
+    import errno
+    import os
+
+    from diffusiontalker import hearing, phonetics
+
+    def no_fork():
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(hearing, "forks", lambda: True)
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(phonetics, "timed", lambda wave, transcript, warn, cancel, progress: [(0.0, 1.0, "sil")])
+    assert hearing.FrontEnd(str(speech), None, 600.0, True).result() == ([(0.0, 1.0, "sil")], [])
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="the front-end forks only on Linux")
 def test_the_forked_front_end_hears_as_the_thread_does(tmp_path):
     """The same take from a child process's phones as from a thread's, and the child's
