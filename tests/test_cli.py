@@ -327,6 +327,24 @@ def _still_hearing(path, grace: float = 0.0) -> list[int]:
         time.sleep(0.1)
 
 
+def test_the_command_leaves_without_teardown_but_with_its_output_and_exit_code(tmp_path, speech):
+    """The installed command skips Python's half-second teardown of torch: what it printed
+    to a pipe must still arrive whole, and its exit status must be its own."""
+    import os
+
+    from diffusiontalker.card import BUNDLED, read_card
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a pipeline runs it
+    listed = subprocess.run([sys.executable, "-c", "from diffusiontalker.cli import run; run()", "generate",
+                             "--list-styles"], capture_output=True, text=True, cwd=tmp_path, env=buffered)
+    names = read_card(BUNDLED)["config"]["identities"]
+    assert listed.returncode == 0 and listed.stdout.splitlines() == [f"{i}\t{n}" for i, n in enumerate(names)]
+    refused = subprocess.run([sys.executable, "-c", "from diffusiontalker.cli import run; run()", "generate",
+                              str(speech), "-o", "take.npz", "--steps", "999", "--quiet"],
+                             capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode == 2 and "steps must be between 1 and 512" in refused.stderr
+
+
 @pytest.fixture
 def long_speech(tmp_path):
     """5 minutes of speech: the front-end would be busy with it for longer than a
