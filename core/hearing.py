@@ -52,10 +52,11 @@ class FrontEnd:
         return self._future.result()
 
     def stop(self) -> None:
-        """Stop it and wait for it to let go, with Ctrl-C ignored meanwhile. It stops
-        between two of Whisper's tokens or two aligned pieces, within a second; a process
-        that exits while a thread is inside torch or PocketSphinx aborts (a C++ runtime
-        error), which is what a second Ctrl-C did while Python joined the thread."""
+        """Stop it (a thread by its event, a child by SIGTERM) and wait for it to let go,
+        with Ctrl-C ignored meanwhile. Either stops between two of Whisper's tokens or two
+        aligned pieces, within a second; a process that exits while a thread is inside
+        torch or PocketSphinx aborts (a C++ runtime error), which is what a second Ctrl-C
+        did while Python joined the thread."""
         with handling(signal.SIG_IGN):
             self._stop.set()
             with self._reaping:  # a child not yet reaped keeps its pid, which no other process can take
