@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from concurrent.futures import Future, wait
 
 from .errors import Cancelled, DiffusionTalkerError
@@ -86,7 +87,12 @@ class FrontEnd:
         sys.stderr.flush()  # else what is buffered would be written twice
         parent = os.getpid()
         try:
-            pid = os.fork()
+            # Python 3.12+ warns of any other thread; the only ones here are the idle
+            # workers of numpy's OpenBLAS, which stops them before a fork (pthread_atfork)
+            # and starts them again when next needed.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
         except OSError:
             os.close(read)
             os.close(write)
