@@ -72,14 +72,14 @@ _LETTERS = {"a": "AE", "b": "B", "c": "K", "d": "D", "e": "EH", "f": "F", "g": "
             "t": "T", "u": "AH", "v": "V", "w": "W", "x": "K S", "y": "Y", "z": "Z"}
 
 
-def _decoder(allphone: bool = False, **options):
+def _decoder(allphone: bool = False, grammar: bool = False, **options):
     """A PocketSphinx decoder with these options, made once per thread and then reused:
     loading its acoustic model and dictionary took 0.2 s each time, about 1.1 s of the
     2.6 s that aligning 30 s of speech cost. A decoder is not safe to share between
     threads. Each search starts from the generic cepstral mean (``_feed_settled``), so a
     reused decoder hears exactly as a new one would."""
     kept = _KEPT.__dict__.setdefault("decoders", {})
-    key = (allphone, tuple(sorted(options.items())))
+    key = (allphone, grammar, tuple(sorted(options.items())))
     if key not in kept:
         try:
             from pocketsphinx import Decoder, get_model_path
@@ -87,10 +87,12 @@ def _decoder(allphone: bool = False, **options):
             raise DiffusionTalkerError("the phonetic front-end needs PocketSphinx: pip install pocketsphinx") from None
         # Language weight 2, not the word decoder's 6.5: a phone bigram is a weak prior, and
         # leaning on it less cut class errors from 0.71 to 0.63 on three espeak sentences.
-        config = {"allphone": get_model_path("en-us/en-us-phone.lm.bin"), "lw": 2.0} if allphone else {}
+        # A grammar's decoder (``_grammar_decoder``) loads no language model.
+        config = ({"allphone": get_model_path("en-us/en-us-phone.lm.bin"), "lw": 2.0} if allphone else
+                  {"lm": None} if grammar else {})
         decoder = Decoder(samprate=16000, loglevel="FATAL", **config, **options)
         decoder.add_fsg(_SETTLE, decoder.create_fsg(_SETTLE, 0, 1, [(0, 1, 1.0, "a")]))  # added, not activated
-        if options.get("lm", "") is None:  # a grammar's decoder (``_grammar_decoder``)
+        if grammar:
             _keep_every_frame(decoder)
         kept[key] = decoder
     return kept[key]
@@ -117,7 +119,7 @@ def _grammar_decoder(**search):
     is added, so one decoder serves every such search: aligning a 30 s transcript made
     three decoders, 0.3 s each, and now makes one, without the language model a grammar
     never reads (0.15 s; ``_keep_every_frame``)."""
-    decoder = _decoder(lm=None)
+    decoder = _decoder(grammar=True)
     for option, value in (_GRAMMAR_SEARCH | search).items():
         decoder.config[option] = value
     return decoder
