@@ -79,13 +79,40 @@ def read_ctranslate2(blob: bytes) -> dict[str, np.ndarray]:
 
 # ---- the network ---------------------------------------------------------------------------
 
-class Attention(nn.Module):
-    """Multi-head attention; Whisper's key projection has no bias."""
+def half_product(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight.T`` in float32 with ``weight`` kept in float16, as the released weights
+    are, for the products made once per decoded token. Each token reads every decoder
+    weight and the whole vocabulary for one row of output, so on a CPU decoding waits on
+    memory: half the bytes decoded 30 s of speech in 2.1 s instead of 3.9 on two cores
+    (docs/benchmarks.md). PyTorch sums such a one-row product in float32; the input is
+    rounded to float16, as Whisper runs on GPUs. A product over many rows (the audio's
+    keys and values, once per window) runs five times slower in float16 on a CPU and is
+    left in float32."""
+    return F.linear(x.half(), weight).float()
 
-    def __init__(self, d: int, heads: int):
+
+class HalfLinear(nn.Linear):
+    """A linear layer whose weight stays float16 (``half_product``)."""
+
+    def __init__(self, d_in: int, d_out: int, bias: bool = True):
+        super().__init__(d_in, d_out, bias, dtype=torch.float16)
+
+    def forward(self, x):
+        y = half_product(x, self.weight)
+        return y if self.bias is None else y + self.bias.float()
+
+
+class Attention(nn.Module):
+    """Multi-head attention; Whisper's key projection has no bias. ``per_token``: the
+    layers a decoded token runs through are ``HalfLinear``; the cross-attention's keys and
+    values (``keys_values`` of the audio) stay float32 (``per_token_kv=False``)."""
+
+    def __init__(self, d: int, heads: int, per_token: bool = False, per_token_kv: bool = True):
         super().__init__()
         self.heads = heads
-        self.q, self.k, self.v, self.out = nn.Linear(d, d), nn.Linear(d, d, bias=False), nn.Linear(d, d), nn.Linear(d, d)
+        q_out = HalfLinear if per_token else nn.Linear
+        kv = HalfLinear if per_token and per_token_kv else nn.Linear
+        self.q, self.k, self.v, self.out = q_out(d, d), kv(d, d, bias=False), kv(d, d), q_out(d, d)
 
     def split(self, x):
         return x.view(*x.shape[:2], self.heads, -1).transpose(1, 2)
@@ -104,10 +131,11 @@ class Block(nn.Module):
 
     def __init__(self, d: int, heads: int, ffn: int, cross: bool):
         super().__init__()
-        self.attn, self.attn_ln = Attention(d, heads), nn.LayerNorm(d)
-        self.cross = Attention(d, heads) if cross else None
+        linear = HalfLinear if cross else nn.Linear
+        self.attn, self.attn_ln = Attention(d, heads, per_token=cross), nn.LayerNorm(d)
+        self.cross = Attention(d, heads, per_token=True, per_token_kv=False) if cross else None
         self.cross_ln = nn.LayerNorm(d) if cross else None
-        self.mlp = nn.Sequential(nn.Linear(d, ffn), nn.GELU(), nn.Linear(ffn, d))
+        self.mlp = nn.Sequential(linear(d, ffn), nn.GELU(), linear(ffn, d))
         self.mlp_ln = nn.LayerNorm(d)
 
     def forward(self, x, cache=None, memory=None):
@@ -137,9 +165,9 @@ class Whisper(nn.Module):
         self.register_buffer("audio_positions", torch.zeros(audio_positions, d))
         self.encoder = nn.ModuleList(Block(d, heads, ffn, cross=False) for _ in range(encoder_layers))
         self.encoder_ln = nn.LayerNorm(d)
-        # The token embedding, kept transposed: the logits' product (every token decoded reads
-        # all of it) ran in 4.5 ms instead of 10 on two cores, and a token's vector is a column.
-        self.unembed = nn.Parameter(torch.zeros(d, vocab))
+        # The token embedding, also the logits' weight, in float16 (``half_product``): every
+        # token decoded reads all of it, 2.6 ms instead of 10 on two cores.
+        self.embed = nn.Parameter(torch.zeros(vocab, d, dtype=torch.float16))
         self.text_positions = nn.Parameter(torch.zeros(text_positions, d))
         self.decoder = nn.ModuleList(Block(d, heads, ffn, cross=True) for _ in range(decoder_layers))
         self.decoder_ln = nn.LayerNorm(d)
@@ -155,10 +183,10 @@ class Whisper(nn.Module):
     def decode(self, tokens: torch.Tensor, memory: torch.Tensor, caches: list[dict]) -> torch.Tensor:
         """Logits (B, T, vocab) of ``tokens``, the ones after what ``caches`` hold."""
         start = caches[0]["k"].shape[2] if "k" in caches[0] else 0
-        x = self.unembed[:, tokens].permute(1, 2, 0) + self.text_positions[start:start + tokens.shape[1]]
+        x = self.embed[tokens].float() + self.text_positions[start:start + tokens.shape[1]]
         for block, cache in zip(self.decoder, caches):
             x = block(x, cache, memory)
-        return self.decoder_ln(x) @ self.unembed
+        return half_product(self.decoder_ln(x), self.embed)
 
     @torch.inference_mode()
     def greedy(self, mel: torch.Tensor, prompt: list[int], end: int, limit: int, suppress: list[int] = (),
@@ -207,7 +235,8 @@ class Whisper(nn.Module):
             if variables[name].dtype.kind != "f" and variables[name].ndim:  # int8 weights need their scales
                 raise DiffusionTalkerError(f"model.bin is quantized ({name} is {variables[name].dtype}): "
                                            "export it as float16 or float32")
-            return torch.from_numpy(np.array(variables[name], dtype=np.float32))
+            # torch converts float16 several times faster than numpy (loading took 1.0 s, now 0.3)
+            return torch.tensor(variables[name], dtype=torch.float32, device="cpu")
 
         def layers(side):
             return len({m.group(1) for n in variables if (m := re.match(fr"{side}/layer_(\d+)/", n))})
@@ -215,7 +244,7 @@ class Whisper(nn.Module):
         conv1, ffn = t("encoder/conv1/weight"), t("encoder/layer_0/ffn/linear_0/weight")
         embed = t("decoder/embeddings/weight")
         state = {"audio_positions": t("encoder/position_encodings/encodings"),
-                 "text_positions": t("decoder/position_encodings/encodings"), "unembed": embed.T.contiguous()}
+                 "text_positions": t("decoder/position_encodings/encodings"), "embed": embed}
         with torch.device("meta"):  # no random start for weights replaced at once (0.3 s)
             model = cls(n_mels=conv1.shape[1], d=conv1.shape[0], heads=int(t("encoder/num_heads")),
                         ffn=ffn.shape[0], encoder_layers=layers("encoder"), decoder_layers=layers("decoder"),
@@ -253,7 +282,9 @@ class Whisper(nn.Module):
                 norm(f"{ours}.mlp_ln", f"{theirs}/ffn/layer_norm")
         for conv in ("conv1", "conv2"):
             linear(conv, f"encoder/{conv}")
-        model.load_state_dict(state, assign=True)
+        # HalfLinear's weights go back to float16, which loses nothing of a float16 file
+        kinds = {name: value.dtype for name, value in model.state_dict().items()}
+        model.load_state_dict({name: value.to(kinds[name]) for name, value in state.items()}, assign=True)
         return model.eval()
 
 
