@@ -49,7 +49,8 @@ class FrontEnd:
             threading.Thread(target=self._answer, args=(self._hear,), name="phonetic front-end", daemon=True).start()
 
     def result(self) -> tuple[list[tuple[float, float, str]], list[str]]:
-        """(timed phones, warnings: words the aligner had to guess); raises what the front-end raised."""
+        """(``phonetics.Timed``, warnings: words the aligner had to guess or left out); raises
+        what the front-end raised."""
         return self._future.result()
 
     def stop(self) -> None:
@@ -122,8 +123,8 @@ class FrontEnd:
         if os.getppid() != parent:  # it ended before the signal was asked for
             os._exit(0)
         try:
-            phones, said = self._hear()
-            answer = {"phones": phones, "said": said}
+            timed, said = self._hear()
+            answer = {"phones": timed.rows, "recognised_from": timed.recognised_from, "said": said}
         except DiffusionTalkerError as exc:
             answer = {"refused": str(exc), "cancelled": isinstance(exc, Cancelled)}
         except BaseException:
@@ -147,7 +148,9 @@ class FrontEnd:
                                        f"(exit status {os.waitstatus_to_exitcode(status)})")
         answer = json.loads(text)
         if "phones" in answer:
-            return [tuple(row) for row in answer["phones"]], answer["said"]
+            from .phonetics import Timed
+
+            return Timed([tuple(row) for row in answer["phones"]], answer["recognised_from"]), answer["said"]
         if "refused" in answer:
             raise (Cancelled if answer["cancelled"] else DiffusionTalkerError)(answer["refused"])
         raise RuntimeError(f"the phonetic front-end failed in its process:\n{answer['failed']}")

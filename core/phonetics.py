@@ -19,17 +19,34 @@ import re
 import sys
 import threading
 import unicodedata
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .audio import pieces
-from .errors import Cancelled, DiffusionTalkerError, check_cancel
+from .errors import DiffusionTalkerError, check_cancel
 
 Phone = tuple[float, float, str]
 # progress(what, seconds heard, seconds in all): the front-end of a long recording takes
 # seconds to minutes before the first denoising step, and a panel should say how far it is
 Progress = Callable[[str, float, float], None]
+
+
+class Timed(NamedTuple):
+    """What ``timed`` hears: the phones, and where they stop being aligned to the transcript
+    and are only recognised (seconds; None where all of them are as the call asked:
+    aligned to a transcript, or recognised without one)."""
+    rows: list[Phone]
+    recognised_from: float | None = None
+
+
+class NotPlaced(DiffusionTalkerError):
+    """The transcript's words from ``left`` on were not heard after sample ``at``; ``rows``
+    are the phones of the words placed before (the recording's clock, not yet tidied)."""
+
+    def __init__(self, message: str, rows: list[Phone], at: int, left: list[str]):
+        super().__init__(message)
+        self.rows, self.at, self.left = rows, at, left
 
 # CMUdict's 39 phones (PocketSphinx's en-us model) after silence: the fixed order of
 # the feature columns, so a model trained on them keeps its meaning across versions.
@@ -334,21 +351,26 @@ def align(wave: np.ndarray, transcript: str, warn: Callable[[str], None] | None 
     unknown = set()
     try:
         rows = _aligned_in_windows(wave, words, unknown, settle_s, cancel, progress)
-    except Cancelled:
-        raise
-    except DiffusionTalkerError:
+    except NotPlaced as unplaced:
         if len(wave) <= ALIGN_PIECE_S * 16000:
+            _warn_unknown(unknown, warn)
             raise
         check_cancel(cancel)  # the whole recording at once takes as long as all its windows
         try:
             rows = _aligned(wave, words, unknown, settle_s)
         except DiffusionTalkerError:
-            raise DiffusionTalkerError(f"the transcript does not fit the audio ({len(words)} words in "
-                                       f"{len(wave) / 16000:.1f} s could not be placed): is it what is said, "
-                                       "and is the speech clear?") from None
+            _warn_unknown(unknown, warn)
+            raise NotPlaced(f"the transcript does not fit the audio ({len(unplaced.left)} of its {len(words)} "
+                            f"words, from \"{' '.join(unplaced.left[:5])} ...\", could not be placed after "
+                            f"{unplaced.at / 16000:.1f} s): is it what is said, and is the speech clear?",
+                            unplaced.rows, unplaced.at, unplaced.left) from None
+    _warn_unknown(unknown, warn)
+    return _tidy(rows, len(wave) / 16000)
+
+
+def _warn_unknown(unknown: set, warn: Callable[[str], None] | None) -> None:
     if unknown and warn is not None:
         warn("not in the pronouncing dictionary, pronounced from their spelling: " + ", ".join(sorted(unknown)))
-    return _tidy(rows, len(wave) / 16000)
 
 
 def _aligned_in_windows(wave: np.ndarray, words: list[str], unknown: set, settle_s: float | None,
@@ -377,9 +399,9 @@ def _aligned_in_windows(wave: np.ndarray, words: list[str], unknown: set, settle
             decoder = _words_said(window, left, settle_s)
             heard = sum(not _is_filler(s.word) for s in decoder.seg() or ())
             if heard == 0:
-                raise DiffusionTalkerError(f"the transcript does not fit the audio: \"{' '.join(left[:5])} ...\" "
-                                           f"was not heard from {at / 16000:.1f} s on: is it what is said, and "
-                                           "is the speech clear?")
+                raise NotPlaced(f"the transcript does not fit the audio: \"{' '.join(left[:5])} ...\" was not "
+                                f"heard from {at / 16000:.1f} s on: is it what is said, and is the speech clear?",
+                                rows, at, left)
             final = heard == len(left) and fits
             keep = heard if final else max(heard - 1, 1)
             unknown |= _add_unknown(decoder, left[:keep])
@@ -490,14 +512,32 @@ def _words_said(wave: np.ndarray, words: list[str], settle_s: float | None):
 
 
 def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str], None] | None = None,
-          cancel=None, progress: Progress | None = None) -> list[Phone]:
+          cancel=None, progress: Progress | None = None) -> Timed:
     """The phones a model that reads them hears: aligned to ``transcript`` when given,
     recognised otherwise. ``cancel`` (a threading.Event) stops the work between two of its
     pieces (or two of Whisper's tokens) with ``errors.Cancelled``; ``progress`` hears what
-    it is doing and how many of the recording's seconds it has done."""
+    it is doing and how many of the recording's seconds it has done.
+
+    A transcript placed for at least half its words but lost after that (a line said
+    otherwise than written, an ad-lib, a voice the aligner loses its way on) is not
+    refused: the rest of the recording is recognised, and ``warn`` names the words left
+    out. An animator's 40 s of dialogue then still gets its take, not an error for its
+    last words (2 of 24 long readings, bench/long_alignment.py). Less than half placed
+    is a transcript of something else, and is refused."""
     if transcript is None:
-        return recognise(wave, cancel, progress)
-    return align(wave, transcript, warn, cancel=cancel, progress=progress)
+        return Timed(recognise(wave, cancel, progress))
+    try:
+        return Timed(align(wave, transcript, warn, cancel=cancel, progress=progress))
+    except NotPlaced as unplaced:
+        if len(unplaced.left) * 2 > len(transcript_words(transcript)):
+            raise
+        start = unplaced.at / 16000
+        if warn is not None:
+            warn(f"the transcript's last {len(unplaced.left)} words (\"{' '.join(unplaced.left[:8])}"
+                 f"{' ...' if len(unplaced.left) > 8 else ''}\") were not heard after {start:.1f} s: from there "
+                 "the words are recognised (check the transcript against what is said)")
+        rest = recognise(wave[unplaced.at:], cancel, progress)
+        return Timed(_tidy(unplaced.rows + _shifted(rest, unplaced.at), len(wave) / 16000), start)
 
 
 def _is_filler(word: str) -> bool:
@@ -532,10 +572,12 @@ def _tidy(rows, seconds: float) -> list[Phone]:
     return out
 
 
-def features(phones: list[Phone], fps: float, frames: int, aligned: bool = False) -> np.ndarray:
+def features(phones: list[Phone], fps: float, frames: int, aligned: bool = False,
+             recognised_from: float | None = None) -> np.ndarray:
     """(frames, CHANNELS) float32: each frame's share of time in each phone, then 1 in
     the last column where the phones were aligned to what is said (a transcript, or a
-    clip's text in training) and 0 where they were only recognised.
+    clip's text in training) and 0 where they were only recognised: all of them when not
+    ``aligned``, or from ``recognised_from`` seconds on (``Timed``).
 
     Soft at boundaries (a frame half in /m/ and half in /aa/ is 0.5 of each) so that
     timing finer than a frame survives; frames no phone covers count as silence. The
@@ -549,6 +591,8 @@ def features(phones: list[Phone], fps: float, frames: int, aligned: bool = False
         out[:, _INDEX[name]] += cover
     out[:, 0] += np.clip(1.0 - out[:, :len(PHONES)].sum(axis=1), 0.0, None)
     out[:, -1] = float(aligned)
+    if recognised_from is not None:
+        out[int(recognised_from * fps):, -1] = 0.0
     return out
 
 
@@ -563,7 +607,9 @@ word brings wrong phones (about one word in seven on real game voice lines; seve
 ten with PocketSphinx's model). With one, the transcript's words are looked up in
 CMUdict and their phones aligned to the audio: the most accurate timing. Words the
 dictionary lacks are pronounced from their spelling, with a warning naming them;
-write numbers as words.
+write numbers as words. Where the words stop fitting the audio after at least half of
+them were placed, the rest of the recording is recognised, with a warning naming the
+words left out; less than half placed is refused as a transcript of something else.
 
 The output is a JSON list of [start_s, end_s, phone], ARPAbet in lower case, silence
 as "sil": what 'diffusiontalker data articulate' reads."""
@@ -619,7 +665,7 @@ def run(args) -> int:
     wave = load_audio(args.audio)
     with progress_bar(args.quiet) as progress:
         phones = timed(wave, transcript, progress=progress,
-                       warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}", file=sys.stderr))
+                       warn=lambda msg: print(f"diffusiontalker phones: warning: {msg}", file=sys.stderr)).rows
     with replacing(out, "-o") as tmp:
         tmp.write_text(json.dumps([list(p) for p in phones]) + "\n", encoding="utf-8")
     if not args.quiet:

@@ -101,7 +101,7 @@ class Generator:
     def heard(self, wave: np.ndarray, transcript: str | None = None, phones=None, cancel=None,
               hearing=None) -> np.ndarray | None:
         """The front-end's phones of 16 kHz audio, (frames, phonetics.CHANNELS) at the model's fps:
-        ``phones`` when the caller timed them already (``phonetics.timed``, same ``transcript``), else aligned
+        ``phones`` when the caller timed them already (``phonetics.timed``'s ``Timed``, same ``transcript``), else aligned
         to ``transcript`` when one is given, recognised otherwise; None for a model that
         does not read phones (a transcript then changes nothing). ``cancel`` and ``hearing``
         (its progress): ``phonetics.timed``'s ``cancel`` and ``progress``."""
@@ -114,14 +114,14 @@ class Generator:
         frames = num_frames(len(wave), self.fps)
         aligned = transcript is not None
         if phones is not None:
-            return phonetics.features(phones, self.fps, frames, aligned)
+            return phonetics.features(phones.rows, self.fps, frames, aligned, phones.recognised_from)
         # the last answer is kept: every style or seed of one recording (the style
         # browser, evaluation, takes) hears the same phones, and recognition costs more
         # than an 8-step take
         key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
         if self._heard_last[:1] != (key,):
-            rows = phonetics.timed(wave, transcript, warn=self.warnings.append, cancel=cancel, progress=hearing)
-            self._heard_last = (key, phonetics.features(rows, self.fps, frames, aligned))
+            timed = phonetics.timed(wave, transcript, warn=self.warnings.append, cancel=cancel, progress=hearing)
+            self._heard_last = (key, phonetics.features(timed.rows, self.fps, frames, aligned, timed.recognised_from))
         return self._heard_last[1]
 
     def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,

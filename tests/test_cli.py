@@ -303,9 +303,14 @@ def test_options_are_checked_while_the_front_end_works_not_after_it(tmp_path, sp
 def _generate_process(args, tmp_path, thread=False):
     """``diffusiontalker generate`` in a fresh process, where the front-end forks on Linux;
     ``thread``: torch imported first, so it works on a thread as on Windows and macOS."""
+    import signal
+
     first = "import torch; " if thread else ""
+    # Ctrl-C as a terminal gives it: a test run started in the background (``pytest &``,
+    # which a shell starts with SIGINT ignored) would pass the ignoring on to the command
     return subprocess.Popen([sys.executable, "-c", f"{first}from diffusiontalker.cli import run; run()", "generate",
-                             *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                             *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _still_hearing(path, grace: float = 0.0) -> list[int]:
@@ -417,14 +422,17 @@ def test_a_system_that_cannot_fork_hears_on_a_thread(speech, monkeypatch):
 
     monkeypatch.setattr(hearing, "forks", lambda: True)
     monkeypatch.setattr(os, "fork", no_fork)
-    monkeypatch.setattr(phonetics, "timed", lambda wave, transcript, warn, cancel, progress: [(0.0, 1.0, "sil")])
-    assert hearing.FrontEnd(str(speech), None, 600.0, True).result() == ([(0.0, 1.0, "sil")], [])
+    heard = phonetics.Timed([(0.0, 1.0, "sil")])
+    monkeypatch.setattr(phonetics, "timed", lambda wave, transcript, warn, cancel, progress: heard)
+    assert hearing.FrontEnd(str(speech), None, 600.0, True).result() == (heard, [])
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the front-end forks only on Linux")
 def test_the_forked_front_end_hears_as_the_thread_does(tmp_path):
-    """The same take from a child process's phones as from a thread's, and the child's
-    refusal of a transcript that is not said is the same one line."""
+    """The same take from a child process's phones as from a thread's, also where the
+    transcript's last words are not said (where recognition takes over comes back from
+    the child too: the take would differ without it), and the child's refusal of a
+    transcript that is not said is the same one line."""
     from diffusiontalker.synthtalk.espeak import speak
 
     pytest.importorskip("pocketsphinx")
@@ -435,14 +443,17 @@ def test_the_forked_front_end_hears_as_the_thread_does(tmp_path):
     sf.write(tmp_path / "said.wav", utterance.audio, utterance.sample_rate)
     takes = {}
     for thread in (False, True):
-        out = f"take_{thread}.npz"
-        process = _generate_process(["said.wav", "-o", out, "--quiet", "--transcript", said], tmp_path, thread)
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-        takes[thread] = np.load(tmp_path / out)["offsets"]
+        for name, transcript in (("said", said), ("more", f"{said} and then the tomato")):
+            process = _generate_process(["said.wav", "-o", f"{name}_{thread}.npz", "--quiet", "--transcript",
+                                         transcript], tmp_path, thread)
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+            takes[name, thread] = np.load(tmp_path / f"{name}_{thread}.npz")["offsets"]
+        assert '"and then the tomato") were not heard after' in err
         process = _generate_process(["said.wav", "-o", "no.npz", "--quiet", "--transcript",
                                      "nobody said any of these many long words here at all today"], tmp_path, thread)
         _, err = process.communicate(timeout=120)
         assert process.returncode == 2 and len(err.strip().splitlines()) == 1
         assert "does not fit the audio" in err and not (tmp_path / "no.npz").exists()
-    np.testing.assert_array_equal(takes[False], takes[True])
+    for name in ("said", "more"):
+        np.testing.assert_array_equal(takes[name, False], takes[name, True])

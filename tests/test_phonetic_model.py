@@ -11,7 +11,7 @@ from conftest import TINY, speechlike
 from diffusiontalker.cli import main
 from diffusiontalker.errors import DiffusionTalkerError
 from diffusiontalker.model import TalkerModel
-from diffusiontalker.phonetics import PHONES, features
+from diffusiontalker.phonetics import PHONES, Timed, features
 from diffusiontalker.pipeline import Generator
 from synthetic_data import TINY_TRAINING as TRAIN, make_synthtalk, synthtalk_fixture
 
@@ -89,8 +89,11 @@ def test_generation_says_whether_the_phones_were_aligned(phonetic_teacher):
     gen = Generator.load(phonetic_teacher, "cpu")
     wave = speechlike(1.0)
     rows = [(0.1, 0.3, "m"), (0.3, 0.6, "aa")]
-    assert (gen.heard(wave, "ma", rows)[:, -1] == 1).all()
-    assert not gen.heard(wave, None, rows)[:, -1].any()
+    assert (gen.heard(wave, "ma", Timed(rows))[:, -1] == 1).all()
+    assert not gen.heard(wave, None, Timed(rows))[:, -1].any()
+    # a transcript placed only up to 0.5 s, the rest recognised (phonetics.timed)
+    trust = gen.heard(wave, "ma", Timed(rows, 0.5))[:, -1]
+    assert (trust[:15] == 1).all() and not trust[15:].any()
 
 
 @pytest.mark.parametrize("phonetic", ["fuse", "replace"])  # two conv layers, three

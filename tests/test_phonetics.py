@@ -425,3 +425,40 @@ def test_the_grammar_decoder_without_a_language_model_hears_as_one_with_it(monke
             patched.setattr(phonetics, "_decoder", with_model)
             patched.setattr(phonetics, "_KEPT", threading.local())
             assert phonetics.align(wave, text) == without_model
+
+
+@needs_espeak
+def test_a_transcript_lost_after_half_its_words_is_finished_by_recognition(spoken, monkeypatch):
+    """Dialogue whose last words are not heard (said otherwise, ad-libbed, or lost by the
+    aligner) still gets its phones: those placed, then the rest recognised, with a
+    warning naming the words left out; those phones are marked as only recognised. The
+    aligner itself stays strict (training data must not mix in recognised phones), and a
+    transcript mostly of something else is refused."""
+    utterance, wave = spoken
+    wave = np.concatenate([wave, np.zeros(32000, np.float32)])
+    heard = []
+
+    def recognise(rest, cancel=None, progress=None):
+        heard.append(len(rest))
+        return [(0.1, 0.3, "m")]
+
+    monkeypatch.setattr(phonetics, "recognise", recognise)
+    warnings = []
+    timed = phonetics.timed(wave, BILABIAL + " banana umbrella yesterday", warnings.append)
+    start = timed.recognised_from
+    speech_end = len(utterance.audio) / utterance.sample_rate
+    assert speech_end - 0.3 < start < speech_end + 0.3
+    assert heard == [len(wave) - round(start * 16000)]  # the rest of the recording, from there
+    placed = [p for _, end, p in timed.rows if end <= start]
+    assert "b" in placed and "m" in placed and placed[-1] != "sil"  # "... pump, Bob" placed
+    assert (round(start + 0.1, 3), round(start + 0.3, 3), "m") in timed.rows  # then the recognised, on its clock
+    assert len(warnings) == 1 and '"banana umbrella yesterday"' in warnings[0] and f"{start:.1f} s" in warnings[0]
+    trust = phonetics.features(timed.rows, 30.0, 130, aligned=True, recognised_from=start)[:, -1]
+    assert trust[:int(start * 30)].min() == 1.0 and trust[int(start * 30):].max() == 0.0
+
+    with pytest.raises(phonetics.NotPlaced) as strict:
+        phonetics.align(wave, BILABIAL + " banana umbrella yesterday")
+    assert strict.value.left == ["banana", "umbrella", "yesterday"]
+    with pytest.raises(DiffusionTalkerError, match="does not fit the audio"):
+        phonetics.timed(wave, BILABIAL + " banana umbrella yesterday and then a purple elephant sang seven songs")
+    assert len(heard) == 1
