@@ -60,6 +60,13 @@ class Generator:
         model, card = load_checkpoint(path, resolved)
         return cls(model, card, resolved, str(paths_of(path)[1]), notes)
 
+    def said_warnings(self) -> list[str]:
+        """The warnings since the last call, taken off the list: Blender keeps one generator
+        for every take, and a word guessed, or a transcript's words left out, in one take
+        must not be said again after every later one."""
+        said, self.warnings = self.warnings, []
+        return said
+
     @property
     def config(self) -> dict:
         return self.model.config

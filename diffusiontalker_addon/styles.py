@@ -117,7 +117,7 @@ class _StyleJobOperator(JobOperator):
             check_cancel(job.cancel_event)
             os.makedirs(os.path.dirname(library), exist_ok=True)
             add_style(library, name, vector, generator, source, replace)
-            return Outcome(result=(name, source), generator=generator, warnings=list(generator.warnings))
+            return Outcome(result=(name, source), generator=generator, warnings=generator.said_warnings())
 
         return work
 

@@ -194,6 +194,6 @@ def generation_job(req: Request) -> Job:
 
             forget_decoders()
         note = library_note(req.checkpoint, req.device)
-        return Outcome(result=take, generator=generator, warnings=list(generator.warnings) + ([note] if note else []))
+        return Outcome(result=take, generator=generator, warnings=generator.said_warnings() + ([note] if note else []))
 
     return Job(work)

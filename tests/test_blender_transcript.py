@@ -66,3 +66,10 @@ def test_the_panel_says_how_far_recognition_is_and_cancel_stops_it_there(observe
     assert run_["statuses"][2].startswith("Recognising the words… 0 of ")  # the clip's seconds
     assert not any(s.startswith("Denoising") for s in run_["statuses"])  # stopped before the first step
     assert run_["error"] == "Cancelled" and run_["unchanged"]
+
+
+def test_a_takes_warnings_are_said_with_it_and_not_after_every_later_take(observed):
+    said = run(observed, "warnings_said_once")
+    assert said["errors"] == []
+    assert "a warning of the take before" in said["first"]
+    assert "a warning of the take before" not in said["second"]

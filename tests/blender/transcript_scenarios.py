@@ -159,6 +159,22 @@ def refusals():
     return found
 
 
+@scenario
+def warnings_said_once():
+    """Blender keeps the generator for every take: a warning of one take (a word guessed,
+    a transcript's words left out) is said with it and not again after the next."""
+    head = new_head()
+    worker.load_generator("", "cpu").warnings.append("a warning of the take before")
+    outcomes = []
+    for _ in range(2):
+        request = worker.Request(checkpoint="", identity_library="", device="cpu", audio=CLIP, span=(0.2, 1.0),
+                                 style="auto", seed=0, variation=0.3, steps=0, mesh_vertices=len(head.data.vertices),
+                                 mesh_label="Head")
+        outcomes.append(worker.generation_job(request).run(lambda done, total, status: None))
+    return {"errors": [str(o.error) for o in outcomes if o.error], "first": outcomes[0].warnings,
+            "second": outcomes[1].warnings}
+
+
 class Layout:
     """A stand-in for Blender's UI layout, which headless Blender cannot make: it keeps the
     properties the panel draws, and whether the row each sits in was greyed out."""
