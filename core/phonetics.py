@@ -265,7 +265,8 @@ def recognise(wave: np.ndarray, cancel=None, progress: Progress | None = None) -
     0.73 with Whisper's words, 0.53 with PocketSphinx's, and 0.38 by allphone search
     (docs/results.md). A recording is aligned in spans of whole phrases, each at most
     ALIGN_PIECE_S where the phrases allow (``_spans``); a span with no words in it (a hum,
-    a laugh), or whose words the aligner cannot place, falls back to ``allphones``.
+    a laugh), or whose words the aligner cannot place, falls back to ``allphones``, from
+    where it lost them when it placed some (``_placed``).
     ``cancel`` and ``progress``: see ``timed``."""
     rows = []
     for a, b, words in _spans(recognise_phrases(wave, cancel, progress), len(wave)):
@@ -291,10 +292,15 @@ def _spans(phrases: list[tuple[float, float, str]], samples: int) -> list[tuple[
 
 
 def _placed(wave: np.ndarray, words: str) -> list[Phone]:
+    """A span's recognised words aligned; where the aligner loses them partway, the words
+    placed before keep their phones and only the rest is searched phone by phone."""
     if words:
         try:
             return align(wave, words, settle_s=_WORD_SETTLE_S)
-        except DiffusionTalkerError:
+        except NotPlaced as unplaced:
+            if unplaced.rows:
+                return unplaced.rows + _shifted(allphones(wave[unplaced.at:]), unplaced.at)
+        except DiffusionTalkerError:  # words the aligner cannot take (digits Whisper wrote, other scripts)
             pass
     return allphones(wave)
 

@@ -234,6 +234,20 @@ def test_recognition_hears_words_and_aligns_them(spoken, monkeypatch):
     monkeypatch.setattr(phonetics, "align", refuse)
     assert phonetics.recognise(wave) == phonetics.allphones(wave)
 
+    def lost_after_one_word(wave, text, **how):  # "never" placed, the aligner lost the rest at 0.4 s
+        raise phonetics.NotPlaced("lost", [(0.1, 0.2, "n"), (0.2, 0.4, "eh")], 6400, text.split()[1:])
+
+    searched = []
+
+    def allphones(rest):
+        searched.append(len(rest))
+        return [(0.1, 0.3, "aa")]
+
+    monkeypatch.setattr(phonetics, "align", lost_after_one_word)
+    monkeypatch.setattr(phonetics, "allphones", allphones)
+    assert phonetics.recognise(wave) == [(0.1, 0.2, "n"), (0.2, 0.4, "eh"), (0.5, 0.7, "aa")]
+    assert searched == [len(wave) - 6400]  # only what was not placed is searched phone by phone
+
 
 @needs_espeak
 def test_training_hears_what_generation_hears_and_keeps_it_until_the_front_end_changes(spoken, tmp_path):
