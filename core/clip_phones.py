@@ -23,7 +23,7 @@ from pathlib import Path
 
 CACHE = "frontend.json"
 # bump when recognise/align change what they return, so stale caches are not reused
-VERSION = 5  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
+VERSION = 6  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
 # 4: Whisper's timed phrases, long clips aligned in spans; 5: where alignment fails, windows placed by a word search;
 # 6: Whisper decodes on float16 weights, and a span keeps the words placed before its alignment was lost
 

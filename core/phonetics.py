@@ -39,6 +39,10 @@ class Timed(NamedTuple):
     rows: list[Phone]
     recognised_from: float | None = None
 
+    def features(self, fps: float, frames: int, aligned: bool) -> np.ndarray:
+        """``features`` of these phones, ``aligned`` as the call that timed them asked."""
+        return features(self.rows, fps, frames, aligned, self.recognised_from)
+
 
 class NotPlaced(DiffusionTalkerError):
     """The transcript's words from ``left`` on were not heard after sample ``at``; ``rows``
@@ -47,6 +51,10 @@ class NotPlaced(DiffusionTalkerError):
     def __init__(self, message: str, rows: list[Phone], at: int, left: list[str]):
         super().__init__(message)
         self.rows, self.at, self.left = rows, at, left
+
+    def then(self, wave: np.ndarray, hear: Callable[[np.ndarray], list[Phone]]) -> list[Phone]:
+        """The rows placed, then what ``hear`` times in the rest of ``wave``, on its clock."""
+        return self.rows + _shifted(hear(wave[self.at:]), self.at)
 
 # CMUdict's 39 phones (PocketSphinx's en-us model) after silence: the fixed order of
 # the feature columns, so a model trained on them keeps its meaning across versions.
@@ -299,7 +307,7 @@ def _placed(wave: np.ndarray, words: str) -> list[Phone]:
             return align(wave, words, settle_s=_WORD_SETTLE_S)
         except NotPlaced as unplaced:
             if unplaced.rows:
-                return unplaced.rows + _shifted(allphones(wave[unplaced.at:]), unplaced.at)
+                return unplaced.then(wave, allphones)
         except DiffusionTalkerError:  # words the aligner cannot take (digits Whisper wrote, other scripts)
             pass
     return allphones(wave)
@@ -542,8 +550,8 @@ def timed(wave: np.ndarray, transcript: str | None = None, warn: Callable[[str],
             warn(f"the transcript's last {len(unplaced.left)} words (\"{' '.join(unplaced.left[:8])}"
                  f"{' ...' if len(unplaced.left) > 8 else ''}\") were not heard after {start:.1f} s: from there "
                  "the words are recognised (check the transcript against what is said)")
-        rest = recognise(wave[unplaced.at:], cancel, progress)
-        return Timed(_tidy(unplaced.rows + _shifted(rest, unplaced.at), len(wave) / 16000), start)
+        rows = unplaced.then(wave, lambda rest: recognise(rest, cancel, progress))
+        return Timed(_tidy(rows, len(wave) / 16000), start)
 
 
 def _is_filler(word: str) -> bool:

@@ -121,14 +121,14 @@ class Generator:
         frames = num_frames(len(wave), self.fps)
         aligned = transcript is not None
         if phones is not None:
-            return phonetics.features(phones.rows, self.fps, frames, aligned, phones.recognised_from)
+            return phones.features(self.fps, frames, aligned)
         # the last answer is kept: every style or seed of one recording (the style
         # browser, evaluation, takes) hears the same phones, and recognition costs more
         # than an 8-step take
         key = (hashlib.sha1(np.ascontiguousarray(wave).tobytes()).hexdigest(), transcript)
         if self._heard_last[:1] != (key,):
             timed = phonetics.timed(wave, transcript, warn=self.warnings.append, cancel=cancel, progress=hearing)
-            self._heard_last = (key, phonetics.features(timed.rows, self.fps, frames, aligned, timed.recognised_from))
+            self._heard_last = (key, timed.features(self.fps, frames, aligned))
         return self._heard_last[1]
 
     def features(self, wave: np.ndarray, start: int = 0, stop: int | None = None,

@@ -103,15 +103,13 @@ class HalfLinear(nn.Linear):
 
 
 class Attention(nn.Module):
-    """Multi-head attention; Whisper's key projection has no bias. ``per_token``: the
-    layers a decoded token runs through are ``HalfLinear``; the cross-attention's keys and
-    values (``keys_values`` of the audio) stay float32 (``per_token_kv=False``)."""
+    """Multi-head attention; Whisper's key projection has no bias. ``q_out`` and ``kv``:
+    the linear layers of the query and output, and of the keys and values (``HalfLinear``
+    where a decoded token runs through them; the audio's keys and values stay float32)."""
 
-    def __init__(self, d: int, heads: int, per_token: bool = False, per_token_kv: bool = True):
+    def __init__(self, d: int, heads: int, q_out=nn.Linear, kv=nn.Linear):
         super().__init__()
         self.heads = heads
-        q_out = HalfLinear if per_token else nn.Linear
-        kv = HalfLinear if per_token and per_token_kv else nn.Linear
         self.q, self.k, self.v, self.out = q_out(d, d), kv(d, d, bias=False), kv(d, d), q_out(d, d)
 
     def split(self, x):
@@ -131,9 +129,9 @@ class Block(nn.Module):
 
     def __init__(self, d: int, heads: int, ffn: int, cross: bool):
         super().__init__()
-        linear = HalfLinear if cross else nn.Linear
-        self.attn, self.attn_ln = Attention(d, heads, per_token=cross), nn.LayerNorm(d)
-        self.cross = Attention(d, heads, per_token=True, per_token_kv=False) if cross else None
+        linear = HalfLinear if cross else nn.Linear  # the decoder's, run once per token
+        self.attn, self.attn_ln = Attention(d, heads, linear, linear), nn.LayerNorm(d)
+        self.cross = Attention(d, heads, HalfLinear, nn.Linear) if cross else None
         self.cross_ln = nn.LayerNorm(d) if cross else None
         self.mlp = nn.Sequential(linear(d, ffn), nn.GELU(), linear(ffn, d))
         self.mlp_ln = nn.LayerNorm(d)
@@ -235,8 +233,8 @@ class Whisper(nn.Module):
             if variables[name].dtype.kind != "f" and variables[name].ndim:  # int8 weights need their scales
                 raise DiffusionTalkerError(f"model.bin is quantized ({name} is {variables[name].dtype}): "
                                            "export it as float16 or float32")
-            # torch converts float16 several times faster than numpy (loading took 1.0 s, now 0.3)
-            return torch.tensor(variables[name], dtype=torch.float32, device="cpu")
+            # in the file's own type: each is converted once, to its layer's type, when loaded
+            return torch.tensor(variables[name], device="cpu")
 
         def layers(side):
             return len({m.group(1) for n in variables if (m := re.match(fr"{side}/layer_(\d+)/", n))})
@@ -282,7 +280,8 @@ class Whisper(nn.Module):
                 norm(f"{ours}.mlp_ln", f"{theirs}/ffn/layer_norm")
         for conv in ("conv1", "conv2"):
             linear(conv, f"encoder/{conv}")
-        # HalfLinear's weights go back to float16, which loses nothing of a float16 file
+        # float32, but float16 for HalfLinear's weights and the embedding; torch converts float16
+        # several times faster than numpy did (loading took 1.0 s, now 0.3)
         kinds = {name: value.dtype for name, value in model.state_dict().items()}
         model.load_state_dict({name: value.to(kinds[name]) for name, value in state.items()}, assign=True)
         return model.eval()
