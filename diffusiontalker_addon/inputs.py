@@ -55,6 +55,7 @@ class Plan:
     strip_path: str  # the audio file for the take's sound strip; a "//" path stays relative to the .blend
     add_strip: bool
     mute_other_takes: bool = True  # a plan made without the setting writes as a new take does by default
+    fit_frame_range: bool = True  # likewise
     target: str = "FLAME"  # FLAME, MESH (a fitted head of any topology) or SHAPE_KEYS (the head's rig)
     rig_keys: str = ""  # with SHAPE_KEYS: the keys to drive and their scales ("jawOpen, mouthClose*0.8")
     transcript: bool = False  # whether one was given: the take's record says so
@@ -307,7 +308,7 @@ def prepare(op, context) -> tuple[Plan, Request]:
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"],
-                rig_keys=s["rig_keys"], transcript=bool(transcript), lower_teeth=teeth)
+                fit_frame_range=s["fit_frame_range"], rig_keys=s["rig_keys"], transcript=bool(transcript), lower_teeth=teeth)
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",

@@ -74,7 +74,8 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
                               min(plan.basis_count, 3), plan.seed)
         settle_new_take(scene, teeth, plan, take, followed.frames, follows=obj.name)
         summary.notes += followed.notes
-    fit_frame_range(scene, playing_spans(obj))
+    if plan.fit_frame_range:
+        fit_frame_range(scene, playing_spans(obj))
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         summary.notes.append(NO_SOUND)
     for note in summary.notes:
@@ -98,7 +99,8 @@ def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[
     weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys, plan.lower_teeth)
     if teeth is not None:
         notes += key_teeth(teeth, alike, weights, plan.start_frame)
-    fit_frame_range(scene, [(plan.start_frame, len(offsets))])
+    if plan.fit_frame_range:
+        fit_frame_range(scene, [(plan.start_frame, len(offsets))])
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)
     for note in notes:

@@ -119,6 +119,10 @@ def generation_properties(options: set[str]) -> dict:
             name="Mute Other Takes", default=True, options=options,
             description="Mute the head's other takes (shape keys and sound strips) when a take is written, so it "
                         "shows alone; off layers the new take on top of them"),
+        "fit_frame_range": BoolProperty(
+            name="Fit Frame Range", default=True, options=options,
+            description="Set the scene's frame range to the takes that play on the head, so playback and renders "
+                        "hold them and no more; off leaves the range as it is (a shot with a range of its own)"),
     }
 
 

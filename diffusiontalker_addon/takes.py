@@ -325,6 +325,7 @@ class DIFFUSIONTALKER_PT_takes(_SidebarTab, bpy.types.Panel):
         layout = self.layout
         layout.use_property_split = True
         layout.prop(context.scene.diffusiontalker, "mute_other_takes")
+        layout.prop(context.scene.diffusiontalker, "fit_frame_range")
         obj = context.active_object
         key = obj.data.shape_keys if obj is not None and obj.type == "MESH" else None
         if key is None or not any(first_keys(key.key_blocks, 1)):

@@ -109,6 +109,12 @@ def test_layered_lines_rest_outside_their_frames_and_the_range_holds_them_all(ob
         assert lines[mode]["range"] == [1, lines[mode]["end"]]
 
 
+def test_fit_frame_range_off_keeps_a_shots_own_range(observed):
+    shot = run(observed, "shot_range_kept")
+    assert shot["kept"] == [1, 500]
+    assert shot["fitted"] == [200, shot["end"]] and shot["end"] > 200
+
+
 def test_a_flame_head_stood_up_in_centimetres_moves_as_flames_does(observed):
     standing = run(observed, "standing_head")
     assert standing["moves_mm"] > 0.5

@@ -276,6 +276,19 @@ def lines_laid_side_by_side():
 
 
 @scenario
+def shot_range_kept():
+    """A shot with a range of its own: a take there with Fit Frame Range off leaves the
+    range alone; on (the default), the range becomes the take's."""
+    head = new_head()
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 500
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="Shot", start_frame=200, device="cpu", fit_frame_range=False)
+    kept = [scene.frame_start, scene.frame_end]
+    bpy.ops.diffusiontalker.generate(audio=CLIP, take="Shot", start_frame=200, device="cpu")
+    return {"kept": kept, "fitted": [scene.frame_start, scene.frame_end], "end": sampled(head, "Shot")[2]}
+
+
+@scenario
 def standing_head():
     """The FLAME head as FLAME ships it, then stood up Z-up in centimetres with the
     transform applied to its mesh and keys, as an importer or a modeller leaves it: the
