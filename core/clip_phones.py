@@ -23,9 +23,10 @@ from pathlib import Path
 
 CACHE = "frontend.json"
 # bump when recognise/align change what they return, so stale caches are not reused
-VERSION = 6  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
+VERSION = 7  # 2: align retries without fillers when they swallow a word; 3: words recognised, not allphones;
 # 4: Whisper's timed phrases, long clips aligned in spans; 5: where alignment fails, windows placed by a word search;
-# 6: Whisper decodes on float16 weights, and a span keeps the words placed before its alignment was lost
+# 6: Whisper decodes on float16 weights, and a span keeps the words placed before its alignment was lost;
+# 7: rows never overlap (evenly shared phones began a frame early)
 
 
 def transcripts_of(dataset: str, root) -> dict[str, str]:

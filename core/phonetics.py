@@ -571,11 +571,15 @@ def _share(decoder, word: str, start: int, end: int):
 
 
 def _tidy(rows, seconds: float) -> list[Phone]:
-    """Lower-case ARPAbet with noise and fillers as ``sil``, neighbouring silences merged, clipped to the audio."""
+    """Lower-case ARPAbet with noise and fillers as ``sil``, neighbouring silences merged,
+    clipped to the audio and to the row before: PocketSphinx's word segments can share a
+    frame (a first word starting where its ``<s>`` does), which evenly shared phones
+    (``_share``) would turn into rows that overlap."""
     out: list[Phone] = []
     for start, end, name in rows:
         name = name.lower()
         name = name if name in _INDEX else "sil"
+        start = max(start, out[-1][1]) if out else start
         start, end = round(min(start, seconds), 3), round(min(end, seconds), 3)
         if end <= start:
             continue
