@@ -27,7 +27,7 @@ from . import prefs
 from .capture import frame_kept, key_pose_frames, rest_coordinates, sampled_setting, take_share
 from .props import generation_properties
 from .worker import Request
-from .writer import scene_fps, sound_strip_source
+from .writer import scene_fps, selected_sound_strips, sound_strip_source
 
 SETTING_NAMES = tuple(generation_properties(set()))
 LAST_FRAME = 1048574  # Blender's last scene frame
@@ -162,6 +162,9 @@ def audio_source(s: dict, context) -> tuple[str, int, tuple[float, float] | None
     """(audio file, its start frame, the seconds of it heard or None for all) from a file
     setting or a sound strip, checked to exist."""
     span = None
+    if s["audio_source"] == "SELECTED":
+        raise AudioError("Selected Strips makes a take of each selected strip; for this, choose a file or one "
+                         "sound strip as the Audio Source")
     if s["audio_source"] == "STRIP":
         try:
             audio, start_frame, span = sound_strip_source(context.scene, s["sound_strip"])
@@ -270,8 +273,39 @@ def _key_poses(context, obj, take: str, start_frame: int, timeline: Timeline) ->
     return poses
 
 
-def prepare(op, context) -> tuple[Plan, Request]:
+def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
+    """A (Plan, Request) for each take asked for: the audio source's one, or with Selected
+    Strips one for each selected sound strip, named after it, in the order they play. All
+    are checked before any work starts, so one bad strip stops the rest before anything is
+    made. The takes after the first are laid beside it (Mute Other Takes is the first's)."""
     s = settings_of(op, context)
+    if s["audio_source"] != "SELECTED":
+        return [prepare(op, context)]
+    strips = selected_sound_strips(context.scene)
+    if not strips:
+        raise AudioError("no sound strip is selected in the sequencer: select the strips to animate, or choose "
+                         "File or Sound Strip as the Audio Source")
+    if s["target"] == "SHAPE_KEYS":
+        raise SetupError("a Shape-Key Rig holds one take at a time (the take is its keys' curves), so Selected "
+                         "Strips cannot lay several on it: make one take of the dialogue from one file or strip, "
+                         "or use the FLAME Mesh or Any Head target")
+    if transcript_of(op, context):
+        raise SetupError("a transcript says what one recording says: clear Transcript to make takes of several "
+                         "strips (their words are then recognised), or make them one strip at a time")
+    takes = []
+    for i, strip in enumerate(strips):
+        try:
+            takes.append(prepare(op, context, {"audio_source": "STRIP", "sound_strip": strip.name,
+                                               "take": strip.name,
+                                               "mute_other_takes": s["mute_other_takes"] and i == 0}))
+        except DiffusionTalkerError as exc:
+            raise type(exc)(f"sound strip '{strip.name}': {exc}") from None
+    return takes
+
+
+def prepare(op, context, overrides: dict | None = None) -> tuple[Plan, Request]:
+    """The take the settings ask for, ``overrides`` replacing some of them (``prepare_takes``)."""
+    s = settings_of(op, context) | (overrides or {})
     obj = target_mesh(context)
     take = s["take"].strip()
     if not take or len(take.encode()) > MAX_TAKE_NAME:
@@ -308,11 +342,12 @@ def prepare(op, context) -> tuple[Plan, Request]:
                 mode=s["mode"], basis_count=s["basis_count"], seed=s["seed"], blend_style=blend_style,
                 strip_path=s["audio"] if s["audio"].startswith("//") and bpy.data.filepath else audio,
                 add_strip=s["audio_source"] == "FILE", mute_other_takes=s["mute_other_takes"], target=s["target"],
-                fit_frame_range=s["fit_frame_range"], rig_keys=s["rig_keys"], transcript=bool(transcript), lower_teeth=teeth)
+                fit_frame_range=s["fit_frame_range"], rig_keys=s["rig_keys"], transcript=bool(transcript),
+                lower_teeth=teeth)
     request = Request(checkpoint=checkpoint, identity_library=library, device=device,
                       audio=heard[0], span=heard[1], sample_rate=heard[2],
                       style=s["style"].strip() or "auto",
                       seed=s["seed"], variation=s["variation"], steps=s["steps"], mesh_label=label,
                       mesh_vertices=len(obj.data.vertices) if s["target"] == "FLAME" else wanted,
-                      blend_style=blend_style, blend=blend, key_poses=key_poses, transcript=transcript)
+                      blend_style=blend_style, blend=blend, key_poses=key_poses, transcript=transcript, take=take)
     return plan, request

@@ -20,7 +20,7 @@ from ..core.mesh import check_vertex_count
 from ..core.timing import resample_fps
 from .capture import KEY_POSE_PREFIX, key_pose_frames, rest_coordinates
 from .dependencies import torch_ready
-from .inputs import Plan, lower_teeth, prepare, target_mesh
+from .inputs import Plan, lower_teeth, prepare_takes, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import playing_spans, settle_new_take
@@ -35,20 +35,30 @@ def _last_result(scene, take: str, report: str, failed: bool) -> None:
     settings.last_take, settings.last_report, settings.last_failed = take, report, failed
 
 
-def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
-    """Report the outcome and, if it is a take, write it: the only place bpy data changes."""
-    scene = bpy.data.scenes.get(plan.scene) or context.scene
+def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
+    """Report the outcome and, if it made takes, write each by its plan: the only place bpy data changes."""
+    scene = bpy.data.scenes.get(plans[0].scene) or context.scene
     refused = report_outcome(op, outcome)
     if refused is not None:
-        _last_result(scene, plan.take, str(outcome.error or "failed unexpectedly; see the system console"), True)
+        _last_result(scene, plans[-1].take, str(outcome.error or "failed unexpectedly; see the system console"),
+                     True)
         return refused
-    take = outcome.result
+    written = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
+               for plan, take in zip(plans, outcome.result)]
+    if len(plans) > 1 and all(written):
+        _last_result(scene, plans[-1].take, f"{len(plans)} takes, one for each selected strip: "
+                     + ", ".join(plan.take for plan in plans), False)
+    return {"FINISHED"} if any(written) else {"CANCELLED"}
+
+
+def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> bool:
+    """Write one take (False where the scene changed under it so that it cannot be)."""
     offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     notes, teeth = [], None
     try:
         obj = target_mesh(context, plan.object)
         if plan.target == FLAME:
-            check_vertex_count(len(obj.data.vertices), outcome.generator.num_vertices, f"Object '{obj.name}'")
+            check_vertex_count(len(obj.data.vertices), model_vertices, f"Object '{obj.name}'")
             frame = frame_of(rest_coordinates(obj))
             offsets = frame.to_head(offsets)
             chin = offsets[:, CHIN]
@@ -58,14 +68,14 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         elif plan.target == MESH:
             offsets, chin = on_head(obj, offsets)
         else:
-            return _drove_rig(op, scene, obj, plan, offsets, outcome.generator.num_vertices)
+            return _drove_rig(op, scene, obj, plan, offsets, model_vertices)
         if plan.lower_teeth:
             teeth = lower_teeth(context, plan.lower_teeth, obj.name)
             teeth_offsets = following(obj, teeth, chin)
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         _last_result(scene, plan.take, str(exc), True)
-        return {"CANCELLED"}
+        return False
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     summary.notes[:0] = notes
     settle_new_take(scene, obj, plan, take, summary.frames)
@@ -89,10 +99,10 @@ def apply_outcome(op, context, plan: Plan, outcome) -> set[str]:
         report += f"; '{teeth.name}' follows the chin"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
-    return {"FINISHED"}
+    return True
 
 
-def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[str]:
+def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> bool:
     """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
     teeth = lower_teeth(bpy.context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
     alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
@@ -110,7 +120,7 @@ def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> set[
         report += f" and their like on '{teeth.name}'"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
-    return {"FINISHED"}
+    return True
 
 
 class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
@@ -133,18 +143,19 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
 
     def start(self, context, wait: bool) -> set[str]:
         try:
-            self._plan, request = prepare(self, context)
-            check_target(target_mesh(context, self._plan.object), self._plan.target, self._plan.rig_keys,
-                         self._plan.lower_teeth)
+            takes = prepare_takes(self, context)
+            for plan, _ in takes:
+                check_target(target_mesh(context, plan.object), plan.target, plan.rig_keys, plan.lower_teeth)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
             take = self.take if self.properties.is_property_set("take") else context.scene.diffusiontalker.take
             _last_result(context.scene, take, str(exc), True)
             return {"CANCELLED"}
-        return self.run_job(context, generation_job(request), "Loading model…", wait)
+        self._plans = [plan for plan, _ in takes]
+        return self.run_job(context, generation_job([request for _, request in takes]), "Loading model…", wait)
 
     def finish(self, context, outcome) -> set[str]:
-        return apply_outcome(self, context, self._plan, outcome)
+        return apply_outcome(self, context, self._plans, outcome)
 
 
 class DIFFUSIONTALKER_OT_cancel(bpy.types.Operator):

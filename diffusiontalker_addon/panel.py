@@ -10,7 +10,7 @@ from ..core.errors import DiffusionTalkerError
 from . import prefs
 from .dependencies import torch_build, torch_missing
 from .inputs import model_vertices
-from .writer import BASIS
+from .writer import BASIS, selected_sound_strips
 
 
 class _SidebarTab:
@@ -45,6 +45,10 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         if settings.audio_source == "FILE":
             col.prop(settings, "audio")
             col.prop(settings, "start_frame")
+        elif settings.audio_source == "SELECTED":
+            count = len(selected_sound_strips(context.scene))
+            col.label(text=f"{count} selected sound strip{'s' if count != 1 else ''}",
+                      icon="SEQUENCE" if count else "INFO")
         else:
             editor = context.scene.sequence_editor
             if editor is not None:
@@ -69,7 +73,9 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         col.prop(settings, "mode")
         if settings.mode == BASIS:
             col.prop(settings, "basis_count")
-        col.prop(settings, "take")
+        row = col.row()
+        row.active = settings.audio_source != "SELECTED"  # those takes are named after their strips
+        row.prop(settings, "take")
         col.prop(settings, "target")
         if settings.target == "SHAPE_KEYS":
             col.prop(settings, "rig_keys")

@@ -39,7 +39,9 @@ def generation_properties(options: set[str]) -> dict:
         "audio_source": EnumProperty(
             name="Audio Source", options=options, default="FILE",
             items=[("FILE", "File", "Generate from an audio file; it is added to the sequencer as a sound strip"),
-                   ("STRIP", "Sound Strip", "Generate from a sound strip already in the scene: what it plays, from where it plays it")],
+                   ("STRIP", "Sound Strip", "Generate from a sound strip already in the scene: what it plays, from where it plays it"),
+                   ("SELECTED", "Selected Strips", "A take of each sound strip selected in the sequencer, named after "
+                                                   "it, where it plays; the takes play side by side")],
             description="Where the speech comes from"),
         "audio": StringProperty(
             name="Audio", subtype="FILE_PATH", options=options,

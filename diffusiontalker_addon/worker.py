@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..core.card import BUNDLED, paths_of
-from ..core.errors import DiffusionTalkerError
+from ..core.errors import Cancelled, DiffusionTalkerError
 from ..core.mesh import check_vertex_count
 
 _generators: dict[tuple[str, str], object] = {}
@@ -166,34 +166,64 @@ class Request:
     blend: object = 0.0  # weight of blend_style: a number or per-frame weights at the model's fps
     key_poses: dict = field(default_factory=dict)  # model frame -> (V, 3) offsets the take passes through
     transcript: str = ""  # what is said, for forced alignment; "": phones recognised from the audio
+    take: str = ""  # the take's name, to say which of several a problem is with
 
 
-def generation_job(req: Request) -> Job:
-    """Generate a take; a library the model cannot use is named beside the outcome."""
+def generation_job(requests: list[Request]) -> Job:
+    """Generate a take of each request in turn (one job, so that Cancel stops them all and
+    nothing is written before every take is made); its result is the list of takes. A
+    library the model cannot use is named beside the outcome."""
     def work(job: Job, progress) -> Outcome:
-        progress(0, 1, "Loading model…")
-        try:
-            generator = load_generator(req.checkpoint, req.device, req.identity_library)
-            check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
-            if generator.model.reads_phones:  # seconds of Whisper and PocketSphinx before the first step
-                progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising the words…")
-            take = generator.generate(
-                req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, variation=req.variation,
-                steps=req.steps or None,
-                progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
-                cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
-                key_poses=req.key_poses,
-                hearing=lambda what, done, total: progress(done, total, f"{what}… {done:.0f} of {total:.0f} s"),
-                **({"transcript": req.transcript} if req.transcript else {}),  # none: phones recognised
-            )
-        except DiffusionTalkerError as exc:
-            note = library_note(req.checkpoint, req.device)
-            raise type(exc)(f"{exc} ({note})") if note else exc
-        finally:  # a script's jobs run on Blender's main thread, which would keep them for the session
-            from ..core.phonetics import forget_decoders
-
-            forget_decoders()
-        note = library_note(req.checkpoint, req.device)
-        return Outcome(result=take, generator=generator, warnings=generator.said_warnings() + ([note] if note else []))
+        takes, warnings, generator = [], [], None
+        for i, req in enumerate(requests):
+            try:
+                generator, take = _generated(job, _numbered(progress, i, len(requests)), req)
+            except Cancelled:
+                raise
+            except DiffusionTalkerError as exc:
+                if len(requests) == 1:
+                    raise
+                raise type(exc)(f"take '{req.take}': {exc}") from None
+            takes.append(take)
+            warnings += generator.said_warnings()
+        note = library_note(requests[0].checkpoint, requests[0].device)
+        return Outcome(result=takes, generator=generator, warnings=warnings + ([note] if note else []))
 
     return Job(work)
+
+
+def _numbered(progress, i: int, count: int):
+    """``progress`` saying which of ``count`` takes the work is on (unless it is the only one)."""
+    if count == 1:
+        return progress
+
+    def say(done, total, status=""):
+        progress(done, total, f"Take {i + 1} of {count}: {status}" if status else "")
+    return say
+
+
+def _generated(job: Job, progress, req: Request):
+    """(the generator, the take of ``req``)."""
+    progress(0, 1, "Loading model…")
+    try:
+        generator = load_generator(req.checkpoint, req.device, req.identity_library)
+        check_vertex_count(req.mesh_vertices, generator.num_vertices, req.mesh_label)
+        if generator.model.reads_phones:  # seconds of Whisper and PocketSphinx before the first step
+            progress(0, 1, "Aligning the transcript…" if req.transcript else "Recognising the words…")
+        take = generator.generate(
+            req.audio, req.sample_rate, span=req.span, style=req.style, seed=req.seed, variation=req.variation,
+            steps=req.steps or None,
+            progress=lambda done, total: progress(done, total, f"Denoising step {done} of {total}"),
+            cancel=job.cancel_event, blend_style=req.blend_style or None, blend=req.blend,
+            key_poses=req.key_poses,
+            hearing=lambda what, done, total: progress(done, total, f"{what}… {done:.0f} of {total:.0f} s"),
+            **({"transcript": req.transcript} if req.transcript else {}),  # none: phones recognised
+        )
+    except DiffusionTalkerError as exc:
+        note = library_note(req.checkpoint, req.device)
+        raise type(exc)(f"{exc} ({note})") if note else exc
+    finally:  # a script's jobs run on Blender's main thread, which would keep them for the session
+        from ..core.phonetics import forget_decoders
+
+        forget_decoders()
+    return generator, take

@@ -131,6 +131,12 @@ def _strips(scene: bpy.types.Scene):
     return editor.strips if hasattr(editor, "strips") else editor.sequences  # renamed in 4.4
 
 
+def selected_sound_strips(scene: bpy.types.Scene) -> list:
+    """The sequencer's selected sound strips, in the order they play."""
+    strips = _strips(scene) if scene.sequence_editor else ()
+    return sorted((s for s in strips if s.select and s.type == "SOUND"), key=lambda s: (s.frame_final_start, s.name))
+
+
 NO_SOUND = "this Blender is built without audio (Audaspace), so the take has no sound strip"
 
 

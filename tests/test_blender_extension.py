@@ -394,6 +394,19 @@ def test_a_trimmed_or_offset_strip_animates_what_it_plays_from_where_it_plays(ob
         assert take["motion"] > 0.002 and max(take["shown_error"].values()) < 1e-6, name
 
 
+def test_selected_strips_make_a_take_of_each_where_it_plays(observed):
+    needs_audio(observed)
+    run = scenario(observed, "selected_strips")
+    assert "a transcript says what one recording says" in run["refused"]["transcript"]
+    assert "a Shape-Key Rig holds one take at a time" in run["refused"]["rig"]
+    assert run["unchanged"]
+    assert run["error"] is None
+    assert run["takes"] == ["LineA", "LineB"]  # named after the strips; the unselected one has none
+    assert run["motion"] > 0.002 and max(run["shown_error"].values()) < 1e-6  # both play, neither muted
+    assert run["range"] == [20, 400 + run["frames"] - 1]
+    assert run["report"].startswith("2 takes") and run["strips"] == ["LineA", "LineB", "Other"]
+
+
 def test_a_checkpoint_changed_after_loading_is_checked_again(observed):
     run = scenario(observed, "replaced_checkpoint")
     assert run["first"] is None

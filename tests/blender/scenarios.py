@@ -327,7 +327,7 @@ def _cancel():
                                  ext.diffusiontalker_addon.inputs)
     before = mesh_fingerprint(head)
     request = request_for(head, seed=5)
-    job = worker.generation_job(request)  # mid-run: Cancel pressed after the first denoising step
+    job = worker.generation_job([request])  # mid-run: Cancel pressed after the first denoising step
     statuses = []
 
     def progress(done, total, status):
@@ -339,8 +339,8 @@ def _cancel():
     reporter = Reporter()
     plan = inputs.Plan(scene=bpy.context.scene.name, object="Head", take="TakeC", start_frame=1,
                        mode="BASIS", basis_count=4, seed=5, blend_style="", strip_path=WAV, add_strip=True)
-    status = operators.apply_outcome(reporter, bpy.context, plan, outcome)
-    threaded = worker.generation_job(request)  # and on the worker thread, the interactive path
+    status = operators.apply_outcome(reporter, bpy.context, [plan], outcome)
+    threaded = worker.generation_job([request])  # and on the worker thread, the interactive path
     threaded.start()
     threaded.cancel()
     threaded_outcome = threaded.wait(timeout=120)
@@ -361,7 +361,7 @@ def _threaded():
     operators, worker, inputs, running = (ext.diffusiontalker_addon.operators, ext.diffusiontalker_addon.worker,
                                           ext.diffusiontalker_addon.inputs, ext.diffusiontalker_addon.running)
     runtime = bpy.context.window_manager.diffusiontalker
-    job = worker.generation_job(request_for(head, seed=2))
+    job = worker.generation_job([request_for(head, seed=2)])
     job.start()
     seen, polls, outcome = [], 0, None
     while outcome is None and polls < 6000:
@@ -371,7 +371,7 @@ def _threaded():
         time.sleep(0.01)
     plan = inputs.Plan(scene=bpy.context.scene.name, object="Head", take="Live", start_frame=1,
                        mode="BASIS", basis_count=4, seed=2, blend_style="", strip_path=WAV, add_strip=True)
-    status = operators.apply_outcome(Reporter(), bpy.context, plan, outcome)
+    status = operators.apply_outcome(Reporter(), bpy.context, [plan], outcome)
     return {"progress": sorted(set(seen)), "polls": polls, "status": runtime.status, "result": sorted(status),
             "keys": [kb.name for kb in head.data.shape_keys.key_blocks]}
 
@@ -830,17 +830,22 @@ def _strip_choices():
             "file_strip": added.sound.filepath if added else None, "both": both}
 
 
+def head_among_strips():
+    """(a FLAME head in a new scene, the scene, its fps, its sequencer's strips)."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    head = load_head()
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    return head, scene, scene.render.fps / scene.render.fps_base, (editor.strips if hasattr(editor, "strips")
+                                                                   else editor.sequences)
+
+
 @record("trimmed_strips")
 def _trimmed_strips():
     """A strip plays second (frame - Start) / fps - Sound Offset of its file: the take must
     animate exactly what is heard, from where it is heard. Checked against the model run
     on that stretch of the file, worked out here from Blender's rule."""
-    bpy.ops.wm.read_homefile(use_empty=True)
-    head = load_head()
-    scene = bpy.context.scene
-    fps = scene.render.fps / scene.render.fps_base
-    editor = scene.sequence_editor_create()
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    head, scene, fps, strips = head_among_strips()
     line = strips.new_sound("Line", WAV, 2, 200)  # one line of a longer recording: 50 frames trimmed off
     line.frame_offset_start = 50
     line.sound_offset = 0.25  # and the sound starts a quarter second later
@@ -864,6 +869,34 @@ def _trimmed_strips():
     never.sound_offset = 10.0  # later than the strip lasts: nothing of it is ever heard
     out["never"] = error_of(audio_source="STRIP", sound_strip="Never", take="Never", device="cpu")
     return out
+
+
+@record("selected_strips")
+def _selected_strips():
+    """Selected Strips: a take of each selected sound strip, named after it and playing
+    where the strip plays, all of them showing; what it cannot do is refused first."""
+    head, scene, fps, strips = head_among_strips()
+    for name, channel, start in (("LineB", 2, 400), ("LineA", 3, 20), ("Other", 4, 800)):
+        strips.new_sound(name, WAV, channel, start)
+    for strip in strips:
+        strip.select = strip.name != "Other"
+    before = mesh_fingerprint(head)
+    refused = {"transcript": error_of(audio_source="SELECTED", transcript="hello there", device="cpu"),
+               "rig": error_of(audio_source="SELECTED", target="SHAPE_KEYS", device="cpu")}
+    unchanged = mesh_fingerprint(head) == before
+    gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
+    error = error_of(audio_source="SELECTED", mode="PER_FRAME", seed=3, style=gen.identity_names[0], device="cpu")
+    heard = ext.diffusiontalker_addon.writer.sound_strip_source(scene, "LineA")[2]  # as each strip is heard
+    take = gen.generate(WAV, span=heard, seed=3, style=gen.identity_names[0])
+    expected = resample_fps(take.offsets, take.fps, fps)
+    shown = {name: max(float(np.abs(evaluated_offsets(head, start + f) - expected[f]).max())
+                       for f in (0, 30, len(expected) - 1))
+             for name, start in (("LineA", 20), ("LineB", 400))}
+    return {"refused": refused, "unchanged": unchanged, "error": error, "shown_error": shown,
+            "motion": float(np.abs(expected).max()), "frames": len(expected),
+            "takes": sorted({kb.name.rsplit(".", 1)[0] for kb in head.data.shape_keys.key_blocks[1:]}),
+            "range": [scene.frame_start, scene.frame_end], "report": scene.diffusiontalker.last_report,
+            "strips": sorted(sound_strips(scene))}
 
 
 @record("replaced_checkpoint")

@@ -127,7 +127,7 @@ def cancel_while_recognising():
     request = worker.Request(checkpoint="", identity_library="", device="cpu", audio=CLIP, span=(0.1, 1.1),
                              style="auto", seed=0, variation=0.3, steps=0, mesh_vertices=len(head.data.vertices),
                              mesh_label="Head")
-    job, statuses = worker.generation_job(request), []
+    job, statuses = worker.generation_job([request]), []
 
     def progress(done, total, status):
         statuses.append(status)
@@ -170,7 +170,7 @@ def warnings_said_once():
         request = worker.Request(checkpoint="", identity_library="", device="cpu", audio=CLIP, span=(0.2, 1.0),
                                  style="auto", seed=0, variation=0.3, steps=0, mesh_vertices=len(head.data.vertices),
                                  mesh_label="Head")
-        outcomes.append(worker.generation_job(request).run(lambda done, total, status: None))
+        outcomes.append(worker.generation_job([request]).run(lambda done, total, status: None))
     return {"errors": [str(o.error) for o in outcomes if o.error], "first": outcomes[0].warnings,
             "second": outcomes[1].warnings}
 
