@@ -1,9 +1,9 @@
 """What a generation is asked to do, gathered from the operator, the panel and the scene.
 
 Everything here reads Blender state on the main thread and turns it into plain data:
-a ``Plan`` (where the finished take goes) and a worker ``Request`` (what the model
-runs on), or one ``SetupError``/``AudioError`` before any work starts. The operators
-(operators.py) only schedule the request and apply its outcome.
+a ``Plan`` (where a finished take goes) and a worker ``Request`` (what the model runs
+on) for each take asked for, or one ``SetupError``/``AudioError`` before any work
+starts. The operators (operators.py) only schedule the requests and apply the outcome.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from . import prefs
 from .capture import frame_kept, key_pose_frames, rest_coordinates, sampled_setting, take_share
 from .props import generation_properties
 from .worker import Request
-from .writer import scene_fps, selected_sound_strips, sound_strip_source
+from .writer import scene_fps, selected_sound_strips, sound_strip_source, take_key_names
 
 SETTING_NAMES = tuple(generation_properties(set()))
 LAST_FRAME = 1048574  # Blender's last scene frame
@@ -275,12 +275,13 @@ def _key_poses(context, obj, take: str, start_frame: int, timeline: Timeline) ->
 
 def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
     """A (Plan, Request) for each take asked for: the audio source's one, or with Selected
-    Strips one for each selected sound strip, named after it, in the order they play. All
-    are checked before any work starts, so one bad strip stops the rest before anything is
-    made. The takes after the first are laid beside it (Mute Other Takes is the first's)."""
+    Strips one for each selected sound strip, in the order they play. All are checked
+    before any work starts, so one bad strip stops the rest before anything is made. The
+    takes after the first are laid beside it (Mute Other Takes is the first's)."""
     s = settings_of(op, context)
     if s["audio_source"] != "SELECTED":
         return [prepare(op, context)]
+    obj, _ = checked_head(context, s)
     strips = selected_sound_strips(context.scene)
     if not strips:
         raise AudioError("no sound strip is selected in the sequencer: select the strips to animate, or choose "
@@ -292,32 +293,47 @@ def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
     if transcript_of(op, context):
         raise SetupError("a transcript says what one recording says: clear Transcript to make takes of several "
                          "strips (their words are then recognised), or make them one strip at a time")
+    names = [_strip_take(obj, strip.name) for strip in strips]
+    for name, strip in zip(names, strips):
+        if not name or len(name.encode()) > MAX_TAKE_NAME:
+            raise SetupError(f"sound strip '{strip.name}': its take is named after it, and a take name is 1 to "
+                             f"{MAX_TAKE_NAME} bytes long: rename the strip")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SetupError(f"two selected sound strips would make the same take '{twice[0]}': select one of them, "
+                         "or rename one")
+    for before, after in zip(strips, strips[1:]):
+        if after.frame_final_start < before.frame_final_end and op is not None:
+            op.report({"WARNING"}, f"sound strips '{before.name}' and '{after.name}' overlap from frame "
+                                   f"{after.frame_final_start}: their takes add up there")
     takes = []
-    for i, strip in enumerate(strips):
-        try:
-            takes.append(prepare(op, context, {"audio_source": "STRIP", "sound_strip": strip.name,
-                                               "take": strip.name,
+    for i, (name, strip) in enumerate(zip(names, strips)):
+        try:  # the head and the settings passed above: what fails now is the strip's
+            takes.append(prepare(op, context, {"audio_source": "STRIP", "sound_strip": strip.name, "take": name,
                                                "mute_other_takes": s["mute_other_takes"] and i == 0}))
         except DiffusionTalkerError as exc:
             raise type(exc)(f"sound strip '{strip.name}': {exc}") from None
     return takes
 
 
-def prepare(op, context, overrides: dict | None = None) -> tuple[Plan, Request]:
-    """The take the settings ask for, ``overrides`` replacing some of them (``prepare_takes``)."""
-    s = settings_of(op, context) | (overrides or {})
+def _strip_take(obj, strip: str) -> str:
+    """The take a selected strip makes: one named after it, except that a take's own sound
+    strip (``<take>.audio``, placed by a take made from a file) remakes that take. A second
+    take named after it would say the same line beside the first, and muting the first
+    (Mute Other Takes) would silence the strip."""
+    take = strip.strip()
+    owner = take.removesuffix(".audio")
+    return owner if owner != take and take_key_names(obj, owner) else take
+
+
+def checked_head(context, s: dict) -> tuple[bpy.types.Object, str]:
+    """(the active head, the Lower Teeth's name or ""), refused before the audio is looked at
+    where the settings cannot work on it."""
     obj = target_mesh(context)
-    take = s["take"].strip()
-    if not take or len(take.encode()) > MAX_TAKE_NAME:
-        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} bytes long "
-                         "(letters outside ASCII take two to four bytes each)")
-    device = device_of(s, context)
-    checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
-    label = f"Object '{obj.name}'"
-    wanted = model_vertices(checkpoint)
     if s["target"] == "FLAME":  # other targets are checked by targets.check_target
         try:
-            check_vertex_count(len(obj.data.vertices), wanted, label)  # the wrong head before the audio
+            check_vertex_count(len(obj.data.vertices), model_vertices(prefs.checkpoint_path(context)),
+                               f"Object '{obj.name}'")
         except DiffusionTalkerError as exc:
             raise SetupError(f"{exc}, or set Target to Any Head (then Fit Head) or Shape-Key Rig "
                              "for a head of its own") from None
@@ -326,6 +342,20 @@ def prepare(op, context, overrides: dict | None = None) -> tuple[Plan, Request]:
     teeth = s["lower_teeth"].strip()
     if teeth:
         lower_teeth(context, teeth, obj.name)
+    return obj, teeth
+
+
+def prepare(op, context, overrides: dict | None = None) -> tuple[Plan, Request]:
+    """The take the settings ask for, ``overrides`` replacing some of them (``prepare_takes``)."""
+    s = settings_of(op, context) | (overrides or {})
+    obj, teeth = checked_head(context, s)
+    take = s["take"].strip()
+    if not take or len(take.encode()) > MAX_TAKE_NAME:
+        raise SetupError(f"the take name must be 1 to {MAX_TAKE_NAME} bytes long "
+                         "(letters outside ASCII take two to four bytes each)")
+    device = device_of(s, context)
+    checkpoint, library = prefs.checkpoint_path(context), prefs.identity_library_path(context)
+    label, wanted = f"Object '{obj.name}'", model_vertices(checkpoint)
     transcript = transcript_of(op, context)
     audio, start_frame, span = audio_source(s, context)
     check_span(context.scene, audio, start_frame, span)

@@ -20,13 +20,16 @@ from ..core.mesh import check_vertex_count
 from ..core.timing import resample_fps
 from .capture import KEY_POSE_PREFIX, key_pose_frames, rest_coordinates
 from .dependencies import torch_ready
-from .inputs import Plan, lower_teeth, prepare_takes, target_mesh
+from .inputs import Plan, lower_teeth, prepare_takes, settings_of, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import playing_spans, settle_new_take
 from .targets import FLAME, MESH, check_target, drive_rig, following, key_teeth, on_head, rig_teeth_keys
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
+
+
+SELECTED_TAKES = "Selected Strips"  # what the panel's result names for a run over the selected strips
 
 
 def _last_result(scene, take: str, report: str, failed: bool) -> None:
@@ -39,15 +42,16 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
     """Report the outcome and, if it made takes, write each by its plan: the only place bpy data changes."""
     scene = bpy.data.scenes.get(plans[0].scene) or context.scene
     refused = report_outcome(op, outcome)
+    name = plans[0].take if len(plans) == 1 else SELECTED_TAKES
     if refused is not None:
-        _last_result(scene, plans[-1].take, str(outcome.error or "failed unexpectedly; see the system console"),
-                     True)
+        _last_result(scene, name, str(outcome.error or "failed unexpectedly; see the system console"), True)
         return refused
     written = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
                for plan, take in zip(plans, outcome.result)]
-    if len(plans) > 1 and all(written):
-        _last_result(scene, plans[-1].take, f"{len(plans)} takes, one for each selected strip: "
-                     + ", ".join(plan.take for plan in plans), False)
+    if len(plans) > 1:  # the panel sums up the run, not its last take
+        made = [plan.take for plan, done in zip(plans, written) if done]
+        _last_result(scene, name, f"{len(made)} of {len(plans)} takes written, one for each selected strip: "
+                     + (", ".join(made) or "none"), not all(written))
     return {"FINISHED"} if any(written) else {"CANCELLED"}
 
 
@@ -144,11 +148,12 @@ class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):
     def start(self, context, wait: bool) -> set[str]:
         try:
             takes = prepare_takes(self, context)
-            for plan, _ in takes:
-                check_target(target_mesh(context, plan.object), plan.target, plan.rig_keys, plan.lower_teeth)
+            plan = takes[0][0]  # every take of a run is on the same head, by the same settings
+            check_target(target_mesh(context, plan.object), plan.target, plan.rig_keys, plan.lower_teeth)
         except DiffusionTalkerError as exc:
             self.report({"ERROR"}, str(exc))
-            take = self.take if self.properties.is_property_set("take") else context.scene.diffusiontalker.take
+            settings = settings_of(self, context)
+            take = SELECTED_TAKES if settings["audio_source"] == "SELECTED" else settings["take"]
             _last_result(context.scene, take, str(exc), True)
             return {"CANCELLED"}
         self._plans = [plan for plan, _ in takes]

@@ -88,7 +88,7 @@ def set_active_job(job: "Job | None") -> "Job | None":
 
 @dataclass
 class Outcome:
-    result: object | None = None  # what the job made: a core.pipeline.Take, a new style's name…
+    result: object | None = None  # what the job made: a list of core.pipeline.Take, a new style's name…
     generator: object | None = None
     error: DiffusionTalkerError | None = None  # the user's to fix; shown as it is
     crash: str | None = None  # a bug: the formatted traceback
@@ -185,7 +185,7 @@ def generation_job(requests: list[Request]) -> Job:
                     raise
                 raise type(exc)(f"take '{req.take}': {exc}") from None
             takes.append(take)
-            warnings += generator.said_warnings()
+            warnings += [note if len(requests) == 1 else f"{req.take}: {note}" for note in generator.said_warnings()]
         note = library_note(requests[0].checkpoint, requests[0].device)
         return Outcome(result=takes, generator=generator, warnings=warnings + ([note] if note else []))
 
@@ -193,17 +193,19 @@ def generation_job(requests: list[Request]) -> Job:
 
 
 def _numbered(progress, i: int, count: int):
-    """``progress`` saying which of ``count`` takes the work is on (unless it is the only one)."""
+    """``progress`` over the whole run, the bar moving on from take to take, saying which
+    of ``count`` takes the work is on (``progress`` itself for a single take)."""
     if count == 1:
         return progress
 
     def say(done, total, status=""):
-        progress(done, total, f"Take {i + 1} of {count}: {status}" if status else "")
+        progress(i * total + done, count * total, f"Take {i + 1} of {count}: {status}" if status else "")
     return say
 
 
 def _generated(job: Job, progress, req: Request):
-    """(the generator, the take of ``req``)."""
+    """(the generator, the take of ``req``). The decoders are let go even when it fails:
+    a script's jobs run on Blender's main thread, which would keep them for the session."""
     progress(0, 1, "Loading model…")
     try:
         generator = load_generator(req.checkpoint, req.device, req.identity_library)
@@ -222,7 +224,7 @@ def _generated(job: Job, progress, req: Request):
     except DiffusionTalkerError as exc:
         note = library_note(req.checkpoint, req.device)
         raise type(exc)(f"{exc} ({note})") if note else exc
-    finally:  # a script's jobs run on Blender's main thread, which would keep them for the session
+    finally:
         from ..core.phonetics import forget_decoders
 
         forget_decoders()

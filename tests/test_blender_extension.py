@@ -404,7 +404,8 @@ def test_selected_strips_make_a_take_of_each_where_it_plays(observed):
     assert run["takes"] == ["LineA", "LineB"]  # named after the strips; the unselected one has none
     assert run["motion"] > 0.002 and max(run["shown_error"].values()) < 1e-6  # both play, neither muted
     assert run["range"] == [20, 400 + run["frames"] - 1]
-    assert run["report"].startswith("2 takes") and run["strips"] == ["LineA", "LineB", "Other"]
+    assert run["report"].startswith("2 of 2 takes written") and run["strips"] == ["LineA", "LineB", "Other"]
+    assert run["remade"] is None and run["takes_after"] == ["Intro", "LineA", "LineB"] and run["intro_seed"] == 9
 
 
 def test_a_checkpoint_changed_after_loading_is_checked_again(observed):

@@ -892,11 +892,19 @@ def _selected_strips():
     shown = {name: max(float(np.abs(evaluated_offsets(head, start + f) - expected[f]).max())
                        for f in (0, 30, len(expected) - 1))
              for name, start in (("LineA", 20), ("LineB", 400))}
-    return {"refused": refused, "unchanged": unchanged, "error": error, "shown_error": shown,
-            "motion": float(np.abs(expected).max()), "frames": len(expected),
-            "takes": sorted({kb.name.rsplit(".", 1)[0] for kb in head.data.shape_keys.key_blocks[1:]}),
-            "range": [scene.frame_start, scene.frame_end], "report": scene.diffusiontalker.last_report,
-            "strips": sorted(sound_strips(scene))}
+    out = {"refused": refused, "unchanged": unchanged, "error": error, "shown_error": shown,
+           "motion": float(np.abs(expected).max()), "frames": len(expected),
+           "takes": sorted({kb.name.rsplit(".", 1)[0] for kb in head.data.shape_keys.key_blocks[1:]}),
+           "range": [scene.frame_start, scene.frame_end], "report": scene.diffusiontalker.last_report,
+           "strips": sorted(sound_strips(scene))}
+    # a take made from a file placed its own strip, Intro.audio: selecting it remakes Intro
+    error_of(audio=WAV, take="Intro", start_frame=1000, mode="BASIS", basis_count=4, device="cpu")
+    for strip in strips:
+        strip.select = strip.name == "Intro.audio"
+    out["remade"] = error_of(audio_source="SELECTED", mode="BASIS", basis_count=4, seed=9, device="cpu")
+    out["takes_after"] = sorted({kb.name.rsplit(".", 1)[0] for kb in head.data.shape_keys.key_blocks[1:]})
+    out["intro_seed"] = head.data.shape_keys[ext.diffusiontalker_addon.takes.RECORDS]["Intro"]["seed"]
+    return out
 
 
 @record("replaced_checkpoint")
