@@ -286,10 +286,6 @@ def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
     if not strips:
         raise AudioError("no sound strip is selected in the sequencer: select the strips to animate, or choose "
                          "File or Sound Strip as the Audio Source")
-    if s["target"] == "SHAPE_KEYS":
-        raise SetupError("a Shape-Key Rig holds one take at a time (the take is its keys' curves), so Selected "
-                         "Strips cannot lay several on it: make one take of the dialogue from one file or strip, "
-                         "or use the FLAME Mesh or Any Head target")
     if transcript_of(op, context):
         raise SetupError("a transcript says what one recording says: clear Transcript to make takes of several "
                          "strips (their words are then recognised), or make them one strip at a time")

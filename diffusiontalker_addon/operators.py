@@ -24,7 +24,7 @@ from .inputs import Plan, lower_teeth, prepare_takes, settings_of, target_mesh
 from .props import generation_properties
 from .running import JobOperator, report_outcome
 from .takes import playing_spans, settle_new_take
-from .targets import FLAME, MESH, check_target, drive_rig, following, key_teeth, on_head, rig_teeth_keys
+from .targets import FLAME, SHAPE_KEYS, check_target, drive_rig, following, key_teeth, on_head, rig_teeth_keys
 from .worker import active_job, generation_job
 from .writer import NO_SOUND, PER_FRAME, fit_frame_range, place_audio, scene_fps, write_take
 
@@ -46,8 +46,11 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
     if refused is not None:
         _last_result(scene, name, str(outcome.error or "failed unexpectedly; see the system console"), True)
         return refused
-    written = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
-               for plan, take in zip(plans, outcome.result)]
+    if plans[0].target == SHAPE_KEYS:  # a rig's keys hold one set of curves: the takes are keyed together
+        written = [_drove_rig(op, context, scene, plans, outcome.result, outcome.generator.num_vertices)] * len(plans)
+    else:
+        written = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
+                   for plan, take in zip(plans, outcome.result)]
     if len(plans) > 1:  # the panel sums up the run, not its last take
         made = [plan.take for plan, done in zip(plans, written) if done]
         _last_result(scene, name, f"{len(made)} of {len(plans)} takes written, one for each selected strip: "
@@ -69,10 +72,8 @@ def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> bool:
             if not frame.is_flames:
                 notes.append(f"'{obj.name}' does not stand in FLAME's frame (Y up, metres) but {frame.describe()}: "
                              "the take was turned and sized to match")
-        elif plan.target == MESH:
-            offsets, chin = on_head(obj, offsets)
         else:
-            return _drove_rig(op, scene, obj, plan, offsets, model_vertices)
+            offsets, chin = on_head(obj, offsets)
         if plan.lower_teeth:
             teeth = lower_teeth(context, plan.lower_teeth, obj.name)
             teeth_offsets = following(obj, teeth, chin)
@@ -106,20 +107,30 @@ def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> bool:
     return True
 
 
-def _drove_rig(op, scene, obj, plan: Plan, offsets, model_vertices: int) -> bool:
-    """A take on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
-    teeth = lower_teeth(bpy.context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
-    alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
-    weights, notes = drive_rig(obj, offsets, plan.start_frame, model_vertices, plan.rig_keys, plan.lower_teeth)
+def _drove_rig(op, context, scene, plans: list[Plan], takes: list, model_vertices: int) -> bool:
+    """Takes on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
+    plan = plans[0]  # a run's takes share the head and the settings
+    offsets = [resample_fps(take.offsets, take.fps, scene_fps(scene)) for take in takes]
+    try:
+        obj = target_mesh(context, plan.object)
+        teeth = lower_teeth(context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
+        alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
+        segments, notes = drive_rig(obj, [(o, p.start_frame) for o, p in zip(offsets, plans)], model_vertices,
+                                    plan.rig_keys, plan.lower_teeth)
+    except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
+        op.report({"ERROR"}, str(exc))
+        _last_result(scene, plan.take, str(exc), True)
+        return False
     if teeth is not None:
-        notes += key_teeth(teeth, alike, weights, plan.start_frame)
+        notes += key_teeth(teeth, alike, segments)
     if plan.fit_frame_range:
-        fit_frame_range(scene, [(plan.start_frame, len(offsets))])
+        fit_frame_range(scene, [(p.start_frame, len(o)) for p, o in zip(plans, offsets)])
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)
     for note in notes:
         op.report({"WARNING"}, note)
-    report = f"{plan.take}: {len(offsets)} frames keyed on {len(weights)} shape keys of '{obj.name}'"
+    frames = ", ".join(f"{p.take}: {len(o)} frames" for p, o in zip(plans, offsets))
+    report = f"{frames} keyed on {len(segments[0][1])} shape keys of '{obj.name}'"
     if teeth is not None:
         report += f" and their like on '{teeth.name}'"
     _last_result(scene, plan.take, report, False)

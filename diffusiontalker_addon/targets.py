@@ -241,12 +241,14 @@ def check_target(obj, target: str, choice: str = "", teeth: str = "") -> None:
             rig_teeth_keys(bpy.data.objects[teeth], obj)
 
 
-def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
-              choice: str = "", teeth: str = "") -> tuple[dict[str, np.ndarray], list[str]]:
-    """Key the head's rig keys to follow the take, replacing an earlier rig take's curves
-    (on the Lower Teeth it keyed too, unless ``teeth`` names them again, when
-    ``key_teeth`` replaces them); keys the user animates are left alone and named in a
-    note. Returns the weights written and the notes."""
+def drive_rig(obj, takes: list[tuple[np.ndarray, int]], model_vertices: int,
+              choice: str = "", teeth: str = "") -> tuple[list[tuple[int, dict[str, np.ndarray]]], list[str]]:
+    """Key the head's rig keys to follow the takes ((offsets, start frame) each: a rig's
+    keys hold one set of curves, so the lines of a dialogue are keyed together),
+    replacing an earlier rig take's curves (on the Lower Teeth it keyed too, unless
+    ``teeth`` names them again, when ``key_teeth`` replaces them); keys the user animates
+    are left alone and named in a note. Returns (start frame, weights) of each take, and
+    the notes."""
     drive, busy, scale = rig_plan(obj, choice)
     basis_co, faces = head_geometry(obj)
     deltas = key_effects(obj, drive)
@@ -260,25 +262,40 @@ def drive_rig(obj, offsets: np.ndarray, start_frame: int, model_vertices: int,
         basis = {n: standing.to_flame(d) for n, d in deltas.items()}
     else:
         raise SetupError(f"'{obj.name}' is not of FLAME topology: run Fit Head on it first")
-    weights = solve_weights(offsets, basis, template, scale=scale)
-    _key_rig(obj, weights, start_frame)
+    segments = [(start, solve_weights(offsets, basis, template, scale=scale)) for offsets, start in takes]
+    _key_rig(obj, segments)
     before = bpy.data.objects.get(obj.data.shape_keys.get(RIG_TEETH, ""))
     if before is not None and before.name != teeth and before.type == "MESH" and before.data.shape_keys:
-        _key_rig(before, {}, start_frame)  # the earlier take's curves go; this take leaves those teeth
+        _key_rig(before, [])  # the earlier take's curves go; this take leaves those teeth
     obj.data.shape_keys[RIG_TEETH] = teeth
-    return weights, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
+    return segments, [f"left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
 
-def _key_rig(obj, weights: dict[str, np.ndarray], start_frame: int) -> None:
-    """Key these shape keys of ``obj`` from ``start_frame``, replacing the curves the last
-    rig take keyed on it (named on its Key)."""
+def _key_rig(obj, segments: list[tuple[int, dict[str, np.ndarray]]]) -> None:
+    """Key these shape keys of ``obj`` ((start frame, key name -> values) per take),
+    replacing the curves the last rig take keyed on it (named on its Key)."""
     key = obj.data.shape_keys
     curves = fcurves_of(key, f"{obj.name}ShapeKeys")
     remove_fcurves(key, {_value_path(n) for n in key.get(RIG_TAKE, [])})
-    for name, values in weights.items():
-        set_keys(curves.new(_value_path(name)), start_frame + np.arange(len(values), dtype=np.float32), values,
-                 "LINEAR")
-    key[RIG_TAKE] = list(weights)
+    names = list(dict.fromkeys(name for _, weights in segments for name in weights))
+    for name in names:
+        frames, values = at_rest_around([(start, weights[name]) for start, weights in segments if name in weights])
+        set_keys(curves.new(_value_path(name)), frames, values, "LINEAR")
+    key[RIG_TAKE] = names
+
+
+def at_rest_around(pieces: list[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, values) of one key's curve over takes ((start frame, values) each), with a
+    key at rest (0) the frame before and after each: a curve holds its end values beyond
+    its keys, so a line cut mid-word kept its mouth open after it, and between two lines
+    the face drifted from one to the other. Where takes overlap, the later one is keyed."""
+    first = min(start for start, _ in pieces) - 1
+    span = np.full(max(start + len(values) for start, values in pieces) + 1 - first, np.nan, dtype=np.float32)
+    for start, values in pieces:
+        span[start - first:start - first + len(values)] = values
+    held = ~np.isnan(span)
+    keyed = held | np.roll(held, 1) | np.roll(held, -1)  # the ends are at rest, so the roll wraps nothing in
+    return (first + np.flatnonzero(keyed)).astype(np.float32), np.where(held, span, 0.0)[keyed]
 
 
 def rig_teeth_keys(teeth, head) -> dict[str, str]:
@@ -293,13 +310,14 @@ def rig_teeth_keys(teeth, head) -> dict[str, str]:
     return alike
 
 
-def key_teeth(teeth, alike: dict[str, str], weights: dict[str, np.ndarray], start_frame: int) -> list[str]:
+def key_teeth(teeth, alike: dict[str, str], segments: list[tuple[int, dict[str, np.ndarray]]]) -> list[str]:
     """Key the teeth's keys as the head's of the same meaning (``alike``, from
-    ``rig_teeth_keys``) were keyed; the teeth's keys the user animates are left alone, as
-    the head's are. Returns notes."""
-    alike = {name: head for name, head in alike.items() if head in weights}
+    ``rig_teeth_keys``) were keyed (``segments``, from ``drive_rig``); the teeth's keys the
+    user animates are left alone, as the head's are. Returns notes."""
+    alike = {name: head for name, head in alike.items() if head in segments[0][1]}
     busy = _animated_by_user(teeth, alike)
-    _key_rig(teeth, {name: weights[head] for name, head in alike.items() if name not in busy}, start_frame)
+    _key_rig(teeth, [(start, {name: weights[head] for name, head in alike.items() if name not in busy})
+                     for start, weights in segments])
     return [f"'{teeth.name}': left alone, as they are animated already: {', '.join(busy)}"] if busy else []
 
 

@@ -398,7 +398,7 @@ def test_selected_strips_make_a_take_of_each_where_it_plays(observed):
     needs_audio(observed)
     run = scenario(observed, "selected_strips")
     assert "a transcript says what one recording says" in run["refused"]["transcript"]
-    assert "a Shape-Key Rig holds one take at a time" in run["refused"]["rig"]
+    assert f"sound strip '{'L' * 60}': its take is named after it" in run["refused"]["long"]
     assert run["unchanged"]
     assert run["error"] is None
     assert run["takes"] == ["LineA", "LineB"]  # named after the strips; the unselected one has none

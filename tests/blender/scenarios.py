@@ -882,7 +882,10 @@ def _selected_strips():
         strip.select = strip.name != "Other"
     before = mesh_fingerprint(head)
     refused = {"transcript": error_of(audio_source="SELECTED", transcript="hello there", device="cpu"),
-               "rig": error_of(audio_source="SELECTED", target="SHAPE_KEYS", device="cpu")}
+               "long": None}
+    strips["LineB"].name = "L" * 60  # the take is named after the strip: too long a name for one
+    refused["long"] = error_of(audio_source="SELECTED", device="cpu")
+    strips["L" * 60].name = "LineB"
     unchanged = mesh_fingerprint(head) == before
     gen = ext.diffusiontalker_addon.worker.load_generator(MOVING, "cpu")
     error = error_of(audio_source="SELECTED", mode="PER_FRAME", seed=3, style=gen.identity_names[0], device="cpu")

@@ -110,14 +110,20 @@ def remeshed_head():
     return out
 
 
-@scenario
-def arkit_head():
+def arkit_rig():
+    """A FLAME head in a new scene with ARKit-named shape keys, and the user's own 'Mine'."""
     bpy.ops.wm.read_homefile(use_empty=True)
     mesh, masks, _ = flame(Path(PLY).parent)
     head = head_object("Rig", mesh.vertices, mesh.faces)
     basis = coordinates(head.data.shape_keys.reference_key)
     for name, delta in arkit_keys(mesh.vertices, mesh.faces, masks).items():
         head.shape_key_add(name=name, from_mix=False).data.foreach_set("co", (basis + delta).ravel())
+    return head
+
+
+@scenario
+def arkit_head():
+    head = arkit_rig()
     pucker = head.data.shape_keys.key_blocks["mouthPucker"]
     pucker.value = 0.5
     pucker.keyframe_insert("value", frame=5)  # the user animates it already: it must stay theirs
@@ -257,6 +263,28 @@ def keyed(head) -> dict:
 
 
 @scenario
+def arkit_dialogue():
+    """Selected Strips on a shape-key rig: every line keyed on the rig's own curves where
+    its strip plays, at rest around and between them (a rig holds one set of curves)."""
+    if not bpy.app.build_options.audaspace:  # PyPI's bpy 4.2: no sound strips
+        return {}
+    head = arkit_rig()
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    for channel, (name, start) in enumerate((("LineA", 10), ("LineB", 200)), 1):
+        strips.new_sound(name, CLIP, channel, start)
+    for strip in strips:
+        strip.select = True
+    error = refusal(bpy.ops.diffusiontalker.generate, audio_source="SELECTED", device="cpu", target="SHAPE_KEYS",
+                    rig_keys="jawOpen")
+    jaw = curves(head)['key_blocks["jawOpen"].value']
+    ends = {s.name: (s.frame_final_start, s.frame_final_end) for s in strips}
+    return {"error": error, "ends": ends, "report": scene.diffusiontalker.last_report,
+            "at": {frame: jaw.evaluate(frame) for frame in range(0, 300)}}
+
+
+@scenario
 def refusals():
     bpy.ops.wm.read_homefile(use_empty=True)
     mesh, _, _ = flame(Path(PLY).parent)
@@ -277,4 +305,4 @@ def refusals():
     return out
 
 
-run_all(scenarios, {}, OUT)
+run_all(scenarios, {"audio": bpy.app.build_options.audaspace}, OUT)
