@@ -202,6 +202,18 @@ class DIFFUSIONTALKER_OT_randomize_seed(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class DIFFUSIONTALKER_OT_start_at_playhead(bpy.types.Operator):
+    """Start the take at the current frame, where the line belongs in the shot"""
+
+    bl_idname = "diffusiontalker.start_at_playhead"
+    bl_label = "Start at Playhead"
+    bl_options = {"UNDO"}
+
+    def execute(self, context):
+        context.scene.diffusiontalker.start_frame = context.scene.frame_current
+        return {"FINISHED"}
+
+
 class DIFFUSIONTALKER_OT_mark_key_pose(bpy.types.Operator):
     """Mark the current frame as a key pose: with Keep Key Poses on, the next take keeps the face as it looks here"""
 
@@ -220,6 +232,6 @@ class DIFFUSIONTALKER_OT_mark_key_pose(bpy.types.Operator):
 
 
 CLASSES = (DIFFUSIONTALKER_OT_generate, DIFFUSIONTALKER_OT_cancel, DIFFUSIONTALKER_OT_randomize_seed,
-           DIFFUSIONTALKER_OT_mark_key_pose)
+           DIFFUSIONTALKER_OT_start_at_playhead, DIFFUSIONTALKER_OT_mark_key_pose)
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

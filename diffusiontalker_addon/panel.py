@@ -44,7 +44,9 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         col.prop(settings, "audio_source", expand=True)
         if settings.audio_source == "FILE":
             col.prop(settings, "audio")
-            col.prop(settings, "start_frame")
+            row = col.row(align=True)
+            row.prop(settings, "start_frame")
+            row.operator("diffusiontalker.start_at_playhead", text="", icon="TIME")
         elif settings.audio_source == "SELECTED":
             count = len(selected_sound_strips(context.scene))
             col.label(text=f"{count} selected sound strip{'s' if count != 1 else ''}",

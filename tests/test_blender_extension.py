@@ -394,6 +394,10 @@ def test_a_trimmed_or_offset_strip_animates_what_it_plays_from_where_it_plays(ob
         assert take["motion"] > 0.002 and max(take["shown_error"].values()) < 1e-6, name
 
 
+def test_the_take_can_start_at_the_playhead(observed):
+    assert scenario(observed, "start_at_playhead")["start_frame"] == 57
+
+
 def test_selected_strips_make_a_take_of_each_where_it_plays(observed):
     needs_audio(observed)
     run = scenario(observed, "selected_strips")

@@ -871,6 +871,15 @@ def _trimmed_strips():
     return out
 
 
+@record("start_at_playhead")
+def _start_at_playhead():
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.frame_current = 57
+    bpy.ops.diffusiontalker.start_at_playhead()
+    return {"start_frame": scene.diffusiontalker.start_frame}
+
+
 @record("selected_strips")
 def _selected_strips():
     """Selected Strips: a take of each selected sound strip, named after it and playing
