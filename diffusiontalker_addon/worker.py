@@ -183,7 +183,7 @@ def generation_job(requests: list[Request]) -> Job:
             except DiffusionTalkerError as exc:
                 if len(requests) == 1:
                     raise
-                raise type(exc)(f"take '{req.take}': {exc}") from None
+                raise DiffusionTalkerError(f"take '{req.take}': {exc}") from None  # the user's to read, whatever kind
             takes.append(take)
             warnings += [note if len(requests) == 1 else f"{req.take}: {note}" for note in generator.said_warnings()]
         note = library_note(requests[0].checkpoint, requests[0].device)
