@@ -10,6 +10,14 @@ class DiffusionTalkerError(Exception):
     """Base class: bad input or a refused file, never a programming error."""
 
 
+def restated(exc: DiffusionTalkerError, message: str) -> DiffusionTalkerError:
+    """``exc`` saying ``message`` instead, its class and attributes kept: a caller adds what
+    the problem is with (which take, which style), and some errors take more than a
+    message (``phonetics.NotPlaced``), so they cannot be made anew from one."""
+    exc.args = (message,)
+    return exc
+
+
 class AudioError(DiffusionTalkerError):
     """Audio that is missing, unreadable, empty, silent, non-finite or too long."""
 

@@ -19,7 +19,7 @@ from .audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, load_audio, num_frames
 from .checkpoint import BUNDLED, load_checkpoint, paths_of
 from .device import resolve_device
 from .diffusion import GaussianDiffusion, SeedNoise
-from .errors import DiffusionTalkerError
+from .errors import DiffusionTalkerError, restated
 from .factored import Factored
 from .identity import nearest_identity, style_index
 from .library import check_library_fits, load_library
@@ -189,7 +189,7 @@ class Generator:
                 try:
                     style_index(named, self.identity_names)
                 except DiffusionTalkerError as exc:  # say which of the two styles it is
-                    raise type(exc)(f"{which}{exc}") from None
+                    raise restated(exc, f"{which}{exc}") from None
         return steps
 
     @torch.no_grad()

@@ -18,7 +18,7 @@ from mathutils import Vector
 
 from ..core.audio import SAMPLE_RATE, check_audio_file, load_audio, num_frames
 from ..core.card import BUNDLED, paths_of, read_card
-from ..core.errors import AudioError, DiffusionTalkerError
+from ..core.errors import AudioError, DiffusionTalkerError, restated
 from ..core.flame_frame import frame_of
 from ..core.mesh import check_vertex_count
 from ..core.phonetics import transcript_words
@@ -300,15 +300,16 @@ def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
                          "or rename one")
     for before, after in zip(strips, strips[1:]):
         if after.frame_final_start < before.frame_final_end and op is not None:
+            there = "the later one is keyed there" if s["target"] == "SHAPE_KEYS" else "their takes add up there"
             op.report({"WARNING"}, f"sound strips '{before.name}' and '{after.name}' overlap from frame "
-                                   f"{after.frame_final_start}: their takes add up there")
+                                   f"{after.frame_final_start}: {there}")
     takes = []
     for i, (name, strip) in enumerate(zip(names, strips)):
         try:  # the head and the settings passed above: what fails now is the strip's
             takes.append(prepare(op, context, {"audio_source": "STRIP", "sound_strip": strip.name, "take": name,
                                                "mute_other_takes": s["mute_other_takes"] and i == 0}))
         except DiffusionTalkerError as exc:
-            raise type(exc)(f"sound strip '{strip.name}': {exc}") from None
+            raise restated(exc, f"sound strip '{strip.name}': {exc}") from None
     return takes
 
 

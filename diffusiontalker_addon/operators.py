@@ -47,19 +47,20 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
         _last_result(scene, name, str(outcome.error or "failed unexpectedly; see the system console"), True)
         return refused
     if plans[0].target == SHAPE_KEYS:  # a rig's keys hold one set of curves: the takes are keyed together
-        written = [_drove_rig(op, context, scene, plans, outcome.result, outcome.generator.num_vertices)] * len(plans)
+        failed = [_drove_rig(op, context, scene, plans, outcome.result, outcome.generator.num_vertices)] * len(plans)
     else:
-        written = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
-                   for plan, take in zip(plans, outcome.result)]
-    if len(plans) > 1:  # the panel sums up the run, not its last take
-        made = [plan.take for plan, done in zip(plans, written) if done]
+        failed = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
+                  for plan, take in zip(plans, outcome.result)]
+    if len(plans) > 1:  # the panel sums up the run, not its last take, and keeps why one failed
+        made = [plan.take for plan, why in zip(plans, failed) if why is None]
+        why = next((f"; not written: {why}" for why in failed if why is not None), "")
         _last_result(scene, name, f"{len(made)} of {len(plans)} takes written, one for each selected strip: "
-                     + (", ".join(made) or "none"), not all(written))
-    return {"FINISHED"} if any(written) else {"CANCELLED"}
+                     + (", ".join(made) or "none") + why, bool(why))
+    return {"FINISHED"} if None in failed else {"CANCELLED"}
 
 
-def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> bool:
-    """Write one take (False where the scene changed under it so that it cannot be)."""
+def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> str | None:
+    """Write one take; why it could not be (the scene changed under it meanwhile), or None."""
     offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
     notes, teeth = [], None
     try:
@@ -80,7 +81,7 @@ def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> bool:
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         _last_result(scene, plan.take, str(exc), True)
-        return False
+        return str(exc)
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
     summary.notes[:0] = notes
     settle_new_take(scene, obj, plan, take, summary.frames)
@@ -104,11 +105,11 @@ def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> bool:
         report += f"; '{teeth.name}' follows the chin"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
-    return True
+    return None
 
 
-def _drove_rig(op, context, scene, plans: list[Plan], takes: list, model_vertices: int) -> bool:
-    """Takes on the head's own rig: its ARKit/viseme keys keyed, no take keys written."""
+def _drove_rig(op, context, scene, plans: list[Plan], takes: list, model_vertices: int) -> str | None:
+    """Takes on the head's own rig: its ARKit/viseme keys keyed, no take keys written; as ``_write``."""
     plan = plans[0]  # a run's takes share the head and the settings
     offsets = [resample_fps(take.offsets, take.fps, scene_fps(scene)) for take in takes]
     try:
@@ -120,7 +121,7 @@ def _drove_rig(op, context, scene, plans: list[Plan], takes: list, model_vertice
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         _last_result(scene, plan.take, str(exc), True)
-        return False
+        return str(exc)
     if teeth is not None:
         notes += key_teeth(teeth, alike, segments)
     if plan.fit_frame_range:
@@ -135,7 +136,7 @@ def _drove_rig(op, context, scene, plans: list[Plan], takes: list, model_vertice
         report += f" and their like on '{teeth.name}'"
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
-    return True
+    return None
 
 
 class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):

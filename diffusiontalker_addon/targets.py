@@ -290,12 +290,13 @@ def at_rest_around(pieces: list[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np
     its keys, so a line cut mid-word kept its mouth open after it, and between two lines
     the face drifted from one to the other. Where takes overlap, the later one is keyed."""
     first = min(start for start, _ in pieces) - 1
-    span = np.full(max(start + len(values) for start, values in pieces) + 1 - first, np.nan, dtype=np.float32)
+    span = np.zeros(max(start + len(values) for start, values in pieces) + 1 - first, dtype=np.float32)
+    held = np.zeros(len(span), dtype=bool)
     for start, values in pieces:
         span[start - first:start - first + len(values)] = values
-    held = ~np.isnan(span)
+        held[start - first:start - first + len(values)] = True
     keyed = held | np.roll(held, 1) | np.roll(held, -1)  # the ends are at rest, so the roll wraps nothing in
-    return (first + np.flatnonzero(keyed)).astype(np.float32), np.where(held, span, 0.0)[keyed]
+    return (first + np.flatnonzero(keyed)).astype(np.float32), span[keyed]
 
 
 def rig_teeth_keys(teeth, head) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..core.card import BUNDLED, paths_of
-from ..core.errors import Cancelled, DiffusionTalkerError
+from ..core.errors import Cancelled, DiffusionTalkerError, restated
 from ..core.mesh import check_vertex_count
 
 _generators: dict[tuple[str, str], object] = {}
@@ -183,7 +183,7 @@ def generation_job(requests: list[Request]) -> Job:
             except DiffusionTalkerError as exc:
                 if len(requests) == 1:
                     raise
-                raise DiffusionTalkerError(f"take '{req.take}': {exc}") from None  # the user's to read, whatever kind
+                raise restated(exc, f"take '{req.take}': {exc}") from None
             takes.append(take)
             warnings += [note if len(requests) == 1 else f"{req.take}: {note}" for note in generator.said_warnings()]
         note = library_note(requests[0].checkpoint, requests[0].device)
@@ -223,7 +223,7 @@ def _generated(job: Job, progress, req: Request):
         )
     except DiffusionTalkerError as exc:
         note = library_note(req.checkpoint, req.device)
-        raise type(exc)(f"{exc} ({note})") if note else exc
+        raise restated(exc, f"{exc} ({note})") if note else exc
     finally:
         from ..core.phonetics import forget_decoders
 

@@ -57,9 +57,10 @@ def test_selected_strips_key_a_rig_with_every_line_and_rest_between(observed):
     run_ = run(observed, "arkit_dialogue")
     assert run_["error"] is None and run_["report"].startswith("2 of 2 takes written")
     jaw = {int(frame): value for frame, value in run_["at"].items()}
-    for start, end in run_["ends"].values():  # end: the first frame not heard
-        assert max(jaw[f] for f in range(start, end)) > 0.05  # each line opens the jaw where it plays
-        assert jaw[start - 1] == 0.0 and jaw[end + 1] == 0.0  # at rest the frame before and after it
+    frames = run_["frames"]
+    for start, _ in run_["ends"].values():
+        assert max(jaw[f] for f in range(start, start + frames)) > 0.05  # each line opens the jaw where it plays
+        assert jaw[start - 1] == 0.0 and jaw[start + frames] == 0.0  # at rest the frame before and after it
     (_, a_end), (b_start, _) = sorted(run_["ends"].values())
     assert all(jaw[f] == 0.0 for f in range(a_end, b_start))  # and between the lines, not drifting
 

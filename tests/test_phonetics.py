@@ -479,3 +479,14 @@ def test_a_transcript_lost_after_half_its_words_is_finished_by_recognition(spoke
     with pytest.raises(DiffusionTalkerError, match="does not fit the audio"):
         phonetics.timed(wave, BILABIAL + " banana umbrella yesterday and then a purple elephant sang seven songs")
     assert len(heard) == 1
+
+
+def test_an_error_restated_keeps_its_kind_and_what_it_holds():
+    """The add-on says which take a problem is with; a NotPlaced made anew from its message
+    alone raised a TypeError instead, and the user read "failed unexpectedly"."""
+    from diffusiontalker.errors import restated
+
+    lost = phonetics.NotPlaced("the transcript does not fit", [(0.0, 0.1, "sil")], 1600, ["word"])
+    said = restated(lost, f"take 'A': {lost}")
+    assert said is lost and str(said) == "take 'A': the transcript does not fit"
+    assert said.rows == [(0.0, 0.1, "sil")] and said.at == 1600 and said.left == ["word"]

@@ -280,7 +280,10 @@ def arkit_dialogue():
                     rig_keys="jawOpen")
     jaw = curves(head)['key_blocks["jawOpen"].value']
     ends = {s.name: (s.frame_final_start, s.frame_final_end) for s in strips}
+    from bl_ext.user_default.diffusiontalker.diffusiontalker_addon.inputs import take_timeline
+
     return {"error": error, "ends": ends, "report": scene.diffusiontalker.last_report,
+            "frames": take_timeline(CLIP, scene, "").scene_frames,  # each take's, as the add-on works it out
             "at": {frame: jaw.evaluate(frame) for frame in range(0, 300)}}
 
 
