@@ -46,10 +46,12 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
     if refused is not None:
         _last_result(scene, name, str(outcome.error or "failed unexpectedly; see the system console"), True)
         return refused
+    vertices = outcome.generator.num_vertices
     if plans[0].target == SHAPE_KEYS:  # a rig's keys hold one set of curves: the takes are keyed together
-        failed = [_drove_rig(op, context, scene, plans, outcome.result, outcome.generator.num_vertices)] * len(plans)
+        failed = [_reported(op, scene, plans[0],
+                            lambda: _drove_rig(context, scene, plans, outcome.result, vertices))] * len(plans)
     else:
-        failed = [_write(op, context, scene, plan, take, outcome.generator.num_vertices)
+        failed = [_reported(op, scene, plan, lambda plan=plan, take=take: _write(context, scene, plan, take, vertices))
                   for plan, take in zip(plans, outcome.result)]
     if len(plans) > 1:  # the panel sums up the run, not its last take, and keeps why one failed
         made = [plan.take for plan, why in zip(plans, failed) if why is None]
@@ -59,43 +61,52 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
     return {"FINISHED"} if None in failed else {"CANCELLED"}
 
 
-def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> str | None:
-    """Write one take; why it could not be (the scene changed under it meanwhile), or None."""
-    offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
-    notes, teeth = [], None
+def _reported(op, scene, plan: Plan, write) -> str | None:
+    """Do ``write`` (it returns its report and notes) and place the take's sound strip, saying
+    what was made; or say why it could not be, and return that."""
     try:
-        obj = target_mesh(context, plan.object)
-        if plan.target == FLAME:
-            check_vertex_count(len(obj.data.vertices), model_vertices, f"Object '{obj.name}'")
-            frame = frame_of(rest_coordinates(obj))
-            offsets = frame.to_head(offsets)
-            chin = offsets[:, CHIN]
-            if not frame.is_flames:
-                notes.append(f"'{obj.name}' does not stand in FLAME's frame (Y up, metres) but {frame.describe()}: "
-                             "the take was turned and sized to match")
-        else:
-            offsets, chin = on_head(obj, offsets)
-        if plan.lower_teeth:
-            teeth = lower_teeth(context, plan.lower_teeth, obj.name)
-            teeth_offsets = following(obj, teeth, chin)
+        report, notes = write()
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
         op.report({"ERROR"}, str(exc))
         _last_result(scene, plan.take, str(exc), True)
         return str(exc)
+    if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
+        notes.append(NO_SOUND)
+    for note in notes:
+        op.report({"WARNING"}, note)
+    _last_result(scene, plan.take, report, False)
+    op.report({"INFO"}, report)
+    return None
+
+
+def _write(context, scene, plan: Plan, take, model_vertices: int) -> tuple[str, list[str]]:
+    """Write one take as shape keys; (its report, notes)."""
+    offsets = resample_fps(take.offsets, take.fps, scene_fps(scene))
+    notes, teeth = [], None
+    obj = target_mesh(context, plan.object)
+    if plan.target == FLAME:
+        check_vertex_count(len(obj.data.vertices), model_vertices, f"Object '{obj.name}'")
+        frame = frame_of(rest_coordinates(obj))
+        offsets = frame.to_head(offsets)
+        chin = offsets[:, CHIN]
+        if not frame.is_flames:
+            notes.append(f"'{obj.name}' does not stand in FLAME's frame (Y up, metres) but {frame.describe()}: "
+                         "the take was turned and sized to match")
+    else:
+        offsets, chin = on_head(obj, offsets)
+    if plan.lower_teeth:
+        teeth = lower_teeth(context, plan.lower_teeth, obj.name)
+        teeth_offsets = following(obj, teeth, chin)
     summary = write_take(obj, offsets, plan.take, plan.start_frame, plan.mode, plan.basis_count, plan.seed)
-    summary.notes[:0] = notes
     settle_new_take(scene, obj, plan, take, summary.frames)
+    notes += summary.notes
     if teeth is not None:  # a rigid motion: three basis keys hold it exactly
         followed = write_take(teeth, teeth_offsets, plan.take, plan.start_frame, plan.mode,
                               min(plan.basis_count, 3), plan.seed)
         settle_new_take(scene, teeth, plan, take, followed.frames, follows=obj.name)
-        summary.notes += followed.notes
+        notes += followed.notes
     if plan.fit_frame_range:
         fit_frame_range(scene, playing_spans(obj))
-    if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
-        summary.notes.append(NO_SOUND)
-    for note in summary.notes:
-        op.report({"WARNING"}, note)
     blended = f" blended with {take.blend_style}" if take.blend_style else ""
     report = (f"{plan.take}: {summary.frames} frames, {summary.shape_keys} shape keys, style {take.style}{blended}, "
               f"seed {take.seed}, {take.steps} steps, {take.compute_seconds:.1f} s for {take.audio_seconds:.1f} s of speech")
@@ -103,40 +114,27 @@ def _write(op, context, scene, plan: Plan, take, model_vertices: int) -> str | N
         report += f"; basis error {summary.rms_error * 1000:.3f} mm RMS, {summary.max_error * 1000:.3f} mm max"
     if teeth is not None:
         report += f"; '{teeth.name}' follows the chin"
-    _last_result(scene, plan.take, report, False)
-    op.report({"INFO"}, report)
-    return None
+    return report, notes
 
 
-def _drove_rig(op, context, scene, plans: list[Plan], takes: list, model_vertices: int) -> str | None:
+def _drove_rig(context, scene, plans: list[Plan], takes: list, model_vertices: int) -> tuple[str, list[str]]:
     """Takes on the head's own rig: its ARKit/viseme keys keyed, no take keys written; as ``_write``."""
     plan = plans[0]  # a run's takes share the head and the settings
     offsets = [resample_fps(take.offsets, take.fps, scene_fps(scene)) for take in takes]
-    try:
-        obj = target_mesh(context, plan.object)
-        teeth = lower_teeth(context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
-        alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
-        segments, notes = drive_rig(obj, [(o, p.start_frame) for o, p in zip(offsets, plans)], model_vertices,
-                                    plan.rig_keys, plan.lower_teeth)
-    except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
-        op.report({"ERROR"}, str(exc))
-        _last_result(scene, plan.take, str(exc), True)
-        return str(exc)
+    obj = target_mesh(context, plan.object)
+    teeth = lower_teeth(context, plan.lower_teeth, obj.name) if plan.lower_teeth else None
+    alike = rig_teeth_keys(teeth, obj) if teeth else {}  # checked before the head's keys are written
+    segments, notes = drive_rig(obj, [(o, p.start_frame) for o, p in zip(offsets, plans)], model_vertices,
+                                plan.rig_keys, plan.lower_teeth)
     if teeth is not None:
         notes += key_teeth(teeth, alike, segments)
     if plan.fit_frame_range:
         fit_frame_range(scene, [(p.start_frame, len(o)) for p, o in zip(plans, offsets)])
-    if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
-        notes.append(NO_SOUND)
-    for note in notes:
-        op.report({"WARNING"}, note)
     frames = ", ".join(f"{p.take}: {len(o)} frames" for p, o in zip(plans, offsets))
     report = f"{frames} keyed on {len(segments[0][1])} shape keys of '{obj.name}'"
     if teeth is not None:
         report += f" and their like on '{teeth.name}'"
-    _last_result(scene, plan.take, report, False)
-    op.report({"INFO"}, report)
-    return None
+    return report, notes
 
 
 class DIFFUSIONTALKER_OT_generate(JobOperator, bpy.types.Operator):

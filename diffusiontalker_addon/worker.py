@@ -174,18 +174,21 @@ def generation_job(requests: list[Request]) -> Job:
     nothing is written before every take is made); its result is the list of takes. A
     library the model cannot use is named beside the outcome."""
     def work(job: Job, progress) -> Outcome:
-        takes, warnings, generator = [], [], None
-        for i, req in enumerate(requests):
-            try:
-                generator, take = _generated(job, _numbered(progress, i, len(requests)), req)
-            except Cancelled:
-                raise
-            except DiffusionTalkerError as exc:
-                if len(requests) == 1:
-                    raise
-                raise restated(exc, f"take '{req.take}': {exc}") from None
-            takes.append(take)
-            warnings += [note if len(requests) == 1 else f"{req.take}: {note}" for note in generator.said_warnings()]
+        takes, warnings, generator, several = [], [], None, len(requests) > 1
+        try:
+            for i, req in enumerate(requests):
+                try:
+                    generator, take = _generated(job, _numbered(progress, i, len(requests)), req)
+                except DiffusionTalkerError as exc:
+                    if not several or isinstance(exc, Cancelled):
+                        raise
+                    raise restated(exc, f"take '{req.take}': {exc}") from None
+                takes.append(take)
+                warnings += [f"{req.take}: {note}" if several else note for note in generator.said_warnings()]
+        finally:  # a script's jobs run on Blender's main thread, which would keep the decoders for the session
+            from ..core.phonetics import forget_decoders
+
+            forget_decoders()
         note = library_note(requests[0].checkpoint, requests[0].device)
         return Outcome(result=takes, generator=generator, warnings=warnings + ([note] if note else []))
 
@@ -204,8 +207,7 @@ def _numbered(progress, i: int, count: int):
 
 
 def _generated(job: Job, progress, req: Request):
-    """(the generator, the take of ``req``). The decoders are let go even when it fails:
-    a script's jobs run on Blender's main thread, which would keep them for the session."""
+    """(the generator, the take of ``req``); a library the model cannot use is named in its error."""
     progress(0, 1, "Loading model…")
     try:
         generator = load_generator(req.checkpoint, req.device, req.identity_library)
@@ -224,8 +226,4 @@ def _generated(job: Job, progress, req: Request):
     except DiffusionTalkerError as exc:
         note = library_note(req.checkpoint, req.device)
         raise restated(exc, f"{exc} ({note})") if note else exc
-    finally:
-        from ..core.phonetics import forget_decoders
-
-        forget_decoders()
     return generator, take
