@@ -46,12 +46,13 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
     if refused is not None:
         _last_result(scene, name, str(outcome.error or "failed unexpectedly; see the system console"), True)
         return refused
-    vertices = outcome.generator.num_vertices
+    vertices, said = outcome.generator.num_vertices, set()
     if plans[0].target == SHAPE_KEYS:  # a rig's keys hold one set of curves: the takes are keyed together
-        failed = [_reported(op, scene, plans[0],
+        failed = [_reported(op, scene, plans[0], said,
                             lambda: _drove_rig(context, scene, plans, outcome.result, vertices))] * len(plans)
     else:
-        failed = [_reported(op, scene, plan, lambda plan=plan, take=take: _write(context, scene, plan, take, vertices))
+        failed = [_reported(op, scene, plan, said,
+                            lambda plan=plan, take=take: _write(context, scene, plan, take, vertices))
                   for plan, take in zip(plans, outcome.result)]
     if len(plans) > 1:  # the panel sums up the run, not its last take, and keeps why one failed
         made = [plan.take for plan, why in zip(plans, failed) if why is None]
@@ -61,9 +62,10 @@ def apply_outcome(op, context, plans: list[Plan], outcome) -> set[str]:
     return {"FINISHED"} if None in failed else {"CANCELLED"}
 
 
-def _reported(op, scene, plan: Plan, write) -> str | None:
+def _reported(op, scene, plan: Plan, said: set[str], write) -> str | None:
     """Do ``write`` (it returns its report and notes) and place the take's sound strip, saying
-    what was made; or say why it could not be, and return that."""
+    what was made; or say why it could not be, and return that. A note already in ``said``
+    is not said again: the takes of one run share the head, so its notes would repeat."""
     try:
         report, notes = write()
     except DiffusionTalkerError as exc:  # the user changed the scene while we were generating
@@ -73,7 +75,9 @@ def _reported(op, scene, plan: Plan, write) -> str | None:
     if plan.add_strip and not place_audio(scene, plan.strip_path, plan.take, plan.start_frame):
         notes.append(NO_SOUND)
     for note in notes:
-        op.report({"WARNING"}, note)
+        if note not in said:
+            said.add(note)
+            op.report({"WARNING"}, note)
     _last_result(scene, plan.take, report, False)
     op.report({"INFO"}, report)
     return None

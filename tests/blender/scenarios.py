@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from types import SimpleNamespace
 
 import bpy
 import numpy as np
@@ -916,6 +917,19 @@ def _selected_strips():
     out["remade"] = error_of(audio_source="SELECTED", mode="BASIS", basis_count=4, seed=9, device="cpu")
     out["takes_after"] = sorted({kb.name.rsplit(".", 1)[0] for kb in head.data.shape_keys.key_blocks[1:]})
     out["intro_seed"] = head.data.shape_keys[ext.diffusiontalker_addon.takes.RECORDS]["Intro"]["seed"]
+
+    class Reports:  # the operator's report(), kept
+        said = []
+
+        def report(self, kind, message):
+            self.said.append((next(iter(kind)), message))
+
+    op, said = Reports(), set()
+    for take in ("LineA", "LineB"):  # a run's takes share the head, so they share its notes
+        plan = SimpleNamespace(take=take, add_strip=False)
+        ext.diffusiontalker_addon.operators._reported(op, scene, plan, said,
+                                                      lambda take=take: (f"{take} made", ["the head's note"]))
+    out["run_reports"] = op.said
     return out
 
 
