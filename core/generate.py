@@ -23,9 +23,9 @@ else) runs the phonetic front-end on the audio: the words Whisper base recognise
 (PocketSphinx's language model where Whisper is not installed, or with
 DIFFUSIONTALKER_WHISPER=off), or, with --transcript / --transcript-file, the
 transcript's, aligned to the sound by PocketSphinx (US-English), as with Rhubarb's
-dialog file. On real voices the fit to the phones is r 0.61 from the audio alone and
-0.64 with the transcript (docs/results.md, "Whisper's words instead of
-PocketSphinx's"). Other checkpoints ignore a transcript.
+dialog file. On 64 real voice lines the fit to the phones is r 0.60 from the audio
+alone and 0.64 with the transcript (docs/results.md, "Real voices"). Other
+checkpoints ignore a transcript.
 
 Without --checkpoint the bundled demo checkpoint is used; read its card
 (the "card" of core/assets/demo.json; README, "The bundled checkpoint") to see what it was trained on before judging the result.
