@@ -27,7 +27,7 @@ from . import prefs
 from .capture import frame_kept, key_pose_frames, rest_coordinates, sampled_setting, take_share
 from .props import generation_properties
 from .worker import Request
-from .writer import scene_fps, selected_sound_strips, sound_strip_source, take_key_names
+from .writer import heard_frames, scene_fps, selected_sound_strips, sound_strip_source, take_key_names
 
 SETTING_NAMES = tuple(generation_properties(set()))
 LAST_FRAME = 1048574  # Blender's last scene frame
@@ -299,10 +299,10 @@ def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
         raise SetupError(f"two selected sound strips would make the same take '{twice[0]}': select one of them, "
                          "or rename one")
     for before, after in zip(strips, strips[1:]):
-        if after.frame_final_start < before.frame_final_end and op is not None:
+        if heard_frames(after)[0] < heard_frames(before)[1] and op is not None:
             there = "the later one is keyed there" if s["target"] == "SHAPE_KEYS" else "their takes add up there"
             op.report({"WARNING"}, f"sound strips '{before.name}' and '{after.name}' overlap from frame "
-                                   f"{after.frame_final_start}: {there}")
+                                   f"{heard_frames(after)[0]}: {there}")
     takes = []
     for i, (name, strip) in enumerate(zip(names, strips)):
         try:  # the head and the settings passed above: what fails now is the strip's

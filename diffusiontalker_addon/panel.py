@@ -54,7 +54,8 @@ class DIFFUSIONTALKER_PT_lip_sync(_SidebarTab, bpy.types.Panel):
         else:
             editor = context.scene.sequence_editor
             if editor is not None:
-                col.prop_search(settings, "sound_strip", editor, "strips" if hasattr(editor, "strips") else "sequences")
+                col.prop_search(settings, "sound_strip", editor,  # those inside meta strips too
+                                "strips_all" if hasattr(editor, "strips_all") else "sequences_all")
             else:
                 col.label(text="The scene has no sound strips", icon="INFO")
         col.prop(settings, "transcript_text")

@@ -32,7 +32,7 @@ from ..core.errors import DiffusionTalkerError
 from .animation import action_fcurves, copied_action, existing_fcurves, remove_fcurves
 from .inputs import SetupError, target_mesh
 from .panel import DIFFUSIONTALKER_PT_lip_sync, _SidebarTab
-from .writer import BASIS, PER_FRAME, _TAKE_SUFFIX, _strips, _take_pattern, audio_strip_name, remove_take
+from .writer import BASIS, PER_FRAME, _TAKE_SUFFIX, _take_pattern, all_strips, audio_strip_name, holder, remove_take
 
 RECORDS = "diffusiontalker_takes"  # custom property of the head's Key: take name -> what made it
 _ANY_TAKE = re.compile("(.+)" + _TAKE_SUFFIX)
@@ -91,7 +91,7 @@ def first_keys(key_blocks, flag: int) -> list[int]:
 
 
 def _sound_strip(scene: bpy.types.Scene, take: str):
-    return _strips(scene).get(audio_strip_name(take)) if scene.sequence_editor else None
+    return all_strips(scene).get(audio_strip_name(take)) if scene.sequence_editor else None
 
 
 def _teeth_take(obj: bpy.types.Object, take: Take) -> tuple[bpy.types.Object, Take] | None:
@@ -164,7 +164,7 @@ def delete(scene: bpy.types.Scene, obj: bpy.types.Object, take: Take) -> None:
         return
     strip = _sound_strip(scene, take.name)
     if strip is not None:
-        _strips(scene).remove(strip)
+        holder(scene, strip).remove(strip)
     if (teeth := _teeth_take(obj, take)) is not None:
         delete(scene, *teeth)
 

@@ -131,10 +131,58 @@ def _strips(scene: bpy.types.Scene):
     return editor.strips if hasattr(editor, "strips") else editor.sequences  # renamed in 4.4
 
 
+def all_strips(scene: bpy.types.Scene):
+    """Every strip of the scene, those inside meta strips too (a strip's name is the scene's own)."""
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def _held(meta):
+    """The strips a meta strip holds."""
+    return meta.strips if hasattr(meta, "strips") else meta.sequences
+
+
+def holder(scene: bpy.types.Scene, strip):
+    """The strips collection that holds ``strip``: its meta strip's, or the scene's."""
+    meta = strip.parent_meta()
+    return _strips(scene) if meta is None else _held(meta)
+
+
+def heard_frames(strip) -> tuple[int, int]:
+    """(first frame, first frame after) where the strip plays: a meta strip plays what it
+    holds only within its own trimmed range."""
+    first, end = strip.frame_final_start, strip.frame_final_end
+    meta = strip.parent_meta()
+    while meta is not None:
+        first, end = max(first, meta.frame_final_start), min(end, meta.frame_final_end)
+        meta = meta.parent_meta()
+    return int(first), int(end)
+
+
 def selected_sound_strips(scene: bpy.types.Scene) -> list:
-    """The sequencer's selected sound strips, in the order they play."""
-    strips = _strips(scene) if scene.sequence_editor else ()
-    return sorted((s for s in strips if s.select and s.type == "SOUND"), key=lambda s: (s.frame_final_start, s.name))
+    """The sound strips selected in the sequencer, in the order they play: those selected
+    where it shows strips now (inside the meta strip being edited, if one is) and what a
+    selected meta strip holds (a dialogue grouped with Ctrl+G), except a muted strip or
+    one the meta's range hides, which the meta does not play."""
+    editor = scene.sequence_editor
+    if editor is None:
+        return []
+    found = []
+
+    def gather(strips, whole: bool):
+        for strip in strips:
+            if whole:  # inside a selected meta strip: what it plays
+                first, end = heard_frames(strip)
+                wanted = not strip.mute and first < end
+            else:
+                wanted = strip.select
+            if wanted and strip.type == "SOUND":
+                found.append(strip)
+            elif wanted and strip.type == "META":
+                gather(_held(strip), True)
+
+    gather(_held(editor.meta_stack[-1]) if len(editor.meta_stack) else _strips(scene), False)
+    return sorted(found, key=lambda s: (heard_frames(s)[0], s.name))
 
 
 NO_SOUND = "this Blender is built without audio (Audaspace), so the take has no sound strip"
@@ -146,10 +194,10 @@ def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame:
     if not bpy.app.build_options.audaspace:
         return False
     strips = _strips(scene)
-    old = strips.get(audio_strip_name(take))
-    channel = old.channel if old else 1 + max((s.channel for s in strips), default=0)
+    old = all_strips(scene).get(audio_strip_name(take))
+    channel = old.channel if old and old.parent_meta() is None else 1 + max((s.channel for s in strips), default=0)
     if old:
-        strips.remove(old)
+        holder(scene, old).remove(old)
     path = audio_path if audio_path.startswith("//") else os.path.abspath(audio_path)
     strips.new_sound(audio_strip_name(take), path, channel, start_frame)
     scene.use_audio_scrub = True
@@ -158,10 +206,11 @@ def place_audio(scene: bpy.types.Scene, audio_path: str, take: str, start_frame:
 
 def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tuple[float, float]]:
     """(audio file, the first frame heard, the seconds of the file heard) of an existing
-    sound strip: a strip trimmed to one line of a long recording animates that line."""
+    sound strip: a strip trimmed to one line of a long recording animates that line, and
+    one inside a meta strip what the meta plays of it."""
     if not name:
         raise LookupError("choose the sound strip to generate from")
-    strip = _strips(scene).get(name)
+    strip = all_strips(scene).get(name)
     if strip is None or strip.type != "SOUND" or strip.sound is None:
         raise LookupError(f"the scene has no sound strip named {name!r}")
     fps = scene_fps(scene)
@@ -174,12 +223,15 @@ def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tup
     def second(frame):
         return (frame - strip.frame_start + strip.animation_offset_start) / fps - offset
 
-    first = int(strip.frame_final_start)
+    first, end = heard_frames(strip)
+    if first >= end:
+        raise LookupError(f"the sound strip {name!r} is never heard: it lies outside the range of its meta strip "
+                          f"'{strip.parent_meta().name}'")
     if second(first) < 0:  # the sound starts inside the strip: so does the take
         first += int(np.ceil(-second(first) * fps - 1e-3))  # float32 offsets of whole frames land on them
-    if first >= strip.frame_final_end:
+    if first >= end:
         raise LookupError(f"the sound strip {name!r} ends before its sound starts (Sound Offset {offset:g} s)")
-    return _sound_file(strip.sound), first, (second(first), second(strip.frame_final_end))
+    return _sound_file(strip.sound), first, (second(first), second(end))
 
 
 def _sound_file(sound: bpy.types.Sound) -> str:

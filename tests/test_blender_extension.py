@@ -413,6 +413,17 @@ def test_selected_strips_make_a_take_of_each_where_it_plays(observed):
     assert run["run_reports"] == [["WARNING", "the head's note"], ["INFO", "LineA made"], ["INFO", "LineB made"]]
 
 
+def test_a_selected_meta_strip_makes_a_take_of_each_line_it_plays(observed):
+    needs_audio(observed)
+    run = scenario(observed, "selected_meta")
+    assert run["selected"] == ["MetaA", "MetaB"] and run["error"] is None
+    assert run["takes"] == ["MetaA", "MetaB"]
+    assert abs(run["frames"]["MetaB"] - 100) <= 1 < run["whole"] - 100  # cut where the meta stops playing
+    assert run["frames"]["MetaA"] > 100
+    assert "'MetaHidden' is never heard: it lies outside the range of its meta strip 'Dialogue'" in run["hidden"]
+    assert run["own_strip_muted"] is True and run["own_strip_after_delete"] is False
+
+
 def test_a_checkpoint_changed_after_loading_is_checked_again(observed):
     run = scenario(observed, "replaced_checkpoint")
     assert run["first"] is None

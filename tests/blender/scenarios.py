@@ -933,6 +933,39 @@ def _selected_strips():
     return out
 
 
+@record("selected_meta")
+def _selected_meta():
+    """A selected meta strip (a dialogue grouped with Ctrl+G) makes a take of each line it
+    plays: not of a muted line or one its range hides, and a line its range cuts is cut."""
+    head, scene, fps, strips = head_among_strips()
+    lines = {name: strips.new_sound(name, WAV, channel, start)
+             for name, channel, start in (("MetaA", 1, 20), ("MetaB", 2, 400), ("MetaMuted", 3, 200),
+                                          ("MetaHidden", 4, 900))}
+    lines["MetaMuted"].mute = True
+    meta = strips.new_meta("Dialogue", 5, 20)
+    for strip in lines.values():
+        strip.move_to_meta(meta)
+    meta.frame_final_duration = 480  # plays frames 20-499: MetaB is cut at 500, MetaHidden never plays
+    for strip in ext.diffusiontalker_addon.writer.all_strips(scene):
+        strip.select = strip == meta
+    out = {"selected": [s.name for s in ext.diffusiontalker_addon.writer.selected_sound_strips(scene)],
+           "error": error_of(audio_source="SELECTED", mode="PER_FRAME", seed=3, device="cpu")}
+    keys = [kb.name for kb in head.data.shape_keys.key_blocks[1:]]
+    out["takes"] = sorted({name.rsplit(".", 1)[0] for name in keys})
+    out["frames"] = {take: sum(name.startswith(take + ".") for name in keys) for take in out["takes"]}
+    out["whole"] = lines["MetaB"].frame_final_end - 400
+    out["hidden"] = error_of(audio_source="STRIP", sound_strip="MetaHidden", take="Hidden", device="cpu")
+    # a take's own sound strip moved into the meta is still the take's: muted and deleted with it
+    error_of(audio=WAV, take="Intro", start_frame=600, mode="BASIS", basis_count=4, device="cpu")
+    all_strips = ext.diffusiontalker_addon.writer.all_strips(scene)
+    all_strips["Intro.audio"].move_to_meta(meta)
+    bpy.ops.diffusiontalker.take_mute(take="Intro", object="Head")
+    out["own_strip_muted"] = all_strips["Intro.audio"].mute
+    bpy.ops.diffusiontalker.take_delete(take="Intro", object="Head")
+    out["own_strip_after_delete"] = "Intro.audio" in all_strips
+    return out
+
+
 @record("replaced_checkpoint")
 def _replaced_checkpoint():
     """The checkpoint file changing under a loaded model: a tampered file is refused, not
