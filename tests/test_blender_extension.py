@@ -421,6 +421,7 @@ def test_a_selected_meta_strip_makes_a_take_of_each_line_it_plays(observed):
     assert abs(run["frames"]["MetaB"] - 100) <= 1 < run["whole"] - 100  # cut where the meta stops playing
     assert run["frames"]["MetaA"] > 100
     assert "'MetaHidden' is never heard: it lies outside the range of its meta strip 'Dialogue'" in run["hidden"]
+    assert run["inside"] == ["MetaB"]
     assert run["own_strip_muted"] is True and run["own_strip_after_delete"] is False
 
 

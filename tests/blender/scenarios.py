@@ -955,6 +955,13 @@ def _selected_meta():
     out["frames"] = {take: sum(name.startswith(take + ".") for name in keys) for take in out["takes"]}
     out["whole"] = lines["MetaB"].frame_final_end - 400
     out["hidden"] = error_of(audio_source="STRIP", sound_strip="MetaHidden", take="Hidden", device="cpu")
+    scene.sequence_editor.active_strip = meta
+    with bpy.context.temp_override(scene=scene):
+        bpy.ops.sequencer.meta_toggle()  # Tab: editing inside the meta, what is selected there counts
+        for name, strip in lines.items():
+            strip.select = name == "MetaB"
+        out["inside"] = [s.name for s in ext.diffusiontalker_addon.writer.selected_sound_strips(scene)]
+        bpy.ops.sequencer.meta_toggle()
     # a take's own sound strip moved into the meta is still the take's: muted and deleted with it
     error_of(audio=WAV, take="Intro", start_frame=600, mode="BASIS", basis_count=4, device="cpu")
     all_strips = ext.diffusiontalker_addon.writer.all_strips(scene)
