@@ -956,6 +956,8 @@ def _selected_meta():
     out["whole"] = lines["MetaB"].frame_final_end - 400
     out["hidden"] = error_of(audio_source="STRIP", sound_strip="MetaHidden", take="Hidden", device="cpu")
     scene.sequence_editor.active_strip = meta
+    if hasattr(bpy.context.workspace, "sequencer_scene"):  # 5.0+: the sequencer shows the workspace's scene
+        bpy.context.workspace.sequencer_scene = scene
     with bpy.context.temp_override(scene=scene):
         bpy.ops.sequencer.meta_toggle()  # Tab: editing inside the meta, what is selected there counts
         for name, strip in lines.items():
