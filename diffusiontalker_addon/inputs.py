@@ -283,6 +283,11 @@ def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
         return [prepare(op, context)]
     obj, _ = checked_head(context, s)
     strips = selected_sound_strips(context.scene)
+    shown = getattr(context.workspace, "sequencer_scene", None)  # 5.0+: the sequencer may show another scene
+    if not strips and shown not in (None, context.scene) and selected_sound_strips(shown):
+        raise AudioError(f"the selected sound strips are in the scene '{shown.name}' that the sequencer shows, but "
+                         f"the head's scene '{context.scene.name}' plays only its own: choose '{context.scene.name}' "
+                         "in the sequencer's scene selector and lay the dialogue there")
     if not strips:
         raise AudioError("no sound strip is selected in the sequencer: select the strips to animate, or choose "
                          "File or Sound Strip as the Audio Source")

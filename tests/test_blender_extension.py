@@ -422,6 +422,10 @@ def test_a_selected_meta_strip_makes_a_take_of_each_line_it_plays(observed):
     assert run["frames"]["MetaA"] > 100
     assert "'MetaHidden' is never heard: it lies outside the range of its meta strip 'Dialogue'" in run["hidden"]
     assert run["inside"] == ["MetaB"]
+    if run["other_scene"]["shown"]:  # Blender 5.0+
+        assert "the selected sound strips are in the scene 'Edit' that the sequencer shows" in run["other_scene"]["error"]
+    else:
+        assert "no sound strip is selected in the sequencer" in run["other_scene"]["error"]
     assert run["own_strip_muted"] is True and run["own_strip_after_delete"] is False
 
 

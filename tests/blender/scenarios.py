@@ -964,6 +964,19 @@ def _selected_meta():
             strip.select = name == "MetaB"
         out["inside"] = [s.name for s in ext.diffusiontalker_addon.writer.selected_sound_strips(scene)]
         bpy.ops.sequencer.meta_toggle()
+    # 5.0+: the sequencer shows the workspace's scene, which may not be the head's
+    other = bpy.data.scenes.new("Edit")
+    editor = other.sequence_editor_create()
+    (editor.strips if hasattr(editor, "strips") else editor.sequences).new_sound("Elsewhere", WAV, 1, 1).select = True
+    for strip in ext.diffusiontalker_addon.writer.all_strips(scene):
+        strip.select = False
+    workspace = bpy.context.workspace
+    if hasattr(workspace, "sequencer_scene"):
+        workspace.sequencer_scene = other
+    out["other_scene"] = {"shown": hasattr(workspace, "sequencer_scene"),
+                          "error": error_of(audio_source="SELECTED", device="cpu")}
+    if hasattr(workspace, "sequencer_scene"):
+        workspace.sequencer_scene = scene
     # a take's own sound strip moved into the meta is still the take's: muted and deleted with it
     error_of(audio=WAV, take="Intro", start_frame=600, mode="BASIS", basis_count=4, device="cpu")
     all_strips = ext.diffusiontalker_addon.writer.all_strips(scene)
