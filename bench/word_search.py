@@ -35,15 +35,6 @@ SETTINGS = {
 }
 
 
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i, word in enumerate(reference, 1):
-        previous, row = row, [i] + [0] * len(hypothesis)
-        for j, heard in enumerate(hypothesis, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (word != heard))
-    return row[-1]
-
-
 def main(argv=None) -> int:
     import real_training
     import real_voices
@@ -83,7 +74,7 @@ def main(argv=None) -> int:
         rs = []
         for line, truth in zip(chosen, truths):
             reference = phonetics.transcript_words(re.sub(r"\d", "", line.text) or "a")
-            errors += word_errors(reference, phonetics.recognise_words(line.wave).split())
+            errors += real_training.word_errors(reference, phonetics.recognise_words(line.wave).split())
             words += len(reference)
             began = time.perf_counter()
             phones = phonetics.recognise(line.wave)  # words, then their alignment

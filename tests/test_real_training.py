@@ -153,6 +153,20 @@ def test_speech_the_transcript_lacks_is_refused():
     assert share == pytest.approx(0.6, abs=0.02) and longest == pytest.approx(0.4, abs=0.02)
 
 
+def test_a_line_that_says_other_words_than_its_transcript_is_refused(monkeypatch):
+    """A file name that is not what is said ("incoming" for "this is going to hurt")
+    must not train: its few phones would be spread over the longer phrase."""
+    rt = _module()
+    recording = _recording(TEXT)
+    heard = rt.heard(recording)
+    assert rt.unsaid(TEXT, heard) <= rt.MAX_UNSAID < rt.unsaid("incoming", heard)
+    assert rt.unsaid("leave me alone", "Leave me alone!") == 0 and rt.unsaid("oops", "whoops") == 1
+    assert rt.unsaid("enemy down", "Hey, I got him!") == 2  # 4 words for 2: two swapped, two added
+    assert rt.aligned(rt.Line("test", "espeak", "a.ogg", TEXT, recording))[0] is None
+    monkeypatch.setattr(rt, "heard", lambda wave: "this is going to hurt")
+    assert rt.aligned(rt.Line("test", "espeak", "a.ogg", TEXT, recording))[0] == "unsaid"
+
+
 def test_prompt_list_and_per_voice_limit(base, rig, tmp_path):
     import gzip
 
