@@ -162,26 +162,26 @@ def heard_frames(strip) -> tuple[int, int]:
 def selected_sound_strips(scene: bpy.types.Scene) -> list:
     """The sound strips selected in the sequencer, in the order they play: those selected
     where it shows strips now (inside the meta strip being edited, if one is) and what a
-    selected meta strip holds (a dialogue grouped with Ctrl+G), except a muted strip or
-    one the meta's range hides, which the meta does not play."""
+    selected meta strip holds (a dialogue grouped with Ctrl+G), except a strip muted, on a
+    muted channel or hidden by the meta's range, which the meta does not play."""
     editor = scene.sequence_editor
     if editor is None:
         return []
     found = []
 
-    def gather(strips, whole: bool):
-        for strip in strips:
-            if whole:  # inside a selected meta strip: what it plays
+    def gather(meta, whole: bool):
+        for strip in _held(meta) if meta is not None else _strips(scene):
+            if whole:  # inside a selected meta strip: what it plays (a muted channel plays nothing)
                 first, end = heard_frames(strip)
-                wanted = not strip.mute and first < end
+                wanted = not (strip.mute or meta.channels[strip.channel].mute) and first < end
             else:
                 wanted = strip.select
             if wanted and strip.type == "SOUND":
                 found.append(strip)
             elif wanted and strip.type == "META":
-                gather(_held(strip), True)
+                gather(strip, True)
 
-    gather(_held(editor.meta_stack[-1]) if len(editor.meta_stack) else _strips(scene), False)
+    gather(editor.meta_stack[-1] if len(editor.meta_stack) else None, False)
     return sorted(found, key=lambda s: (heard_frames(s)[0], s.name))
 
 

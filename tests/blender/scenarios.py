@@ -942,9 +942,12 @@ def _selected_meta():
              for name, channel, start in (("MetaA", 1, 20), ("MetaB", 2, 400), ("MetaMuted", 3, 200),
                                           ("MetaHidden", 4, 900))}
     lines["MetaMuted"].mute = True
-    meta = strips.new_meta("Dialogue", 5, 20)
+    meta = strips.new_meta("Dialogue", 6, 20)
     for strip in lines.values():
         strip.move_to_meta(meta)
+    lines["OnMutedChannel"] = strips.new_sound("OnMutedChannel", WAV, 5, 250)
+    lines["OnMutedChannel"].move_to_meta(meta)
+    meta.channels[5].mute = True
     meta.frame_final_duration = 480  # plays frames 20-499: MetaB is cut at 500, MetaHidden never plays
     for strip in ext.diffusiontalker_addon.writer.all_strips(scene):
         strip.select = strip == meta
