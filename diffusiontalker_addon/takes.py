@@ -219,6 +219,8 @@ def settle_new_take(scene: bpy.types.Scene, obj: bpy.types.Object, plan, made, f
     _remove_baked(key, plan.take)
     if plan.mute_other_takes:
         solo(scene, obj, plan.take)
+    elif not follows and (strip := _sound_strip(scene, plan.take)) is not None:
+        strip.mute = False  # the take plays, so its line does: a take before it in the run may have muted it
 
 
 def playing_spans(obj: bpy.types.Object) -> list[tuple[int, int]]:

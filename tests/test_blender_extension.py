@@ -410,6 +410,7 @@ def test_selected_strips_make_a_take_of_each_where_it_plays(observed):
     assert run["range"] == [20, 400 + run["frames"] - 1]
     assert run["report"].startswith("2 of 2 takes written") and run["strips"] == ["LineA", "LineB", "Other"]
     assert run["remade"] is None and run["takes_after"] == ["Intro", "LineA", "LineB"] and run["intro_seed"] == 9
+    assert run["remade_both"] is None and run["both_heard"] == [True, True] and run["both_shown"] == [True, True]
     assert run["run_reports"] == [["WARNING", "the head's note"], ["INFO", "LineA made"], ["INFO", "LineB made"]]
 
 

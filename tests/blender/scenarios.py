@@ -917,6 +917,14 @@ def _selected_strips():
     out["remade"] = error_of(audio_source="SELECTED", mode="BASIS", basis_count=4, seed=9, device="cpu")
     out["takes_after"] = sorted({kb.name.rsplit(".", 1)[0] for kb in head.data.shape_keys.key_blocks[1:]})
     out["intro_seed"] = head.data.shape_keys[ext.diffusiontalker_addon.takes.RECORDS]["Intro"]["seed"]
+    # two takes' own strips remade in one run: the first mutes the other takes, the second plays again
+    error_of(audio=WAV, take="Outro", start_frame=1500, mode="BASIS", basis_count=4, device="cpu")
+    for strip in strips:
+        strip.select = strip.name in ("Intro.audio", "Outro.audio")
+    out["remade_both"] = error_of(audio_source="SELECTED", mode="BASIS", basis_count=4, seed=5, device="cpu")
+    out["both_heard"] = [not strips[f"{take}.audio"].mute for take in ("Intro", "Outro")]
+    out["both_shown"] = [not t.muted for t in ext.diffusiontalker_addon.takes.takes_of(head)
+                         if t.name in ("Intro", "Outro")]
 
     class Reports:  # the operator's report(), kept
         said = []
