@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sys
 import time
@@ -220,11 +219,15 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
 
 def unsaid(transcript: str, words: str) -> float:
     """The word error of ``words`` (what was heard) against ``transcript``; 1 when nothing
-    was heard."""
+    was heard, or nothing the aligner could take."""
+    from diffusiontalker.errors import DiffusionTalkerError
     from diffusiontalker.phonetics import transcript_words
 
     reference = transcript_words(transcript)
-    said = re.findall(r"[a-z]+(?:'[a-z]+)*", words.lower().replace("\u2019", "'"))
+    try:
+        said = transcript_words(words)
+    except DiffusionTalkerError:
+        said = []
     return word_errors(reference, said) / len(reference)
 
 

@@ -303,11 +303,12 @@ def prepare_takes(op, context) -> list[tuple[Plan, Request]]:
     if twice:
         raise SetupError(f"two selected sound strips would make the same take '{twice[0]}': select one of them, "
                          "or rename one")
-    for before, after in zip(strips, strips[1:]):
-        if heard_frames(after)[0] < heard_frames(before)[1] and op is not None:
+    spans = [heard_frames(strip) for strip in strips]
+    for i in range(1, len(strips)):
+        if spans[i][0] < spans[i - 1][1] and op is not None:
             there = "the later one is keyed there" if s["target"] == "SHAPE_KEYS" else "their takes add up there"
-            op.report({"WARNING"}, f"sound strips '{before.name}' and '{after.name}' overlap from frame "
-                                   f"{heard_frames(after)[0]}: {there}")
+            op.report({"WARNING"}, f"sound strips '{strips[i - 1].name}' and '{strips[i].name}' overlap from frame "
+                                   f"{spans[i][0]}: {there}")
     takes = []
     for i, (name, strip) in enumerate(zip(names, strips)):
         try:  # the head and the settings passed above: what fails now is the strip's

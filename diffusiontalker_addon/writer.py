@@ -126,20 +126,19 @@ def _add_shape_key(obj: bpy.types.Object, name: str, coordinates: np.ndarray) ->
     return block
 
 
+def _held(owner):
+    """The strips a sequence editor (its top level) or a meta strip holds."""
+    return owner.strips if hasattr(owner, "strips") else owner.sequences  # renamed in 4.4
+
+
 def _strips(scene: bpy.types.Scene):
-    editor = scene.sequence_editor or scene.sequence_editor_create()
-    return editor.strips if hasattr(editor, "strips") else editor.sequences  # renamed in 4.4
+    return _held(scene.sequence_editor or scene.sequence_editor_create())
 
 
 def all_strips(scene: bpy.types.Scene):
     """Every strip of the scene, those inside meta strips too (a strip's name is the scene's own)."""
     editor = scene.sequence_editor or scene.sequence_editor_create()
     return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
-
-
-def _held(meta):
-    """The strips a meta strip holds."""
-    return meta.strips if hasattr(meta, "strips") else meta.sequences
 
 
 def holder(scene: bpy.types.Scene, strip):
@@ -169,11 +168,11 @@ def selected_sound_strips(scene: bpy.types.Scene) -> list:
         return []
     found = []
 
-    def gather(meta, whole: bool):
-        for strip in _held(meta) if meta is not None else _strips(scene):
+    def gather(owner, whole: bool):
+        for strip in _held(owner):
             if whole:  # inside a selected meta strip: what it plays (a muted channel plays nothing)
                 first, end = heard_frames(strip)
-                wanted = not (strip.mute or meta.channels[strip.channel].mute) and first < end
+                wanted = not (strip.mute or owner.channels[strip.channel].mute) and first < end
             else:
                 wanted = strip.select
             if wanted and strip.type == "SOUND":
@@ -181,7 +180,7 @@ def selected_sound_strips(scene: bpy.types.Scene) -> list:
             elif wanted and strip.type == "META":
                 gather(strip, True)
 
-    gather(editor.meta_stack[-1] if len(editor.meta_stack) else None, False)
+    gather(editor.meta_stack[-1] if len(editor.meta_stack) else editor, False)
     return sorted(found, key=lambda s: (heard_frames(s)[0], s.name))
 
 
