@@ -147,13 +147,24 @@ def holder(scene: bpy.types.Scene, strip):
     return _strips(scene) if meta is None else _held(meta)
 
 
+# Blender 5.3 renamed a strip's frames; the old names still read there, with a warning
+# that they go in 6.0, and are all that 4.2-5.2 have.
+_RENAMED = {"frame_final_start": "left_handle", "frame_final_end": "right_handle",
+            "frame_start": "content_start", "animation_offset_start": "content_trim_start"}
+
+
+def _frame(strip, name: str):
+    new = _RENAMED[name]
+    return getattr(strip, new if hasattr(strip, new) else name)
+
+
 def heard_frames(strip) -> tuple[int, int]:
     """(first frame, first frame after) where the strip plays: a meta strip plays what it
     holds only within its own trimmed range."""
-    first, end = strip.frame_final_start, strip.frame_final_end
+    first, end = _frame(strip, "frame_final_start"), _frame(strip, "frame_final_end")
     meta = strip.parent_meta()
     while meta is not None:
-        first, end = max(first, meta.frame_final_start), min(end, meta.frame_final_end)
+        first, end = max(first, _frame(meta, "frame_final_start")), min(end, _frame(meta, "frame_final_end"))
         meta = meta.parent_meta()
     return int(first), int(end)
 
@@ -220,7 +231,7 @@ def sound_strip_source(scene: bpy.types.Scene, name: str) -> tuple[str, int, tup
     offset = getattr(strip, "sound_offset", 0.0)
 
     def second(frame):
-        return (frame - strip.frame_start + strip.animation_offset_start) / fps - offset
+        return (frame - _frame(strip, "frame_start") + _frame(strip, "animation_offset_start")) / fps - offset
 
     first, end = heard_frames(strip)
     if first >= end:
