@@ -54,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the commands' modules (torch among them) still load
+        named = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")][:1]
+        return _interrupted(" ".join(["diffusiontalker", *named]))
     try:
         return int(args.run(args) or 0)
     except DiffusionTalkerError as exc:
@@ -65,8 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diffusiontalker {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"diffusiontalker {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(f"diffusiontalker {args.command}")
+
+
+def _interrupted(who: str) -> int:
+    print(f"{who}: interrupted", file=sys.stderr)
+    return 130
 
 
 def run() -> None:

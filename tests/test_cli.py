@@ -359,6 +359,19 @@ def long_speech(tmp_path):
     return tmp_path / "long.wav"
 
 
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
+    """Ctrl-C before the command runs, while its modules (torch among them) still import
+    on a busy machine, once printed a traceback (found by CI under load)."""
+    import diffusiontalker.cli as cli
+
+    def interrupted(name, package=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.importlib, "import_module", interrupted)
+    assert main(["generate", "speech.wav", "-o", "take.npz"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["diffusiontalker generate: interrupted"]
+
+
 @pytest.mark.parametrize("gap", [0.05, 0.3])
 @pytest.mark.parametrize("thread", [False, True], ids=["process", "thread"])
 def test_ctrl_c_twice_exits_cleanly(tmp_path, long_speech, thread, gap):
