@@ -1,0 +1,123 @@
+"""Does a distilled student move the mouth as far as its teacher does?
+
+    .venv/bin/python bench/distill_fidelity.py runs/teacher.json@8 runs/student.json [more ...]
+        [--data data/synthtalk2_retimed] [--split train] [--clips 12] [--json OUT]
+
+Progressive distillation should hand the teacher's motion on, not change it; a student
+that opens wider or narrower than its teacher changes every score downstream (real-voice
+range, closure, LVE), and the cause is then hard to see. Each checkpoint (``PATH@STEPS``
+samples a teacher in that many DDIM steps; without it, the checkpoint's own) animates
+the same clips of the data it was distilled on: ``--clips`` espeak-ng sentences and as
+many real voice lines (clips named ``*_real*``, bench/real_training.py's), evenly
+chosen, each in its own speaker's style, seed 0, the default variation, with the
+front-end's cached phones (``frontend.json``, what the model trained on). Printed per
+checkpoint: the mouth range (95th minus 5th percentile of the lip gap, mm, mean over
+clips) of the espeak and real clips, the range of the x0 estimate at each sampling step
+on the espeak clips (where in the chain a student departs), and the mean lip-vertex
+distance from the first checkpoint's takes. The data's own range is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from diffusiontalker.audio import SAMPLE_RATE
+from diffusiontalker.batches import load_split
+from diffusiontalker.clip_phones import CACHE
+from diffusiontalker.factored import Factored
+from diffusiontalker.phonetics import Timed
+from diffusiontalker.pipeline import Generator
+from diffusiontalker.regions import lip_gap, lip_region_file, load_regions, mouth_landmarks
+
+
+def spread_mm(offsets: np.ndarray, upper, lower) -> float:
+    gap = lip_gap(offsets, upper, lower) * 1000
+    return float(np.percentile(gap, 95) - np.percentile(gap, 5))
+
+
+def chosen_clips(data: str, split: str, count: int):
+    clips = load_split("synthtalk", data, split)
+    real = [c for c in clips if "_real" in c.name]
+    espeak = [c for c in clips if "_real" not in c.name]
+
+    def even(xs):
+        return [xs[i] for i in np.linspace(0, len(xs) - 1, min(count, len(xs))).astype(int)] if xs else []
+    return even(espeak), even(real)
+
+
+def takes(spec: str, clips, heard: dict, upper, lower) -> dict:
+    """One checkpoint's takes of the clips, with the range of each step's x0 estimate."""
+    path, _, steps = spec.partition("@")
+    gen = Generator.load(path)
+    scale = gen.config["motion_scale"]
+    estimates = []
+    denoise = gen.model.denoise
+
+    def recording(*args, **kwargs):  # the sampler's x0 estimates, in the order it asks for them
+        x0 = denoise(*args, **kwargs)
+        estimates.append((x0.dense() if isinstance(x0, Factored) else x0)[0].detach() * scale)
+        return x0
+    gen.model.denoise = recording
+    out = {"offsets": [], "steps": []}
+    for clip in clips:
+        estimates.clear()
+        take = gen.generate(clip.audio, SAMPLE_RATE, style=clip.speaker, seed=0,
+                            steps=int(steps) if steps else None, phones=Timed([tuple(r) for r in heard[clip.name]]))
+        out["offsets"].append(take.offsets)
+        out["steps"].append([spread_mm(x.view(len(take.offsets), -1, 3).numpy(), upper, lower) for x in estimates])
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="+", help="PATH or PATH@STEPS; the first is the one the others are compared with")
+    p.add_argument("--data", default="data/synthtalk2_retimed", help="the data the student was distilled on")
+    p.add_argument("--split", default="train")
+    p.add_argument("--clips", type=int, default=12, help="espeak clips, and as many real lines (default: 12)")
+    p.add_argument("--json", help="write the numbers here")
+    args = p.parse_args()
+    espeak, real = chosen_clips(args.data, args.split, args.clips)
+    clips = espeak + real
+    with open(Path(args.data) / CACHE, encoding="utf-8") as fh:
+        heard = {name: rows["recognised"] for name, rows in json.load(fh)["clips"].items()}
+    template = clips[0].template
+    lips = load_regions(lip_region_file(None, len(template)), len(template), ("lips",))["lips"]
+    upper, lower = mouth_landmarks(template, lips)
+    results, first = {}, None
+    for spec in args.checkpoints:
+        started = time.perf_counter()
+        got = takes(spec, clips, heard, upper, lower)
+        ranges = [spread_mm(o, upper, lower) for o in got["offsets"]]
+        row = {"espeak_mm": float(np.mean(ranges[:len(espeak)])),
+               "real_mm": float(np.mean(ranges[len(espeak):])) if real else None,
+               "x0_mm_by_step": np.mean(got["steps"][:len(espeak)], axis=0).round(3).tolist()}
+        if first is None:
+            first = got["offsets"]
+        else:
+            row["lip_mm_from_first"] = float(np.mean([np.linalg.norm(a[:, lips] - b[:, lips], axis=-1).mean()
+                                                      for a, b in zip(first, got["offsets"])]) * 1000)
+        results[spec] = row
+        real_mm = f"{row['real_mm']:.2f}" if real else "-"
+        print(f"{spec}: range espeak {row['espeak_mm']:.2f} mm, real {real_mm} mm; x0 by step "
+              + " ".join(f"{v:.2f}" for v in row["x0_mm_by_step"])
+              + (f"; {row['lip_mm_from_first']:.3f} mm from the first" if "lip_mm_from_first" in row else "")
+              + f" ({time.perf_counter() - started:.0f} s)", flush=True)
+    data_mm = [spread_mm(c.vertices - c.template, upper, lower) for c in clips]
+    truth = {"espeak_mm": float(np.mean(data_mm[:len(espeak)])),
+             "real_mm": float(np.mean(data_mm[len(espeak):])) if real else None}
+    print(f"the data: range espeak {truth['espeak_mm']:.2f} mm"
+          + (f", real {truth['real_mm']:.2f} mm" if real else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                               "clips": [c.name for c in clips], "checkpoints": results,
+                                               "data": truth}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
