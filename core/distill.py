@@ -33,10 +33,10 @@ Each round halves the number of DDIM steps (e.g. 512 -> 256 -> ... -> 8). With
 --keep-rounds every round's student is saved as NAME_<steps>steps.
 
 Fewer rounds hand the teacher's motion on more faithfully: every round after the first
-learns from a student. On the demo's data, three rounds (--from-steps 64) opened the
-mouth a third wider than the teacher sampled in 8 DDIM steps, where one round
-(--from-steps 16) stayed 13% short of it (docs/results.md, "How far a student strays
-from its teacher"; measure yours with bench/distill_fidelity.py).
+learns from a student. On the demo's data, three rounds of 100 iterations (--from-steps
+64) opened the mouth a third wider than the teacher sampled in 8 DDIM steps, where one
+round of 300 (--from-steps 16) came within 2% of it (docs/results.md, "How far a student
+strays from its teacher"; measure yours with bench/distill_fidelity.py).
 """
 
 
