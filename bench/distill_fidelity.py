@@ -29,16 +29,18 @@ import numpy as np
 
 from diffusiontalker.audio import SAMPLE_RATE
 from diffusiontalker.batches import load_split
-from diffusiontalker.clip_phones import CACHE
+from diffusiontalker.clip_phones import heard_in
+from diffusiontalker.evaluate import mouth_opening, opening_range_mm
 from diffusiontalker.factored import Factored
 from diffusiontalker.phonetics import Timed
 from diffusiontalker.pipeline import Generator
-from diffusiontalker.regions import lip_gap, lip_region_file, load_regions, mouth_landmarks
+from diffusiontalker.regions import lip_region_file, load_regions, mouth_landmarks
+from diffusiontalker.synthtalk.articulate import style_distance
 
 
-def spread_mm(offsets: np.ndarray, upper, lower) -> float:
-    gap = lip_gap(offsets, upper, lower) * 1000
-    return float(np.percentile(gap, 95) - np.percentile(gap, 5))
+def spread_mm(offsets: np.ndarray, template: np.ndarray, upper, lower) -> float:
+    """``evaluate``'s mouth range of (T, V, 3) offsets from ``template``."""
+    return opening_range_mm(mouth_opening(offsets + template, template, upper, lower))
 
 
 def chosen_clips(data: str, split: str, count: int):
@@ -51,7 +53,7 @@ def chosen_clips(data: str, split: str, count: int):
     return even(espeak), even(real)
 
 
-def takes(spec: str, clips, heard: dict, upper, lower) -> dict:
+def takes(spec: str, clips, heard: dict, template, upper, lower) -> dict:
     """One checkpoint's takes of the clips, with the range of each step's x0 estimate."""
     path, _, steps = spec.partition("@")
     gen = Generator.load(path)
@@ -68,9 +70,10 @@ def takes(spec: str, clips, heard: dict, upper, lower) -> dict:
     for clip in clips:
         estimates.clear()
         take = gen.generate(clip.audio, SAMPLE_RATE, style=clip.speaker, seed=0,
-                            steps=int(steps) if steps else None, phones=Timed([tuple(r) for r in heard[clip.name]]))
+                            steps=int(steps) if steps else None, phones=Timed(heard[clip.name]["recognised"]))
         out["offsets"].append(take.offsets)
-        out["steps"].append([spread_mm(x.view(len(take.offsets), -1, 3).numpy(), upper, lower) for x in estimates])
+        out["steps"].append([spread_mm(x.view(len(take.offsets), -1, 3).numpy(), template, upper, lower)
+                             for x in estimates])
     return out
 
 
@@ -84,31 +87,30 @@ def main() -> None:
     args = p.parse_args()
     espeak, real = chosen_clips(args.data, args.split, args.clips)
     clips = espeak + real
-    with open(Path(args.data) / CACHE, encoding="utf-8") as fh:
-        heard = {name: rows["recognised"] for name, rows in json.load(fh)["clips"].items()}
+    heard = heard_in("synthtalk", args.data, clips)  # what the model trained on, cached beside the data
     template = clips[0].template
     lips = load_regions(lip_region_file(None, len(template)), len(template), ("lips",))["lips"]
     upper, lower = mouth_landmarks(template, lips)
     results, first = {}, None
     for spec in args.checkpoints:
         started = time.perf_counter()
-        got = takes(spec, clips, heard, upper, lower)
-        ranges = [spread_mm(o, upper, lower) for o in got["offsets"]]
+        got = takes(spec, clips, heard, template, upper, lower)
+        ranges = [spread_mm(o, template, upper, lower) for o in got["offsets"]]
         row = {"espeak_mm": float(np.mean(ranges[:len(espeak)])),
                "real_mm": float(np.mean(ranges[len(espeak):])) if real else None,
                "x0_mm_by_step": np.mean(got["steps"][:len(espeak)], axis=0).round(3).tolist()}
         if first is None:
             first = got["offsets"]
         else:
-            row["lip_mm_from_first"] = float(np.mean([np.linalg.norm(a[:, lips] - b[:, lips], axis=-1).mean()
-                                                      for a, b in zip(first, got["offsets"])]) * 1000)
+            row["lip_mm_from_first"] = float(np.mean([style_distance(a, b, lips)
+                                                      for a, b in zip(first, got["offsets"])])) * 1000
         results[spec] = row
         real_mm = f"{row['real_mm']:.2f}" if real else "-"
         print(f"{spec}: range espeak {row['espeak_mm']:.2f} mm, real {real_mm} mm; x0 by step "
               + " ".join(f"{v:.2f}" for v in row["x0_mm_by_step"])
               + (f"; {row['lip_mm_from_first']:.3f} mm from the first" if "lip_mm_from_first" in row else "")
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
-    data_mm = [spread_mm(c.vertices - c.template, upper, lower) for c in clips]
+    data_mm = [spread_mm(c.vertices - c.template, c.template, upper, lower) for c in clips]
     truth = {"espeak_mm": float(np.mean(data_mm[:len(espeak)])),
              "real_mm": float(np.mean(data_mm[len(espeak):])) if real else None}
     print(f"the data: range espeak {truth['espeak_mm']:.2f} mm"

@@ -125,6 +125,12 @@ def mouth_opening(vertices: np.ndarray, template: np.ndarray, upper: np.ndarray,
     return lip_gap(vertices, upper, lower) - lip_gap(template, upper, lower)
 
 
+def opening_range_mm(opening: np.ndarray) -> float:
+    """How far the mouth travels (mm): the 95th minus the 5th percentile of its opening,
+    so a frame or two of tracking noise or a yawn does not set it."""
+    return float(np.percentile(opening, 95) - np.percentile(opening, 5)) * 1000
+
+
 def bilabial_closures(opening: np.ndarray, phonemes, fps: float) -> list[bool]:
     out = []
     for start, end, ph in phonemes or []:
@@ -252,7 +258,7 @@ def phonetic_scores(offsets: np.ndarray, template: np.ndarray, fps: float, phone
         "bilabial_closure": float(np.mean(closures)) if closures else None, "bilabials": len(closures),
         "openness_r": openness_correlation(opening, phones, fps),
         "lag_frames": lag,
-        "range_mm": float(np.percentile(opening, 95) - np.percentile(opening, 5)) * 1000,
+        "range_mm": opening_range_mm(opening),
         "rest_mm": float(np.abs(opening[rest]).mean() * 1000) if len(rest) else None,
     }
 
