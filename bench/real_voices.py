@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffusiontalker.argtypes import add_variation_flag
+from diffusiontalker.argtypes import add_guidance_flag, add_variation_flag
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "bench" / "real_voices.json"
@@ -191,6 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
     p.add_argument("--style", default="auto", help="the style of every take (default: auto, found from the voice)")
     add_variation_flag(p)
+    add_guidance_flag(p, "of every take (default: the checkpoint's own)")
     p.add_argument("--pauses", type=float, default=None, metavar="SECONDS",
                    help="score pairs of lines joined by this much near silence instead, for rest at pauses")
     p.add_argument("--json", type=Path, default=None, help="write every line's scores here")
@@ -210,7 +211,7 @@ def main(argv=None) -> int:
     items = scorable(args.cache, args.limit, skipped)
     for speaker, package, member, text, wave, phones in paused(items, args.pauses) if args.pauses else items:
         seconds = len(wave) / 16000
-        take = dict(style=args.style, seed=0, steps=args.steps, variation=args.variation)
+        take = dict(style=args.style, seed=0, steps=args.steps, variation=args.variation, guidance=args.guidance)
         takes = {"model (audio)": gen.generate(wave, 16000, **take).offsets}
         if "model (audio + transcript)" in kinds:
             takes["model (audio + transcript)"] = gen.generate(wave, 16000, transcript=text, **take).offsets

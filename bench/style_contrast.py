@@ -1,7 +1,7 @@
 """Are a checkpoint's talking styles visible in its output, beyond sampling noise?
 
     .venv/bin/python bench/style_contrast.py [--checkpoint CK] [--audio A.wav [B.wav]] [--seeds 0 1]
-                                             [--variation V] [--json OUT]
+                                             [--variation V] [--guidance A,S] [--json OUT]
 
 Issue 28's target: on the same audio and seed, every pair of training styles differs by
 at least 3x the lip-vertex distance between two seeds of one style. A style the reader
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffusiontalker.argtypes import add_variation_flag
+from diffusiontalker.argtypes import add_guidance_flag, add_variation_flag
 from diffusiontalker.audio import SAMPLE_RATE, load_audio
 from diffusiontalker.checkpoint import BUNDLED
 from diffusiontalker.pipeline import Generator
@@ -48,11 +48,11 @@ def lip_region(path, num_vertices: int) -> np.ndarray:
 
 
 def takes_by_style(gen: Generator, waves: list[np.ndarray], seeds: list[int], lips: np.ndarray,
-                   variation: float) -> dict:
+                   variation: float, guidance=None) -> dict:
     """(style, seed) -> lip vertices of every clip end to end: one array per take, so a
     distance over it weights each clip by its frames."""
     return {(name, seed): np.concatenate([gen.generate(w, SAMPLE_RATE, style=name, seed=seed,
-                                                       variation=variation).offsets[:, lips]
+                                                       variation=variation, guidance=guidance).offsets[:, lips]
                                           for w in waves])
             for name in gen.model.bank.names for seed in seeds}
 
@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--regions", default=None, help="JSON with an 'lve' list (default: ../shared/flame)")
     add_variation_flag(parser)
+    add_guidance_flag(parser, "of every take (default: the checkpoint's own)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
@@ -103,11 +104,11 @@ def main() -> None:
     lips = lip_region(args.regions, gen.num_vertices)
     waves = [load_audio(a) for a in args.audio]
     started = time.perf_counter()
-    result = contrast(takes_by_style(gen, waves, args.seeds, lips, args.variation), names, args.seeds)
+    result = contrast(takes_by_style(gen, waves, args.seeds, lips, args.variation, args.guidance), names, args.seeds)
     elapsed = time.perf_counter() - started
     result.update({"checkpoint": gen.checkpoint_id(), "audio": args.audio,
                    "audio_seconds": sum(len(w) for w in waves) / SAMPLE_RATE, "seeds": args.seeds,
-                   "variation": args.variation,
+                   "variation": args.variation, "guidance": args.guidance,
                    "steps": gen.default_steps, "lip_vertices": int(len(lips)), "seconds": elapsed,
                    "device": gen.device, "machine": f"{platform.processor() or platform.machine()}, "
                                                     f"{torch.get_num_threads()} torch threads"})

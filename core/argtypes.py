@@ -30,6 +30,7 @@ non_negative_int = _checked(int, lambda v: v >= 0, "0 or more")
 positive_float = _checked(float, lambda v: v > 0, "a finite number greater than 0")
 non_negative_float = _checked(float, lambda v: v >= 0, "a finite number, 0 or more")
 unit_interval = _checked(float, lambda v: 0 <= v <= 1, "between 0 and 1")
+guidance_scale = _checked(float, lambda v: 0 <= v <= 10, "between 0 and 10")
 # torch and numpy generators take seeds of 0 ... 2**63 - 1
 random_seed = _checked(int, lambda v: 0 <= v < 2 ** 63, "between 0 and 2**63 - 1")
 
@@ -65,3 +66,20 @@ def add_variation_flag(p: argparse.ArgumentParser) -> None:
                    help="how far takes of different seeds may differ, 0-1: 0 gives one take whatever the seed, 1 "
                         "the model's full spread, where the seed can matter as much as the style "
                         f"(default: {DEFAULT_VARIATION:g})")
+
+
+def guidance_pair(text: str) -> tuple[float, float]:
+    """``AUDIO,STYLE`` classifier-free guidance scales (``denoiser.forward``), or one number for both."""
+    parts = text.split(",")
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"give AUDIO,STYLE or one scale for both, got {text!r}")
+    scales = [guidance_scale(part.strip()) for part in parts]
+    return (scales[0], scales[-1])
+
+
+def add_guidance_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--guidance", type=guidance_pair, default=None, metavar="AUDIO,STYLE",
+                   help=f"classifier-free guidance scales {what}: above 1 the motion follows the audio (its "
+                        "phones) and the talking style more closely than the plain model, at the cost of a "
+                        "denoiser pass each; 1 is none. One number sets both. Needs a model trained with "
+                        "train --unconditional")

@@ -96,12 +96,31 @@ class Denoiser(nn.Module):
         nn.init.zeros_(self.motion_out.bias)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, audio: torch.Tensor, identity: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None, guidance: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
         """x_t (B, T, V*3), t (B,), audio (B, T, d_model), identity (B, d_identity) or per
         frame (B, T, d_identity) for styles that change over the clip, mask (B, T) True on
         real frames -> x0 estimate (B, T, V*3). A ``Factored`` x_t (sampling) gives a
-        ``Factored`` estimate: the motion is only ever read and written by linear layers."""
-        B, T, _ = x_t.shape
+        ``Factored`` estimate: the motion is only ever read and written by linear layers.
+
+        ``guidance`` (audio, style): classifier-free guidance scales, for a model trained
+        with its conditions sometimes zeroed (``train --unconditional``); 1 is none. Each
+        scale carries the estimate past the conditional one, away from the estimate without
+        that condition: x0 + (s_a - 1)(x0 - x0[no audio]) + (s_s - 1)(x0 - x0[no style]), as
+        DiffPoseTalk guides on audio and style. Combined on the last hidden state: the
+        weights sum to one and ``motion_out`` is affine, so that is the same estimate, and
+        a factored chain stays factored."""
+        h_in = x_t.read(self.motion_in) if isinstance(x_t, Factored) else self.motion_in(x_t)
+        h = self._hidden(h_in, t, audio, identity, mask)
+        audio_scale, style_scale = guidance
+        guided = h
+        if audio_scale != 1.0:
+            guided = guided + (audio_scale - 1.0) * (h - self._hidden(h_in, t, torch.zeros_like(audio), identity, mask))
+        if style_scale != 1.0:
+            guided = guided + (style_scale - 1.0) * (h - self._hidden(h_in, t, audio, torch.zeros_like(identity), mask))
+        return x_t.written(guided, self.motion_out) if isinstance(x_t, Factored) else self.motion_out(guided)
+
+    def _hidden(self, h: torch.Tensor, t, audio, identity, mask) -> torch.Tensor:
+        B, T, _ = h.shape
         if identity.dim() == 2:
             identity = identity[:, None]
         cond = self.time_mlp(timestep_embedding(t, self.d_model))[:, None] + self.identity_in(identity)
@@ -110,9 +129,7 @@ class Denoiser(nn.Module):
         bias = alibi_bias(T, self.n_heads, audio.device)[None].expand(B, -1, -1, -1)
         if mask is not None:  # padded frames are never attended to
             bias = bias.masked_fill(~mask[:, None, None, :], float("-inf"))
-        factored = isinstance(x_t, Factored)
-        h = (x_t.read(self.motion_in) if factored else self.motion_in(x_t)) + audio
+        h = h + audio
         for block in self.blocks:
             h = block(h, cond, bias)
-        h = self.norm_out(h)
-        return x_t.written(h, self.motion_out) if factored else self.motion_out(h)
+        return self.norm_out(h)

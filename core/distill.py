@@ -21,7 +21,8 @@ import copy
 import os
 import sys
 
-from .argtypes import add_dataset_flag, add_device_flag, add_seed_flag, non_negative_float, positive_int
+from .argtypes import (add_dataset_flag, add_device_flag, add_guidance_flag, add_seed_flag, non_negative_float,
+                       positive_int)
 from .train import add_shared_flags, restyle_from_args, with_mel_level
 
 DESCRIPTION = """\
@@ -55,6 +56,9 @@ def add_cli(sub) -> None:
     p.add_argument("--iterations", type=positive_int, default=300, help="optimizer steps per round (default: 300)")
     p.add_argument("--lr", type=non_negative_float, default=1e-4, help="learning rate, AdamW (default: 1e-4)")
     add_shared_flags(p)
+    add_guidance_flag(p, "of the teacher, learnt by the student so it samples so at no extra cost (guidance "
+                         "distillation, Meng et al. 2023); the first round only, since later rounds learn from a "
+                         "student that has it already (default: 1,1, none)")
     p.add_argument("--note", default="", help="free text for the checkpoint card (what it is for, caveats)")
     p.add_argument("--keep-rounds", action="store_true", help="save the student of every round")
     add_seed_flag(p, "the windows and the noise")
@@ -76,7 +80,8 @@ def _round_card(args, teacher_card: dict, start: int, rounds: list[int]) -> dict
         "distillation": {"from_steps": start, "rounds": rounds, "iterations_per_round": args.iterations,
                          "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                          "style_weight": args.style_weight, "contact_weight": args.contact_weight,
-                         "cross_speaker": args.cross_speaker, "mel_level": args.mel_level, "augment": args.augment},
+                         "cross_speaker": args.cross_speaker, "mel_level": args.mel_level, "augment": args.augment,
+                         "teacher_guidance": list(args.guidance or (1.0, 1.0))},
         "teacher_card": teacher_card,
         "note": args.note,
     }
@@ -104,6 +109,9 @@ def run(args) -> int:
         print(f"warning: {note}", file=sys.stderr)
     teacher, doc = load_checkpoint(args.teacher, device)
     config = teacher.config
+    guidance = tuple(args.guidance or (1.0, 1.0))
+    if guidance != (1.0, 1.0) and not config["unconditional"]:
+        raise DiffusionTalkerError(f"--guidance: {args.teacher} was not trained to be guided (train --unconditional)")
     T = config["diffusion_steps"]
     # a student goes on from the steps it was distilled to (8 -> 4 -> 2 -> 1), never from the teacher's T
     most = config["sampling_steps"] if config["distilled"] else T
@@ -160,9 +168,10 @@ def run(args) -> int:
                 with torch.no_grad():
                     feats_t = teacher.encode_audio(wave, motion.shape[1], mask, heard)
                     ident_t = teacher.bank(style)
-                    x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask), t, t_mid)
-                    x_next = diffusion.ddim_step(x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask),
-                                                 t_mid, t_next)
+                    x_mid = diffusion.ddim_step(x_t, teacher.denoise(x_t, t, feats_t, ident_t, mask, guidance),
+                                                t, t_mid)
+                    x_next = diffusion.ddim_step(
+                        x_mid, teacher.denoise(x_mid, t_mid, feats_t, ident_t, mask, guidance), t_mid, t_next)
                     target = diffusion.distillation_target(x_t, t, x_next, t_next)
                 feats = student.encode_audio(wave, motion.shape[1], mask, heard)
                 pred = student.denoise(x_t, t, feats, student.bank(style), mask)
@@ -175,12 +184,14 @@ def run(args) -> int:
                 bar.set_postfix(loss=f"{losses['loss'].item():.4f}", contrastive=f"{c.item():.3f}")
             n = half
             student.eval()
-            student.config.update(sampling_steps=n, distilled=True)
+            # only conditional inputs were distilled: a student is not guided again, it is guided already
+            student.config.update(sampling_steps=n, distilled=True, unconditional=False, guidance=[1.0, 1.0])
             card = _round_card(args, doc["card"], start, [k for k in rounds if k >= n])
             if n in saved:
                 path = save_checkpoint(saved[n], student, card)
                 print(f"saved {n}-step student -> {path}", file=sys.stderr)
             teacher = copy.deepcopy(student).requires_grad_(False)
+            guidance = (1.0, 1.0)
     except KeyboardInterrupt:
         # A round's work would be lost with it (only the last is saved without --keep-rounds).
         if card is not None and n not in saved:

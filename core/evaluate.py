@@ -50,7 +50,8 @@ import time
 
 import numpy as np
 
-from .argtypes import DEFAULT_VARIATION, add_dataset_flag, add_device_flag, add_variation_flag, positive_int
+from .argtypes import (DEFAULT_VARIATION, add_dataset_flag, add_device_flag, add_guidance_flag, add_variation_flag,
+                       positive_int)
 from .audio import SAMPLE_RATE
 from .regions import CLOSED_MM, lip_gap, mouth_landmarks
 
@@ -86,6 +87,7 @@ def add_cli(sub) -> None:
                    help="evaluate at most N clips, evenly chosen (default: all)")
     p.add_argument("--seeds", type=positive_int, default=3, help="takes per clip for seed diversity (default: 3)")
     add_variation_flag(p)
+    add_guidance_flag(p, "of every take of every checkpoint (default: each checkpoint's own)")
     p.add_argument("--library", default=None,
                    help="style library (from 'new-style'): clips of its speakers use their personal style")
     p.add_argument("--no-identities", action="store_true",
@@ -321,9 +323,11 @@ def own_style(gen, clip):
 
 
 def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities: bool,
-                        references, style_of=own_style, variation: float = DEFAULT_VARIATION) -> dict:
+                        references, style_of=own_style, variation: float = DEFAULT_VARIATION,
+                        guidance=None) -> dict:
     """Metrics of one model; ``references(clip)`` maps speaker -> true style signature
     for that clip's audio, ``style_of(gen, clip)`` chooses the style of the main take."""
+    sampling = {"steps": steps, "variation": variation, "guidance": guidance}
     lve_frames, fdds, seed_div, ident_div, rtfs, walls = [], [], [], [], [], []
     style_hits, relative_hits, own_hits, auto_hits, closures, corrs = [], [], [], [], [], []
     names = gen.identity_names
@@ -333,7 +337,7 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
         refs = references(clip)
         comparable = len(refs) > 1
         began = time.perf_counter()
-        take = gen.generate(clip.audio, SAMPLE_RATE, style=own, seed=0, steps=steps, variation=variation)
+        take = gen.generate(clip.audio, SAMPLE_RATE, style=own, seed=0, **sampling)
         walls.append(time.perf_counter() - began)
         rtfs.append(take.compute_seconds / take.audio_seconds)
         n = min(len(take.offsets), len(gt))
@@ -342,14 +346,14 @@ def evaluate_checkpoint(gen, clips, regions, lips, steps, seeds: int, identities
         fdds.append(fdd(pred, gt, regions["fdd"]))
         if comparable and clip.speaker in refs:
             own_hits.append(nearest_speaker(pred, refs, regions["lve"]) == clip.speaker)
-        takes = [pred] + [gen.generate(clip.audio, SAMPLE_RATE, style=own, seed=s, steps=steps,
-                                       variation=variation).offsets[:n] for s in range(1, seeds)]
+        takes = [pred] + [gen.generate(clip.audio, SAMPLE_RATE, style=own, seed=s, **sampling).offsets[:n]
+                          for s in range(1, seeds)]
         seed_div.append(mean_pairwise_l2(takes))
         if clip.speaker in names:
             auto_hits.append(gen.find_style(clip.audio, SAMPLE_RATE) == names.index(clip.speaker))
         if identities:
-            per_id = [gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=0, steps=steps,
-                                   variation=variation).offsets[:n] for k in range(len(names))]
+            per_id = [gen.generate(clip.audio, SAMPLE_RATE, style=k, seed=0, **sampling).offsets[:n]
+                      for k in range(len(names))]
             ident_div.append(mean_pairwise_l2(per_id))
             style_hits += [(name, nearest_speaker(per_id[k], refs, regions["lve"]) == name)
                            for k, name in enumerate(names) if comparable and name in refs]
@@ -518,6 +522,7 @@ def run(args) -> int:
     results = {}
     for path, card, n in zip(args.checkpoint, cards, steps):
         gen = Generator.load(path, args.device)
+        gen.guidance(args.guidance)  # refused before the clips are heard
         for note in gen.warnings:
             print(f"warning: {note}", file=sys.stderr)
         if args.library:
@@ -529,7 +534,7 @@ def run(args) -> int:
             raise DiffusionTalkerError(f"{label} would be evaluated twice")
         print(f"evaluating {label} on {len(clips)} clips ...", file=sys.stderr)
         results[label] = evaluate_checkpoint(gen, clips, regions, lips, n, args.seeds, not args.no_identities,
-                                             references, variation=args.variation)
+                                             references, variation=args.variation, guidance=args.guidance)
     report = {"dataset": args.dataset, "data": args.data, "split": args.split, "regions": str(region_file),
               "style_reference": reference_kind, "results": results}
     if args.json:  # checked before the work; its folder is made now that there is something to put in it

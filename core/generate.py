@@ -7,7 +7,8 @@ import math
 import os
 import sys
 
-from .argtypes import add_device_flag, add_variation_flag, positive_float, positive_int, random_seed
+from .argtypes import (add_device_flag, add_guidance_flag, add_variation_flag, positive_float, positive_int,
+                       random_seed)
 from .hearing import FrontEnd
 from .phonetics import add_transcript_flags
 
@@ -72,6 +73,7 @@ def add_cli(sub) -> None:
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
     add_variation_flag(p)
+    add_guidance_flag(p, "for this take (default: the checkpoint's own, 1,1 unless its card says otherwise)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
     add_transcript_flags(p)
@@ -148,7 +150,7 @@ def run(args) -> int:
         if args.library:
             generator.add_library(args.library)
         # every option checked while the front-end works: a typo must not wait for it
-        generator.check_options(args.style, args.steps, args.variation, args.blend_with)
+        generator.check_options(args.style, args.steps, args.variation, args.blend_with, args.guidance)
         blend = blend_weights(args.blend, generator.fps)
         template = None
         if args.template:
@@ -178,7 +180,7 @@ def run(args) -> int:
         take = generator.generate(args.audio, style=args.style, seed=args.seed, steps=args.steps,
                                   progress=None if bar is None else progress, max_seconds=args.max_seconds,
                                   blend_style=args.blend_with, blend=blend, key_poses=poses, transcript=transcript,
-                                  phones=phones, variation=args.variation)
+                                  phones=phones, variation=args.variation, guidance=args.guidance)
     finally:
         if bar is not None:
             bar.close()

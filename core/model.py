@@ -38,6 +38,8 @@ DEFAULT_CONFIG = {
     "clip_summary": False,  # condition on the clip's pooled audio (denoiser.clip_summary)
     "phonetic": None,  # the front-end's phones: None, "fuse" (beside the audio encoder) or "replace" (alone)
     "phone_trust": False,  # the reader is told whether its phones were aligned to what is said or recognised
+    "unconditional": False,  # trained with audio and style sometimes zeroed, so it can be guided (denoiser.forward)
+    "guidance": [1.0, 1.0],  # the (audio, style) guidance it samples at unless told otherwise
 }
 PHONETIC = (None, "fuse", "replace")
 # Beside an audio encoder the phones only add to what it hears; alone they carry all of
@@ -121,8 +123,8 @@ class TalkerModel(nn.Module):
             return features
         return self._heard_by_encoder(wave, num_frames, mask)
 
-    def denoise(self, x_t, t, audio_features, identity, mask=None):
-        return self.denoiser(x_t, t, audio_features, identity, mask)
+    def denoise(self, x_t, t, audio_features, identity, mask=None, guidance=(1.0, 1.0)):
+        return self.denoiser(x_t, t, audio_features, identity, mask, tuple(guidance))
 
     def personalise(self, audio_features, mask=None) -> torch.Tensor:
         """Style vector of a clip from its ``voice_features``; its contrastive gradient also

@@ -23,6 +23,7 @@ class Objective(nn.Module):
         self.temperature = args.temperature
         self.phoneme_weight = args.phoneme_weight
         self.audio_dropout = args.audio_dropout
+        self.unconditional = args.unconditional
 
     def forward(self, wave, motion, mask, voice, style, phones, heard, generator):
         """``voice``: who speaks (the personaliser's positive); ``style``: whose motion
@@ -34,15 +35,19 @@ class Objective(nn.Module):
             deaf = (torch.rand(len(wave), generator=generator) < self.audio_dropout).to(wave.device)
         features = model.encode_audio(wave, motion.shape[1], mask, heard, deaf)
         identity = model.bank(style)
+        cond_features, cond_identity = features, identity
+        if self.unconditional:  # each condition zeroed on its own: guidance needs x0 without either
+            keep = (torch.rand(2, len(wave), generator=generator) >= self.unconditional).to(wave.device)
+            cond_features, cond_identity = features * keep[0, :, None, None], identity * keep[1, :, None]
         if model.config["objective"] == "regression":
             zeros = torch.zeros_like(motion)
             t = torch.zeros(len(motion), dtype=torch.long, device=motion.device)
-            pred = model.denoise(zeros, t, features, identity, mask)
+            pred = model.denoise(zeros, t, cond_features, cond_identity, mask)
             losses = self.loss_fn(pred, motion, mask)
         else:
             losses = self.diffusion.training_loss(
-                lambda x_t, t: model.denoise(x_t, t, features, identity, mask), motion, mask, self.loss_fn,
-                generator)
+                lambda x_t, t: model.denoise(x_t, t, cond_features, cond_identity, mask), motion, mask,
+                self.loss_fn, generator)
         heard = model.personalise(model.voice_features(wave, motion.shape[1], features, mask), mask)
         losses["contrastive"] = contrastive_loss(heard, model.bank.embeddings, voice, self.temperature)
         losses["loss"] = losses["loss"] + self.contrastive_weight * losses["contrastive"]

@@ -175,10 +175,27 @@ class Generator:
                 return name, self.library[name]
         return self.identity_names[index], self.model.bank.embeddings[index]
 
+    def guidance(self, guidance=None) -> tuple[float, float]:
+        """The (audio, style) guidance scales a take runs at: the checkpoint's own unless
+        given. Only a model trained with its conditions sometimes zeroed can be guided; a
+        student distilled from a guided teacher has it built in and samples at 1."""
+        if guidance is None:
+            return tuple(float(g) for g in self.config["guidance"])
+        scales = tuple(float(g) for g in guidance)
+        if len(scales) != 2 or not all(0.0 <= g <= 10.0 for g in scales):
+            raise DiffusionTalkerError(f"guidance is two scales (audio, style) between 0 and 10, got {guidance}")
+        if scales != (1.0, 1.0) and not self.config["unconditional"]:
+            raise DiffusionTalkerError("this checkpoint was not trained to be guided (train --unconditional); "
+                                       "leave guidance at 1" + ("; a student is guided when it is distilled "
+                                                                "(distill --guidance)" if self.config["distilled"]
+                                                                else ""))
+        return scales
+
     def check_options(self, style: str | int = AUTO, steps: int | None = None, variation: float = DEFAULT_VARIATION,
-                      blend_style: str | int | None = None) -> int:
+                      blend_style: str | int | None = None, guidance=None) -> int:
         """Refuse what this checkpoint cannot take before the audio is heard, since hearing
         minutes of speech takes as long; returns the steps to run."""
+        self.guidance(guidance)
         steps = self.default_steps if steps is None else int(steps)
         if not 0.0 <= float(variation) <= 1.0:
             raise DiffusionTalkerError(f"variation must be between 0 and 1, got {variation}")
@@ -204,7 +221,7 @@ class Generator:
                  blend_style: str | int | None = None, blend=0.0, key_poses: dict | None = None,
                  key_radius: int = 6, span: tuple[float, float] | None = None,
                  transcript: str | None = None, phones=None, variation: float = DEFAULT_VARIATION,
-                 hearing=None) -> Take:
+                 hearing=None, guidance=None) -> Take:
         """Speech -> Take.
 
         ``style`` is an identity name, its index, "auto", or an embedding vector.
@@ -224,6 +241,8 @@ class Generator:
         ``variation`` (0-1) is how far takes of different seeds fall from each other
         (``SeedNoise``): 0 gives one take for every seed, 1 the model's full spread;
         lower values let the style, not the seed, decide how the mouth moves.
+        ``guidance`` (audio, style): classifier-free guidance scales (``denoiser.forward``),
+        None for the checkpoint's own; above 1 each follows its condition more closely.
         ``progress(done, total)`` hears the denoising steps; ``hearing(what, seconds done,
         seconds in all)`` the phonetic front-end before them (``phonetics.timed``), which
         ``cancel`` stops too.
@@ -231,7 +250,8 @@ class Generator:
         started = time.perf_counter()
         wave = load_audio(audio, sample_rate, max_seconds=max_seconds, span=span)
         frames = num_frames(len(wave), self.fps)
-        steps = self.check_options(style, steps, variation, blend_style)
+        steps = self.check_options(style, steps, variation, blend_style, guidance)
+        guidance = self.guidance(guidance)
         diffusion = GaussianDiffusion(self.config["diffusion_steps"])
         heard = self.heard(wave, transcript, phones, cancel, hearing)
         name, identity = self._identity(style, wave, heard)
@@ -262,7 +282,7 @@ class Generator:
                 k_weight[:overlap] = torch.maximum(k_weight[:overlap], ease(overlap, self.device)[:, None])
 
             def model_fn(x_t, t, features=features, ident=ident, k_known=k_known[None], k_weight=k_weight[None]):
-                return self.model.denoise(x_t, t, features, ident).lerp(k_known, k_weight)
+                return self.model.denoise(x_t, t, features, ident, guidance=guidance).lerp(k_known, k_weight)
 
             def step_progress(done, total, w=w):
                 if progress:

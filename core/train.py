@@ -91,6 +91,11 @@ def add_cli(sub) -> None:
                    help="with --phonetic fuse: silence the audio encoder in this share of training windows, so "
                         "the model must follow the phones alone there (on espeak data the mel explains the "
                         "motion, and a phone reader grown beside it learns little; default: 0)")
+    p.add_argument("--unconditional", type=unit_interval, default=0.0, metavar="SHARE",
+                   help="zero the audio features in this share of training windows and, drawn apart, the talking "
+                        "identity in this share, so generation can use classifier-free guidance "
+                        "(generate --guidance; distill --guidance bakes it into a student). 0.1-0.2 is usual "
+                        "(default: 0, off)")
     p.add_argument("--phone-trust", action="store_true",
                    help="tell the phone reader whether a window's phones were aligned to its text or only "
                         "recognised (generation: a transcript given or not), so it can follow the first "
@@ -355,6 +360,9 @@ def run(args) -> int:
         if args.phone_trust and not config.get("phone_trust"):
             raise DiffusionTalkerError(f"{ckpt} was started without --phone-trust; a resumed run keeps its model "
                                        "(add it with --init)")
+        if args.unconditional and not config.get("unconditional"):
+            raise DiffusionTalkerError(f"{ckpt} was started without --unconditional; a resumed run keeps its "
+                                       "model (add it with --init)")
     elif args.init:
         source, init_doc = load_checkpoint(args.init)
         lineage = {"init": os.path.basename(args.init), "init_card": init_doc["card"]}
@@ -378,6 +386,8 @@ def run(args) -> int:
                   "clip_summary": config["clip_summary"] or args.clip_summary,
                   "phonetic": args.phonetic or config["phonetic"], "identities": speakers,
                   "phone_trust": config["phone_trust"] or args.phone_trust,
+                  # once trained so a model stays guidable, as far as a fine-tune without it keeps the skill
+                  "unconditional": config["unconditional"] or args.unconditional > 0,
                   "distilled": False, "sampling_steps": config["diffusion_steps"]}
         if config != source.config:  # grown: only the new parts are missing from the source's weights
             source = source.reconfigured(config)
@@ -393,8 +403,11 @@ def run(args) -> int:
             diffusion_steps=args.diffusion_steps,
             sampling_steps=args.diffusion_steps, objective=args.objective,
             phonemes=phoneme_list(clips) if args.phoneme_weight else [], clip_summary=args.clip_summary,
-            phonetic=args.phonetic, phone_trust=args.phone_trust)
+            phonetic=args.phonetic, phone_trust=args.phone_trust, unconditional=args.unconditional > 0)
         del offsets
+    if args.unconditional and args.objective == "regression":
+        raise DiffusionTalkerError("--unconditional trains a diffusion model to be guided; the regression baseline "
+                                   "has no sampler to guide")
     if config.get("phone_trust") and not config["phonetic"]:  # runs saved before it lack the key
         raise DiffusionTalkerError("--phone-trust tells the phone reader where its phones come from: it needs a "
                                    "model that reads them (--phonetic)")

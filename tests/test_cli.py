@@ -305,12 +305,13 @@ def _generate_process(args, tmp_path, thread=False):
     ``thread``: torch imported first, so it works on a thread as on Windows and macOS."""
     import signal
 
-    first = "import torch; " if thread else ""
+    # the harness's own import says when it is done, so a test's Ctrl-C on a busy machine lands in the command
+    first = "import sys, torch; print('torch', flush=True); " if thread else ""
     # Ctrl-C as a terminal gives it: a test run started in the background (``pytest &``,
     # which a shell starts with SIGINT ignored) would pass the ignoring on to the command
     return subprocess.Popen([sys.executable, "-c", f"{first}from diffusiontalker.cli import run; run()", "generate",
-                             *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _still_hearing(path, grace: float = 0.0) -> list[int]:
@@ -384,6 +385,8 @@ def test_ctrl_c_twice_exits_cleanly(tmp_path, long_speech, thread, gap):
     import time
 
     process = _generate_process([long_speech, "-o", "take.npz", "--quiet"], tmp_path, thread)
+    if thread:
+        assert process.stdout.readline() == "torch\n"
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     time.sleep(gap)
@@ -418,6 +421,7 @@ def test_the_front_ends_process_ends_with_its_parent_however_it_ends(tmp_path, l
     time.sleep(3)
     process.kill()
     assert process.wait(timeout=60) == -signal.SIGKILL  # not communicate(): the child holds stderr open
+    process.stdout.close()
     process.stderr.close()
     assert _still_hearing(long_speech, grace=10) == []
 

@@ -351,7 +351,7 @@ def test_the_phoneme_term_trains_the_encoder_and_its_head_only():
     for weight in (0.0, 1.0):
         torch.manual_seed(1)
         args = argparse.Namespace(contrastive_weight=0.1, temperature=0.1, phoneme_weight=weight,
-                                  audio_dropout=0.0)
+                                  audio_dropout=0.0, unconditional=0.0)
         model.zero_grad()
         losses = Objective(model, GaussianDiffusion(32), loss, args)(
             wave, motion, mask, torch.tensor([0, 1]), torch.tensor([0, 1]), phones, torch.zeros(2, 30, 0),
