@@ -1,7 +1,7 @@
 """Does a distilled student move the mouth as far as its teacher does?
 
     .venv/bin/python bench/distill_fidelity.py runs/teacher.json@8 runs/student.json [more ...]
-        [--data data/synthtalk2_retimed] [--split train] [--clips 12] [--json OUT]
+        [--data data/synthtalk2_retimed] [--split train] [--clips 12] [--aligned] [--json OUT]
 
 Progressive distillation should hand the teacher's motion on, not change it; a student
 that opens wider or narrower than its teacher changes every score downstream (real-voice
@@ -13,8 +13,13 @@ chosen, each in its own speaker's style, seed 0, the default variation, with the
 front-end's cached phones (``frontend.json``, what the model trained on). Printed per
 checkpoint: the mouth range (95th minus 5th percentile of the lip gap, mm, mean over
 clips) of the espeak and real clips, the range of the x0 estimate at each sampling step
-on the espeak clips (where in the chain a student departs), and the mean lip-vertex
-distance from the first checkpoint's takes. The data's own range is printed last.
+on the espeak clips (where in the chain a student departs), the mean lip-vertex
+distance from the first checkpoint's takes, and the openness r of the real lines
+(``evaluate``'s per-phone score against their aligned phones, as bench/real_voices.py
+scores lines never trained on). The data's own range and r are printed last.
+``--aligned`` gives the models the phones aligned to each clip's text instead of the
+recognised ones, as a transcript does: whether a model reaches, on lines it learnt
+from, the r its targets have.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import numpy as np
 from diffusiontalker.audio import SAMPLE_RATE
 from diffusiontalker.batches import load_split
 from diffusiontalker.clip_phones import heard_in
-from diffusiontalker.evaluate import mouth_opening, opening_range_mm
+from diffusiontalker.evaluate import mouth_opening, openness_correlation, opening_range_mm
 from diffusiontalker.factored import Factored
 from diffusiontalker.phonetics import Timed
 from diffusiontalker.pipeline import Generator
@@ -53,7 +58,7 @@ def chosen_clips(data: str, split: str, count: int):
     return even(espeak), even(real)
 
 
-def takes(spec: str, clips, heard: dict, template, upper, lower) -> dict:
+def takes(spec: str, clips, heard: dict, template, upper, lower, given: str = "recognised") -> dict:
     """One checkpoint's takes of the clips, with the range of each step's x0 estimate."""
     path, _, steps = spec.partition("@")
     gen = Generator.load(path)
@@ -70,11 +75,21 @@ def takes(spec: str, clips, heard: dict, template, upper, lower) -> dict:
     for clip in clips:
         estimates.clear()
         take = gen.generate(clip.audio, SAMPLE_RATE, style=clip.speaker, seed=0,
-                            steps=int(steps) if steps else None, phones=Timed(heard[clip.name]["recognised"]))
+                            steps=int(steps) if steps else None,
+                            phones=Timed(heard[clip.name][given] or heard[clip.name]["recognised"]))
         out["offsets"].append(take.offsets)
         out["steps"].append([spread_mm(x.view(len(take.offsets), -1, 3).numpy(), template, upper, lower)
                              for x in estimates])
     return out
+
+
+def real_r(offsets, clips, heard: dict, template, upper, lower) -> float | None:
+    """Mean openness r of real lines' takes against their aligned phones, the truth
+    bench/real_voices.py scores with."""
+    rs = [openness_correlation(mouth_opening(o + template, template, upper, lower), heard[c.name]["aligned"], c.fps)
+          for o, c in zip(offsets, clips) if heard[c.name]["aligned"]]
+    rs = [r for r in rs if r is not None]
+    return float(np.mean(rs)) if rs else None
 
 
 def main() -> None:
@@ -83,6 +98,9 @@ def main() -> None:
     p.add_argument("--data", default="data/synthtalk2_retimed", help="the data the student was distilled on")
     p.add_argument("--split", default="train")
     p.add_argument("--clips", type=int, default=12, help="espeak clips, and as many real lines (default: 12)")
+    p.add_argument("--aligned", action="store_true",
+                   help="give the models each clip's phones aligned to its text (as a transcript does), not the "
+                        "recognised ones")
     p.add_argument("--json", help="write the numbers here")
     args = p.parse_args()
     espeak, real = chosen_clips(args.data, args.split, args.clips)
@@ -94,27 +112,29 @@ def main() -> None:
     results, first = {}, None
     for spec in args.checkpoints:
         started = time.perf_counter()
-        got = takes(spec, clips, heard, template, upper, lower)
+        got = takes(spec, clips, heard, template, upper, lower, "aligned" if args.aligned else "recognised")
         ranges = [spread_mm(o, template, upper, lower) for o in got["offsets"]]
         row = {"espeak_mm": float(np.mean(ranges[:len(espeak)])),
                "real_mm": float(np.mean(ranges[len(espeak):])) if real else None,
-               "x0_mm_by_step": np.mean(got["steps"][:len(espeak)], axis=0).round(3).tolist()}
+               "x0_mm_by_step": np.mean(got["steps"][:len(espeak)], axis=0).round(3).tolist(),
+               "real_r": real_r(got["offsets"][len(espeak):], real, heard, template, upper, lower)}
         if first is None:
             first = got["offsets"]
         else:
             row["lip_mm_from_first"] = float(np.mean([style_distance(a, b, lips)
                                                       for a, b in zip(first, got["offsets"])])) * 1000
         results[spec] = row
-        real_mm = f"{row['real_mm']:.2f}" if real else "-"
-        print(f"{spec}: range espeak {row['espeak_mm']:.2f} mm, real {real_mm} mm; x0 by step "
+        real_mm = f"{row['real_mm']:.2f} mm, r {row['real_r']:.3f}" if real else "-"
+        print(f"{spec}: range espeak {row['espeak_mm']:.2f} mm, real {real_mm}; x0 by step "
               + " ".join(f"{v:.2f}" for v in row["x0_mm_by_step"])
               + (f"; {row['lip_mm_from_first']:.3f} mm from the first" if "lip_mm_from_first" in row else "")
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     data_mm = [spread_mm(c.vertices - c.template, c.template, upper, lower) for c in clips]
     truth = {"espeak_mm": float(np.mean(data_mm[:len(espeak)])),
-             "real_mm": float(np.mean(data_mm[len(espeak):])) if real else None}
+             "real_mm": float(np.mean(data_mm[len(espeak):])) if real else None,
+             "real_r": real_r([c.vertices - c.template for c in real], real, heard, template, upper, lower)}
     print(f"the data: range espeak {truth['espeak_mm']:.2f} mm"
-          + (f", real {truth['real_mm']:.2f} mm" if real else ""))
+          + (f", real {truth['real_mm']:.2f} mm, r {truth['real_r']:.3f}" if real else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": platform.processor() or platform.machine(),
                                                "clips": [c.name for c in clips], "checkpoints": results,
