@@ -179,11 +179,13 @@ class Generator:
         """The (audio, style) guidance scales a take runs at: the checkpoint's own unless
         given. Only a model trained with its conditions sometimes zeroed can be guided; a
         student distilled from a guided teacher has it built in and samples at 1."""
-        if guidance is None:
-            return tuple(float(g) for g in self.config["guidance"])
-        scales = tuple(float(g) for g in guidance)
+        given = self.config["guidance"] if guidance is None else guidance  # a card's too: it may be tampered with
+        try:
+            scales = tuple(float(g) for g in given)
+        except (TypeError, ValueError):
+            scales = ()
         if len(scales) != 2 or not all(0.0 <= g <= 10.0 for g in scales):
-            raise DiffusionTalkerError(f"guidance is two scales (audio, style) between 0 and 10, got {guidance}")
+            raise DiffusionTalkerError(f"guidance is two scales (audio, style) between 0 and 10, got {given!r}")
         if scales != (1.0, 1.0) and not self.config["unconditional"]:
             raise DiffusionTalkerError("this checkpoint was not trained to be guided (train --unconditional); "
                                        "leave guidance at 1" + ("; a student is guided when it is distilled "

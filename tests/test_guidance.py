@@ -90,6 +90,12 @@ def test_only_a_model_trained_unconditional_is_guided(tiny_checkpoint):
     assert gen.guidance() == (1.0, 1.0)
     with pytest.raises(DiffusionTalkerError, match="not trained to be guided"):
         gen.generate(speechlike(1.0), 16000, style=0, guidance=(2.0, 1.0))
+    for bad in ([2.0], "ab", [1.0, float("nan")], [1.0, 11.0]):
+        with pytest.raises(DiffusionTalkerError, match="two scales"):
+            gen.guidance(bad)
+    gen.model.config["guidance"] = [3.0, 1.0]  # a card that asks for guidance its model never learnt
+    with pytest.raises(DiffusionTalkerError, match="not trained to be guided"):
+        gen.check_options()
 
 
 def test_train_guide_and_distil_the_guidance(dataset, tmp_path, capsys):
