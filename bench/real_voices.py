@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's own)")
     p.add_argument("--style", default="auto", help="the style of every take (default: auto, found from the voice)")
     add_variation_flag(p)
-    add_guidance_flag(p, "of every take (default: the checkpoint's own)")
+    add_guidance_flag(p, "of every take (default: 1,1, none)")
     p.add_argument("--pauses", type=float, default=None, metavar="SECONDS",
                    help="score pairs of lines joined by this much near silence instead, for rest at pauses")
     p.add_argument("--json", type=Path, default=None, help="write every line's scores here")

@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--regions", default=None, help="JSON with an 'lve' list (default: ../shared/flame)")
     add_variation_flag(parser)
-    add_guidance_flag(parser, "of every take (default: the checkpoint's own)")
+    add_guidance_flag(parser, "of every take (default: 1,1, none)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()

@@ -185,7 +185,7 @@ def run(args) -> int:
             n = half
             student.eval()
             # only conditional inputs were distilled: a student is not guided again, it is guided already
-            student.config.update(sampling_steps=n, distilled=True, unconditional=False, guidance=[1.0, 1.0])
+            student.config.update(sampling_steps=n, distilled=True, unconditional=False)
             card = _round_card(args, doc["card"], start, [k for k in rounds if k >= n])
             if n in saved:
                 path = save_checkpoint(saved[n], student, card)

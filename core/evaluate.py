@@ -87,7 +87,7 @@ def add_cli(sub) -> None:
                    help="evaluate at most N clips, evenly chosen (default: all)")
     p.add_argument("--seeds", type=positive_int, default=3, help="takes per clip for seed diversity (default: 3)")
     add_variation_flag(p)
-    add_guidance_flag(p, "of every take of every checkpoint (default: each checkpoint's own)")
+    add_guidance_flag(p, "of every take of every checkpoint (default: 1,1, none)")
     p.add_argument("--library", default=None,
                    help="style library (from 'new-style'): clips of its speakers use their personal style")
     p.add_argument("--no-identities", action="store_true",

@@ -73,7 +73,7 @@ def add_cli(sub) -> None:
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--seed", type=random_seed, default=0, help="random seed; other seeds give other takes (default: 0)")
     add_variation_flag(p)
-    add_guidance_flag(p, "for this take (default: the checkpoint's own, 1,1 unless its card says otherwise)")
+    add_guidance_flag(p, "for this take (default: 1,1, none)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the checkpoint's own, 8 for the distilled student)")
     add_transcript_flags(p)

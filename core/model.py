@@ -39,7 +39,6 @@ DEFAULT_CONFIG = {
     "phonetic": None,  # the front-end's phones: None, "fuse" (beside the audio encoder) or "replace" (alone)
     "phone_trust": False,  # the reader is told whether its phones were aligned to what is said or recognised
     "unconditional": False,  # trained with audio and style sometimes zeroed, so it can be guided (denoiser.forward)
-    "guidance": [1.0, 1.0],  # the (audio, style) guidance it samples at unless told otherwise
 }
 PHONETIC = (None, "fuse", "replace")
 # Beside an audio encoder the phones only add to what it hears; alone they carry all of

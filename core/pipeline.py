@@ -176,16 +176,17 @@ class Generator:
         return self.identity_names[index], self.model.bank.embeddings[index]
 
     def guidance(self, guidance=None) -> tuple[float, float]:
-        """The (audio, style) guidance scales a take runs at: the checkpoint's own unless
-        given. Only a model trained with its conditions sometimes zeroed can be guided; a
-        student distilled from a guided teacher has it built in and samples at 1."""
-        given = self.config["guidance"] if guidance is None else guidance  # a card's too: it may be tampered with
+        """The (audio, style) guidance scales a take runs at: none (1, 1) unless given. Only
+        a model trained with its conditions sometimes zeroed can be guided; a student
+        distilled from a guided teacher has it built in and samples plainly."""
+        if guidance is None:
+            return (1.0, 1.0)
         try:
-            scales = tuple(float(g) for g in given)
+            scales = tuple(float(g) for g in guidance)
         except (TypeError, ValueError):
             scales = ()
         if len(scales) != 2 or not all(0.0 <= g <= 10.0 for g in scales):
-            raise DiffusionTalkerError(f"guidance is two scales (audio, style) between 0 and 10, got {given!r}")
+            raise DiffusionTalkerError(f"guidance is two scales (audio, style) between 0 and 10, got {guidance!r}")
         if scales != (1.0, 1.0) and not self.config["unconditional"]:
             raise DiffusionTalkerError("this checkpoint was not trained to be guided (train --unconditional); "
                                        "leave guidance at 1" + ("; a student is guided when it is distilled "
