@@ -96,7 +96,7 @@ def run(args) -> int:
     from .clip_phones import heard_in
     from .checkpoint import load_checkpoint, paths_of, save_checkpoint
     from .diffusion import GaussianDiffusion, step_grid
-    from .errors import DiffusionTalkerError
+    from .errors import DiffusionTalkerError, restated
     from .identity import contrastive_loss
     from .device import resolve_device
     from .losses import loss_from_args
@@ -109,9 +109,10 @@ def run(args) -> int:
         print(f"warning: {note}", file=sys.stderr)
     teacher, doc = load_checkpoint(args.teacher, device)
     config = teacher.config
-    guidance = tuple(args.guidance or (1.0, 1.0))
-    if guidance != (1.0, 1.0) and not config["unconditional"]:
-        raise DiffusionTalkerError(f"--guidance: {args.teacher} was not trained to be guided (train --unconditional)")
+    try:
+        guidance = teacher.guidance(args.guidance)
+    except DiffusionTalkerError as exc:
+        raise restated(exc, f"--guidance: {args.teacher}: {exc}") from None
     T = config["diffusion_steps"]
     # a student goes on from the steps it was distilled to (8 -> 4 -> 2 -> 1), never from the teacher's T
     most = config["sampling_steps"] if config["distilled"] else T

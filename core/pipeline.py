@@ -176,23 +176,8 @@ class Generator:
         return self.identity_names[index], self.model.bank.embeddings[index]
 
     def guidance(self, guidance=None) -> tuple[float, float]:
-        """The (audio, style) guidance scales a take runs at: none (1, 1) unless given. Only
-        a model trained with its conditions sometimes zeroed can be guided; a student
-        distilled from a guided teacher has it built in and samples plainly."""
-        if guidance is None:
-            return (1.0, 1.0)
-        try:
-            scales = tuple(float(g) for g in guidance)
-        except (TypeError, ValueError):
-            scales = ()
-        if len(scales) != 2 or not all(0.0 <= g <= 10.0 for g in scales):
-            raise DiffusionTalkerError(f"guidance is two scales (audio, style) between 0 and 10, got {guidance!r}")
-        if scales != (1.0, 1.0) and not self.config["unconditional"]:
-            raise DiffusionTalkerError("this checkpoint was not trained to be guided (train --unconditional); "
-                                       "leave guidance at 1" + ("; a student is guided when it is distilled "
-                                                                "(distill --guidance)" if self.config["distilled"]
-                                                                else ""))
-        return scales
+        """The (audio, style) guidance scales a take runs at (``TalkerModel.guidance``)."""
+        return self.model.guidance(guidance)
 
     def check_options(self, style: str | int = AUTO, steps: int | None = None, variation: float = DEFAULT_VARIATION,
                       blend_style: str | int | None = None, guidance=None) -> int:
