@@ -1,7 +1,7 @@
 """Does a distilled student move the mouth as far as its teacher does?
 
     .venv/bin/python bench/distill_fidelity.py runs/teacher.json@8 runs/student.json [more ...]
-        [--data data/synthtalk2_retimed] [--split train] [--clips 12] [--aligned] [--json OUT]
+        [--data data/synthtalk2_retimed] [--split train] [--clips 12] [--aligned] [--variation V] [--json OUT]
 
 Progressive distillation should hand the teacher's motion on, not change it; a student
 that opens wider or narrower than its teacher changes every score downstream (real-voice
@@ -19,7 +19,9 @@ distance from the first checkpoint's takes, and the openness r of the real lines
 scores lines never trained on). The data's own range and r are printed last.
 ``--aligned`` gives the models the phones aligned to each clip's text instead of the
 recognised ones, as a transcript does: whether a model reaches, on lines it learnt
-from, the r its targets have.
+from, the r its targets have. To read how far short of them a model is, the data's r is
+also printed with its lip gap blurred in time (a Gaussian of 1 and 2 frames) and moved
+one frame earlier and later: the per-phone score asks for timing finer than a frame.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffusiontalker.argtypes import add_variation_flag
 from diffusiontalker.audio import SAMPLE_RATE
 from diffusiontalker.batches import load_split
 from diffusiontalker.clip_phones import heard_in
@@ -58,7 +61,8 @@ def chosen_clips(data: str, split: str, count: int):
     return even(espeak), even(real)
 
 
-def takes(spec: str, clips, heard: dict, template, upper, lower, given: str = "recognised") -> dict:
+def takes(spec: str, clips, heard: dict, template, upper, lower, given: str = "recognised",
+          variation: float | None = None) -> dict:
     """One checkpoint's takes of the clips, with the range of each step's x0 estimate."""
     path, _, steps = spec.partition("@")
     gen = Generator.load(path)
@@ -74,7 +78,7 @@ def takes(spec: str, clips, heard: dict, template, upper, lower, given: str = "r
     out = {"offsets": [], "steps": []}
     for clip in clips:
         estimates.clear()
-        take = gen.generate(clip.audio, SAMPLE_RATE, style=clip.speaker, seed=0,
+        take = gen.generate(clip.audio, SAMPLE_RATE, style=clip.speaker, seed=0, variation=variation,
                             steps=int(steps) if steps else None,
                             phones=Timed(heard[clip.name][given] or heard[clip.name]["recognised"]))
         out["offsets"].append(take.offsets)
@@ -83,10 +87,18 @@ def takes(spec: str, clips, heard: dict, template, upper, lower, given: str = "r
     return out
 
 
-def real_r(offsets, clips, heard: dict, template, upper, lower) -> float | None:
+def blurred(curve: np.ndarray, sigma: float) -> np.ndarray:
+    """``curve`` through a Gaussian of ``sigma`` frames, its ends held."""
+    reach = int(3 * sigma)
+    kernel = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
+    return np.convolve(np.pad(curve, reach, mode="edge"), kernel / kernel.sum(), mode="valid")
+
+
+def real_r(offsets, clips, heard: dict, template, upper, lower, change=None) -> float | None:
     """Mean openness r of real lines' takes against their aligned phones, the truth
-    bench/real_voices.py scores with."""
-    rs = [openness_correlation(mouth_opening(o + template, template, upper, lower), heard[c.name]["aligned"], c.fps)
+    bench/real_voices.py scores with; ``change`` is applied to each lip-gap curve first."""
+    rs = [openness_correlation((change or (lambda x: x))(mouth_opening(o + template, template, upper, lower)),
+                               heard[c.name]["aligned"], c.fps)
           for o, c in zip(offsets, clips) if heard[c.name]["aligned"]]
     rs = [r for r in rs if r is not None]
     return float(np.mean(rs)) if rs else None
@@ -101,6 +113,7 @@ def main() -> None:
     p.add_argument("--aligned", action="store_true",
                    help="give the models each clip's phones aligned to its text (as a transcript does), not the "
                         "recognised ones")
+    add_variation_flag(p)
     p.add_argument("--json", help="write the numbers here")
     args = p.parse_args()
     espeak, real = chosen_clips(args.data, args.split, args.clips)
@@ -112,7 +125,8 @@ def main() -> None:
     results, first = {}, None
     for spec in args.checkpoints:
         started = time.perf_counter()
-        got = takes(spec, clips, heard, template, upper, lower, "aligned" if args.aligned else "recognised")
+        got = takes(spec, clips, heard, template, upper, lower, "aligned" if args.aligned else "recognised",
+                    args.variation)
         ranges = [spread_mm(o, template, upper, lower) for o in got["offsets"]]
         row = {"espeak_mm": float(np.mean(ranges[:len(espeak)])),
                "real_mm": float(np.mean(ranges[len(espeak):])) if real else None,
@@ -135,6 +149,12 @@ def main() -> None:
              "real_r": real_r([c.vertices - c.template for c in real], real, heard, template, upper, lower)}
     print(f"the data: range espeak {truth['espeak_mm']:.2f} mm"
           + (f", real {truth['real_mm']:.2f} mm, r {truth['real_r']:.3f}" if real else ""))
+    if real:
+        changed = {"blurred 1 frame": lambda x: blurred(x, 1.0), "blurred 2 frames": lambda x: blurred(x, 2.0),
+                   "a frame early": lambda x: np.roll(x, -1), "a frame late": lambda x: np.roll(x, 1)}
+        truth["real_r_changed"] = {name: real_r([c.vertices - c.template for c in real], real, heard, template,
+                                                upper, lower, change) for name, change in changed.items()}
+        print("the data's real lines, r: " + ", ".join(f"{k} {v:.3f}" for k, v in truth["real_r_changed"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": platform.processor() or platform.machine(),
                                                "clips": [c.name for c in clips], "checkpoints": results,
