@@ -18,8 +18,9 @@ folder (default ~/.cache/diffusiontalker/real_voices) and never enters the repos
 
 ``--held-out`` scores other voices instead (bench/held_out_voices.json: the test
 recordings in PocketSphinx's source release from PyPI, a LibriVox reader and a
-speaker of its unit tests, 11 lines). Choosing between checkpoints on the 64 lines a
-demo is judged by would tune on the judge; these are for choosing.
+speaker of its unit tests, and Warzone 2100's three taunt voices; 32 lines kept).
+Choosing between checkpoints on the 64 lines a demo is judged by would tune on the
+judge; these are for choosing.
 
 Each line is force-aligned to its transcript (``phonetics.align``); a line whose
 transcript does not fit, or whose subtitle says more than ``MAX_WORDS_PER_S`` allows
