@@ -144,16 +144,17 @@ def main() -> None:
               + (f"; {row['lip_mm_from_first']:.3f} mm from the first" if "lip_mm_from_first" in row else "")
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     data_mm = [spread_mm(c.vertices - c.template, c.template, upper, lower) for c in clips]
+    real_truth = [c.vertices - c.template for c in real]
     truth = {"espeak_mm": float(np.mean(data_mm[:len(espeak)])),
              "real_mm": float(np.mean(data_mm[len(espeak):])) if real else None,
-             "real_r": real_r([c.vertices - c.template for c in real], real, heard, template, upper, lower)}
+             "real_r": real_r(real_truth, real, heard, template, upper, lower)}
     print(f"the data: range espeak {truth['espeak_mm']:.2f} mm"
           + (f", real {truth['real_mm']:.2f} mm, r {truth['real_r']:.3f}" if real else ""))
     if real:
         changed = {"blurred 1 frame": lambda x: blurred(x, 1.0), "blurred 2 frames": lambda x: blurred(x, 2.0),
                    "a frame early": lambda x: np.roll(x, -1), "a frame late": lambda x: np.roll(x, 1)}
-        truth["real_r_changed"] = {name: real_r([c.vertices - c.template for c in real], real, heard, template,
-                                                upper, lower, change) for name, change in changed.items()}
+        truth["real_r_changed"] = {name: real_r(real_truth, real, heard, template, upper, lower, change)
+                                   for name, change in changed.items()}
         print("the data's real lines, r: " + ", ".join(f"{k} {v:.3f}" for k, v in truth["real_r_changed"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": platform.processor() or platform.machine(),

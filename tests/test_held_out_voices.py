@@ -39,8 +39,9 @@ def _release(tmp_path, samples):
     cached = tmp_path / "cache" / "sdists" / "pkg-1.0.tar.gz"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(blob.getvalue())
-    table = {"sources": [{"sdist": "https://example.invalid/pkg-1.0.tar.gz",
-                          "sha256": hashlib.sha256(blob.getvalue()).hexdigest(), "speaker": "s",
+    table = {"releases": {"pkg": {"url": "https://example.invalid/pkg-1.0.tar.gz",
+                                  "sha256": hashlib.sha256(blob.getvalue()).hexdigest()}},
+             "sources": [{"release": "pkg", "speaker": "s",
                           "lines": {"pkg-1.0/a.wav": "one", "pkg-1.0/b.raw": "two"}}]}
     path = tmp_path / "table.json"
     path.write_text(json.dumps(table))
@@ -62,7 +63,7 @@ def test_both_recordings_of_a_release_read_as_the_same_wave(tmp_path):
 def test_a_release_that_is_not_the_one_named_is_refused(tmp_path):
     rv = _module()
     table_path, table = _release(tmp_path, np.zeros(1600, np.float32))
-    table["sources"][0]["sha256"] = "0" * 64
+    table["releases"]["pkg"]["sha256"] = "0" * 64
     table_path.write_text(json.dumps(table))
     with pytest.raises(SystemExit, match="not the release"):
         list(rv.lines(tmp_path / "cache", None, table_path))
